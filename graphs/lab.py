@@ -227,11 +227,14 @@ def _run_reader(command: str, jobs: list[dict[str, Any]]) -> Iterator[dict[str, 
     """Feed jobs to `python -m graphs.lab <command>` and yield its JSON lines as they arrive."""
     with subprocess.Popen([sys.executable, "-m", "graphs.lab", command], cwd=REPO_ROOT, text=True,
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        proc.stdin.write(json.dumps(jobs))
-        proc.stdin.close()
-        yield from (json.loads(line) for line in proc.stdout)
-        if proc.wait() != 0:
-            raise RuntimeError(f"graphs.lab {command} failed:\n{proc.stderr.read()}")
+        try:
+            proc.stdin.write(json.dumps(jobs))
+            proc.stdin.close()
+            yield from (json.loads(line) for line in proc.stdout)
+            if proc.wait() != 0:
+                raise RuntimeError(f"graphs.lab {command} failed:\n{proc.stderr.read()}")
+        finally:  # the caller may stop early (a Streamlit rerun): do not leave the reader behind
+            proc.kill()
 
 
 # --- Experiment 2: what "exit" gives up when the process dies --------------------------------------------------
@@ -321,9 +324,14 @@ def run_crash(progress: Progress | None = None, timeout: float = 60.0) -> list[C
         jobs = [{"path": str(Path(tmp) / f"{d}.sqlite"), "thread_id": f"crash-{d}", "durability": d,
                  "marker": str(Path(tmp) / f"{d}.started")} for d in DURABILITIES]
         children = [_spawn_crash_child(job) for job in jobs]
-        for i, (job, child) in enumerate(zip(jobs, children)):
-            report(i / len(jobs) / 2, f"Waiting for {job['durability']} to reach slow_step")
-            _kill_inside_slow_step(child, Path(job["marker"]), timeout)
+        try:
+            for i, (job, child) in enumerate(zip(jobs, children)):
+                report(i / len(jobs) / 2, f"Waiting for {job['durability']} to reach slow_step")
+                _kill_inside_slow_step(child, Path(job["marker"]), timeout)
+        finally:  # a failure or a Streamlit rerun must not leave sleeping children behind
+            for child in children:
+                child.kill()
+                child.communicate()
         report(0.5, "Continuing in a fresh process")
         return [CrashResult(**seen) for seen in _run_reader("crash-continue", jobs)]
 
@@ -343,8 +351,6 @@ def _kill_inside_slow_step(child: subprocess.Popen, marker: Path, timeout: float
         time.sleep(0.02)
     time.sleep(KILL_GRACE_SECONDS)
     child.send_signal(signal.SIGKILL)
-    child.wait()
-    child.stderr.close()
 
 
 # --- Both experiments, for the page and the JSON download ------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The Streamlit-free core: storage, the approvals service and the background runner."""

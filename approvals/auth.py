@@ -1,0 +1,65 @@
+"""Who is acting: local accounts with scrypt-hashed passwords, and the roles the approval policy checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from approvals.storage import Database
+
+Role = Literal["requester", "reviewer", "system"]
+
+DEMO_ACCOUNTS: dict[str, tuple[Role, str]] = {
+    "alice": ("reviewer", "alice-demo"),
+    "bob": ("reviewer", "bob-demo"),
+    "carol": ("requester", "carol-demo"),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: Role
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.role == "reviewer"
+
+
+GUEST = Actor("guest", "requester")
+EXPIRY = Actor("system (expired)", "system")
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    _, salt, digest = stored.split("$")
+    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)).split("$")[2], digest)
+
+
+def seed_demo_accounts(db: Database) -> None:
+    """Create the README's demo accounts once; existing accounts (and changed passwords) are left alone."""
+    if len(db.query("SELECT username FROM accounts")) >= len(DEMO_ACCOUNTS):
+        return
+    with db.transaction() as tx:
+        for username, (role, password) in DEMO_ACCOUNTS.items():
+            tx.execute(
+                "INSERT INTO accounts (username, role, password_hash) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING",
+                (username, role, hash_password(password)),
+            )
+
+
+def authenticate(db: Database, username: str, password: str) -> Actor | None:
+    """The signed-in actor, or None for an unknown user or a wrong password (callers say which, not us)."""
+    rows = db.query("SELECT role, password_hash FROM accounts WHERE username = ?", (username.strip().lower(),))
+    if not rows or not verify_password(password, rows[0]["password_hash"]):
+        return None
+    return Actor(username.strip().lower(), rows[0]["role"])
+

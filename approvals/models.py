@@ -1,0 +1,104 @@
+"""What the service hands to pages: plain records, no database rows or LangGraph objects leaking out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from langchain_core.messages import BaseMessage
+
+from graphs.hitl import HITLRequest
+
+
+class ApprovalError(Exception):
+    """A request the service refused; the message is meant for the person who made it."""
+
+
+class InvalidThreadId(ApprovalError):
+    pass
+
+
+class UnknownThread(ApprovalError):
+    pass
+
+
+class NotPending(ApprovalError):
+    pass
+
+
+class NotAllowed(ApprovalError):
+    pass
+
+
+class ThreadBusy(ApprovalError):
+    pass
+
+
+class AlreadyDecided(ApprovalError):
+    def __init__(self, decided_by: str, decided_at: str, decision: str):
+        self.decided_by, self.decided_at, self.decision = decided_by, decided_at, decision
+        super().__init__(f"Already decided by {decided_by} at {decided_at} ({decision}).")
+
+
+def age_seconds(iso: str, now: datetime | None = None) -> float:
+    return ((now or datetime.now(UTC)) - datetime.fromisoformat(iso)).total_seconds()
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One row of the pending-approval index: enough to list and filter without touching checkpoints."""
+
+    thread_id: str
+    interrupt_id: str
+    checkpoint_id: str
+    tool: str
+    requester: str
+    policy: str
+    args_summary: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A pending approval read from the checkpoint: the interrupt value next to the annotated message payload."""
+
+    thread_id: str
+    interrupt_id: str
+    checkpoint_id: str
+    request: HITLRequest
+    message_payload: dict | None
+    messages: list[BaseMessage] = field(default_factory=list)
+
+    @property
+    def payload_matches(self) -> bool:
+        """The AIMessage's `hitl` and the interrupt value must agree; a difference is worth flagging."""
+        return self.message_payload == self.request.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    decision_id: str
+    thread_id: str
+    interrupt_id: str
+    decision: str
+    tool: str
+    requested_by: str
+    requested_at: str
+    decided_by: str
+    decided_at: str
+    edit_diff: dict
+    message: str
+    applied_at: str | None
+
+    @property
+    def waited_seconds(self) -> float:
+        return (datetime.fromisoformat(self.decided_at) - datetime.fromisoformat(self.requested_at)).total_seconds()
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    thread_id: str
+    title: str
+    requester: str
+    updated_at: str
+    awaiting_approval: bool

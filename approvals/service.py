@@ -1,0 +1,380 @@
+"""The approvals service: the one way pages, tests and benchmarks start threads, list and decide approvals.
+
+Why the guard lives here: with LangGraph alone, two processes resuming the same interrupt at once both succeed
+and the tool runs twice, and a late resume on a finished thread is silently ignored. Every decision is first
+recorded with a compare-and-set (UNIQUE (thread_id, interrupt_id)); only the winner resumes the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, StateSnapshot
+
+from approvals.auth import Actor
+from approvals.models import (
+    AlreadyDecided,
+    ApprovalError,
+    DecisionRecord,
+    InvalidThreadId,
+    NotAllowed,
+    NotPending,
+    PendingApproval,
+    QueueItem,
+    ThreadBusy,
+    ThreadSummary,
+    UnknownThread,
+)
+from approvals.storage import Row, Store, utcnow
+from graphs import build_graph
+from graphs.hitl import Edit, HITLRequest, HITLResponse, Reject, parse_response
+
+THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_MESSAGE_CHARS = 4000
+DURABILITY = "sync"  # each step is on disk before the next starts; "exit" loses everything on a crash
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    tools: tuple[str, ...] = ()
+    policies: tuple[str, ...] = ()
+    requesters: tuple[str, ...] = ()
+    created_before: str | None = None
+    """Only items created before this ISO time (i.e. older than some age)."""
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["status = 'pending'"], []
+        for column, values in (("tool", self.tools), ("policy", self.policies), ("requester", self.requesters)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if self.created_before:
+            clauses.append("created_at < ?")
+            params.append(self.created_before)
+        return " AND ".join(clauses), params
+
+
+class ApprovalService:
+    def __init__(self, store: Store, graph: CompiledStateGraph | None = None):
+        self.store = store
+        self.db = store.db
+        self.graph = graph or build_graph(store.checkpointer, ledger=store.ledger)
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    # -- threads -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def new_thread_id() -> str:
+        return uuid.uuid4().hex
+
+    @staticmethod
+    def check_thread_id(raw: str | None) -> str:
+        """A well-formed thread id, or InvalidThreadId with a message a user can act on."""
+        if not raw or not THREAD_ID.fullmatch(raw):
+            raise InvalidThreadId(f"{raw!r} is not a valid conversation id.")
+        return raw
+
+    def thread_exists(self, thread_id: str) -> bool:
+        return bool(self.db.query("SELECT 1 AS found FROM threads WHERE thread_id = ?", (thread_id,)))
+
+    def require_thread(self, thread_id: str | None) -> str:
+        thread_id = self.check_thread_id(thread_id)
+        if not self.thread_exists(thread_id):
+            raise UnknownThread(f"There is no conversation {thread_id!r}.")
+        return thread_id
+
+    def recent_threads(self, limit: int = 30) -> list[ThreadSummary]:
+        rows = self.db.query(
+            "SELECT t.thread_id, t.title, t.requester, t.updated_at,"
+            " EXISTS (SELECT 1 FROM pending p WHERE p.thread_id = t.thread_id AND p.status = 'pending') AS awaiting"
+            " FROM threads t ORDER BY t.updated_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [ThreadSummary(r["thread_id"], r["title"], r["requester"], r["updated_at"], bool(r["awaiting"])) for r in rows]
+
+    def messages(self, thread_id: str) -> list[BaseMessage]:
+        return list(self._state(thread_id).values.get("messages", []))
+
+    def send_message(self, thread_id: str, text: str, actor: Actor) -> None:
+        """Add the user's message and run the agent until it answers or stops for an approval."""
+        thread_id = self.check_thread_id(thread_id)
+        text = text.strip()
+        if not text or len(text) > MAX_MESSAGE_CHARS:
+            raise ApprovalError(f"A message must have 1 to {MAX_MESSAGE_CHARS} characters.")
+        with self._exclusive(thread_id):
+            if self.pending_approval(thread_id) is not None:
+                raise NotPending("This conversation is waiting for an approval; decide it before writing more.")
+            self._touch_thread(thread_id, text, actor)
+            self.graph.invoke(
+                {"messages": [HumanMessage(text)], "requester": actor.name}, self._config(thread_id), durability=DURABILITY
+            )
+            self.sync_index(thread_id)
+
+    def _touch_thread(self, thread_id: str, text: str, actor: Actor) -> None:
+        now = utcnow()
+        self.db.execute(
+            "INSERT INTO threads (thread_id, title, requester, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (thread_id) DO UPDATE SET updated_at = excluded.updated_at",
+            (thread_id, text[:80], actor.name, now, now),
+        )
+
+    # -- pending approvals -------------------------------------------------------------------------------
+
+    def pending_approval(self, thread_id: str, with_messages: bool = False) -> PendingApproval | None:
+        """The thread's pending approval from the checkpoint itself (what a refresh must show), or None."""
+        state = self._state(thread_id)
+        for task in state.tasks:
+            for interrupt in task.interrupts:
+                messages = state.values.get("messages", [])
+                last = messages[-1] if messages else None
+                payload = last.additional_kwargs.get("hitl") if isinstance(last, AIMessage) else None
+                return PendingApproval(
+                    thread_id=thread_id,
+                    interrupt_id=interrupt.id,
+                    checkpoint_id=state.config["configurable"]["checkpoint_id"],
+                    request=HITLRequest.model_validate(interrupt.value),
+                    message_payload=payload,
+                    messages=list(messages) if with_messages else [],
+                )
+        return None
+
+    def list_pending(self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0) -> list[QueueItem]:
+        """Oldest first, straight from the index (never a get_state loop over threads)."""
+        where, params = filters.where()
+        rows = self.db.query(
+            "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at"
+            f" FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [QueueItem(**row) for row in rows]
+
+    def count_pending(self, filters: QueueFilter = QueueFilter()) -> int:
+        where, params = filters.where()
+        return int(self.db.query(f"SELECT COUNT(*) AS n FROM pending WHERE {where}", params)[0]["n"])
+
+    def sync_index(self, thread_id: str) -> None:
+        """Make the index agree with the thread's checkpoint: its interrupts pending, everything else resolved."""
+        state = self._state(thread_id)
+        items = [_queue_item(thread_id, state, i.id, i.value) for task in state.tasks for i in task.interrupts]
+        with self.db.transaction() as tx:
+            current = [item.interrupt_id for item in items]
+            marks = ", ".join("?" * len(current)) or "''"
+            tx.execute(
+                f"UPDATE pending SET status = 'resolved' WHERE thread_id = ? AND status <> 'resolved'"
+                f" AND interrupt_id NOT IN ({marks})",
+                (thread_id, *current),
+            )
+            for item in items:
+                tx.execute(
+                    "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
+                    " created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
+                    (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
+                     item.args_summary, item.created_at),
+                )
+
+    def reconcile(self) -> int:
+        """Rebuild the index (and the thread list) from the checkpoints; returns how many threads were checked."""
+        thread_ids = sorted({c.config["configurable"]["thread_id"] for c in self.store.checkpointer.list(None)})
+        known = {r["thread_id"] for r in self.db.query("SELECT thread_id FROM threads")}
+        for thread_id in thread_ids:
+            if thread_id not in known:
+                self._restore_thread_row(thread_id)
+            self.sync_index(thread_id)
+        orphaned = {r["thread_id"] for r in self.db.query("SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved'")}
+        for thread_id in orphaned - set(thread_ids):
+            self.db.execute("UPDATE pending SET status = 'resolved' WHERE thread_id = ?", (thread_id,))
+        return len(thread_ids)
+
+    def _restore_thread_row(self, thread_id: str) -> None:
+        state = self._state(thread_id)
+        first = next((m for m in state.values.get("messages", []) if isinstance(m, HumanMessage)), None)
+        when = state.created_at or utcnow()
+        self.db.execute(
+            "INSERT INTO threads (thread_id, title, requester, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (thread_id) DO NOTHING",
+            (thread_id, (first.text if first else thread_id)[:80], state.values.get("requester", "guest"), when, when),
+        )
+
+    # -- decisions ---------------------------------------------------------------------------------------
+
+    def decide(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
+        """Record the decision (exactly once per interrupt) and resume the graph with it."""
+        record = self.record_decision(thread_id, interrupt_id, response, actor)
+        self.apply_decision(record.decision_id)
+        return self.decision(thread_id, interrupt_id) or record
+
+    def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
+        """Validate and record a decision without resuming: fast, so a page can answer at once.
+
+        Raises AlreadyDecided (someone was first), NotPending, NotAllowed or InvalidDecision; in every case
+        nothing is saved.
+        """
+        thread_id = self.require_thread(thread_id)
+        if existing := self.decision(thread_id, interrupt_id):
+            raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
+        pending = self.pending_approval(thread_id)
+        if pending is None or pending.interrupt_id != interrupt_id:
+            raise NotPending("This approval is no longer pending.")
+        checked = parse_response(response, pending.request)
+        check_policy(pending.request, checked, actor)
+        return self._insert_decision(pending, checked, actor)
+
+    def _insert_decision(self, pending: PendingApproval, response: HITLResponse, actor: Actor) -> DecisionRecord:
+        request = pending.request
+        kinds = {d.type for d in response.decisions}
+        row = {
+            "decision_id": uuid.uuid4().hex,
+            "thread_id": pending.thread_id,
+            "interrupt_id": pending.interrupt_id,
+            "decision": kinds.pop() if len(kinds) == 1 else "mixed",
+            "response": response.model_dump_json(),
+            "tool": ", ".join(a.name for a in request.action_requests),
+            "requested_by": request.requested_by,
+            "requested_at": request.created_at,
+            "decided_by": actor.name,
+            "decided_at": utcnow(),
+            "edit_diff": json.dumps(edit_diff(request, response)),
+            "message": "\n".join(d.message for d in response.decisions if isinstance(d, Reject)),
+        }
+        with self.db.transaction() as tx:
+            inserted = tx.execute(
+                f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                " ON CONFLICT (thread_id, interrupt_id) DO NOTHING",
+                list(row.values()),
+            )
+            if inserted:
+                tx.execute(
+                    "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
+                    (pending.thread_id, pending.interrupt_id),
+                )
+        if not inserted:
+            winner = self.decision(pending.thread_id, pending.interrupt_id)
+            raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
+        return _decision_record({**row, "applied_at": None})
+
+    def apply_decision(self, decision_id: str) -> None:
+        """Resume the graph with a recorded decision; safe to repeat (a crash between record and resume)."""
+        rows = self.db.query("SELECT * FROM decisions WHERE decision_id = ?", (decision_id,))
+        if not rows:
+            raise ApprovalError(f"No decision {decision_id!r}.")
+        row = rows[0]
+        if row["applied_at"]:
+            return
+        with self._exclusive(row["thread_id"], wait=True):
+            pending = self.pending_approval(row["thread_id"])
+            if pending is not None and pending.interrupt_id == row["interrupt_id"]:
+                resume = {row["interrupt_id"]: json.loads(row["response"])}
+                self.graph.invoke(Command(resume=resume), self._config(row["thread_id"]), durability=DURABILITY)
+            self.db.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (utcnow(), decision_id))
+            self._touch_updated(row["thread_id"])
+            self.sync_index(row["thread_id"])
+
+    def recover(self) -> int:
+        """Apply decisions that were recorded but never applied (the process died in between)."""
+        unapplied = self.db.query("SELECT decision_id FROM decisions WHERE applied_at IS NULL ORDER BY decided_at")
+        for row in unapplied:
+            self.apply_decision(row["decision_id"])
+        return len(unapplied)
+
+    def decision(self, thread_id: str, interrupt_id: str) -> DecisionRecord | None:
+        rows = self.db.query("SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
+        return _decision_record(rows[0]) if rows else None
+
+    def decisions(self, limit: int = 1000, thread_id: str | None = None) -> list[DecisionRecord]:
+        """Newest first: who decided what, when, and how the args were edited."""
+        if thread_id:
+            rows = self.db.query(
+                "SELECT * FROM decisions WHERE thread_id = ? ORDER BY decided_at DESC LIMIT ?", (thread_id, limit)
+            )
+        else:
+            rows = self.db.query("SELECT * FROM decisions ORDER BY decided_at DESC LIMIT ?", (limit,))
+        return [_decision_record(row) for row in rows]
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def _touch_updated(self, thread_id: str) -> None:
+        self.db.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (utcnow(), thread_id))
+
+    def _state(self, thread_id: str) -> StateSnapshot:
+        return self.graph.get_state(self._config(thread_id))
+
+    @staticmethod
+    def _config(thread_id: str) -> dict:
+        return {"configurable": {"thread_id": thread_id}}
+
+    def _exclusive(self, thread_id: str, wait: bool = False) -> _ThreadLock:
+        """One graph run per thread in this process: a second click or a rerun must not start a parallel run."""
+        with self._locks_guard:
+            lock = self._locks[thread_id]
+        return _ThreadLock(lock, wait)
+
+
+class _ThreadLock:
+    def __init__(self, lock: threading.Lock, wait: bool):
+        self._lock, self._wait = lock, wait
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=self._wait):
+            raise ThreadBusy("The agent is still working on this conversation.")
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def check_policy(request: HITLRequest, response: HITLResponse, actor: Actor) -> None:
+    """Who may decide: the rules live here so no page (or script) can skip them."""
+    if actor.role == "system":
+        return
+    own = actor.name == request.requested_by
+    if request.policy == "reviewer":
+        if not actor.is_reviewer:
+            raise NotAllowed("Only a reviewer can decide this request.")
+        if own and any(d.type != "reject" for d in response.decisions):
+            raise NotAllowed("You cannot approve your own request; another reviewer must.")
+    elif not own and not actor.is_reviewer:
+        raise NotAllowed(f"Only {request.requested_by} or a reviewer can decide this request.")
+
+
+def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:
+    """Per edited action, each changed argument as [before, after]."""
+    diffs = []
+    for action, decision in zip(request.action_requests, response.decisions):
+        if isinstance(decision, Edit):
+            after = decision.edited_action.args
+            keys = sorted(set(action.args) | set(after))
+            changes = {k: [action.args.get(k), after.get(k)] for k in keys if action.args.get(k) != after.get(k)}
+            diffs.append({"tool": action.name, "changes": changes})
+    return diffs
+
+
+def _queue_item(thread_id: str, state: StateSnapshot, interrupt_id: str, value: dict) -> QueueItem:
+    request = HITLRequest.model_validate(value)
+    return QueueItem(
+        thread_id=thread_id,
+        interrupt_id=interrupt_id,
+        checkpoint_id=state.config["configurable"]["checkpoint_id"],
+        tool=", ".join(a.name for a in request.action_requests),
+        requester=request.requested_by,
+        policy=request.policy,
+        args_summary=args_summary(request),
+        created_at=request.created_at,
+    )
+
+
+def args_summary(request: HITLRequest, limit: int = 120) -> str:
+    text = "; ".join(", ".join(f"{k}={v}" for k, v in a.args.items()) for a in request.action_requests)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _decision_record(row: Row) -> DecisionRecord:
+    fields = {k: row[k] for k in DecisionRecord.__dataclass_fields__}
+    return DecisionRecord(**{**fields, "edit_diff": json.loads(row["edit_diff"])})

@@ -1,0 +1,260 @@
+"""The database: LangGraph's checkpointer plus the app's own tables, on SQLite (default) or PostgreSQL.
+
+The checkpoint is the source of truth for graph state; the tables here are an index for the queue, the
+decision log (UNIQUE per interrupt, so a second decision cannot land), claims, accounts and the tool ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+DEFAULT_SQLITE_PATH = Path("data/app.db")
+BUSY_TIMEOUT_S = 30.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS threads (
+    thread_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS threads_updated ON threads (updated_at);
+CREATE TABLE IF NOT EXISTS pending (
+    thread_id TEXT NOT NULL,
+    interrupt_id TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    args_summary TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (thread_id, interrupt_id)
+);
+CREATE INDEX IF NOT EXISTS pending_queue ON pending (status, created_at);
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    interrupt_id TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    response TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    edit_diff TEXT NOT NULL,
+    message TEXT NOT NULL,
+    applied_at TEXT,
+    UNIQUE (thread_id, interrupt_id)
+);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions (decided_at);
+CREATE TABLE IF NOT EXISTS claims (
+    thread_id TEXT NOT NULL,
+    interrupt_id TEXT NOT NULL,
+    claimed_by TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (thread_id, interrupt_id)
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    tool_call_id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    args TEXT NOT NULL,
+    result TEXT NOT NULL,
+    executed_at TEXT NOT NULL
+);
+"""
+
+Row = dict[str, Any]
+
+
+def utcnow() -> str:
+    """Timestamps are ISO-8601 UTC text: sortable as strings, identical on SQLite and PostgreSQL."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Database:
+    """A small portable SQL layer: `?` placeholders, dict rows, one transaction per `transaction()` block."""
+
+    def __init__(self, dialect: Literal["sqlite", "postgres"], borrow: Callable[[], Any], give_back: Callable[[Any], None]):
+        self.dialect = dialect
+        self._borrow = borrow
+        self._give_back = give_back
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        conn = self._borrow()
+        try:
+            if self.dialect == "sqlite":
+                conn.execute("BEGIN IMMEDIATE")  # take the write lock up front: no deadlock on upgrade
+            yield Transaction(conn, self.dialect)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            self._give_back(conn)
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
+        with self.transaction() as tx:
+            return tx.query(sql, params)
+
+    def execute(self, sql: str, params: tuple | list = ()) -> int:
+        with self.transaction() as tx:
+            return tx.execute(sql, params)
+
+
+class Transaction:
+    def __init__(self, conn: Any, dialect: str):
+        self._conn = conn
+        self._dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._dialect == "postgres" else sql
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
+        cursor = self._conn.execute(self._sql(sql), tuple(params))
+        if cursor.description is None:
+            return []
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str, params: tuple | list = ()) -> int:
+        return self._conn.execute(self._sql(sql), tuple(params)).rowcount
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        if self._dialect == "postgres":
+            with self._conn.cursor() as cursor:
+                cursor.executemany(self._sql(sql), rows)
+        else:
+            self._conn.executemany(sql, rows)
+
+
+@dataclass
+class Store:
+    """Everything the app persists, behind one object that pages get from `st.cache_resource`."""
+
+    db: Database
+    checkpointer: BaseCheckpointSaver
+    ledger: SqlLedger
+    url: str
+    close: Callable[[], None]
+
+
+class SqlLedger:
+    """Tool side effects keyed by tool_call_id: the first run records its result, every re-run reads it back."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def run_once(self, tool_call_id: str, thread_id: str, tool: str, args: dict, effect: Callable[[], str]) -> str:
+        recorded = self.result(tool_call_id)
+        if recorded is not None:
+            return recorded
+        result = effect()
+        with self._db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO ledger (tool_call_id, thread_id, tool, args, result, executed_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (tool_call_id) DO NOTHING",
+                (tool_call_id, thread_id, tool, json.dumps(args, sort_keys=True), result, utcnow()),
+            )
+            return tx.query("SELECT result FROM ledger WHERE tool_call_id = ?", (tool_call_id,))[0]["result"]
+
+    def result(self, tool_call_id: str) -> str | None:
+        rows = self._db.query("SELECT result FROM ledger WHERE tool_call_id = ?", (tool_call_id,))
+        return rows[0]["result"] if rows else None
+
+    def entries(self, thread_id: str | None = None) -> list[Row]:
+        if thread_id is None:
+            return self._db.query("SELECT * FROM ledger ORDER BY executed_at")
+        return self._db.query("SELECT * FROM ledger WHERE thread_id = ? ORDER BY executed_at", (thread_id,))
+
+
+def open_store(url: str | None = None) -> Store:
+    """`DATABASE_URL` (or `url`) picks the backend: unset → SQLite at data/app.db; postgresql://… → PostgreSQL."""
+    url = url or os.environ.get("DATABASE_URL") or str(DEFAULT_SQLITE_PATH)
+    if url.startswith(("postgresql://", "postgres://")):
+        return _open_postgres(url)
+    return _open_sqlite(url.removeprefix("sqlite:///"))
+
+
+def _sqlite_connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    return conn
+
+
+def _open_sqlite(path: str) -> Store:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+
+    def borrow() -> sqlite3.Connection:
+        # A small pool instead of one connection per thread: Streamlit starts a new thread for every rerun.
+        try:
+            return idle.get_nowait()
+        except queue.Empty:
+            return _sqlite_connect(path)
+
+    def give_back(conn: sqlite3.Connection) -> None:
+        idle.put(conn)
+
+    db = Database("sqlite", borrow, give_back)
+    _create_schema(db)
+    checkpointer = SqliteSaver(_sqlite_connect(path))  # the saver serializes use of its connection with a lock
+    checkpointer.setup()
+
+    def close() -> None:
+        checkpointer.conn.close()
+        while not idle.empty():
+            idle.get_nowait().close()
+
+    return Store(db, checkpointer, SqlLedger(db), path, close)
+
+
+def _open_postgres(url: str) -> Store:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    saver_pool = ConnectionPool(
+        url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    )
+    app_pool = ConnectionPool(url, min_size=1, max_size=8, open=True)
+    db = Database("postgres", app_pool.getconn, app_pool.putconn)
+    _create_schema(db)
+    checkpointer = PostgresSaver(saver_pool)
+    checkpointer.setup()
+
+    def close() -> None:
+        saver_pool.close()
+        app_pool.close()
+
+    return Store(db, checkpointer, SqlLedger(db), url, close)
+
+
+def _create_schema(db: Database) -> None:
+    with db.transaction() as tx:
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            tx.execute(statement)

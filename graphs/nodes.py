@@ -1,0 +1,131 @@
+"""The graph's nodes: agent → annotate → await_approval → tools → agent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END
+from langgraph.types import interrupt
+
+from graphs.hitl import ActionRequest, HITLRequest, Reject, ReviewConfig, response_model
+from graphs.ledger import Ledger
+from graphs.state import State
+from graphs.tools import TOOLS, TOOLS_BY_NAME, approval_policy, strictest
+
+SYSTEM_PROMPT = (
+    "You are a customer-support agent. Use the tools to act; a human approves refunds, emails and deletions "
+    "before they run. After a tool result, reply with a one-line summary. If a reviewer rejected a call, "
+    "tell the user why and do not retry it unless asked."
+)
+
+
+def last_ai_message(state: State) -> AIMessage:
+    message = state["messages"][-1]
+    if not isinstance(message, AIMessage):
+        raise ValueError(f"expected the last message to be an AIMessage, got {type(message).__name__}")
+    return message
+
+
+def needs_approval(call: dict) -> bool:
+    return approval_policy(call["name"], call["args"]) != "none"
+
+
+def make_agent(model: BaseChatModel) -> Callable[[State], dict]:
+    bound = model.bind_tools(TOOLS)
+
+    def agent(state: State) -> dict:
+        """Ask the model for the next step; it may propose tool calls."""
+        return {"messages": [bound.invoke([SystemMessage(SYSTEM_PROMPT), *state["messages"]])]}
+
+    return agent
+
+
+def route_after_agent(state: State) -> Literal["annotate", "tools", "__end__"]:
+    calls = last_ai_message(state).tool_calls
+    if not calls:
+        return END
+    return "annotate" if any(map(needs_approval, calls)) else "tools"
+
+
+def annotate(state: State) -> dict:
+    """Write the HITL request onto the last AIMessage and *return* it (same id, so add_messages replaces it).
+
+    Why this is its own node: when a node raises `interrupt()`, LangGraph discards that node's writes, in every
+    durability mode ("exit" only seemed to keep an in-place edit because the shared message object was mutated
+    before the checkpoint was serialized; "sync" shows it is lost). Returning the annotated message from a node
+    that completes commits it in this step's checkpoint, so the payload is on disk before `await_approval`
+    interrupts, and a fresh process (a browser refresh) reads it back.
+    """
+    message = last_ai_message(state)
+    calls = [call for call in message.tool_calls if needs_approval(call)]
+    request = HITLRequest(
+        action_requests=[
+            ActionRequest(
+                name=call["name"],
+                args=call["args"],
+                description=TOOLS_BY_NAME[call["name"]].description if call["name"] in TOOLS_BY_NAME else "",
+                tool_call_id=call["id"],
+            )
+            for call in calls
+        ],
+        review_configs=[ReviewConfig(action_name=call["name"], args_schema=_args_schema(call["name"])) for call in calls],
+        requested_by=state.get("requester", "guest"),
+        created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        policy=strictest([approval_policy(call["name"], call["args"]) for call in calls]),
+    )
+    annotated = message.model_copy(
+        update={"additional_kwargs": {**message.additional_kwargs, "hitl": request.model_dump(mode="json")}}
+    )
+    return {"messages": [annotated]}
+
+
+def _args_schema(name: str) -> dict:
+    tool = TOOLS_BY_NAME.get(name)
+    return tool.args_schema.model_json_schema() if tool else {}
+
+
+def await_approval(state: State) -> dict:
+    """Pause for the reviewer; on resume, apply edits to the message (same id) and hand decisions to `tools`."""
+    message = last_ai_message(state)
+    request = HITLRequest.model_validate(message.additional_kwargs["hitl"])
+    response = interrupt(request.model_dump(mode="json"), response_schema=response_model(request))
+    decisions = {
+        action.tool_call_id: decision.model_dump()
+        for action, decision in zip(request.action_requests, response.decisions)
+    }
+    edits = {call_id: d["edited_action"]["args"] for call_id, d in decisions.items() if d["type"] == "edit"}
+    calls = [{**call, "args": edits.get(call["id"], call["args"])} for call in message.tool_calls]
+    return {"messages": [message.model_copy(update={"tool_calls": calls})], "decisions": decisions}
+
+
+def make_tools(ledger: Ledger) -> Callable[[State, RunnableConfig], dict]:
+    def tools(state: State, config: RunnableConfig) -> dict:
+        """Run approved and edited calls once each (through the ledger); rejected ones become ToolMessages."""
+        thread_id = config["configurable"]["thread_id"]
+        decisions = state.get("decisions") or {}
+        results = [
+            _run_call(call, decisions.get(call["id"]), ledger, thread_id) for call in last_ai_message(state).tool_calls
+        ]
+        return {"messages": results, "decisions": {}}
+
+    return tools
+
+
+def _run_call(call: dict, decision: dict | None, ledger: Ledger, thread_id: str) -> ToolMessage:
+    name, call_id = call["name"], call["id"]
+    if decision and decision["type"] == "reject":
+        message = Reject.model_validate(decision).message
+        return ToolMessage(message, tool_call_id=call_id, name=name, status="error")
+    tool = TOOLS_BY_NAME.get(name)
+    if tool is None:
+        return ToolMessage(f"Unknown tool {name!r}.", tool_call_id=call_id, name=name, status="error")
+    try:
+        result = ledger.run_once(call_id, thread_id, name, call["args"], lambda: str(tool.invoke(call["args"])))
+    except Exception as error:  # a bad call from the model is reported back to it, not raised
+        return ToolMessage(f"{name} failed: {error}", tool_call_id=call_id, name=name, status="error")
+    return ToolMessage(result, tool_call_id=call_id, name=name)
