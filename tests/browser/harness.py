@@ -1,0 +1,73 @@
+"""Real-browser helpers: start `streamlit run app.py` on a free port, wait for a page the way Streamlit's e2e tests do."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_streamlit(env_overrides: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
+    """Start the app like a user would; return the process and its base URL once /_stcore/health answers."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **env_overrides}
+    env.pop("OPENAI_API_KEY", None)
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as response:
+                if response.status == 200:
+                    return process, base
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"streamlit did not become healthy:\n{log_path.read_text()}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_ready(page: "Page", timeout: float = 30_000) -> None:
+    """Wait as Streamlit's own e2e tests do: connected, script not running, no skeleton left."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_selector("[data-testid='stSkeleton']", state="detached", timeout=timeout)
