@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from approvals.auth import seed_demo_accounts
 from approvals.runner import BackgroundRunner
 from approvals.service import ApprovalService
 from approvals.storage import open_store
@@ -13,6 +14,7 @@ from approvals.storage import open_store
 def approval_service() -> ApprovalService:
     """The store, graph and service; decisions left unapplied by a crash are applied on start."""
     service = ApprovalService(open_store())
+    seed_demo_accounts(service.db)
     service.recover()
     return service
 
