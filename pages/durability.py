@@ -1,0 +1,56 @@
+"""Durability lab (/durability): why the HITL payload is written in its own step, measured live."""
+
+import json
+from dataclasses import asdict
+
+import streamlit as st
+
+from graphs.lab import VARIANTS, Experiment, crash_rows, matrix_rows, run_experiment, variant_source
+
+MECHANISM = """
+A node's writes (its return value and anything it `send()`s through `CONFIG_KEY_SEND`) are dropped when it raises
+the interrupt, in **every** durability mode: LangGraph saves only the interrupt, and the node reruns from the top
+on resume. The in-place approach only *looked* right under `exit` (and under `async` when its background save
+runs late) because the node mutated the shared AIMessage before the previous step's checkpoint was serialized;
+`sync` serializes that checkpoint before the node runs and shows the truth, and a copied message loses the payload
+everywhere. The fix is two nodes: `annotate` returns the updated AIMessage (same id, so `add_messages` replaces
+it) and its step commits; `await_approval` then calls `interrupt(...)`.
+"""
+
+
+@st.cache_resource
+def last_run() -> dict[str, Experiment]:
+    """The latest results, shared across sessions so a browser reload still shows them."""
+    return {}
+
+
+st.title("Durability lab")
+st.markdown(MECHANISM)
+
+runs = st.number_input("Runs per cell", min_value=1, max_value=100, value=10, key="durability_runs")
+if st.button("Run the experiment", key="durability_run", type="primary"):
+    bar = st.progress(0.0, text="Starting")
+    last_run()["experiment"] = run_experiment(int(runs), lambda fraction, label: bar.progress(fraction, text=label))
+    bar.empty()
+
+experiment = last_run().get("experiment")
+if experiment is None:
+    st.info("No results yet: press **Run the experiment** (about ten seconds at 10 runs per cell).")
+else:
+    st.subheader("Is the payload there after a reload?")
+    st.caption(f"langgraph {experiment.langgraph_version}, {experiment.runs_per_cell} runs per cell, "
+               f"{experiment.seconds} s. Each reload is a separate process opening the SQLite file, which then "
+               "approves with `Command(resume=...)`. ⚠️ marks a race.")
+    st.dataframe(matrix_rows(experiment.cells), hide_index=True, key="durability_matrix")
+
+st.subheader("The code of each variant")
+for tab, variant in zip(st.tabs(list(VARIANTS)), VARIANTS):
+    tab.code(variant_source(variant), language="python")
+
+if experiment is not None:
+    st.subheader("What do I give up with exit?")
+    st.caption("A child process runs `fast_step` then `slow_step`, is killed with SIGKILL inside `slow_step`, "
+               "then a fresh process reads the thread and calls `invoke(None, config)`.")
+    st.dataframe(crash_rows(experiment.crashes), hide_index=True, key="durability_crash")
+    st.download_button("Download results (JSON)", json.dumps(asdict(experiment), indent=2),
+                       file_name="durability-lab.json", mime="application/json", key="durability_json")
