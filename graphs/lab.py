@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
-from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict, get_args
 
@@ -75,6 +74,7 @@ def seed(state: LabState) -> dict:
 
 
 def inplace_request(state: LabState, config: RunnableConfig) -> dict:
+    """The question's approach: mutate the shared message, send() it, interrupt in the same node."""
     msg = state["messages"][-1]
     msg.additional_kwargs["hitl"] = hitl_request(msg)
     config["configurable"][CONFIG_KEY_SEND]([("messages", [msg])])
@@ -82,6 +82,7 @@ def inplace_request(state: LabState, config: RunnableConfig) -> dict:
 
 
 def copied_request(state: LabState, config: RunnableConfig) -> dict:
+    """The same on a copy: shows what send() is worth when the node then interrupts."""
     msg = state["messages"][-1].model_copy(deep=True)
     msg.additional_kwargs["hitl"] = hitl_request(msg)
     config["configurable"][CONFIG_KEY_SEND]([("messages", [msg])])
@@ -89,15 +90,15 @@ def copied_request(state: LabState, config: RunnableConfig) -> dict:
 
 
 def annotate(state: LabState) -> dict:
-    """Write the payload in its own step: a node's writes are dropped when it raises the interrupt, in every
-    durability mode, so annotating and interrupting in one node loses the payload. Same id: add_messages
-    replaces the message."""
+    """Write the payload in its own step, because a node's writes are dropped when it raises the interrupt.
+    Same id, so add_messages replaces the message; the step commits before anyone interrupts."""
     msg = state["messages"][-1]
     kwargs = {**msg.additional_kwargs, "hitl": hitl_request(msg)}
     return {"messages": [msg.model_copy(update={"additional_kwargs": kwargs})]}
 
 
 def await_approval(state: LabState) -> dict:
+    """Only interrupts: the payload is already in the checkpoint."""
     return {"decision": interrupt(state["messages"][-1].additional_kwargs["hitl"])}
 
 
@@ -122,19 +123,16 @@ def variant_source(variant: Variant) -> str:
 
 def build_variant(variant: Variant, checkpointer: SqliteSaver) -> CompiledStateGraph:
     """seed → the variant's node(s) → act."""
-    return _chain(LabState, (("seed", seed), *VARIANT_NODES[variant], ("act", act)), checkpointer)
+    return _linear_graph(LabState, [("seed", seed), *VARIANT_NODES[variant], ("act", act)], checkpointer)
 
 
-def _chain(
-    schema: type, nodes: Iterable[tuple[str, Callable[..., dict]]], checkpointer: SqliteSaver, **kwargs: Any
+def _linear_graph(
+    schema: type, nodes: list[tuple[str, Callable[..., dict]]], checkpointer: SqliteSaver, **kwargs: Any
 ) -> CompiledStateGraph:
-    builder = StateGraph(schema, **kwargs)
-    names = []
-    for name, node in nodes:
-        builder.add_node(name, node)
-        names.append(name)
-    for a, b in pairwise([START, *names, END]):
-        builder.add_edge(a, b)
+    """START → nodes in order → END: both experiments only need a straight line."""
+    builder = StateGraph(schema, **kwargs).add_sequence(nodes)
+    builder.add_edge(START, nodes[0][0])
+    builder.add_edge(nodes[-1][0], END)
     return builder.compile(checkpointer=checkpointer)
 
 
@@ -269,8 +267,8 @@ def slow_step(state: CrashState, runtime: Runtime[CrashContext]) -> dict:
 
 def build_crash_graph(checkpointer: SqliteSaver) -> CompiledStateGraph:
     """fast_step → slow_step."""
-    return _chain(CrashState, (("fast_step", fast_step), ("slow_step", slow_step)), checkpointer,
-                  context_schema=CrashContext)
+    return _linear_graph(CrashState, [("fast_step", fast_step), ("slow_step", slow_step)], checkpointer,
+                         context_schema=CrashContext)
 
 
 @dataclass

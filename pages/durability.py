@@ -45,7 +45,7 @@ else:
 
 st.subheader("The code of each variant")
 for tab, variant in zip(st.tabs(list(VARIANTS)), VARIANTS):
-    tab.code(variant_source(variant), language="python")
+    tab.code(variant_source(variant), language="python", wrap_lines=True)
 
 if experiment is not None:
     st.subheader("What do I give up with exit?")
