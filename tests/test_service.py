@@ -1,0 +1,243 @@
+"""The approvals service: starting threads, the queue index, compare-and-set decisions, policy, recovery."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from conftest import ALICE, BOB, CAROL
+
+from approvals.auth import GUEST, authenticate
+from approvals.models import AlreadyDecided, InvalidThreadId, NotAllowed, NotPending, UnknownThread
+from approvals.runner import BackgroundRunner
+from approvals.service import ApprovalService, QueueFilter
+from graphs.hitl import InvalidDecision
+
+APPROVE = {"decisions": [{"type": "approve"}]}
+
+
+def start(service: ApprovalService, text: str, actor=GUEST) -> tuple[str, str]:
+    thread_id = service.new_thread_id()
+    service.send_message(thread_id, text, actor)
+    return thread_id, service.pending_approval(thread_id).interrupt_id
+
+
+def test_a_request_appears_in_the_queue_with_what_a_reviewer_needs(service, refund_pending):
+    thread_id, interrupt_id = refund_pending
+    [item] = service.list_pending()
+    assert (item.thread_id, item.interrupt_id) == (thread_id, interrupt_id)
+    assert (item.tool, item.requester, item.policy) == ("issue_refund", "guest", "self")
+    assert item.args_summary == "order_id=1234, amount=25.0"
+    assert service.count_pending() == 1
+    assert service.recent_threads()[0].awaiting_approval
+
+
+def test_pending_approval_pairs_the_interrupt_with_the_annotated_message(service, refund_pending):
+    thread_id, _ = refund_pending
+    pending = service.pending_approval(thread_id, with_messages=True)
+    assert pending.payload_matches
+    assert pending.request.action_requests[0].args == {"order_id": "1234", "amount": 25.0}
+    assert [m.type for m in pending.messages] == ["human", "ai"]
+
+
+def test_approve_applies_once_records_who_and_clears_the_queue(service, store, refund_pending):
+    thread_id, interrupt_id = refund_pending
+    record = service.decide(thread_id, interrupt_id, APPROVE, GUEST)
+
+    assert (record.decision, record.decided_by, record.tool) == ("approve", "guest", "issue_refund")
+    assert record.applied_at is not None and record.waited_seconds >= 0
+    assert [e["tool"] for e in store.ledger.entries(thread_id)] == ["issue_refund"]
+    assert service.list_pending() == [] and service.pending_approval(thread_id) is None
+    assert service.messages(thread_id)[-1].content.startswith("Done: Refunded $25.00")
+
+
+def test_a_second_decision_fails_with_who_decided_and_when(service, store, refund_pending):
+    thread_id, interrupt_id = refund_pending
+    first = service.decide(thread_id, interrupt_id, APPROVE, ALICE)
+
+    with pytest.raises(AlreadyDecided, match=re.escape(f"Already decided by alice at {first.decided_at}")):
+        service.decide(thread_id, interrupt_id, {"decisions": [{"type": "reject", "message": "no"}]}, BOB)
+    assert len(store.ledger.entries(thread_id)) == 1
+    assert len(service.decisions(thread_id=thread_id)) == 1
+
+
+def test_concurrent_decisions_on_one_interrupt_apply_exactly_once(service, store, refund_pending):
+    thread_id, interrupt_id = refund_pending
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def decide(actor) -> None:
+        barrier.wait()
+        try:
+            service.decide(thread_id, interrupt_id, APPROVE, actor)
+            outcomes.append("applied")
+        except AlreadyDecided:
+            outcomes.append("already decided")
+
+    workers = [threading.Thread(target=decide, args=(a,)) for a in (ALICE, BOB, ALICE, BOB)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(outcomes) == ["already decided"] * 3 + ["applied"]
+    assert len(store.ledger.entries(thread_id)) == 1
+
+
+def test_reject_reaches_the_model_and_nothing_runs(service, store):
+    thread_id, interrupt_id = start(service, "Delete customer 77", CAROL)
+    record = service.decide(thread_id, interrupt_id, {"decisions": [{"type": "reject", "message": "Open orders"}]}, ALICE)
+    assert record.message == "Open orders"
+    assert store.ledger.entries(thread_id) == []
+    assert "Open orders" in service.messages(thread_id)[-1].content
+
+
+def test_edit_is_validated_recorded_with_a_diff_and_run_with_the_new_args(service, store, refund_pending):
+    thread_id, interrupt_id = refund_pending
+    edit = {"decisions": [{"type": "edit", "edited_action": {"name": "issue_refund", "args": {"order_id": "1234", "amount": 20}}}]}
+    record = service.decide(thread_id, interrupt_id, edit, GUEST)
+    assert record.edit_diff == [{"tool": "issue_refund", "changes": {"amount": [25.0, 20.0]}}]
+    assert "Refunded $20.00" in store.ledger.entries(thread_id)[0]["result"]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"decisions": []},
+        {"decisions": [{"type": "approve"}, {"type": "approve"}]},
+        {"decisions": [{"type": "edit", "edited_action": {"name": "issue_refund", "args": {"amount": "lots"}}}]},
+        {"verdict": "yes"},
+        "approve",
+    ],
+)
+def test_an_invalid_decision_is_refused_and_nothing_is_saved(service, store, refund_pending, response):
+    thread_id, interrupt_id = refund_pending
+    with pytest.raises(InvalidDecision):
+        service.decide(thread_id, interrupt_id, response, GUEST)
+    assert service.decisions() == []
+    assert service.pending_approval(thread_id).interrupt_id == interrupt_id
+    assert service.count_pending() == 1
+    assert store.ledger.entries() == []
+
+
+def test_reviewer_only_requests_need_a_reviewer_other_than_the_requester(service):
+    thread_id, interrupt_id = start(service, "Refund order 9 for $250", CAROL)
+    with pytest.raises(NotAllowed, match="Only a reviewer"):
+        service.decide(thread_id, interrupt_id, APPROVE, CAROL)
+    with pytest.raises(NotAllowed, match="Only a reviewer"):
+        service.decide(thread_id, interrupt_id, APPROVE, GUEST)
+    assert service.decide(thread_id, interrupt_id, APPROVE, ALICE).decided_by == "alice"
+
+
+def test_a_reviewer_cannot_approve_their_own_reviewer_only_request(service):
+    thread_id, interrupt_id = start(service, "Email jo@example.com about the delay", ALICE)
+    with pytest.raises(NotAllowed, match="cannot approve your own request"):
+        service.decide(thread_id, interrupt_id, APPROVE, ALICE)
+    assert service.decide(thread_id, interrupt_id, APPROVE, BOB).decided_by == "bob"
+
+
+def test_self_approval_is_for_the_requester_or_a_reviewer_only(service):
+    thread_id, interrupt_id = start(service, "Refund order 5 for $10", CAROL)
+    with pytest.raises(NotAllowed, match="Only carol or a reviewer"):
+        service.decide(thread_id, interrupt_id, APPROVE, GUEST)
+    assert service.decide(thread_id, interrupt_id, APPROVE, CAROL).decided_by == "carol"
+
+
+def test_a_decision_on_an_interrupt_that_is_not_pending_is_refused(service, refund_pending):
+    thread_id, _ = refund_pending
+    with pytest.raises(NotPending):
+        service.decide(thread_id, "not-the-current-interrupt", APPROVE, GUEST)
+    assert service.decisions() == []
+
+
+@pytest.mark.parametrize("raw", ["", "../etc/passwd", "a b", "x" * 65, "<script>", None])
+def test_malformed_thread_ids_are_refused_and_nothing_is_created(service, raw):
+    with pytest.raises(InvalidThreadId):
+        service.require_thread(raw)
+    with pytest.raises(InvalidThreadId):
+        service.send_message(raw, "Refund order 1 for $5", GUEST)
+    assert service.recent_threads() == []
+
+
+def test_unknown_thread_is_refused(service):
+    with pytest.raises(UnknownThread, match="There is no conversation"):
+        service.require_thread("0123abc")
+    with pytest.raises(UnknownThread):
+        service.decide("0123abc", "x", APPROVE, ALICE)
+    assert service.recent_threads() == []
+
+
+def test_no_new_message_while_an_approval_is_pending(service, refund_pending):
+    thread_id, _ = refund_pending
+    with pytest.raises(NotPending, match="waiting for an approval"):
+        service.send_message(thread_id, "Refund order 2 for $5", GUEST)
+    assert len(service.messages(thread_id)) == 2
+
+
+def test_queue_is_oldest_first_and_filters_by_tool_policy_and_requester(service):
+    refund, _ = start(service, "Refund order 1 for $5", CAROL)
+    email, _ = start(service, "Email jo@example.com about the delay", GUEST)
+    delete, _ = start(service, "Delete customer 77", CAROL)
+
+    assert [i.thread_id for i in service.list_pending()] == [refund, email, delete]
+    assert [i.thread_id for i in service.list_pending(QueueFilter(tools=("send_email",)))] == [email]
+    assert [i.thread_id for i in service.list_pending(QueueFilter(policies=("reviewer",)))] == [email, delete]
+    assert [i.thread_id for i in service.list_pending(QueueFilter(requesters=("carol",)))] == [refund, delete]
+    assert service.count_pending(QueueFilter(requesters=("carol",), policies=("reviewer",))) == 1
+    assert [i.thread_id for i in service.list_pending(limit=1, offset=1)] == [email]
+    newest = service.list_pending()[-1].created_at
+    assert [i.thread_id for i in service.list_pending(QueueFilter(created_before=newest))] == [refund, email]
+
+
+def test_reconcile_rebuilds_the_index_from_the_checkpoints(service, store):
+    pending, interrupt_id = start(service, "Refund order 1 for $5", CAROL)
+    done, done_interrupt = start(service, "Refund order 2 for $6", CAROL)
+    service.decide(done, done_interrupt, APPROVE, CAROL)
+    store.db.execute("DELETE FROM pending")
+    store.db.execute("DELETE FROM threads")
+
+    assert service.reconcile() == 2
+    assert [(i.thread_id, i.interrupt_id) for i in service.list_pending()] == [(pending, interrupt_id)]
+    assert {t.thread_id for t in service.recent_threads()} == {pending, done}
+
+
+def test_recover_applies_a_recorded_but_unapplied_decision_exactly_once(service, store, refund_pending):
+    thread_id, interrupt_id = refund_pending
+    record = service.record_decision(thread_id, interrupt_id, APPROVE, GUEST)  # ...and the process dies here
+    assert service.list_pending() == []  # decided items leave the queue at once
+
+    restarted = ApprovalService(store)
+    assert restarted.recover() == 1
+    assert restarted.recover() == 0
+    assert restarted.decision(thread_id, interrupt_id).applied_at is not None
+    assert len(store.ledger.entries(thread_id)) == 1
+    assert record.decision_id == restarted.decisions()[0].decision_id
+
+
+def test_demo_accounts_sign_in_with_their_password_only(store):
+    assert authenticate(store.db, "alice", "alice-demo").role == "reviewer"
+    assert authenticate(store.db, "carol", "carol-demo").role == "requester"
+    assert authenticate(store.db, "alice", "bob-demo") is None
+    assert authenticate(store.db, "mallory", "x") is None
+    stored = store.db.query("SELECT password_hash FROM accounts WHERE username = 'alice'")[0]["password_hash"]
+    assert "alice-demo" not in stored and stored.startswith("scrypt$")
+
+
+def test_runner_runs_one_job_per_thread_and_reports_errors_once():
+    runner = BackgroundRunner(max_workers=2)
+    gate = threading.Event()
+    assert runner.submit("t", gate.wait)
+    assert runner.is_running("t")
+    assert not runner.submit("t", gate.wait)  # a second click while running starts nothing
+    gate.set()
+    runner.wait("t", timeout=5)
+    assert not runner.is_running("t")
+
+    def fail() -> None:
+        raise ValueError("model unavailable")
+
+    runner.submit("t", fail)
+    runner.wait("t", timeout=5)
+    assert str(runner.take_error("t")) == "model unavailable"
+    assert runner.take_error("t") is None
+    runner.shutdown()
