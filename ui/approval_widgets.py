@@ -1,0 +1,199 @@
+"""The approval card's pieces, shared by the conversation page and the reviewer console.
+
+Everything shown here came from a user, a model or a tool: it is data, so it is rendered with `st.text`,
+`st.code` or backslash-escaped markdown, never as markdown or HTML. The pure helpers at the top build the resume
+values and texts; the widgets below only draw them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+import streamlit as st
+
+from approvals.models import ApprovalError
+from graphs.hitl import HITLRequest, InvalidDecision, parse_response
+from graphs.tools import TOOLS_BY_NAME
+
+FieldKind = Literal["number", "integer", "boolean", "text", "text_area", "json"]
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^%\"'/])")
+LONG_TEXT_CHARS = 200
+"""Strings allowed to be longer than this (or already spanning lines) get a text area in the edit form."""
+
+
+# -- pure helpers ------------------------------------------------------------------------------------------
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape every markdown/HTML-significant character so Streamlit shows `text` literally."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def format_args(args: dict[str, Any]) -> str:
+    """Args as indented JSON: unambiguous (a string cannot pose as another argument) and shown as code."""
+    return json.dumps(args, indent=2, ensure_ascii=False, default=str)
+
+
+def tool_call_line(name: str, args: dict[str, Any]) -> str:
+    """A one-line summary of a proposed call, e.g. `issue_refund(order_id=1234, amount=25.0)`."""
+    return f"{name}({', '.join(f'{key}={value}' for key, value in args.items())})"
+
+
+def approve_value(request: HITLRequest) -> dict:
+    """The resume value approving every action of the request as proposed."""
+    return {"decisions": [{"type": "approve"} for _ in request.action_requests]}
+
+
+def reject_value(request: HITLRequest, message: str) -> dict:
+    """The resume value rejecting every action with the same message to the agent."""
+    return {"decisions": [{"type": "reject", "message": message.strip()} for _ in request.action_requests]}
+
+
+def edit_value(request: HITLRequest, edited_args: list[dict[str, Any]]) -> dict:
+    """The resume value that runs each action with its edited args (one dict per action, in order)."""
+    return {
+        "decisions": [
+            {"type": "edit", "edited_action": {"name": action.name, "args": args}}
+            for action, args in zip(request.action_requests, edited_args, strict=True)
+        ]
+    }
+
+
+def validated(raw: dict, request: HITLRequest) -> dict:
+    """`raw` checked and coerced by the request's resume schema; raises InvalidDecision with a readable message."""
+    return parse_response(raw, request).model_dump(mode="json")
+
+
+def arg_fields(request: HITLRequest, index: int) -> list[tuple[str, dict, Any]]:
+    """(name, JSON schema, current value) for each argument of action `index`, in the schema's order.
+
+    The schema comes from the request's review config; a request without one falls back to the tool's own
+    pydantic schema, then to the args themselves.
+    """
+    action = request.action_requests[index]
+    schema = request.review_configs[index].args_schema if index < len(request.review_configs) else {}
+    if not schema.get("properties") and action.name in TOOLS_BY_NAME:
+        schema = TOOLS_BY_NAME[action.name].args_schema.model_json_schema()
+    properties: dict[str, dict] = schema.get("properties") or {name: {} for name in action.args}
+    return [(name, prop, action.args.get(name, prop.get("default"))) for name, prop in properties.items()]
+
+
+def field_kind(prop: dict, current: Any) -> FieldKind:
+    """Which widget edits this argument: numbers get a number input, long strings a text area."""
+    kind = prop.get("type") or _type_of(current)
+    if kind in ("number", "integer") and _is_number(current):
+        return kind
+    if kind == "boolean" and isinstance(current, bool | None):
+        return "boolean"
+    if kind == "string":
+        long = prop.get("maxLength", 0) > LONG_TEXT_CHARS or "\n" in str(current or "")
+        return "text_area" if long else "text"
+    return "json"
+
+
+def parse_field(kind: FieldKind, name: str, raw: Any) -> Any:
+    """A widget's value as the argument value; JSON fields raise InvalidDecision when they do not parse."""
+    if kind != "json":
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InvalidDecision(f"{name}: not valid JSON ({error.msg})") from error
+
+
+def _type_of(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else None
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+# -- widgets -----------------------------------------------------------------------------------------------
+
+
+def render_request(request: HITLRequest) -> None:
+    """Tool name, description and args of each proposed action, all shown literally."""
+    for action in request.action_requests:
+        st.markdown(f"**{escape_markdown(action.name)}**")
+        if action.description:
+            st.text(action.description)
+        st.code(format_args(action.args), language="json")
+    st.caption(escape_markdown(f"Requested by {request.requested_by} at {request.created_at}"))
+
+
+def edit_form(request: HITLRequest, key: str) -> dict | None:
+    """A form with one widget per argument; the validated resume value on submit, else None (errors shown)."""
+    with st.form(key=key):
+        collected = [_arg_widgets(request, index, key) for index in range(len(request.action_requests))]
+        submitted = st.form_submit_button("Approve with edits", type="primary")
+    if not submitted:
+        return None
+    try:
+        edited = [{name: parse_field(kind, name, raw) for name, (kind, raw) in fields.items()} for fields in collected]
+        return validated(edit_value(request, edited), request)
+    except InvalidDecision as error:
+        show_error(error)
+        return None
+
+
+def _arg_widgets(request: HITLRequest, index: int, key: str) -> dict[str, tuple[FieldKind, Any]]:
+    action = request.action_requests[index]
+    if len(request.action_requests) > 1:
+        st.markdown(f"**{escape_markdown(action.name)}**")
+    return {
+        name: (kind := field_kind(prop, current), _arg_widget(kind, name, prop, current, f"{key}_{index}_{name}"))
+        for name, prop, current in arg_fields(request, index)
+    }
+
+
+def _arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str) -> Any:
+    label = escape_markdown(prop.get("title") or name)
+    help_text = escape_markdown(prop["description"]) if prop.get("description") else None
+    if kind == "number":
+        return st.number_input(label, value=float(current if current is not None else 0), key=key, help=help_text)
+    if kind == "integer":
+        return st.number_input(label, value=int(current if current is not None else 0), step=1, key=key, help=help_text)
+    if kind == "boolean":
+        return st.checkbox(label, value=bool(current), key=key, help=help_text)
+    if kind == "text_area":
+        return st.text_area(label, value=str(current or ""), key=key, help=help_text)
+    if kind == "text":
+        return st.text_input(label, value=str(current or ""), key=key, help=help_text)
+    return st.text_input(label, value=json.dumps(current), key=key, help=(help_text or "") + " (JSON)")
+
+
+def reject_form(request: HITLRequest, key: str) -> dict | None:
+    """A message to the agent and a Reject button; the validated resume value on submit, else None."""
+    with st.form(key=key):
+        message = st.text_area("Why reject? The agent sees this message.", key=f"{key}_message")
+        submitted = st.form_submit_button("Reject", type="primary")
+    if not submitted:
+        return None
+    if not message.strip():
+        show_error(InvalidDecision("Write a message for the agent before rejecting."))
+        return None
+    try:
+        return validated(reject_value(request, message), request)
+    except InvalidDecision as error:
+        show_error(error)
+        return None
+
+
+def show_error(error: Exception) -> None:
+    """Service refusals carry messages meant for the user; anything else is named so it can be reported."""
+    text = str(error) if isinstance(error, ApprovalError | InvalidDecision) else f"{type(error).__name__}: {error}"
+    st.error(escape_markdown(text), icon="⚠️")
