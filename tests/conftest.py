@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
 from approvals.auth import GUEST, Actor, seed_demo_accounts  # noqa: E402
 from approvals.service import ApprovalService  # noqa: E402
 from approvals.storage import Store, open_store  # noqa: E402
+from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 ALICE = Actor("alice", "reviewer")
 BOB = Actor("bob", "reviewer")
@@ -45,3 +47,46 @@ def refund_pending(service: ApprovalService) -> tuple[str, str]:
     thread_id = service.new_thread_id()
     service.send_message(thread_id, "Refund order 1234 for $25", GUEST)
     return thread_id, service.pending_approval(thread_id).interrupt_id
+
+
+# -- real browser: a fresh `streamlit run app.py` per test, Debian's chromium driven by Playwright --------
+
+
+@pytest.fixture
+def app_db(tmp_path: Path) -> str:
+    return str(tmp_path / "app.db")
+
+
+@pytest.fixture
+def app_server(tmp_path: Path, app_db: str) -> Iterator[str]:
+    """Base URL of a fresh app on its own SQLite file (DATABASE_URL), stopped after the test."""
+    process, base = start_streamlit({"DATABASE_URL": app_db}, tmp_path / "streamlit.log")
+    yield base
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
+    """Factory for pages in fresh browser contexts (each is a separate user: own cookies, own session)."""
+    contexts = []
+
+    def make() -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
