@@ -12,6 +12,7 @@ import re
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
+from approvals import claims
 from approvals.auth import Actor
 from approvals.models import (
     AlreadyDecided,
@@ -35,7 +37,7 @@ from approvals.models import (
 )
 from approvals.storage import Row, Store, utcnow
 from graphs import build_graph
-from graphs.hitl import Edit, HITLRequest, HITLResponse, Reject, parse_response
+from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, parse_response
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_MESSAGE_CHARS = 4000
@@ -60,6 +62,14 @@ class QueueFilter:
             clauses.append("created_at < ?")
             params.append(self.created_before)
         return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk decision did: the decisions that landed, and for every other item the reason it did not."""
+
+    decided: list[DecisionRecord]
+    failed: list[tuple[QueueItem, str]]
 
 
 class ApprovalService:
@@ -227,6 +237,36 @@ class ApprovalService:
         checked = parse_response(response, pending.request)
         check_policy(pending.request, checked, actor)
         return self._insert_decision(pending, checked, actor)
+
+    def decide_many(
+        self,
+        items: Iterable[QueueItem],
+        response_factory: Callable[[HITLRequest], Any],
+        actor: Actor,
+        *,
+        honor_claims: bool = True,
+    ) -> BulkResult:
+        """Record one decision per item, each through `record_decision`'s checks and compare-and-set.
+
+        A refused or stale item is reported rather than raised, so it does not stop the rest. Items another
+        person has claimed are skipped unless `honor_claims` is False (expiry). Resume with `apply_decision`.
+        """
+        claimed = claims.active_claims(self.db) if honor_claims else {}
+        decided: list[DecisionRecord] = []
+        failed: list[tuple[QueueItem, str]] = []
+        for item in items:
+            try:
+                claim = claimed.get((item.thread_id, item.interrupt_id))
+                if claim is not None and claim.claimed_by != actor.name:
+                    raise claims.Claimed(claim)
+                pending = self.pending_approval(item.thread_id)
+                current = pending is not None and pending.interrupt_id == item.interrupt_id
+                # No longer pending: record_decision raises before reading the response and says why.
+                response = response_factory(pending.request) if current else None
+                decided.append(self.record_decision(item.thread_id, item.interrupt_id, response, actor))
+            except (ApprovalError, InvalidDecision) as error:
+                failed.append((item, str(error)))
+        return BulkResult(decided, failed)
 
     def _insert_decision(self, pending: PendingApproval, response: HITLResponse, actor: Actor) -> DecisionRecord:
         request = pending.request
