@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 DEFAULT_SQLITE_PATH = Path("data/app.db")
 BUSY_TIMEOUT_S = 30.0
+SCHEMA_LOCK_KEY = 0x61707072  # any constant shared by every process that creates the schema
+SCHEMA_LOCK_TIMEOUT_S = 60.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -128,7 +131,8 @@ class Transaction:
         self._dialect = dialect
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._dialect == "postgres" else sql
+        # psycopg reads "%" as a placeholder marker, so a literal one (LIKE 'a%') must be doubled first
+        return sql.replace("%", "%%").replace("?", "%s") if self._dialect == "postgres" else sql
 
     def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
         cursor = self._conn.execute(self._sql(sql), tuple(params))
@@ -243,9 +247,13 @@ def _open_postgres(url: str) -> Store:
     )
     app_pool = ConnectionPool(url, min_size=1, max_size=8, open=True)
     db = Database("postgres", app_pool.getconn, app_pool.putconn)
-    _create_schema(db)
     checkpointer = PostgresSaver(saver_pool)
-    checkpointer.setup()
+    try:
+        _create_postgres_schema(db, checkpointer)
+    except BaseException:
+        saver_pool.close()
+        app_pool.close()
+        raise
 
     def close() -> None:
         saver_pool.close()
@@ -254,7 +262,32 @@ def _open_postgres(url: str) -> Store:
     return Store(db, checkpointer, SqlLedger(db), url, close)
 
 
+def _create_postgres_schema(db: Database, checkpointer: BaseCheckpointSaver) -> None:
+    """Create our tables and the checkpointer's while holding a transaction-scoped advisory lock.
+
+    Replicas starting together on an empty database would otherwise collide: concurrent CREATE TABLE IF NOT
+    EXISTS fails on pg_type, and two checkpointer migrations insert the same version. We poll with
+    pg_try_advisory_xact_lock instead of blocking in pg_advisory_xact_lock: the checkpointer's migrations run
+    CREATE INDEX CONCURRENTLY, which waits for every transaction holding an older snapshot, including a replica
+    blocked on the lock, and PostgreSQL cannot see that deadlock (measured: it hangs forever).
+    """
+    deadline = time.monotonic() + SCHEMA_LOCK_TIMEOUT_S
+    while True:
+        with db.transaction() as tx:
+            if tx.query("SELECT pg_try_advisory_xact_lock(?) AS locked", (SCHEMA_LOCK_KEY,))[0]["locked"]:
+                _create_tables(tx)
+                checkpointer.setup()  # on its own autocommit connection: CREATE INDEX CONCURRENTLY needs one
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"another process held the schema lock for {SCHEMA_LOCK_TIMEOUT_S:.0f} s")
+        time.sleep(0.05)
+
+
 def _create_schema(db: Database) -> None:
     with db.transaction() as tx:
-        for statement in filter(str.strip, SCHEMA.split(";")):
-            tx.execute(statement)
+        _create_tables(tx)
+
+
+def _create_tables(tx: Transaction) -> None:
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        tx.execute(statement)
