@@ -1,0 +1,123 @@
+"""The console's history view without Streamlit: decision filters, CSV export and the series behind the charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from approvals.models import DecisionRecord
+from approvals.service import ApprovalService, QueueFilter
+
+HISTORY_LIMIT = 5000
+"""The history view covers this many of the newest decisions."""
+
+AGE_BUCKETS: list[tuple[str, float]] = [
+    ("< 5 min", 5),
+    ("5–15 min", 15),
+    ("15–30 min", 30),
+    ("30–60 min", 60),
+    ("1–4 h", 240),
+    ("4–24 h", 1440),
+    ("> 1 day", math.inf),
+]
+"""(label, upper bound in minutes), in age order; each bucket starts where the previous one ends."""
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Empty tuples match everything."""
+
+    deciders: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+
+    def matches(self, record: DecisionRecord) -> bool:
+        return all(
+            not wanted or value in wanted
+            for wanted, value in ((self.deciders, record.decided_by), (self.decisions, record.decision), (self.tools, record.tool))
+        )
+
+
+def history(service: ApprovalService, filters: AuditFilter = AuditFilter(), limit: int = HISTORY_LIMIT) -> list[DecisionRecord]:
+    """Newest first, the latest `limit` decisions that match `filters`."""
+    return [record for record in service.decisions(limit) if filters.matches(record)]
+
+
+def diff_rows(diffs: list[dict]) -> list[dict]:
+    """An edit diff (`approvals.service.edit_diff`) as one row per changed argument."""
+    return [
+        {"tool": diff["tool"], "argument": name, "before": json.dumps(before), "after": json.dumps(after)}
+        for diff in diffs
+        for name, (before, after) in diff["changes"].items()
+    ]
+
+
+def describe_diff(diffs: list[dict]) -> str:
+    """One line, e.g. `issue_refund.amount: 250.0 → 200.0`; empty when nothing was edited."""
+    return "; ".join(f"{row['tool']}.{row['argument']}: {row['before']} → {row['after']}" for row in diff_rows(diffs))
+
+
+HISTORY_COLUMNS = (
+    "decided at", "decided by", "decision", "tool", "requested by", "requested at", "waited (min)", "edit", "message",
+    "thread",
+)
+
+
+def history_rows(records: list[DecisionRecord]) -> list[dict]:
+    """The history table and the CSV: who decided what, when, how long it waited, and what was edited."""
+    return [
+        dict(zip(HISTORY_COLUMNS, (
+            r.decided_at, r.decided_by, r.decision, r.tool, r.requested_by, r.requested_at,
+            round(r.waited_seconds / 60, 2), describe_diff(r.edit_diff), r.message, r.thread_id,
+        ), strict=True))
+        for r in records
+    ]
+
+
+def to_csv(records: list[DecisionRecord]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HISTORY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(history_rows(records))
+    return out.getvalue()
+
+
+def pending_by_age(service: ApprovalService, now: datetime | None = None) -> list[dict]:
+    """Pending items per age bucket, from one indexed count per bucket edge (no rows are loaded)."""
+    now = now or datetime.now(UTC)
+
+    def older_than(minutes: float) -> int:
+        if math.isinf(minutes):
+            return 0
+        cutoff = (now - timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
+        return service.count_pending(QueueFilter(created_before=cutoff))
+
+    lower = service.count_pending()
+    rows = []
+    for label, upper_minutes in AGE_BUCKETS:
+        upper = older_than(upper_minutes)
+        rows.append({"age": label, "pending": lower - upper})
+        lower = upper
+    return rows
+
+
+def hourly(records: list[DecisionRecord]) -> list[dict]:
+    """Per hour (UTC) in which decisions were made: how many, and the median minutes they had waited."""
+    waits: defaultdict[str, list[float]] = defaultdict(list)
+    for record in records:
+        waits[record.decided_at[:13]].append(record.waited_seconds / 60)
+    return [
+        {"hour": f"{hour.replace('T', ' ')}:00", "decisions": len(minutes), "median wait (min)": round(statistics.median(minutes), 2)}
+        for hour, minutes in sorted(waits.items())
+    ]
+
+
+def median_wait_minutes(records: list[DecisionRecord]) -> float | None:
+    return round(statistics.median(r.waited_seconds / 60 for r in records), 2) if records else None
+
