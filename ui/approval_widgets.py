@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import streamlit as st
@@ -40,6 +41,14 @@ def format_args(args: dict[str, Any]) -> str:
 def tool_call_line(name: str, args: dict[str, Any]) -> str:
     """A one-line summary of a proposed call, e.g. `issue_refund(order_id=1234, amount=25.0)`."""
     return f"{name}({', '.join(f'{key}={value}' for key, value in args.items())})"
+
+
+def short_time(iso: str) -> str:
+    """`2026-01-05T10:54:11.537+00:00` → `2026-01-05 10:54:11 UTC` (stored times are UTC)."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
 
 
 def approve_value(request: HITLRequest) -> dict:
@@ -132,7 +141,7 @@ def render_request(request: HITLRequest) -> None:
         if action.description:
             st.text(action.description)
         st.code(format_args(action.args), language="json")
-    st.caption(escape_markdown(f"Requested by {request.requested_by} at {request.created_at}"))
+    st.caption(escape_markdown(f"Requested by {request.requested_by} at {short_time(request.created_at)}"))
 
 
 def edit_form(request: HITLRequest, key: str) -> dict | None:

@@ -1,0 +1,166 @@
+"""Conversation (/): chat with the agent; a pending approval shows as a card with Approve, Edit and Reject.
+
+Everything shown is rebuilt from the database and `?thread=` on each run (a reload empties session_state).
+Graph runs happen in the background runner, never in this script thread, so reruns, second clicks and
+reloads neither kill nor duplicate them; a fragment polls the runner and reruns the page when a run ends.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import resources
+from approvals.auth import GUEST, Actor
+from approvals.models import ApprovalError, InvalidThreadId, PendingApproval, UnknownThread
+from graphs.hitl import InvalidDecision
+from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
+from ui.chat import AVATARS, chat_entries
+
+POLL_SECONDS = 0.5
+RECENT_THREADS = 20
+
+service = resources.approval_service()
+runner = resources.background_runner()
+actor: Actor = st.session_state.get("actor", GUEST)
+
+
+def open_thread(thread_id: str) -> None:
+    st.query_params["thread"] = thread_id
+    forget_outcome()
+
+
+def forget_outcome() -> None:
+    """Drop the open form and the last refusal: the user moved on (the poller's reruns keep them)."""
+    st.session_state.pop("conversation_mode", None)
+    st.session_state.pop("conversation_flash", None)
+
+
+def new_conversation() -> None:
+    """A fresh id goes into the URL; the thread row only appears once its first message is sent."""
+    thread_id = service.new_thread_id()
+    st.session_state.setdefault("conversation_fresh", set()).add(thread_id)
+    open_thread(thread_id)
+
+
+def known_thread(thread_id: str) -> str:
+    """The id if it names a conversation (or one just started here); InvalidThreadId/UnknownThread otherwise."""
+    if thread_id in st.session_state.get("conversation_fresh", set()) or runner.is_running(thread_id):
+        return service.check_thread_id(thread_id)
+    return service.require_thread(thread_id)
+
+
+def start_job(thread_id: str, job, *args: object) -> None:
+    """Hand a graph run to the runner; a decision recorded during another run waits for that run to end."""
+    while not runner.submit(thread_id, job, *args):
+        runner.wait(thread_id, timeout=5)
+
+
+def record(thread_id: str, interrupt_id: str, response: dict) -> None:
+    """Record the decision here (fast, exactly once per interrupt), then resume the graph in the background."""
+    decision = service.record_decision(thread_id, interrupt_id, response, actor)
+    forget_outcome()
+    start_job(thread_id, service.apply_decision, decision.decision_id)
+
+
+def approve(thread_id: str, interrupt_id: str, response: dict) -> None:
+    """Button callback, bound to the interrupt the user saw: a stale tab learns who decided first."""
+    forget_outcome()
+    try:
+        record(thread_id, interrupt_id, response)
+    except (ApprovalError, InvalidDecision) as error:
+        st.session_state["conversation_flash"] = (thread_id, error)
+
+
+def set_mode(interrupt_id: str, mode: str) -> None:
+    forget_outcome()
+    st.session_state["conversation_mode"] = (interrupt_id, mode)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def watch_run(thread_id: str) -> None:
+    """Shows progress while the runner works on this thread (in any session); reruns the page when it is done."""
+    if not runner.is_running(thread_id):
+        st.rerun()
+    with st.chat_message("assistant"):
+        st.status("The agent is working…", state="running")
+
+
+def approval_card(pending: PendingApproval) -> None:
+    request, interrupt_id = pending.request, pending.interrupt_id
+    with st.container(border=True, key="conversation_card"):
+        st.subheader("Approval needed")
+        render_request(request)
+        if not pending.payload_matches:
+            st.warning("The proposal on the message differs from the paused run's request; the request above is what runs.")
+        if request.policy == "reviewer":
+            st.info("Waiting for a reviewer. A reviewer other than you decides this in the Reviewer console.", icon="⏳")
+            return
+        approve_col, edit_col, reject_col = st.columns(3)
+        approve_col.button("Approve", key=f"conversation_approve_{interrupt_id}", type="primary", width="stretch",
+                           on_click=approve, args=(pending.thread_id, interrupt_id, approve_value(request)))
+        edit_col.button("Edit", key=f"conversation_edit_{interrupt_id}", width="stretch",
+                        on_click=set_mode, args=(interrupt_id, "edit"))
+        reject_col.button("Reject", key=f"conversation_reject_{interrupt_id}", width="stretch",
+                          on_click=set_mode, args=(interrupt_id, "reject"))
+        mode = st.session_state.get("conversation_mode")
+        form = {"edit": edit_form, "reject": reject_form}.get(mode[1]) if mode and mode[0] == interrupt_id else None
+        if form and (response := form(request, key=f"conversation_{mode[1]}_form_{interrupt_id}")) is not None:
+            try:
+                record(pending.thread_id, interrupt_id, response)
+            except (ApprovalError, InvalidDecision) as error:
+                show_error(error)
+            else:
+                st.rerun()
+
+
+with st.sidebar:
+    st.button("New conversation", key="conversation_new", icon="➕", on_click=new_conversation, width="stretch")
+    st.caption("Recent conversations")
+    for summary in service.recent_threads(RECENT_THREADS):
+        badge = ":orange-badge[awaiting approval] " if summary.awaiting_approval else ""
+        st.button(f"{badge}{escape_markdown(summary.title)}", key=f"conversation_open_{summary.thread_id}",
+                  type="secondary" if summary.thread_id == st.query_params.get("thread") else "tertiary",
+                  on_click=open_thread, args=(summary.thread_id,), width="stretch")
+
+st.title("Conversation")
+if "thread" not in st.query_params:
+    new_conversation()
+thread_id = st.query_params["thread"]
+try:
+    known_thread(thread_id)
+except (InvalidThreadId, UnknownThread) as error:
+    show_error(error)
+    st.button("New conversation", key="conversation_new_instead", type="primary", on_click=new_conversation)
+    st.stop()
+
+st.caption(escape_markdown(f"Chatting as {actor.name}.") + (
+    "" if actor is not GUEST else " Sign in on the Reviewer console to chat under your own name."))
+for entry in chat_entries(service.messages(thread_id)):
+    st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)
+
+flash = st.session_state.get("conversation_flash")
+if flash and flash[0] == thread_id:
+    show_error(flash[1])
+
+running = runner.is_running(thread_id)
+pending = None
+if running:
+    watch_run(thread_id)
+else:
+    if error := runner.take_error(thread_id):
+        show_error(error)
+    if pending := service.pending_approval(thread_id):
+        approval_card(pending)
+
+placeholder = (
+    "The agent is working…" if running
+    else "Decide the pending action above before writing more." if pending
+    else "Ask the agent, e.g. Refund order 1234 for $25"
+)
+if prompt := st.chat_input(placeholder, key="conversation_input", disabled=running or pending is not None, max_chars=4000):
+    forget_outcome()
+    if runner.submit(thread_id, service.send_message, thread_id, prompt, actor):
+        st.chat_message("user").text(prompt)
+        watch_run(thread_id)
+    else:
+        st.warning("The agent is still working on this conversation; wait for it to finish.")

@@ -1,0 +1,325 @@
+"""The conversation page (/) with AppTest: the URL picks the thread, the card decides, runs happen in the runner.
+
+Graph runs go to the process-wide background runner, so after an action each test waits for the runner and
+runs the script again (AppTest never fires `run_every` by itself), just as the page's poller would.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CAROL
+from streamlit.testing.v1 import AppTest
+
+import resources
+from approvals.auth import GUEST
+from approvals.service import ApprovalService
+from graphs.hitl import HITLRequest, InvalidDecision
+from ui.approval_widgets import (
+    approve_value,
+    edit_value,
+    escape_markdown,
+    field_kind,
+    format_args,
+    parse_field,
+    reject_value,
+    tool_call_line,
+    validated,
+)
+from ui.chat import chat_entries
+
+PAGE = "../pages/conversation.py"
+REFUND = "Refund order 1234 for $25"
+
+
+@pytest.fixture
+def page_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite unless a test asks for PostgreSQL (the service tests cover both backends in depth)."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "app.db")
+
+
+@pytest.fixture(autouse=True)
+def fresh_app(monkeypatch: pytest.MonkeyPatch, page_db_url: str) -> Iterator[None]:
+    """Each test gets its own database behind the page's cached service."""
+    monkeypatch.setenv("DATABASE_URL", page_db_url)
+    resources.approval_service.clear()
+    yield
+    resources.approval_service.clear()
+
+
+@pytest.fixture
+def app_service() -> ApprovalService:
+    """The very service object the page uses (st.cache_resource is process-wide)."""
+    return resources.approval_service()
+
+
+def open_page(thread_id: str | None = None, actor: object | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE)
+    if thread_id is not None:
+        at.query_params["thread"] = thread_id
+    if actor is not None:
+        at.session_state["actor"] = actor
+    return at.run(timeout=30)
+
+
+def thread_of(at: AppTest) -> str:
+    return at.query_params["thread"]
+
+
+def settle(at: AppTest) -> AppTest:
+    """Let the background run finish, then rerun the script as the page's poller does."""
+    resources.background_runner().wait(thread_of(at), timeout=60)
+    return at.run(timeout=30)
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    at.chat_input(key="conversation_input").set_value(text).run(timeout=30)
+    assert not at.exception
+    return settle(at)
+
+
+def texts(at: AppTest) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def labels(at: AppTest) -> list[str]:
+    return [b.label for b in at.button]
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    button = next(b for b in at.button if b.label == label)
+    return button.click().run(timeout=30)
+
+
+def plain(markdown: str) -> str:
+    """What the user reads: data goes into markdown backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def messages(at: AppTest) -> str:
+    return plain("\n".join(e.value for e in [*at.error, *at.warning, *at.info]))
+
+
+def pending_refund(at: AppTest | None = None) -> AppTest:
+    at = send(at or open_page(), REFUND)
+    assert "Approve" in labels(at)
+    return at
+
+
+# -- thread selection -------------------------------------------------------------------------------------
+
+
+def test_new_conversation_gets_a_fresh_id_in_the_url_and_creates_nothing(app_service: ApprovalService):
+    at = open_page()
+    assert not at.exception
+    assert re.fullmatch(r"[0-9a-f]{32}", thread_of(at))
+    assert not at.chat_input(key="conversation_input").disabled
+    assert app_service.recent_threads() == []
+
+    at.button(key="conversation_new").click().run(timeout=30)
+    assert re.fullmatch(r"[0-9a-f]{32}", thread_of(at)) and not at.error
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"), [("../etc/<b>passwd</b>", "is not a valid conversation id"), ("abc123", "There is no conversation")]
+)
+def test_malformed_or_unknown_id_is_explained_and_nothing_is_created(raw: str, says: str, app_service: ApprovalService):
+    at = open_page(raw)
+    assert not at.exception
+    assert says in messages(at)
+    assert not at.chat_input  # no way to write into a conversation that does not exist
+    assert app_service.recent_threads() == [] and not app_service.thread_exists("abc123")
+
+    at.button(key="conversation_new_instead").click().run(timeout=30)
+    assert re.fullmatch(r"[0-9a-f]{32}", thread_of(at)) and not at.error
+
+
+def test_sidebar_lists_recent_threads_with_a_badge_and_opens_them():
+    first = send(open_page(), "Where is order 1234?")
+    first_id = thread_of(first)
+    at = pending_refund()
+    recent = [b for b in at.sidebar.button if b.key.startswith("conversation_open_")]
+    assert [b.label for b in recent] == [
+        ":orange-badge[awaiting approval] Refund order 1234 for \\$25",
+        "Where is order 1234?",
+    ]
+    recent[1].click().run(timeout=30)
+    assert thread_of(at) == first_id
+    assert "Order 1234: shipped, arriving in 2 days." in "\n".join(texts(at))
+
+
+# -- the approval card ------------------------------------------------------------------------------------
+
+
+def test_refund_request_shows_a_card_with_its_args_and_blocks_the_chat():
+    at = pending_refund()
+    assert not at.exception
+    assert texts(at)[:2] == [REFUND, "Proposed issue_refund(order_id=1234, amount=25.0)"]
+    assert "Approval needed" in [h.value for h in at.subheader]
+    assert at.code[0].value == '{\n  "order_id": "1234",\n  "amount": 25.0\n}'
+    assert labels(at)[:3] == ["Approve", "Edit", "Reject"]
+    chat = at.chat_input(key="conversation_input")
+    assert chat.disabled and "Decide the pending action" in chat.placeholder
+
+
+@pytest.mark.parametrize("page_db_url", ["sqlite", "postgres"], indirect=True)
+def test_approve_runs_the_refund_once(app_service: ApprovalService):
+    at = click(pending_refund(), "Approve")
+    assert [s.label for s in at.status] == ["The agent is working…"]  # shown until the poller sees the run end
+    at = settle(at)
+    assert not at.exception and not at.error
+    assert any(t.startswith("issue_refund: Refunded $25.00 on order 1234") for t in texts(at))
+    assert "Approve" not in labels(at)
+    assert not at.chat_input(key="conversation_input").disabled
+    assert len(app_service.store.ledger.entries(thread_of(at))) == 1
+
+
+def test_reject_asks_for_a_message_and_the_agent_is_told(app_service: ApprovalService):
+    at = click(pending_refund(), "Reject")
+    at.button(key=f"FormSubmitter:{at.text_area[0].key.removesuffix('_message')}-Reject").click().run(timeout=30)
+    assert "Write a message for the agent" in messages(at)
+    assert app_service.pending_approval(thread_of(at)) is not None
+
+    at.text_area[0].input("Customer already got store credit")
+    at = settle(at.button(key=f"FormSubmitter:{at.text_area[0].key.removesuffix('_message')}-Reject").click().run(timeout=30))
+    assert not at.error
+    assert "⛔ issue_refund: Customer already got store credit" in texts(at)
+    assert "Not done: the reviewer rejected issue_refund: Customer already got store credit" in texts(at)
+    assert app_service.store.ledger.entries(thread_of(at)) == []
+
+
+def test_edit_with_an_invalid_amount_shows_an_error_and_stays_pending(app_service: ApprovalService):
+    at = click(pending_refund(), "Edit")
+    assert at.number_input[0].value == 25.0 and at.text_input[0].value == "1234"
+    at.number_input[0].set_value(-5)
+    at = click(at, "Approve with edits")
+    assert "amount: Input should be greater than 0" in messages(at)
+    thread_id = thread_of(at)
+    assert app_service.pending_approval(thread_id) is not None and app_service.decisions(thread_id=thread_id) == []
+
+    at.number_input[0].set_value(30)
+    at = settle(click(at, "Approve with edits"))
+    assert any(t.startswith("issue_refund: Refunded $30.00 on order 1234") for t in texts(at))
+    assert app_service.decisions(thread_id=thread_id)[0].edit_diff == [
+        {"tool": "issue_refund", "changes": {"amount": [25.0, 30.0]}}
+    ]
+
+
+def test_reviewer_only_request_waits_for_a_reviewer():
+    at = send(open_page(), "Refund order 1234 for $250")
+    assert "Waiting for a reviewer" in at.info[0].value and "Reviewer console" in at.info[0].value
+    assert not {"Approve", "Edit", "Reject"} & set(labels(at))
+    assert at.chat_input(key="conversation_input").disabled
+
+
+def test_html_and_markdown_in_args_show_literally():
+    at = send(open_page(), "Email jo@example.com about <b>late</b> **order** [here](http://x.test)")
+    assert '"subject": "About <b>late</b> **order** [here](http://x.test)"' in at.code[0].value
+    assert "Proposed send_email(to=jo@example.com, subject=About <b>late</b> **order** [here](http://x.test)" in texts(at)[1]
+    assert not any("<b>" in m.value for m in at.markdown)  # data never reaches markdown unescaped
+
+
+def test_stale_tab_gets_already_decided_and_no_second_refund(app_service: ApprovalService):
+    first = pending_refund()
+    second = open_page(thread_of(first))
+    assert "Approve" in labels(second)
+
+    settle(click(first, "Approve"))
+    second = settle(click(second, "Approve"))
+    assert "Already decided by guest at" in messages(second)
+    assert "Approve" not in labels(second)
+    assert any(t.startswith("issue_refund: Refunded $25.00") for t in texts(second))
+    assert len(app_service.store.ledger.entries(thread_of(first))) == 1
+
+
+def test_reload_during_a_run_shows_it_is_working_then_the_error(app_service: ApprovalService):
+    at = send(open_page(), "Where is order 1234?")
+    thread_id, release = thread_of(at), threading.Event()
+
+    def slow_failing_job() -> None:
+        release.wait(30)
+        raise RuntimeError("model timed out")
+
+    assert resources.background_runner().submit(thread_id, slow_failing_job)
+    reloaded = open_page(thread_id)  # a refresh: a new session, the run is still going
+    assert [s.label for s in reloaded.status] == ["The agent is working…"]
+    assert reloaded.chat_input(key="conversation_input").disabled
+    reloaded.run(timeout=30)  # a rerun neither ends nor repeats the run
+    assert [s.label for s in reloaded.status] == ["The agent is working…"]
+    assert "Order 1234: shipped, arriving in 2 days." in "\n".join(texts(reloaded))
+
+    release.set()
+    reloaded = settle(reloaded)
+    assert "RuntimeError: model timed out" in messages(reloaded)
+    assert not reloaded.status
+
+
+def test_signed_in_user_chats_under_their_name(app_service: ApprovalService):
+    at = send(open_page(actor=CAROL), REFUND)
+    assert "Chatting as carol" in at.caption[0].value
+    assert app_service.pending_approval(thread_of(at)).request.requested_by == "carol"
+
+
+# -- pure helpers -----------------------------------------------------------------------------------------
+
+
+def refund_request(**args: object) -> HITLRequest:
+    return HITLRequest.model_validate({
+        "action_requests": [{"name": "issue_refund", "args": args or {"order_id": "1234", "amount": 25.0},
+                             "description": "Refund", "tool_call_id": "call_1"}],
+        "review_configs": [{"action_name": "issue_refund", "args_schema": {}}],
+        "requested_by": "guest", "created_at": "2026-01-05T10:54:11.537+00:00", "policy": "self",
+    })
+
+
+def test_decision_values_are_validated_against_the_tool_schema():
+    request = refund_request()
+    assert validated(approve_value(request), request) == {"decisions": [{"type": "approve"}]}
+    assert reject_value(request, "  no  ") == {"decisions": [{"type": "reject", "message": "no"}]}
+    edited = validated(edit_value(request, [{"order_id": "1234", "amount": "30"}]), request)
+    assert edited["decisions"][0]["edited_action"]["args"] == {"order_id": "1234", "amount": 30.0}
+    with pytest.raises(InvalidDecision, match="order_id"):
+        validated(edit_value(request, [{"order_id": "12 34; DROP", "amount": 30}]), request)
+
+
+def test_field_kinds_follow_the_schema_and_the_value():
+    assert field_kind({"type": "number"}, 25.0) == "number"
+    assert field_kind({"type": "number"}, "lots") == "json"
+    assert field_kind({"type": "integer"}, 3) == "integer"
+    assert field_kind({"type": "string", "maxLength": 5000}, "hi") == "text_area"
+    assert field_kind({"type": "string"}, "two\nlines") == "text_area"
+    assert field_kind({"type": "string"}, "1234") == "text"
+    assert field_kind({}, True) == "boolean"
+    assert parse_field("json", "tags", '["a"]') == ["a"]
+    with pytest.raises(InvalidDecision, match="tags: not valid JSON"):
+        parse_field("json", "tags", "[a")
+
+
+def test_text_helpers_keep_data_literal():
+    assert escape_markdown("**x** <b>y</b> :red[z] $1") == r"\*\*x\*\* \<b\>y\<\/b\> \:red\[z\] \$1"
+    assert format_args({"body": "line\nnext"}) == '{\n  "body": "line\\nnext"\n}'
+    assert tool_call_line("issue_refund", {"order_id": "1234", "amount": 25.0}) == "issue_refund(order_id=1234, amount=25.0)"
+
+
+def test_chat_entries_mark_proposed_called_and_rejected_calls(app_service: ApprovalService):
+    service, thread_id = app_service, app_service.new_thread_id()
+    service.send_message(thread_id, REFUND, GUEST)
+    reject = {"decisions": [{"type": "reject", "message": "no"}]}
+    service.decide(thread_id, service.pending_approval(thread_id).interrupt_id, reject, GUEST)
+    service.send_message(thread_id, "Where is order 1234?", GUEST)
+    assert [(e.role, e.text) for e in chat_entries(service.messages(thread_id))] == [
+        ("user", REFUND),
+        ("assistant", "Proposed issue_refund(order_id=1234, amount=25.0)"),
+        ("tool", "⛔ issue_refund: no"),
+        ("assistant", "Not done: the reviewer rejected issue_refund: no"),
+        ("user", "Where is order 1234?"),
+        ("assistant", "Called lookup_order(order_id=1234)"),
+        ("tool", "lookup_order: Order 1234: shipped, arriving in 2 days."),
+        ("assistant", "Done: Order 1234: shipped, arriving in 2 days."),
+    ]

@@ -1,0 +1,44 @@
+"""How a thread's messages read in the chat: one entry per message, as plain text (rendered with `st.text`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from ui.approval_widgets import tool_call_line
+
+Role = Literal["user", "assistant", "tool"]
+AVATARS: dict[Role, str | None] = {"user": None, "assistant": None, "tool": "🛠️"}
+
+
+@dataclass(frozen=True)
+class ChatEntry:
+    role: Role
+    text: str
+
+
+def chat_entries(messages: Iterable[BaseMessage]) -> list[ChatEntry]:
+    """User and assistant turns, proposed/called tools as one line each, tool results (⛔ when rejected or failed)."""
+    entries = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            entries.append(ChatEntry("user", message.text))
+        elif isinstance(message, AIMessage):
+            entries.append(ChatEntry("assistant", _assistant_text(message)))
+        elif isinstance(message, ToolMessage):
+            mark = "⛔ " if message.status == "error" else ""
+            entries.append(ChatEntry("tool", f"{mark}{message.name or 'tool'}: {message.text}"))
+    return [entry for entry in entries if entry.text]
+
+
+def _assistant_text(message: AIMessage) -> str:
+    """Calls that waited for approval read "Proposed …"; calls that needed none read "Called …"."""
+    gated = {action["tool_call_id"] for action in (message.additional_kwargs.get("hitl") or {}).get("action_requests", [])}
+    calls = [
+        f"{'Proposed' if call['id'] in gated else 'Called'} {tool_call_line(call['name'], call['args'])}"
+        for call in message.tool_calls
+    ]
+    return "\n".join([message.text, *calls] if message.text else calls)
