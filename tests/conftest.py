@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,6 +16,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 from approvals.auth import GUEST, Actor, seed_demo_accounts  # noqa: E402
 from approvals.service import ApprovalService  # noqa: E402
 from approvals.storage import Store, open_store  # noqa: E402
+import postgres_cluster  # noqa: E402
 from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
@@ -22,10 +25,38 @@ BOB = Actor("bob", "reviewer")
 CAROL = Actor("carol", "requester")
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the test's database lives: a fresh SQLite file, then a fresh PostgreSQL database (same test twice)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "app.db")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[postgres_cluster.Databases]:
+    """One PostgreSQL server per session (TEST_DATABASE_URL or a throwaway cluster) and a migrated template.
+
+    Without PostgreSQL the postgres tests are skipped locally, but fail when CI=true: CI never silently skips.
+    """
+    if reason := postgres_cluster.unavailable_reason():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI must run the PostgreSQL tests", pytrace=False)
+        pytest.skip(reason)
+    with postgres_cluster.server() as server_url:
+        blank = postgres_cluster.Databases(server_url)
+        template_url = blank.create("approvals_template")
+        open_store(template_url).close()  # schema and checkpointer migrations once; copies start migrated
+        yield postgres_cluster.Databases(server_url, template=urlsplit(template_url).path.lstrip("/"))
+        blank.drop(template_url)
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """Where the test's database lives: a fresh SQLite file."""
-    return str(tmp_path / "app.db")
+def postgres_url(postgres_databases: postgres_cluster.Databases) -> Iterator[str]:
+    """A fresh database per test, copied from the template (CREATE DATABASE ... TEMPLATE is fast)."""
+    url = postgres_databases.create()
+    yield url
+    postgres_databases.drop(url)
 
 
 @pytest.fixture
