@@ -305,6 +305,7 @@ def test_text_helpers_keep_data_literal():
     assert escape_markdown("**x** <b>y</b> :red[z] $1") == r"\*\*x\*\* \<b\>y\<\/b\> \:red\[z\] \$1"
     assert format_args({"body": "line\nnext"}) == '{\n  "body": "line\\nnext"\n}'
     assert tool_call_line("issue_refund", {"order_id": "1234", "amount": 25.0}) == "issue_refund(order_id=1234, amount=25.0)"
+    assert tool_call_line("send_email", {"body": "Hello,\n\nBye", "subject": "x" * 90}) == f"send_email(body=Hello,…, subject={'x' * 79}…)"
 
 
 def test_chat_entries_mark_proposed_called_and_rejected_calls(app_service: ApprovalService):

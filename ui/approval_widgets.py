@@ -38,9 +38,15 @@ def format_args(args: dict[str, Any]) -> str:
     return json.dumps(args, indent=2, ensure_ascii=False, default=str)
 
 
-def tool_call_line(name: str, args: dict[str, Any]) -> str:
-    """A one-line summary of a proposed call, e.g. `issue_refund(order_id=1234, amount=25.0)`."""
-    return f"{name}({', '.join(f'{key}={value}' for key, value in args.items())})"
+def tool_call_line(name: str, args: dict[str, Any], limit: int = 80) -> str:
+    """A one-line summary of a call, e.g. `issue_refund(order_id=1234, amount=25.0)`; long values are cut."""
+    return f"{name}({', '.join(f'{key}={_one_line(value, limit)}' for key, value in args.items())})"
+
+
+def _one_line(value: Any, limit: int) -> str:
+    text = str(value)
+    first = text.splitlines()[0] if text.strip() else text
+    return first if first == text and len(text) <= limit else first[: limit - 1] + "…"
 
 
 def short_time(iso: str) -> str:
@@ -140,7 +146,7 @@ def render_request(request: HITLRequest) -> None:
         st.markdown(f"**{escape_markdown(action.name)}**")
         if action.description:
             st.text(action.description)
-        st.code(format_args(action.args), language="json")
+        st.code(format_args(action.args), language="json", wrap_lines=True)
     st.caption(escape_markdown(f"Requested by {request.requested_by} at {short_time(request.created_at)}"))
 
 

@@ -1,0 +1,86 @@
+"""The conversation page in a real browser: the card survives reloads, and two tabs cannot refund twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from harness import wait_ready
+from playwright.sync_api import Locator, Page, expect
+
+from approvals.storage import open_store
+
+pytestmark = pytest.mark.browser
+
+REFUND = "Refund order 1234 for $25"
+RESULT = "Refunded $25.00 on order 1234"
+
+
+def open_conversation(page: Page, url: str) -> Page:
+    page.goto(url)
+    wait_ready(page)
+    return page
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def card(page: Page) -> Locator:
+    return page.locator(".st-key-conversation_card")
+
+
+def card_args(page: Page) -> str:
+    expect(card(page).get_by_role("button", name="Approve")).to_be_visible()
+    return card(page).get_by_test_id("stCode").inner_text()
+
+
+def thread_in(page: Page) -> str:
+    return parse_qs(urlsplit(page.url).query)["thread"][0]
+
+
+def test_card_survives_reload_and_approve_shows_the_refund(app_server: str, new_page: Callable[[], Page]):
+    page = open_conversation(new_page(), app_server)
+    thread_id = thread_in(page)
+    send(page, REFUND)
+    args = card_args(page)
+    assert '"order_id": "1234"' in args and '"amount": 25.0' in args
+
+    page.reload()
+    wait_ready(page)
+    assert thread_in(page) == thread_id
+    assert card_args(page) == args
+    expect(page.get_by_text(REFUND, exact=True).first).to_be_visible()
+
+    card(page).get_by_role("button", name="Approve").click()
+    expect(page.get_by_text(f"issue_refund: {RESULT}", exact=False)).to_be_visible()
+
+    page.reload()
+    wait_ready(page)
+    expect(page.get_by_text(f"Done: {RESULT}", exact=False)).to_be_visible()
+    expect(page.get_by_text("Proposed issue_refund(order_id=1234, amount=25.0)")).to_be_visible()
+    expect(card(page)).to_have_count(0)
+
+
+def test_second_tab_gets_already_decided_and_no_second_refund(app_server: str, app_db: str, new_page: Callable[[], Page]):
+    first = open_conversation(new_page(), app_server)
+    send(first, REFUND)
+    card_args(first)
+    second = open_conversation(new_page(), first.url)
+    card_args(second)
+
+    card(first).get_by_role("button", name="Approve").click()
+    expect(first.get_by_text(f"issue_refund: {RESULT}", exact=False)).to_be_visible()
+    card(second).get_by_role("button", name="Approve").click()
+    expect(second.get_by_text("Already decided by guest at")).to_be_visible()
+    expect(second.get_by_text(f"issue_refund: {RESULT}", exact=False)).to_be_visible()
+    expect(card(second)).to_have_count(0)
+
+    store = open_store(app_db)
+    try:
+        assert [entry["tool"] for entry in store.ledger.entries(thread_in(first))] == ["issue_refund"]
+    finally:
+        store.close()
