@@ -34,7 +34,7 @@ def main(output: Path) -> None:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 page.set_default_timeout(30_000)
                 show_pending_card(page, base)
                 output.parent.mkdir(parents=True, exist_ok=True)
