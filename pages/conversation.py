@@ -7,6 +7,8 @@ reloads neither kill nor duplicate them; a fragment polls the runner and reruns 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 import resources
@@ -49,10 +51,10 @@ def known_thread(thread_id: str) -> str:
     return service.require_thread(thread_id)
 
 
-def start_job(thread_id: str, job, *args: object) -> None:
+def start_job(thread_id: str, job: Callable[..., object], *args: object) -> None:
     """Hand a graph run to the runner; a decision recorded during another run waits for that run to end."""
     while not runner.submit(thread_id, job, *args):
-        runner.wait(thread_id, timeout=5)
+        runner.wait(thread_id)
 
 
 def record(thread_id: str, interrupt_id: str, response: dict) -> None:
@@ -64,7 +66,6 @@ def record(thread_id: str, interrupt_id: str, response: dict) -> None:
 
 def approve(thread_id: str, interrupt_id: str, response: dict) -> None:
     """Button callback, bound to the interrupt the user saw: a stale tab learns who decided first."""
-    forget_outcome()
     try:
         record(thread_id, interrupt_id, response)
     except (ApprovalError, InvalidDecision) as error:
@@ -134,7 +135,7 @@ except (InvalidThreadId, UnknownThread) as error:
     st.stop()
 
 st.caption(escape_markdown(f"Chatting as {actor.name}.") + (
-    "" if actor is not GUEST else " Sign in on the Reviewer console to chat under your own name."))
+    "" if actor != GUEST else " Sign in on the Reviewer console to chat under your own name."))
 for entry in chat_entries(service.messages(thread_id)):
     st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)
 
