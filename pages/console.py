@@ -225,10 +225,10 @@ def pager(offset: int, shown: int, total: int) -> None:
     previous_col, next_col, where_col = st.columns([1, 1, 4])
     if previous_col.button("Previous page", key="console_previous", disabled=offset == 0):
         set_param("offset", str(offset - PAGE_SIZE) if offset > PAGE_SIZE else None)
-        st.rerun(scope="fragment")
+        st.rerun()
     if next_col.button("Next page", key="console_next", disabled=offset + shown >= total):
         set_param("offset", str(offset + PAGE_SIZE))
-        st.rerun(scope="fragment")
+        st.rerun()
     where_col.caption(f"Items {offset + 1}–{offset + shown} of {total}")
 
 
@@ -263,7 +263,7 @@ def bulk_actions(actor: Actor) -> None:
             show_error(InvalidDecision("Write a reject message first; every agent gets it."))
     if clear_col.button("Clear selection", key="console_bulk_clear", disabled=not selected):
         reset_selection()
-        st.rerun(scope="fragment")
+        st.rerun()
     bulk_outcome()
 
 
@@ -277,7 +277,7 @@ def run_bulk(actor: Actor, verb: str, response: Callable[[HITLRequest], dict]) -
     apply_in_background(result.decided)
     st.session_state["console_bulk_result"] = (verb, result)
     reset_selection()
-    st.rerun(scope="fragment")
+    st.rerun()
 
 
 def bulk_outcome() -> None:
@@ -296,7 +296,7 @@ def bulk_outcome() -> None:
         )
     if st.button("Dismiss", key="console_bulk_dismiss"):
         st.session_state.pop("console_bulk_result")
-        st.rerun(scope="fragment")
+        st.rerun()
 
 
 # -- the open item -----------------------------------------------------------------------------------------
@@ -306,18 +306,17 @@ def detail(actor: Actor) -> None:
     """The open item, rebuilt from the URL and the database on every run."""
     if not (raw_thread := st.query_params.get("thread")):
         return
-    interrupt_id = st.query_params.get("interrupt")
     st.divider()
-    st.button("Close", key="console_close", on_click=close_item, args=(actor, raw_thread, interrupt_id))
     try:
         thread_id = service.require_thread(raw_thread)
     except ApprovalError as error:
+        st.button("Close", key="console_close", on_click=close_item, args=(actor, raw_thread, None))
         show_error(error)
         return
     pending = service.pending_approval(thread_id, with_messages=True)
-    if interrupt_id is None and pending is not None:
-        interrupt_id = pending.interrupt_id
-        set_param("interrupt", interrupt_id)
+    interrupt_id = st.query_params.get("interrupt") or (pending.interrupt_id if pending else None)
+    set_param("interrupt", interrupt_id)
+    st.button("Close", key="console_close", on_click=close_item, args=(actor, thread_id, interrupt_id))
     if interrupt_id and (decided := service.decision(thread_id, interrupt_id)):
         outcome(decided, actor)
         conversation(service.messages(thread_id))

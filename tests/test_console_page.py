@@ -1,0 +1,322 @@
+"""The /console page in AppTest: sign-in, the queue and its filters, the detail view's decisions, claims, bulk
+decisions, history, SLA and TTL, each against its own SQLite file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import ALICE, BOB, CAROL
+from streamlit.testing.v1 import AppTest
+
+import resources
+from approvals import claims
+from approvals.auth import Actor
+from approvals.models import QueueItem
+from approvals.service import ApprovalService
+from approvals.storage import open_store
+
+PAGE = "../pages/console.py"
+APPROVE = {"decisions": [{"type": "approve"}]}
+
+
+@pytest.fixture
+def seeder(tmp_path, monkeypatch) -> Iterator[ApprovalService]:
+    """A second service on the page's database: it plays the requesters and the other reviewers."""
+    path = str(tmp_path / "app.db")
+    monkeypatch.setenv("DATABASE_URL", path)
+    for name in ("APPROVAL_SLA_MINUTES", "APPROVAL_TTL_MINUTES", "APPROVAL_CLAIM_MINUTES"):
+        monkeypatch.delenv(name, raising=False)
+    resources.approval_service.clear()
+    store = open_store(path)
+    yield ApprovalService(store)
+    store.close()
+    resources.approval_service.clear()
+
+
+def ask(service: ApprovalService, text: str, actor: Actor = CAROL) -> QueueItem:
+    thread_id = service.new_thread_id()
+    service.send_message(thread_id, text, actor)
+    return next(item for item in service.list_pending() if item.thread_id == thread_id)
+
+
+def wait_applied(service: ApprovalService, item: QueueItem) -> None:
+    """The page resumes the graph in the background; wait until that is done."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (record := service.decision(item.thread_id, item.interrupt_id)) and record.applied_at:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the decision was never applied")
+
+
+def console(actor: Actor | None = ALICE, **params: str) -> AppTest:
+    at = AppTest.from_file(PAGE)
+    if actor is not None:
+        at.session_state["actor"] = actor
+    for name, value in params.items():
+        at.query_params[name] = value
+    return at.run(timeout=30)
+
+
+def opened(item: QueueItem, actor: Actor = ALICE) -> AppTest:
+    return console(actor, thread=item.thread_id)
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def shown(markdown: str) -> str:
+    """What the user reads: the page backslash-escapes data it renders as markdown."""
+    return markdown.replace("\\", "")
+
+
+def table(at: AppTest, column: str):
+    """The first table on the page that has `column` (read-only tables carry no key in AppTest)."""
+    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
+
+
+def labels(at: AppTest) -> list[str]:
+    return [button.label for button in at.button]
+
+
+# -- sign-in -----------------------------------------------------------------------------------------------
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="console_username").input(username)
+    at.text_input(key="console_password").input(password)
+    return at.button[0].click().run(timeout=30)
+
+
+def test_wrong_password_is_refused(seeder):
+    at = sign_in(console(None), "alice", "not-her-password")
+    assert not at.exception
+    assert texts(at.error) == ["Wrong username or password."]
+    assert "actor" not in at.session_state and "Sign out" not in labels(at)
+
+
+def test_sign_in_shows_who_and_the_queue(seeder):
+    ask(seeder, "Email jo@example.com about the delay")
+    at = sign_in(console(None), "alice", "alice-demo")
+    assert not at.exception
+    assert at.session_state["actor"] == Actor("alice", "reviewer")
+    assert "Signed in as alice" in at.caption[0].value
+    assert "**1 pending**" in texts(at.markdown)
+    at.button(key="console_sign_out").click().run(timeout=30)
+    assert "actor" not in at.session_state and at.text_input(key="console_username")
+
+
+# -- queue -------------------------------------------------------------------------------------------------
+
+
+def test_queue_lists_every_pending_item_oldest_first_with_a_count(seeder):
+    email = ask(seeder, "Email jo@example.com about the delay")
+    ask(seeder, "Refund order 1234 for $250", ALICE)
+    ask(seeder, "Delete customer 77")
+    at = console()
+    assert not at.exception
+    assert "**3 pending**" in texts(at.markdown)
+    table = at.data_editor[0].value
+    assert list(table["Tool"]) == ["send_email", "issue_refund", "delete_customer"]
+    assert list(table["Requester"]) == ["carol", "alice", "carol"]
+    assert list(table["Policy"]) == ["reviewer"] * 3
+    assert table["Arguments"][0] == email.args_summary and table["Age"][0] == "0 min"
+
+
+def test_filter_narrows_the_queue_and_lives_in_the_url(seeder):
+    ask(seeder, "Email jo@example.com about the delay")
+    ask(seeder, "Delete customer 77")
+    at = console()
+    at.multiselect(key="console_tool").set_value(["delete_customer"]).run(timeout=30)
+    assert "**1 pending**" in texts(at.markdown)
+    assert list(at.data_editor[0].value["Tool"]) == ["delete_customer"]
+    assert at.query_params["tool"] == "delete_customer"
+
+    reloaded = console(tool="delete_customer", requester="carol")
+    assert reloaded.multiselect(key="console_tool").value == ["delete_customer"]
+    assert reloaded.text_input(key="console_requester").value == "carol"
+    assert "**1 pending**" in texts(reloaded.markdown)
+    assert "**0 pending**" in texts(console(requester="nobody").markdown)
+
+
+def test_items_past_the_sla_are_flagged(seeder, monkeypatch):
+    ask(seeder, "Email jo@example.com about the delay")
+    monkeypatch.setenv("APPROVAL_SLA_MINUTES", "0")
+    at = console()
+    assert list(at.data_editor[0].value["SLA"]) == ["⚠️ overdue"]
+    assert "**1 pending** · 1 past the 0-minute SLA on this page" in texts(at.markdown)
+
+
+def test_ttl_rejects_expired_items_on_refresh_as_system_expired(seeder, monkeypatch):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    monkeypatch.setenv("APPROVAL_TTL_MINUTES", "0")
+    at = console()
+    assert not at.exception
+    wait_applied(seeder, item)
+    assert seeder.decision(item.thread_id, item.interrupt_id).decided_by == "system (expired)"
+    assert "**0 pending**" in texts(at.run(timeout=30).markdown)
+
+
+# -- the open item -----------------------------------------------------------------------------------------
+
+
+def test_open_item_from_the_picker_shows_context_and_payloads(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    at = console()
+    at.selectbox(key="console_open_None").set_value(item.thread_id).run(timeout=30)
+    assert not at.exception
+    assert (at.query_params["thread"], at.query_params["interrupt"]) == (item.thread_id, item.interrupt_id)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert at.chat_message[0].text[0].value == "Email jo@example.com about the delay"
+    assert "Claimed by you until" in " ".join(texts(at.caption))
+    assert not at.error  # the AIMessage payload matches the interrupt value
+    assert {"Approve", "Edit", "Reject", "Close"} <= set(labels(at))
+
+
+def test_approve_from_the_detail_view(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    at = opened(item)
+    at.button(key="console_approve").click().run(timeout=30)
+    assert not at.exception
+    assert texts(at.success)[0].startswith("You decided this: approve at ")
+    wait_applied(seeder, item)
+    assert [entry["tool"] for entry in seeder.store.ledger.entries()] == ["send_email"]
+    assert seeder.decision(item.thread_id, item.interrupt_id).decided_by == "alice"
+
+
+def test_stale_approve_says_who_decided_first(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    at = opened(item)
+    seeder.record_decision(item.thread_id, item.interrupt_id, APPROVE, BOB)
+    at.button(key="console_approve").click().run(timeout=30)
+    assert not at.exception
+    assert texts(at.warning)[0].startswith("Already decided by bob at ")
+    assert "Approve" not in labels(at)
+    assert seeder.decision(item.thread_id, item.interrupt_id).decided_by == "bob"
+
+
+def test_requester_cannot_approve_a_reviewer_only_request(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    at = opened(item, CAROL)
+    at.button(key="console_approve").click().run(timeout=30)
+    assert shown(texts(at.error)[0]) == "Only a reviewer can decide this request."
+    assert seeder.decision(item.thread_id, item.interrupt_id) is None
+
+
+def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
+    item = ask(seeder, "Refund order 1234 for $250")
+    at = opened(item)
+    at.button(key="console_edit").click().run(timeout=30)
+    at.number_input(key=f"console_edit_form_{item.interrupt_id}_0_amount").set_value(200.0)
+    at.button[-1].click().run(timeout=30)  # the form's "Approve with edits"
+    assert not at.exception
+    diff = table(at, "argument")
+    assert (diff["argument"][0], diff["before"][0], diff["after"][0]) == ("amount", "250.0", "200.0")
+    assert seeder.decision(item.thread_id, item.interrupt_id) is None
+
+    at.button(key="console_confirm_edit").click().run(timeout=30)
+    record = seeder.decision(item.thread_id, item.interrupt_id)
+    assert (record.decision, record.edit_diff) == ("edit", [{"tool": "issue_refund", "changes": {"amount": [250.0, 200.0]}}])
+    wait_applied(seeder, item)
+
+
+def test_reject_sends_the_message(seeder):
+    item = ask(seeder, "Delete customer 77")
+    at = opened(item)
+    at.button(key="console_reject").click().run(timeout=30)
+    at.text_area(key=f"console_reject_form_{item.interrupt_id}_message").input("Customer 77 has open orders.")
+    at.button[-1].click().run(timeout=30)  # the form's "Reject"
+    assert not at.exception
+    assert seeder.decision(item.thread_id, item.interrupt_id).message == "Customer 77 has open orders."
+    wait_applied(seeder, item)
+
+
+def test_claimed_item_needs_a_confirmed_take_over(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    claims.claim(seeder.db, item.thread_id, item.interrupt_id, BOB)
+    at = opened(item)
+    assert texts(at.warning)[0].startswith("Claimed by bob until")
+    assert "Approve" not in labels(at)
+    assert list(at.data_editor[0].value["Claimed by"]) == ["bob"]
+
+    at.button(key="console_take_over").click().run(timeout=30)
+    assert claims.holder(seeder.db, item.thread_id, item.interrupt_id).claimed_by == "bob"
+    at.button(key="console_cancel_take_over").click().run(timeout=30)
+    at.button(key="console_take_over").click().run(timeout=30)
+    at.button(key="console_confirm_take_over_button").click().run(timeout=30)
+    assert not at.exception
+    assert claims.holder(seeder.db, item.thread_id, item.interrupt_id).claimed_by == "alice"
+    assert "Approve" in labels(at)
+
+
+def test_close_releases_the_claim_and_clears_the_url(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    at = opened(item)
+    at.button(key="console_close").click().run(timeout=30)
+    assert "thread" not in at.query_params
+    assert claims.holder(seeder.db, item.thread_id, item.interrupt_id) is None
+
+
+# -- bulk --------------------------------------------------------------------------------------------------
+
+
+def select_rows(at: AppTest, *rows: int) -> AppTest:
+    """AppTest cannot tick a data_editor cell; seed the editor's edit state instead."""
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": {row: {"Select": True} for row in rows}, "added_rows": [], "deleted_rows": []
+    }
+    return at.run(timeout=30)
+
+
+def test_bulk_approve_reports_successes_and_failures(seeder):
+    email, refund, deletion = (ask(seeder, text) for text in (
+        "Email jo@example.com about the delay", "Refund order 1234 for $250", "Delete customer 77"))
+    at = select_rows(console(), 0, 2)
+    assert at.button(key="console_bulk_approve").label == "Approve selected (2)"
+    seeder.record_decision(deletion.thread_id, deletion.interrupt_id, APPROVE, BOB)  # while alice was selecting
+
+    at.button(key="console_bulk_approve").click().run(timeout=30)
+    assert not at.exception
+    assert texts(at.success) == ["1 approved."]
+    assert texts(at.warning) == ["1 not approved:"]
+    assert table(at, "reason")["reason"][0].startswith("Already decided by bob at ")
+    assert seeder.decision(email.thread_id, email.interrupt_id).decided_by == "alice"
+    assert seeder.decision(refund.thread_id, refund.interrupt_id) is None
+    assert at.button(key="console_bulk_approve").label == "Approve selected (0)"
+    wait_applied(seeder, email)
+
+
+def test_bulk_reject_asks_for_one_message(seeder):
+    items = [ask(seeder, "Email jo@example.com about the delay"), ask(seeder, "Delete customer 77")]
+    at = select_rows(console(), 0, 1)
+    at.button(key="console_bulk_reject").click().run(timeout=30)
+    assert "Write a reject message first" in texts(at.error)[0]
+    assert seeder.count_pending() == 2
+
+    at.text_input(key="console_bulk_message").input("Not during the freeze.")
+    at.button(key="console_bulk_reject").click().run(timeout=30)
+    assert texts(at.success) == ["2 rejected."]
+    for item in items:
+        assert seeder.decision(item.thread_id, item.interrupt_id).message == "Not during the freeze."
+        wait_applied(seeder, item)
+
+
+# -- history -----------------------------------------------------------------------------------------------
+
+
+def test_history_lists_decisions_filters_them_and_exports_csv(seeder):
+    email, deletion = ask(seeder, "Email jo@example.com about the delay"), ask(seeder, "Delete customer 77")
+    seeder.decide(email.thread_id, email.interrupt_id, APPROVE, ALICE)
+    seeder.decide(deletion.thread_id, deletion.interrupt_id, {"decisions": [{"type": "reject", "message": "No."}]}, BOB)
+    at = console()
+    decisions = table(at, "decided by")
+    assert list(decisions["decided by"]) == ["bob", "alice"] and list(decisions["decision"]) == ["reject", "approve"]
+    assert at.get("download_button")[0].proto.label == "Download CSV"
+    assert at.metric[0].label == "Median time to decision"
+
+    at.multiselect(key="console_audit_decider").set_value(["alice"]).run(timeout=30)
+    assert list(table(at, "decided by")["tool"]) == ["send_email"]
+    assert "1 decisions (of the latest 5000)" in texts(at.caption)
