@@ -314,6 +314,9 @@ class ApprovalService:
             if pending is not None and pending.interrupt_id == row["interrupt_id"]:
                 resume = {row["interrupt_id"]: json.loads(row["response"])}
                 self.graph.invoke(Command(resume=resume), self._config(row["thread_id"]), durability=DURABILITY)
+            elif pending is None and self._state(row["thread_id"]).next:
+                # killed mid-resume: the decision is in the checkpoint already; finish the steps that were cut off
+                self.graph.invoke(None, self._config(row["thread_id"]), durability=DURABILITY)
             self.db.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (utcnow(), decision_id))
             self._touch_updated(row["thread_id"])
             self.sync_index(row["thread_id"])
