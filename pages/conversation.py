@@ -38,15 +38,15 @@ def forget_outcome() -> None:
 
 
 def new_conversation() -> None:
-    """A fresh id goes into the URL; the thread row only appears once its first message is sent."""
-    thread_id = service.new_thread_id()
-    st.session_state.setdefault("conversation_fresh", set()).add(thread_id)
-    open_thread(thread_id)
+    """An empty conversation: its id goes into the URL with the first message, so a reload never shows an
+    unknown id and nothing is created for a conversation nobody wrote in."""
+    st.query_params.pop("thread", None)
+    forget_outcome()
 
 
 def known_thread(thread_id: str) -> str:
-    """The id if it names a conversation (or one just started here); InvalidThreadId/UnknownThread otherwise."""
-    if thread_id in st.session_state.get("conversation_fresh", set()) or runner.is_running(thread_id):
+    """The id if it names a conversation (or one whose first run is under way); InvalidThreadId/UnknownThread otherwise."""
+    if runner.is_running(thread_id):
         return service.check_thread_id(thread_id)
     return service.require_thread(thread_id)
 
@@ -124,11 +124,10 @@ with st.sidebar:
                   on_click=open_thread, args=(summary.thread_id,), width="stretch")
 
 st.title("Conversation")
-if "thread" not in st.query_params:
-    new_conversation()
-thread_id = st.query_params["thread"]
+thread_id = st.query_params.get("thread")
 try:
-    known_thread(thread_id)
+    if thread_id is not None:
+        known_thread(thread_id)
 except (InvalidThreadId, UnknownThread) as error:
     show_error(error)
     st.button("New conversation", key="conversation_new_instead", type="primary", on_click=new_conversation)
@@ -136,18 +135,18 @@ except (InvalidThreadId, UnknownThread) as error:
 
 st.caption(escape_markdown(f"Chatting as {actor.name}.") + (
     "" if actor != GUEST else " Sign in on the Reviewer console to chat under your own name."))
-for entry in chat_entries(service.messages(thread_id)):
+for entry in chat_entries(service.messages(thread_id) if thread_id else []):
     st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)
 
 flash = st.session_state.get("conversation_flash")
 if flash and flash[0] == thread_id:
     show_error(flash[1])
 
-running = runner.is_running(thread_id)
+running = thread_id is not None and runner.is_running(thread_id)
 pending = None
 if running:
     watch_run(thread_id)
-else:
+elif thread_id is not None:
     if error := runner.take_error(thread_id):
         show_error(error)
     if pending := service.pending_approval(thread_id):
@@ -160,6 +159,9 @@ placeholder = (
 )
 if prompt := st.chat_input(placeholder, key="conversation_input", disabled=running or pending is not None, max_chars=4000):
     forget_outcome()
+    if thread_id is None:
+        thread_id = service.new_thread_id()
+        st.query_params["thread"] = thread_id
     if runner.submit(thread_id, service.send_message, thread_id, prompt, actor):
         st.chat_message("user").text(prompt)
         watch_run(thread_id)

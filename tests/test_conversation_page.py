@@ -115,15 +115,20 @@ def pending_refund(at: AppTest | None = None) -> AppTest:
 # -- thread selection -------------------------------------------------------------------------------------
 
 
-def test_new_conversation_gets_a_fresh_id_in_the_url_and_creates_nothing(app_service: ApprovalService):
+def test_a_new_conversation_gets_a_fresh_id_in_the_url_with_its_first_message(app_service: ApprovalService):
     at = open_page()
-    assert not at.exception
-    assert re.fullmatch(r"[0-9a-f]{32}", thread_of(at))
+    assert not at.exception and not at.error
+    assert "thread" not in at.query_params  # nothing to reload yet, and nothing created
     assert not at.chat_input(key="conversation_input").disabled
     assert app_service.recent_threads() == []
 
+    at = send(at, "Where is order 1234?")
+    thread_id = thread_of(at)
+    assert re.fullmatch(r"[0-9a-f]{32}", thread_id)
+    assert [t.thread_id for t in app_service.recent_threads()] == [thread_id]
+
     at.button(key="conversation_new").click().run(timeout=30)
-    assert re.fullmatch(r"[0-9a-f]{32}", thread_of(at)) and not at.error
+    assert "thread" not in at.query_params and not at.error and not at.chat_message
 
 
 @pytest.mark.parametrize(
@@ -137,7 +142,7 @@ def test_malformed_or_unknown_id_is_explained_and_nothing_is_created(raw: str, s
     assert app_service.recent_threads() == [] and not app_service.thread_exists("abc123")
 
     at.button(key="conversation_new_instead").click().run(timeout=30)
-    assert re.fullmatch(r"[0-9a-f]{32}", thread_of(at)) and not at.error
+    assert "thread" not in at.query_params and not at.error and at.chat_input(key="conversation_input")
 
 
 def test_sidebar_lists_recent_threads_with_a_badge_and_opens_them():

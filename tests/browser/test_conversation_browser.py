@@ -44,9 +44,9 @@ def thread_in(page: Page) -> str:
 
 def test_card_survives_reload_and_approve_shows_the_refund(app_server: str, new_page: Callable[[], Page]):
     page = open_conversation(new_page(), app_server)
-    thread_id = thread_in(page)
     send(page, REFUND)
     args = card_args(page)
+    thread_id = thread_in(page)
     assert '"order_id": "1234"' in args and '"amount": 25.0' in args
 
     page.reload()
