@@ -13,7 +13,7 @@ import streamlit as st
 
 import resources
 from approvals.auth import GUEST, Actor
-from approvals.models import ApprovalError, InvalidThreadId, PendingApproval, UnknownThread
+from approvals.models import AlreadyDecided, ApprovalError, InvalidThreadId, PendingApproval, UnknownThread
 from graphs.hitl import InvalidDecision
 from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
 from ui.chat import AVATARS, chat_entries
@@ -75,6 +75,16 @@ def approve(thread_id: str, interrupt_id: str, response: dict) -> None:
 def set_mode(interrupt_id: str, mode: str) -> None:
     forget_outcome()
     st.session_state["conversation_mode"] = (interrupt_id, mode)
+
+
+def report_stale_form(thread_id: str, pending: PendingApproval | None) -> None:
+    """An Edit/Reject form left open on an approval someone else decided: say who, instead of dropping it silently."""
+    mode = st.session_state.get("conversation_mode")
+    if not mode or (pending is not None and pending.interrupt_id == mode[0]):
+        return
+    if decided := service.decision(thread_id, mode[0]):
+        show_error(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))
+    st.session_state.pop("conversation_mode", None)
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -151,6 +161,7 @@ elif thread_id is not None:
         show_error(error)
     if pending := service.pending_approval(thread_id):
         approval_card(pending)
+    report_stale_form(thread_id, pending)
 
 placeholder = (
     "The agent is working…" if running

@@ -243,6 +243,17 @@ def test_stale_tab_gets_already_decided_and_no_second_refund(app_service: Approv
     assert len(app_service.store.ledger.entries(thread_of(first))) == 1
 
 
+def test_stale_edit_form_says_who_decided_instead_of_vanishing(app_service: ApprovalService):
+    first = pending_refund()
+    second = click(open_page(thread_of(first)), "Edit")
+    settle(click(first, "Approve"))
+
+    second = click(second, "Approve with edits")
+    assert "Already decided by guest at" in messages(second)
+    assert app_service.decisions(thread_id=thread_of(first))[0].decision == "approve"
+    assert len(app_service.store.ledger.entries(thread_of(first))) == 1
+
+
 def test_reload_during_a_run_shows_it_is_working_then_the_error(app_service: ApprovalService):
     at = send(open_page(), "Where is order 1234?")
     thread_id, release = thread_of(at), threading.Event()
