@@ -106,8 +106,9 @@ class Database:
     def transaction(self) -> Iterator[Transaction]:
         conn = self._borrow()
         try:
-            if self.dialect == "sqlite":
-                conn.execute("BEGIN IMMEDIATE")  # take the write lock up front: no deadlock on upgrade
+            # SQLite: take the write lock up front, no deadlock on upgrade. PostgreSQL connections are in
+            # autocommit mode (see `_statement`), so a transaction is opened explicitly.
+            conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
             yield Transaction(conn, self.dialect)
             conn.commit()
         except BaseException:
@@ -117,12 +118,25 @@ class Database:
             self._give_back(conn)
 
     def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
-        with self.transaction() as tx:
+        with self._statement() as tx:
             return tx.query(sql, params)
 
     def execute(self, sql: str, params: tuple | list = ()) -> int:
-        with self.transaction() as tx:
+        with self._statement() as tx:
             return tx.execute(sql, params)
+
+    @contextmanager
+    def _statement(self) -> Iterator[Transaction]:
+        """A single statement: on PostgreSQL in autocommit, one round trip instead of BEGIN, statement, COMMIT."""
+        if self.dialect == "sqlite":
+            with self.transaction() as tx:
+                yield tx
+            return
+        conn = self._borrow()
+        try:
+            yield Transaction(conn, self.dialect)
+        finally:
+            self._give_back(conn)
 
 
 class Transaction:
@@ -245,7 +259,7 @@ def _open_postgres(url: str) -> Store:
     saver_pool = ConnectionPool(
         url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     )
-    app_pool = ConnectionPool(url, min_size=1, max_size=8, open=True)
+    app_pool = ConnectionPool(url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True})
     db = Database("postgres", app_pool.getconn, app_pool.putconn)
     checkpointer = PostgresSaver(saver_pool)
     try:
