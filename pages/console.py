@@ -222,14 +222,14 @@ def queue_table(items: list[QueueItem], late: set[str]) -> None:
 def pager(offset: int, shown: int, total: int) -> None:
     if total <= PAGE_SIZE:
         return
-    previous_col, next_col, where_col = st.columns([1, 1, 4])
-    if previous_col.button("Previous page", key="console_previous", disabled=offset == 0):
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if row.button("Previous page", key="console_previous", disabled=offset == 0):
         set_param("offset", str(offset - PAGE_SIZE) if offset > PAGE_SIZE else None)
         st.rerun()
-    if next_col.button("Next page", key="console_next", disabled=offset + shown >= total):
+    if row.button("Next page", key="console_next", disabled=offset + shown >= total):
         set_param("offset", str(offset + PAGE_SIZE))
         st.rerun()
-    where_col.caption(f"Items {offset + 1}–{offset + shown} of {total}")
+    row.caption(f"Items {offset + 1}–{offset + shown} of {total}")
 
 
 def item_picker(items: list[QueueItem]) -> None:
@@ -252,16 +252,16 @@ def item_picker(items: list[QueueItem]) -> None:
 
 def bulk_actions(actor: Actor) -> None:
     selected: dict[tuple[str, str], QueueItem] = st.session_state.setdefault("console_selected", {})
-    approve_col, reject_col, message_col, clear_col = st.columns([1.2, 1.2, 3, 1], vertical_alignment="bottom")
-    message = message_col.text_input("Reject message", key="console_bulk_message", placeholder="Every agent sees this")
-    if approve_col.button(f"Approve selected ({len(selected)})", key="console_bulk_approve", disabled=not selected):
+    message = st.text_input("Reject message", key="console_bulk_message", placeholder="Every selected agent gets this")
+    row = st.container(horizontal=True)
+    if row.button(f"Approve selected ({len(selected)})", key="console_bulk_approve", disabled=not selected):
         run_bulk(actor, "approved", approve_value)
-    if reject_col.button(f"Reject selected ({len(selected)})", key="console_bulk_reject", disabled=not selected):
+    if row.button(f"Reject selected ({len(selected)})", key="console_bulk_reject", disabled=not selected):
         if message.strip():
             run_bulk(actor, "rejected", lambda request: reject_value(request, message))
         else:
             show_error(InvalidDecision("Write a reject message first; every agent gets it."))
-    if clear_col.button("Clear selection", key="console_bulk_clear", disabled=not selected):
+    if row.button("Clear selection", key="console_bulk_clear", disabled=not selected):
         reset_selection()
         st.rerun()
     bulk_outcome()
@@ -378,12 +378,12 @@ def take_over(item: tuple[str, str], claim: claims.Claim, actor: Actor) -> None:
             st.rerun()
         return
     st.write(escape_markdown(f"Take this item over from {claim.claimed_by}? They may be deciding it right now."))
-    confirm_col, cancel_col = st.columns([1, 5])
-    if confirm_col.button("Confirm take over", key="console_confirm_take_over_button", type="primary"):
+    row = st.container(horizontal=True)
+    if row.button("Confirm take over", key="console_confirm_take_over_button", type="primary"):
         claims.claim(service.db, *item, actor, take_over=True)
         st.session_state.pop("console_confirm_take_over")
         st.rerun()
-    if cancel_col.button("Cancel", key="console_cancel_take_over"):
+    if row.button("Cancel", key="console_cancel_take_over"):
         st.session_state.pop("console_confirm_take_over")
         st.rerun()
 
@@ -392,11 +392,11 @@ def decision_controls(pending: PendingApproval, actor: Actor) -> None:
     """Approve at once; Edit and Reject open their forms; an edit shows its diff before it is confirmed."""
     request, mode_key = pending.request, st.session_state.get("console_mode")
     mode = mode_key[1] if mode_key and mode_key[0] == pending.interrupt_id else None
-    approve_col, edit_col, reject_col, _ = st.columns([1, 1, 1, 5])
-    if approve_col.button("Approve", key="console_approve", type="primary"):
+    row = st.container(horizontal=True)
+    if row.button("Approve", key="console_approve", type="primary"):
         decide(pending, approve_value(request), actor)
-    for column, name in ((edit_col, "Edit"), (reject_col, "Reject")):
-        if column.button(name, key=f"console_{name.lower()}"):
+    for name in ("Edit", "Reject"):
+        if row.button(name, key=f"console_{name.lower()}"):
             st.session_state["console_mode"] = (pending.interrupt_id, name.lower())
             st.rerun()
     if mode == "edit":
@@ -417,10 +417,10 @@ def confirm_edit(pending: PendingApproval, value: dict, actor: Actor) -> None:
         st.dataframe(changes, hide_index=True, key="console_edit_diff")
     else:
         st.info("Nothing changed: confirming is the same as approving.")
-    confirm_col, back_col, _ = st.columns([1, 1, 4])
-    if confirm_col.button("Confirm edit", key="console_confirm_edit", type="primary"):
+    row = st.container(horizontal=True)
+    if row.button("Confirm edit", key="console_confirm_edit", type="primary"):
         decide(pending, value, actor)
-    if back_col.button("Back to the form", key="console_edit_back"):
+    if row.button("Back to the form", key="console_edit_back"):
         st.session_state["console_mode"] = (pending.interrupt_id, "edit")
         st.rerun()
 
@@ -481,24 +481,26 @@ def history() -> None:
         tuple(tool_col.multiselect("Tool", sorted({r.tool for r in records}), key="console_audit_tool")),
     )
     shown = [record for record in records if filters.matches(record)]
-    st.caption(f"{len(shown)} decisions (of the latest {audit.HISTORY_LIMIT})")
+    st.caption(f"{len(shown)} of the latest {audit.HISTORY_LIMIT} decisions")
     st.dataframe(audit.history_rows(shown), hide_index=True, key="console_audit_table")
     st.download_button("Download CSV", audit.to_csv(shown), file_name="decisions.csv", mime="text/csv", key="console_audit_csv")
     charts(shown)
 
 
 def charts(records: list[DecisionRecord]) -> None:
-    age_col, hour_col = st.columns(2)
+    median = audit.median_wait_minutes(records)
+    st.metric("Median time to decision", "—" if median is None else f"{median:g} min")
+    age_col, count_col, wait_col = st.columns(3)
     age_col.markdown("**Pending by age**")
     age_col.bar_chart(pd.DataFrame(audit.pending_by_age(service)), x="age", y="pending", sort=False)
-    hour_col.markdown("**Decisions per hour**")
     if not records:
-        hour_col.info("No decisions yet.")
+        count_col.info("No decisions yet.")
         return
     hours = pd.DataFrame(audit.hourly(records))
-    hour_col.bar_chart(hours, x="hour", y="decisions")
-    st.metric("Median time to decision", f"{audit.median_wait_minutes(records):g} min")
-    st.line_chart(hours, x="hour", y="median wait (min)")
+    count_col.markdown("**Decisions per hour**")
+    count_col.bar_chart(hours, x="hour", y="decisions")
+    wait_col.markdown("**Median time to decision per hour**")
+    wait_col.bar_chart(hours, x="hour", y="median wait (min)")
 
 
 # -- the page ----------------------------------------------------------------------------------------------

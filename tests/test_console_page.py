@@ -319,4 +319,4 @@ def test_history_lists_decisions_filters_them_and_exports_csv(seeder):
 
     at.multiselect(key="console_audit_decider").set_value(["alice"]).run(timeout=30)
     assert list(table(at, "decided by")["tool"]) == ["send_email"]
-    assert "1 decisions (of the latest 5000)" in texts(at.caption)
+    assert "1 of the latest 5000 decisions" in texts(at.caption)
