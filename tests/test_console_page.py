@@ -38,7 +38,7 @@ def seeder(tmp_path, monkeypatch) -> Iterator[ApprovalService]:
 def ask(service: ApprovalService, text: str, actor: Actor = CAROL) -> QueueItem:
     thread_id = service.new_thread_id()
     service.send_message(thread_id, text, actor)
-    return next(item for item in service.list_pending() if item.thread_id == thread_id)
+    return next(item for item in service.list_pending(limit=1000) if item.thread_id == thread_id)
 
 
 def wait_applied(service: ApprovalService, item: QueueItem) -> None:
@@ -140,6 +140,17 @@ def test_filter_narrows_the_queue_and_lives_in_the_url(seeder):
     assert reloaded.text_input(key="console_requester").value == "carol"
     assert "**1 pending**" in texts(reloaded.markdown)
     assert "**0 pending**" in texts(console(requester="nobody").markdown)
+
+
+def test_queue_pages_by_200_and_the_page_is_in_the_url(seeder):
+    for n in range(201):
+        ask(seeder, f"Email jo{n}@example.com about the delay")
+    at = console()
+    assert len(at.data_editor[0].value) == 200 and "Items 1–200 of 201" in texts(at.caption)
+    at.button(key="console_next").click().run(timeout=30)
+    assert len(at.data_editor[0].value) == 1 and "Items 201–201 of 201" in texts(at.caption)
+    assert at.query_params["offset"] == "200"
+    assert len(console(offset="200").data_editor[0].value) == 1
 
 
 def test_items_past_the_sla_are_flagged(seeder, monkeypatch):
@@ -287,6 +298,17 @@ def test_bulk_approve_reports_successes_and_failures(seeder):
     assert seeder.decision(refund.thread_id, refund.interrupt_id) is None
     assert at.button(key="console_bulk_approve").label == "Approve selected (0)"
     wait_applied(seeder, email)
+
+
+def test_selection_survives_a_refresh_that_adds_rows(seeder):
+    first, second = ask(seeder, "Email jo@example.com about the delay"), ask(seeder, "Delete customer 77")
+    at = select_rows(console(), 1)
+    seeder.record_decision(first.thread_id, first.interrupt_id, APPROVE, BOB)
+    ask(seeder, "Refund order 1234 for $250")
+    at.run(timeout=30)  # what the live refresh does
+    assert list(at.data_editor[0].value["Select"]) == [True, False]
+    assert list(at.data_editor[0].value["Tool"]) == ["delete_customer", "issue_refund"]
+    assert at.button(key="console_bulk_approve").label == "Approve selected (1)"
 
 
 def test_bulk_reject_asks_for_one_message(seeder):
