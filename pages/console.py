@@ -181,7 +181,7 @@ def queue(actor: Actor) -> None:
     else:
         queue_table(items, {item.thread_id for item in late})
         pager(offset, len(items), total)
-        item_picker(items)
+        item_picker(items, actor)
     bulk_actions(actor)
 
 
@@ -232,8 +232,8 @@ def pager(offset: int, shown: int, total: int) -> None:
     row.caption(f"Items {offset + 1}–{offset + shown} of {total}")
 
 
-def item_picker(items: list[QueueItem]) -> None:
-    """Open one item; the open item is in the URL, and the whole page reruns to show it below."""
+def item_picker(items: list[QueueItem], actor: Actor) -> None:
+    """Open one item (letting go of the one open before); it goes in the URL, and the whole page reruns."""
     opened = st.query_params.get("thread")
     by_thread = {item.thread_id: item for item in items}
     options = [None, *by_thread, *([opened] if opened and opened not in by_thread else [])]
@@ -246,6 +246,8 @@ def item_picker(items: list[QueueItem]) -> None:
 
     choice = st.selectbox("Open an item", options, index=options.index(opened), format_func=label, key=f"console_open_{opened}")
     if choice != opened:
+        if opened:
+            close_item(actor, opened, st.query_params.get("interrupt"))
         open_item(choice, by_thread[choice].interrupt_id if choice else None)
         st.rerun()
 
