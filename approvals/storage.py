@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS pending (
     status TEXT NOT NULL,
     PRIMARY KEY (thread_id, interrupt_id)
 );
-CREATE INDEX IF NOT EXISTS pending_queue ON pending (status, created_at);
+CREATE INDEX IF NOT EXISTS pending_queue ON pending (status, created_at, thread_id);  -- the queue order: no sort step
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY,
     thread_id TEXT NOT NULL,
