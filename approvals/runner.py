@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 
 class BackgroundRunner:
@@ -24,6 +24,15 @@ class BackgroundRunner:
                 return False
             self._jobs[thread_id] = self._executor.submit(job, *args)
             return True
+
+    def enqueue(self, thread_id: str, job: Callable[..., object], *args: object) -> None:
+        """Run `job(*args)` after the conversation's current job: a decision recorded while the agent still works.
+
+        No deadlock: a job only waits for one submitted before it, which the FIFO pool has already started.
+        """
+        with self._lock:
+            previous = self._jobs.get(thread_id)
+            self._jobs[thread_id] = self._executor.submit(_after, previous, job, args)
 
     def is_running(self, thread_id: str) -> bool:
         with self._lock:
@@ -48,3 +57,9 @@ class BackgroundRunner:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _after(previous: Future | None, job: Callable[..., object], args: tuple) -> object:
+    if previous is not None:
+        wait([previous])
+    return job(*args)

@@ -162,7 +162,7 @@ def apply_in_background(records: list[DecisionRecord]) -> None:
     """Decisions are recorded already (the fast part); resuming the graphs happens off the script thread."""
     runner = resources.background_runner()
     for record in records:
-        runner.submit(record.thread_id, service.apply_decision, record.decision_id)
+        runner.enqueue(record.thread_id, service.apply_decision, record.decision_id)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

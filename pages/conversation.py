@@ -7,8 +7,6 @@ reloads neither kill nor duplicate them; a fragment polls the runner and reruns 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
 import resources
@@ -51,17 +49,11 @@ def known_thread(thread_id: str) -> str:
     return service.require_thread(thread_id)
 
 
-def start_job(thread_id: str, job: Callable[..., object], *args: object) -> None:
-    """Hand a graph run to the runner; a decision recorded during another run waits for that run to end."""
-    while not runner.submit(thread_id, job, *args):
-        runner.wait(thread_id)
-
-
 def record(thread_id: str, interrupt_id: str, response: dict) -> None:
     """Record the decision here (fast, exactly once per interrupt), then resume the graph in the background."""
     decision = service.record_decision(thread_id, interrupt_id, response, actor)
     forget_outcome()
-    start_job(thread_id, service.apply_decision, decision.decision_id)
+    runner.enqueue(thread_id, service.apply_decision, decision.decision_id)
 
 
 def approve(thread_id: str, interrupt_id: str, response: dict) -> None:

@@ -241,3 +241,15 @@ def test_runner_runs_one_job_per_thread_and_reports_errors_once():
     assert str(runner.take_error("t")) == "model unavailable"
     assert runner.take_error("t") is None
     runner.shutdown()
+
+
+def test_runner_queues_a_decision_behind_the_run_in_progress():
+    runner = BackgroundRunner(max_workers=1)
+    gate, order = threading.Event(), []
+    runner.submit("t", lambda: (gate.wait(5), order.append("agent run")))
+    runner.enqueue("t", order.append, "apply decision")
+    assert runner.is_running("t") and not runner.submit("t", order.append, "second click")
+    gate.set()
+    runner.wait("t", timeout=5)
+    assert order == ["agent run", "apply decision"]
+    runner.shutdown()
