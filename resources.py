@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from approvals.auth import seed_demo_accounts
 from approvals.runner import BackgroundRunner
@@ -22,3 +23,15 @@ def approval_service() -> ApprovalService:
 @st.cache_resource(on_release=BackgroundRunner.shutdown)
 def background_runner() -> BackgroundRunner:
     return BackgroundRunner()
+
+
+def route_through_app() -> None:
+    """Make sure this page runs inside app.py's st.navigation.
+
+    A fresh server starts in Streamlit's legacy pages/-folder mode until app.py has called st.navigation once,
+    so a deep link (/console) as its very first request would run the page file on its own: default sidebar,
+    no page config. Leave that mode and rerun through app.py; the URL picks the same page.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

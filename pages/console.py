@@ -41,6 +41,7 @@ TOOL_NAMES = [tool.name for tool in TOOLS]
 POLICIES = ["self", "reviewer"]
 OVERDUE_STYLE = "background-color: rgba(255, 75, 75, 0.18)"
 
+resources.route_through_app()
 service = resources.approval_service()
 
 

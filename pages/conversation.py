@@ -19,6 +19,7 @@ from ui.chat import AVATARS, chat_entries
 POLL_SECONDS = 0.5
 RECENT_THREADS = 20
 
+resources.route_through_app()
 service = resources.approval_service()
 runner = resources.background_runner()
 actor: Actor = st.session_state.get("actor", GUEST)

@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 import streamlit as st
 
+import resources
 from graphs.lab import VARIANTS, Experiment, crash_rows, matrix_rows, run_experiment, variant_source
 
 MECHANISM = """
@@ -24,6 +25,7 @@ def last_run() -> dict[str, Experiment]:
     return {}
 
 
+resources.route_through_app()
 st.title("Durability lab")
 st.markdown(MECHANISM)
 
