@@ -1,4 +1,7 @@
-"""The benchmark scripts still run, at tiny sizes, on both backends (no timing is asserted: bench/ measures)."""
+"""The benchmark scripts still run, at tiny sizes (no timing is asserted: bench/ measures).
+
+The database benchmarks run on both backends; the reload benchmark needs chromium, so it is a browser test.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,16 @@ TINY = {
 
 @pytest.mark.parametrize("script", sorted(TINY))
 def test_bench_script_runs_and_prints_baseline_ours_and_ratio(script, db_url):
-    done = subprocess.run([sys.executable, f"bench/{script}", "--database-url", db_url, *TINY[script]],
+    assert_runs(script, db_url, *TINY[script])
+
+
+@pytest.mark.browser
+def test_reload_bench_runs_in_a_real_browser(tmp_path):
+    assert_runs("reload.py", str(tmp_path / "app.db"), "--rounds", "1")
+
+
+def assert_runs(script: str, db_url: str, *sizes: str) -> None:
+    done = subprocess.run([sys.executable, f"bench/{script}", "--database-url", db_url, *sizes],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     for label in ("baseline", "ours", "ratio"):

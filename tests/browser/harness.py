@@ -32,14 +32,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_streamlit(env_overrides: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
-    """Start the app like a user would; return the process and its base URL once /_stcore/health answers."""
+def start_streamlit(
+    env_overrides: dict[str, str], log_path: Path, script: str = "app.py"
+) -> tuple[subprocess.Popen, str]:
+    """Start the app (or another `script`, served the same way) like a user would; return the process and its base
+    URL once /_stcore/health answers."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env_overrides}
     env.pop("OPENAI_API_KEY", None)
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
