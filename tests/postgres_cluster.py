@@ -39,13 +39,14 @@ def postgres_bin() -> Path | None:
 
 
 def unavailable_reason() -> str | None:
-    """Why no PostgreSQL can be had here (None when one can); run .ci/postgres.sh to install one."""
+    """Why no PostgreSQL can be had here (None when one can); the README test command installs it."""
     if os.environ.get("TEST_DATABASE_URL"):
         return None
     if postgres_bin() is None:
-        return "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; run .ci/postgres.sh)"
+        return "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install -y postgresql"
     if os.geteuid() == 0 and not _user_exists("postgres"):
-        return "running as root and there is no 'postgres' user to run initdb as (run .ci/postgres.sh)"
+        return ("running as root and there is no 'postgres' user to run initdb as"
+                " (apt-get install -y postgresql creates it)")
     return None
 
 

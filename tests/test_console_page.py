@@ -301,7 +301,8 @@ def test_bulk_approve_reports_successes_and_failures(seeder):
 
 
 def test_selection_survives_a_refresh_that_adds_rows(seeder):
-    first, second = ask(seeder, "Email jo@example.com about the delay"), ask(seeder, "Delete customer 77")
+    first = ask(seeder, "Email jo@example.com about the delay")
+    ask(seeder, "Delete customer 77")
     at = select_rows(console(), 1)
     seeder.record_decision(first.thread_id, first.interrupt_id, APPROVE, BOB)
     ask(seeder, "Refund order 1234 for $250")
