@@ -35,7 +35,7 @@ from approvals.models import (
     ThreadSummary,
     UnknownThread,
 )
-from approvals.storage import Row, Store, utcnow
+from approvals.storage import Row, Store, Transaction, utcnow
 from graphs import build_graph
 from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, parse_response
 
@@ -141,21 +141,7 @@ class ApprovalService:
 
     def pending_approval(self, thread_id: str, with_messages: bool = False) -> PendingApproval | None:
         """The thread's pending approval from the checkpoint itself (what a refresh must show), or None."""
-        state = self._state(thread_id)
-        for task in state.tasks:
-            for interrupt in task.interrupts:
-                messages = state.values.get("messages", [])
-                last = messages[-1] if messages else None
-                payload = last.additional_kwargs.get("hitl") if isinstance(last, AIMessage) else None
-                return PendingApproval(
-                    thread_id=thread_id,
-                    interrupt_id=interrupt.id,
-                    checkpoint_id=state.config["configurable"]["checkpoint_id"],
-                    request=HITLRequest.model_validate(interrupt.value),
-                    message_payload=payload,
-                    messages=list(messages) if with_messages else [],
-                )
-        return None
+        return _pending_in(thread_id, self._state(thread_id), with_messages)
 
     def list_pending(self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0) -> list[QueueItem]:
         """Oldest first, straight from the index (never a get_state loop over threads)."""
@@ -174,22 +160,8 @@ class ApprovalService:
     def sync_index(self, thread_id: str) -> None:
         """Make the index agree with the thread's checkpoint: its interrupts pending, everything else resolved."""
         state = self._state(thread_id)
-        items = [_queue_item(thread_id, state, i.id, i.value) for task in state.tasks for i in task.interrupts]
         with self.db.transaction() as tx:
-            current = [item.interrupt_id for item in items]
-            marks = ", ".join("?" * len(current)) or "''"
-            tx.execute(
-                f"UPDATE pending SET status = 'resolved' WHERE thread_id = ? AND status <> 'resolved'"
-                f" AND interrupt_id NOT IN ({marks})",
-                (thread_id, *current),
-            )
-            for item in items:
-                tx.execute(
-                    "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
-                    " created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
-                    (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
-                     item.args_summary, item.created_at),
-                )
+            _write_index(tx, thread_id, state)
 
     def reconcile(self) -> int:
         """Rebuild the index (and the thread list) from the checkpoints; returns how many threads were checked."""
@@ -218,9 +190,9 @@ class ApprovalService:
 
     def decide(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
         """Record the decision (exactly once per interrupt) and resume the graph with it."""
-        record = self.record_decision(thread_id, interrupt_id, response, actor)
-        self.apply_decision(record.decision_id)
-        return self.decision(thread_id, interrupt_id) or record
+        pending = self.pending_approval(self.check_thread_id(thread_id))
+        row = self._record(thread_id, interrupt_id, pending, lambda request: response, actor)
+        return _decision_record({**row, "applied_at": self._apply(row, pending)})
 
     def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
         """Validate and record a decision without resuming: fast, so a page can answer at once.
@@ -228,15 +200,8 @@ class ApprovalService:
         Raises AlreadyDecided (someone was first), NotPending, NotAllowed or InvalidDecision; in every case
         nothing is saved.
         """
-        thread_id = self.require_thread(thread_id)
-        if existing := self.decision(thread_id, interrupt_id):
-            raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
-        pending = self.pending_approval(thread_id)
-        if pending is None or pending.interrupt_id != interrupt_id:
-            raise NotPending("This approval is no longer pending.")
-        checked = parse_response(response, pending.request)
-        check_policy(pending.request, checked, actor)
-        return self._insert_decision(pending, checked, actor)
+        pending = self.pending_approval(self.check_thread_id(thread_id))
+        return _decision_record(self._record(thread_id, interrupt_id, pending, lambda request: response, actor))
 
     def decide_many(
         self,
@@ -259,16 +224,29 @@ class ApprovalService:
                 claim = claimed.get((item.thread_id, item.interrupt_id))
                 if claim is not None and claim.claimed_by != actor.name:
                     raise claims.Claimed(claim)
-                pending = self.pending_approval(item.thread_id)
-                current = pending is not None and pending.interrupt_id == item.interrupt_id
-                # No longer pending: record_decision raises before reading the response and says why.
-                response = response_factory(pending.request) if current else None
-                decided.append(self.record_decision(item.thread_id, item.interrupt_id, response, actor))
+                pending = self.pending_approval(self.check_thread_id(item.thread_id))
+                decided.append(_decision_record(self._record(item.thread_id, item.interrupt_id, pending,
+                                                             response_factory, actor)))
             except (ApprovalError, InvalidDecision) as error:
                 failed.append((item, str(error)))
         return BulkResult(decided, failed)
 
-    def _insert_decision(self, pending: PendingApproval, response: HITLResponse, actor: Actor) -> DecisionRecord:
+    def _record(self, thread_id: str, interrupt_id: str, pending: PendingApproval | None,
+                response_for: Callable[[HITLRequest], Any], actor: Actor) -> Row:
+        """Check a decision against the thread's `pending` approval and insert it with the compare-and-set.
+
+        Reasons for a refusal are looked up only on refusal, so the common path reads the state and nothing else.
+        """
+        if pending is None or pending.interrupt_id != interrupt_id:
+            if existing := self.decision(thread_id, interrupt_id):
+                raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
+            self.require_thread(thread_id)
+            raise NotPending("This approval is no longer pending.")
+        checked = parse_response(response_for(pending.request), pending.request)
+        check_policy(pending.request, checked, actor)
+        return self._insert_decision(pending, checked, actor)
+
+    def _insert_decision(self, pending: PendingApproval, response: HITLResponse, actor: Actor) -> Row:
         request = pending.request
         kinds = {d.type for d in response.decisions}
         row = {
@@ -299,27 +277,39 @@ class ApprovalService:
         if not inserted:
             winner = self.decision(pending.thread_id, pending.interrupt_id)
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
-        return _decision_record({**row, "applied_at": None})
+        return {**row, "applied_at": None}
 
     def apply_decision(self, decision_id: str) -> None:
         """Resume the graph with a recorded decision; safe to repeat (a crash between record and resume)."""
         rows = self.db.query("SELECT * FROM decisions WHERE decision_id = ?", (decision_id,))
         if not rows:
             raise ApprovalError(f"No decision {decision_id!r}.")
-        row = rows[0]
-        if row["applied_at"]:
-            return
-        with self._exclusive(row["thread_id"], wait=True):
-            pending = self.pending_approval(row["thread_id"])
+        if not rows[0]["applied_at"]:
+            self._apply(rows[0])
+
+    def _apply(self, row: Row, pending: PendingApproval | None = None) -> str:
+        """Resume with the decision in `row`, then mark it applied; returns when it was applied.
+
+        `pending` is the approval the decision was just checked against (saves reading the state again).
+        """
+        thread_id, decision_id = row["thread_id"], row["decision_id"]
+        with self._exclusive(thread_id, wait=True):
+            if pending is None:
+                state = self._state(thread_id)
+                pending = _pending_in(thread_id, state)
             if pending is not None and pending.interrupt_id == row["interrupt_id"]:
                 resume = {row["interrupt_id"]: json.loads(row["response"])}
-                self.graph.invoke(Command(resume=resume), self._config(row["thread_id"]), durability=DURABILITY)
-            elif pending is None and self._state(row["thread_id"]).next:
+                self.graph.invoke(Command(resume=resume), self._config(thread_id), durability=DURABILITY)
+            elif pending is None and state.next:
                 # killed mid-resume: the decision is in the checkpoint already; finish the steps that were cut off
-                self.graph.invoke(None, self._config(row["thread_id"]), durability=DURABILITY)
-            self.db.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (utcnow(), decision_id))
-            self._touch_updated(row["thread_id"])
-            self.sync_index(row["thread_id"])
+                self.graph.invoke(None, self._config(thread_id), durability=DURABILITY)
+            state = self._state(thread_id)
+            with self.db.transaction() as tx:  # one commit for the decision, the thread list and the index
+                now = utcnow()
+                tx.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (now, decision_id))
+                tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, thread_id))
+                _write_index(tx, thread_id, state)
+        return now
 
     def recover(self) -> int:
         """Apply decisions that were recorded but never applied (the process died in between)."""
@@ -343,9 +333,6 @@ class ApprovalService:
         return [_decision_record(row) for row in rows]
 
     # -- helpers -----------------------------------------------------------------------------------------
-
-    def _touch_updated(self, thread_id: str) -> None:
-        self.db.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (utcnow(), thread_id))
 
     def _state(self, thread_id: str) -> StateSnapshot:
         return self.graph.get_state(self._config(thread_id))
@@ -397,6 +384,42 @@ def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:
             changes = {k: [action.args.get(k), after.get(k)] for k in keys if action.args.get(k) != after.get(k)}
             diffs.append({"tool": action.name, "changes": changes})
     return diffs
+
+
+def _pending_in(thread_id: str, state: StateSnapshot, with_messages: bool = False) -> PendingApproval | None:
+    for task in state.tasks:
+        for interrupt in task.interrupts:
+            messages = state.values.get("messages", [])
+            last = messages[-1] if messages else None
+            payload = last.additional_kwargs.get("hitl") if isinstance(last, AIMessage) else None
+            return PendingApproval(
+                thread_id=thread_id,
+                interrupt_id=interrupt.id,
+                checkpoint_id=state.config["configurable"]["checkpoint_id"],
+                request=HITLRequest.model_validate(interrupt.value),
+                message_payload=payload,
+                messages=list(messages) if with_messages else [],
+            )
+    return None
+
+
+def _write_index(tx: Transaction, thread_id: str, state: StateSnapshot) -> None:
+    """The state's interrupts become pending rows; every other row of the thread is marked resolved."""
+    items = [_queue_item(thread_id, state, i.id, i.value) for task in state.tasks for i in task.interrupts]
+    current = [item.interrupt_id for item in items]
+    marks = ", ".join("?" * len(current)) or "''"
+    tx.execute(
+        f"UPDATE pending SET status = 'resolved' WHERE thread_id = ? AND status <> 'resolved'"
+        f" AND interrupt_id NOT IN ({marks})",
+        (thread_id, *current),
+    )
+    for item in items:
+        tx.execute(
+            "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
+            " created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
+            (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
+             item.args_summary, item.created_at),
+        )
 
 
 def _queue_item(thread_id: str, state: StateSnapshot, interrupt_id: str, value: dict) -> QueueItem:

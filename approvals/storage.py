@@ -127,11 +127,7 @@ class Database:
 
     @contextmanager
     def _statement(self) -> Iterator[Transaction]:
-        """A single statement: on PostgreSQL in autocommit, one round trip instead of BEGIN, statement, COMMIT."""
-        if self.dialect == "sqlite":
-            with self.transaction() as tx:
-                yield tx
-            return
+        """A single statement in autocommit mode: atomic by itself, and a read takes no write lock."""
         conn = self._borrow()
         try:
             yield Transaction(conn, self.dialect)
@@ -188,13 +184,12 @@ class SqlLedger:
         if recorded is not None:
             return recorded
         result = effect()
-        with self._db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO ledger (tool_call_id, thread_id, tool, args, result, executed_at) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (tool_call_id) DO NOTHING",
-                (tool_call_id, thread_id, tool, json.dumps(args, sort_keys=True), result, utcnow()),
-            )
-            return tx.query("SELECT result FROM ledger WHERE tool_call_id = ?", (tool_call_id,))[0]["result"]
+        inserted = self._db.execute(
+            "INSERT INTO ledger (tool_call_id, thread_id, tool, args, result, executed_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (tool_call_id) DO NOTHING",
+            (tool_call_id, thread_id, tool, json.dumps(args, sort_keys=True), result, utcnow()),
+        )
+        return result if inserted else self.result(tool_call_id)  # a concurrent run was first: its result stands
 
     def result(self, tool_call_id: str) -> str | None:
         rows = self._db.query("SELECT result FROM ledger WHERE tool_call_id = ?", (tool_call_id,))

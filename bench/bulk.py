@@ -1,7 +1,9 @@
 """Bulk approval: 100 pending refunds approved through the service, against 100 bare resumes of the same graph.
 
 Ours is what the console's bulk approve does: `decide_many` (each item checked and recorded with the
-compare-and-set) and then `apply_decision` for each (resume, audit, index). Target: ours < 2 s for 100.
+compare-and-set), then `apply_decision` for each on the app's BackgroundRunner (resume, audit, index). The
+baseline resumes the same number of interrupts with `graph.invoke(Command(resume))` on a runner of the same
+size, so the ratio is our overhead. Target: ours < 2 s for 100, until every resume has finished.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from pathlib import Path
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from functools import partial  # noqa: E402
+
 from langgraph.types import Command  # noqa: E402
 
+from approvals.runner import BackgroundRunner  # noqa: E402
 from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database, report,
                           request_refunds, seconds)  # noqa: E402
 
@@ -29,20 +34,34 @@ def main() -> None:
         ours_items = [item for item in service.list_pending(limit=2 * args.items) if item.thread_id not in bare_ids]
 
         def bare() -> None:
+            runner = BackgroundRunner()
             for thread_id, interrupt_id in bare_items:
-                service.graph.invoke(Command(resume={interrupt_id: APPROVE}),
-                                     {"configurable": {"thread_id": thread_id}}, durability="sync")
+                runner.enqueue(thread_id, partial(service.graph.invoke, durability="sync"),
+                               Command(resume={interrupt_id: APPROVE}), {"configurable": {"thread_id": thread_id}})
+            finish(runner, [thread_id for thread_id, _ in bare_items])
 
         def ours() -> None:
             result = service.decide_many(ours_items, lambda request: APPROVE, REVIEWER)
             assert len(result.decided) == args.items, result.failed
+            runner = BackgroundRunner()
             for record in result.decided:
-                service.apply_decision(record.decision_id)
+                runner.enqueue(record.thread_id, service.apply_decision, record.decision_id)
+            finish(runner, [record.thread_id for record in result.decided])
 
         baseline_s, ours_s = seconds(bare), seconds(ours)
-        report(f"Bulk approval of {args.items}", backend_name(url), ("graph.invoke(Command(resume)) each", baseline_s),
-               ("decide_many + apply_decision each", ours_s),
+        report(f"Bulk approval of {args.items}", backend_name(url),
+               ("graph.invoke(Command(resume)) each, on a BackgroundRunner", baseline_s),
+               ("decide_many + apply_decision each, on a BackgroundRunner", ours_s),
                f"target: ours < {TARGET_S:.0f} s: {'met' if ours_s < TARGET_S else 'MISSED'}")
+
+
+def finish(runner: BackgroundRunner, thread_ids: list[str]) -> None:
+    """Wait for every job; a failed resume fails the benchmark instead of looking fast."""
+    for thread_id in thread_ids:
+        runner.wait(thread_id)
+        if error := runner.take_error(thread_id):
+            raise error
+    runner.shutdown()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -78,44 +79,54 @@ class InvalidDecision(ValueError):
     """A decision that does not fit its request; raised before anything is saved."""
 
 
+# What a resume value is checked against: per action, its tool and the decisions it allows.
+Shape = tuple[tuple[str, tuple[DecisionType, ...]], ...]
+
+
 def response_model(request: HITLRequest) -> type[HITLResponse]:
     """The resume schema for one request: shape, decision count, allowed types, and edited args per tool schema.
 
     Given to `interrupt(..., response_schema=...)`, so LangGraph rejects a bad resume value before saving
     anything; a check made after `interrupt()` returns would persist the bad value and wedge the approval.
     """
+    configs = zip(request.action_requests, request.review_configs, strict=True)
+    return _response_model(tuple((action.name, tuple(config.allowed_decisions)) for action, config in configs))
+
+
+@lru_cache(maxsize=256)
+def _response_model(shape: Shape) -> type[HITLResponse]:
+    """Cached per shape: building a pydantic model takes milliseconds, and every decision needs it twice."""
 
     class RequestResponse(HITLResponse):
         @model_validator(mode="after")
         def _fits_request(self) -> RequestResponse:
-            self.decisions = _checked_decisions(request, self.decisions)
+            self.decisions = _checked_decisions(shape, self.decisions)
             return self
 
     return RequestResponse
 
 
-def _checked_decisions(request: HITLRequest, decisions: list[Decision]) -> list[Decision]:
-    actions = request.action_requests
-    if len(decisions) != len(actions):
-        raise ValueError(f"expected {len(actions)} decision(s), got {len(decisions)}")
+def _checked_decisions(shape: Shape, decisions: list[Decision]) -> list[Decision]:
+    if len(decisions) != len(shape):
+        raise ValueError(f"expected {len(shape)} decision(s), got {len(decisions)}")
     checked: list[Decision] = []
-    for action, config, decision in zip(actions, request.review_configs, decisions):
-        if decision.type not in config.allowed_decisions:
-            raise ValueError(f"{decision.type!r} is not allowed for {action.name}")
-        checked.append(_checked_edit(action, decision) if isinstance(decision, Edit) else decision)
+    for (tool, allowed), decision in zip(shape, decisions, strict=True):
+        if decision.type not in allowed:
+            raise ValueError(f"{decision.type!r} is not allowed for {tool}")
+        checked.append(_checked_edit(tool, decision) if isinstance(decision, Edit) else decision)
     return checked
 
 
-def _checked_edit(action: ActionRequest, decision: Edit) -> Edit:
+def _checked_edit(tool: str, decision: Edit) -> Edit:
     """Validate edited args with the tool's own pydantic schema and keep the coerced values."""
-    if decision.edited_action.name != action.name:
-        raise ValueError(f"an edit must keep the tool {action.name!r}, not {decision.edited_action.name!r}")
-    schema = TOOLS_BY_NAME[action.name].args_schema
+    if decision.edited_action.name != tool:
+        raise ValueError(f"an edit must keep the tool {tool!r}, not {decision.edited_action.name!r}")
+    schema = TOOLS_BY_NAME[tool].args_schema
     try:
         args = schema.model_validate(decision.edited_action.args).model_dump(mode="json")
     except ValidationError as error:
-        raise ValueError(f"invalid args for {action.name}: {describe(error)}") from error
-    return Edit(type="edit", edited_action=EditedAction(name=action.name, args=args))
+        raise ValueError(f"invalid args for {tool}: {describe(error)}") from error
+    return Edit(type="edit", edited_action=EditedAction(name=tool, args=args))
 
 
 def describe(error: ValidationError) -> str:
