@@ -6,6 +6,7 @@ runs the script again (AppTest never fires `run_every` by itself), just as the p
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -24,7 +25,6 @@ from ui.approval_widgets import (
     edit_value,
     escape_markdown,
     field_kind,
-    format_args,
     parse_field,
     reject_value,
     tool_call_line,
@@ -167,7 +167,7 @@ def test_refund_request_shows_a_card_with_its_args_and_blocks_the_chat():
     assert not at.exception
     assert texts(at)[:2] == [REFUND, "Proposed issue_refund(order_id=1234, amount=25.0)"]
     assert "Approval needed" in [h.value for h in at.subheader]
-    assert at.code[0].value == '{\n  "order_id": "1234",\n  "amount": 25.0\n}'
+    assert json.loads(at.json[0].value) == {"order_id": "1234", "amount": 25.0}
     assert labels(at)[:3] == ["Approve", "Edit", "Reject"]
     chat = at.chat_input(key="conversation_input")
     assert chat.disabled and "Decide the pending action" in chat.placeholder
@@ -225,7 +225,7 @@ def test_reviewer_only_request_waits_for_a_reviewer():
 
 def test_html_and_markdown_in_args_show_literally():
     at = send(open_page(), "Email jo@example.com about <b>late</b> **order** [here](http://x.test)")
-    assert '"subject": "About <b>late</b> **order** [here](http://x.test)"' in at.code[0].value
+    assert json.loads(at.json[0].value)["subject"] == "About <b>late</b> **order** [here](http://x.test)"
     assert "Proposed send_email(to=jo@example.com, subject=About <b>late</b> **order** [here](http://x.test)" in texts(at)[1]
     assert not any("<b>" in m.value for m in at.markdown)  # data never reaches markdown unescaped
 
@@ -319,7 +319,6 @@ def test_field_kinds_follow_the_schema_and_the_value():
 
 def test_text_helpers_keep_data_literal():
     assert escape_markdown("**x** <b>y</b> :red[z] $1") == r"\*\*x\*\* \<b\>y\<\/b\> \:red\[z\] \$1"
-    assert format_args({"body": "line\nnext"}) == '{\n  "body": "line\\nnext"\n}'
     assert tool_call_line("issue_refund", {"order_id": "1234", "amount": 25.0}) == "issue_refund(order_id=1234, amount=25.0)"
     assert tool_call_line("send_email", {"body": "Hello,\n\nBye", "subject": "x" * 90}) == f"send_email(body=Hello,…, subject={'x' * 79}…)"
 
