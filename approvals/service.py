@@ -294,15 +294,15 @@ class ApprovalService:
         """
         thread_id, decision_id = row["thread_id"], row["decision_id"]
         with self._exclusive(thread_id, wait=True):
-            if pending is None:
+            if pending is None or pending.interrupt_id != row["interrupt_id"]:
                 state = self._state(thread_id)
                 pending = _pending_in(thread_id, state)
+                if pending is None and state.next:
+                    # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
+                    self.graph.invoke(None, self._config(thread_id), durability=DURABILITY)
             if pending is not None and pending.interrupt_id == row["interrupt_id"]:
                 resume = {row["interrupt_id"]: json.loads(row["response"])}
                 self.graph.invoke(Command(resume=resume), self._config(thread_id), durability=DURABILITY)
-            elif pending is None and state.next:
-                # killed mid-resume: the decision is in the checkpoint already; finish the steps that were cut off
-                self.graph.invoke(None, self._config(thread_id), durability=DURABILITY)
             state = self._state(thread_id)
             with self.db.transaction() as tx:  # one commit for the decision, the thread list and the index
                 now = utcnow()
