@@ -2,21 +2,21 @@
 against reloading a blank Streamlit page (bench/blank_page.py) served the same way until its text shows.
 
 Both servers are real `streamlit run` processes (tests/browser/harness.py) and the browser is Debian's chromium
-driven by Playwright. Target: the card page <= 1.3x the blank page (medians, reloads alternating).
+driven by Playwright. The page itself notes when the content is first drawn (a MutationObserver, then the next
+animation frame, against the navigation's own clock): Playwright's waits poll with a growing backoff, which would
+round each sample up to its next poll. Target: the card page <= 1.3x the blank page (medians, reloads alternating).
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from playwright.sync_api import Browser, Locator, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 from bench.common import (app_service, arguments, backend_name, fresh_database, median, report,  # noqa: E402
                           request_refunds)
@@ -24,6 +24,21 @@ from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
 
 WARMUP = 3
 TARGET_RATIO = 1.3
+BLANK_SHOWN = "document.body.innerText.includes('Blank page')"
+CARD_SHOWN = "[...document.querySelectorAll('.st-key-conversation_card button')].some(b => b.innerText === 'Approve')"
+# Installed before any of the page's own scripts: the first frame drawn after `shown` became true, in seconds
+# since the navigation started.
+FIRST_DRAWN = """
+(() => {
+  const observer = new MutationObserver(() => {
+    if (document.body && (%s)) {
+      observer.disconnect();
+      requestAnimationFrame(() => { window.__firstDrawn = performance.now() / 1000; });
+    }
+  });
+  observer.observe(document, {childList: true, subtree: true, characterData: true});
+})();
+"""
 
 
 def main() -> None:
@@ -37,9 +52,8 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 samples = measure(args.rounds, {
-                    "blank": (opened(browser, blank_url), lambda page: page.get_by_text("Blank page")),
-                    "card": (opened(browser, f"{app_url}/?thread={thread_id}"),
-                             lambda page: page.locator(".st-key-conversation_card").get_by_role("button", name="Approve")),
+                    "blank": opened(browser, blank_url, BLANK_SHOWN),
+                    "card": opened(browser, f"{app_url}/?thread={thread_id}", CARD_SHOWN),
                 })
                 browser.close()
         finally:
@@ -52,27 +66,27 @@ def main() -> None:
            f"target: ours <= {TARGET_RATIO}x: {'met' if met else 'MISSED'}")
 
 
-def opened(browser: Browser, url: str) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+def opened(browser: Browser, url: str, shown: str) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(FIRST_DRAWN % shown)
+    page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(url)
     wait_ready(page)
     return page
 
 
-def measure(rounds: int, pages: dict[str, tuple[Page, Callable[[Page], Locator]]]) -> dict[str, list[float]]:
+def measure(rounds: int, pages: dict[str, Page]) -> dict[str, list[float]]:
     """Reload each page in turn (alternating which goes first); the first rounds warm both servers up."""
     samples: dict[str, list[float]] = {name: [] for name in pages}
     for round_number in range(WARMUP + rounds):
         order = list(pages.items())[:: 1 if round_number % 2 else -1]
-        for name, (page, content) in order:
-            started = time.perf_counter()
+        for name, page in order:
             page.reload(wait_until="commit")
-            content(page).wait_for(state="visible")
-            elapsed = time.perf_counter() - started
+            page.wait_for_function("window.__firstDrawn !== undefined")
             wait_ready(page)  # let the run finish before the next reload
             if round_number >= WARMUP:
-                samples[name].append(elapsed)
+                samples[name].append(page.evaluate("window.__firstDrawn"))
     return samples
 
 
