@@ -293,17 +293,19 @@ class ApprovalService:
         `pending` is the approval the decision was just checked against (saves reading the state again).
         """
         thread_id, decision_id = row["thread_id"], row["decision_id"]
+        output: dict[str, Any] | None = None
         with self._exclusive(thread_id, wait=True):
             if pending is None or pending.interrupt_id != row["interrupt_id"]:
                 state = self._state(thread_id)
                 pending = _pending_in(thread_id, state)
                 if pending is None and state.next:
                     # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
-                    self.graph.invoke(None, self._config(thread_id), durability=DURABILITY)
+                    output = self.graph.invoke(None, self._config(thread_id), durability=DURABILITY)
             if pending is not None and pending.interrupt_id == row["interrupt_id"]:
                 resume = {row["interrupt_id"]: json.loads(row["response"])}
-                self.graph.invoke(Command(resume=resume), self._config(thread_id), durability=DURABILITY)
-            state = self._state(thread_id)
+                output = self.graph.invoke(Command(resume=resume), self._config(thread_id), durability=DURABILITY)
+            # A run that ended without "__interrupt__" left nothing pending: no need to read its state back.
+            state = None if output is not None and "__interrupt__" not in output else self._state(thread_id)
             with self.db.transaction() as tx:  # one commit for the decision, the thread list and the index
                 now = utcnow()
                 tx.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (now, decision_id))
@@ -403,9 +405,10 @@ def _pending_in(thread_id: str, state: StateSnapshot, with_messages: bool = Fals
     return None
 
 
-def _write_index(tx: Transaction, thread_id: str, state: StateSnapshot) -> None:
-    """The state's interrupts become pending rows; every other row of the thread is marked resolved."""
-    items = [_queue_item(thread_id, state, i.id, i.value) for task in state.tasks for i in task.interrupts]
+def _write_index(tx: Transaction, thread_id: str, state: StateSnapshot | None) -> None:
+    """The state's interrupts become pending rows; every other row of the thread (all, for None) is resolved."""
+    tasks = state.tasks if state is not None else ()
+    items = [_queue_item(thread_id, state, i.id, i.value) for task in tasks for i in task.interrupts]
     current = [item.interrupt_id for item in items]
     marks = ", ".join("?" * len(current)) or "''"
     tx.execute(

@@ -12,7 +12,9 @@ from approvals.auth import GUEST, authenticate
 from approvals.models import AlreadyDecided, InvalidThreadId, NotAllowed, NotPending, UnknownThread
 from approvals.runner import BackgroundRunner
 from approvals.service import ApprovalService, QueueFilter
+from graphs import build_graph
 from graphs.hitl import InvalidDecision
+from graphs.models import ScriptedChatModel, scripted_reply
 
 APPROVE = {"decisions": [{"type": "approve"}]}
 
@@ -50,6 +52,28 @@ def test_approve_applies_once_records_who_and_clears_the_queue(service, store, r
     assert [e["tool"] for e in store.ledger.entries(thread_id)] == ["issue_refund"]
     assert service.list_pending() == [] and service.pending_approval(thread_id) is None
     assert service.messages(thread_id)[-1].content.startswith("Done: Refunded $25.00")
+
+
+class FollowUpModel(ScriptedChatModel):
+    """After a refund runs, proposes an email about it: a resume that stops at a second approval."""
+
+    def _reply(self, messages):
+        if messages[-1].type == "tool" and messages[-1].name == "issue_refund":
+            return scripted_reply("Email jo@example.com about the refund")
+        return super()._reply(messages)
+
+
+def test_a_resume_that_stops_at_a_new_approval_puts_it_in_the_queue(store):
+    service = ApprovalService(store, build_graph(store.checkpointer, FollowUpModel(), ledger=store.ledger))
+    thread_id, refund = start(service, "Refund order 1234 for $25")
+    service.decide(thread_id, refund, APPROVE, GUEST)
+    email = service.pending_approval(thread_id)
+    assert email is not None and email.interrupt_id != refund
+    assert [(i.thread_id, i.interrupt_id, i.tool) for i in service.list_pending()] == [
+        (thread_id, email.interrupt_id, "send_email")]
+    service.decide(thread_id, email.interrupt_id, APPROVE, ALICE)
+    assert service.list_pending() == [] and service.pending_approval(thread_id) is None
+    assert [entry["tool"] for entry in store.ledger.entries(thread_id)] == ["issue_refund", "send_email"]
 
 
 def test_a_second_decision_fails_with_who_decided_and_when(service, store, refund_pending):
