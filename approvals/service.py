@@ -190,8 +190,7 @@ class ApprovalService:
 
     def decide(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
         """Record the decision (exactly once per interrupt) and resume the graph with it."""
-        pending = self.pending_approval(self.check_thread_id(thread_id))
-        row = self._record(thread_id, interrupt_id, pending, lambda request: response, actor)
+        row, pending = self._record(thread_id, interrupt_id, lambda request: response, actor)
         return _decision_record({**row, "applied_at": self._apply(row, pending)})
 
     def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
@@ -200,8 +199,8 @@ class ApprovalService:
         Raises AlreadyDecided (someone was first), NotPending, NotAllowed or InvalidDecision; in every case
         nothing is saved.
         """
-        pending = self.pending_approval(self.check_thread_id(thread_id))
-        return _decision_record(self._record(thread_id, interrupt_id, pending, lambda request: response, actor))
+        row, _ = self._record(thread_id, interrupt_id, lambda request: response, actor)
+        return _decision_record(row)
 
     def decide_many(
         self,
@@ -224,19 +223,20 @@ class ApprovalService:
                 claim = claimed.get((item.thread_id, item.interrupt_id))
                 if claim is not None and claim.claimed_by != actor.name:
                     raise claims.Claimed(claim)
-                pending = self.pending_approval(self.check_thread_id(item.thread_id))
-                decided.append(_decision_record(self._record(item.thread_id, item.interrupt_id, pending,
-                                                             response_factory, actor)))
+                row, _ = self._record(item.thread_id, item.interrupt_id, response_factory, actor)
+                decided.append(_decision_record(row))
             except (ApprovalError, InvalidDecision) as error:
                 failed.append((item, str(error)))
         return BulkResult(decided, failed)
 
-    def _record(self, thread_id: str, interrupt_id: str, pending: PendingApproval | None,
-                response_for: Callable[[HITLRequest], Any], actor: Actor) -> Row:
-        """Check a decision against the thread's `pending` approval and insert it with the compare-and-set.
+    def _record(self, thread_id: str, interrupt_id: str, response_for: Callable[[HITLRequest], Any],
+                actor: Actor) -> tuple[Row, PendingApproval]:
+        """Check a decision against the thread's pending approval and insert it with the compare-and-set.
 
-        Reasons for a refusal are looked up only on refusal, so the common path reads the state and nothing else.
+        Returns the decision row and the approval it was checked against. Reasons for a refusal are looked up
+        only on refusal, so the common path reads the state and nothing else.
         """
+        pending = self.pending_approval(self.check_thread_id(thread_id))
         if pending is None or pending.interrupt_id != interrupt_id:
             if existing := self.decision(thread_id, interrupt_id):
                 raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
@@ -244,7 +244,7 @@ class ApprovalService:
             raise NotPending("This approval is no longer pending.")
         checked = parse_response(response_for(pending.request), pending.request)
         check_policy(pending.request, checked, actor)
-        return self._insert_decision(pending, checked, actor)
+        return self._insert_decision(pending, checked, actor), pending
 
     def _insert_decision(self, pending: PendingApproval, response: HITLResponse, actor: Actor) -> Row:
         request = pending.request
