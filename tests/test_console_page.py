@@ -78,6 +78,21 @@ def table(at: AppTest, column: str):
     return next(frame.value for frame in at.dataframe if column in frame.value.columns)
 
 
+def rows(at: AppTest):
+    """The queue as the reviewer sees it."""
+    return table(at, "Claimed by")
+
+
+def click_row(at: AppTest, row: int, column: str = "Requester") -> AppTest:
+    """AppTest cannot click a dataframe cell; set the table's selection the way a click does."""
+    at.session_state["console_queue"] = {"selection": {"rows": drawn_ticks(at), "columns": [], "cells": [(row, column)]}}
+    return at.run(timeout=30)
+
+
+def drawn_ticks(at: AppTest) -> list[int]:
+    return list(at.session_state["console_queue"]["selection"]["rows"])
+
+
 def labels(at: AppTest) -> list[str]:
     return [button.label for button in at.button]
 
@@ -119,7 +134,7 @@ def test_queue_lists_every_pending_item_oldest_first_with_a_count(seeder):
     at = console()
     assert not at.exception
     assert "**3 pending**" in texts(at.markdown)
-    table = at.data_editor[0].value
+    table = rows(at)
     assert list(table["Tool"]) == ["send_email", "issue_refund", "delete_customer"]
     assert list(table["Requester"]) == ["carol", "alice", "carol"]
     assert list(table["Policy"]) == ["reviewer"] * 3
@@ -132,7 +147,7 @@ def test_filter_narrows_the_queue_and_lives_in_the_url(seeder):
     at = console()
     at.multiselect(key="console_tool").set_value(["delete_customer"]).run(timeout=30)
     assert "**1 pending**" in texts(at.markdown)
-    assert list(at.data_editor[0].value["Tool"]) == ["delete_customer"]
+    assert list(rows(at)["Tool"]) == ["delete_customer"]
     assert at.query_params["tool"] == "delete_customer"
 
     reloaded = console(tool="delete_customer", requester="carol")
@@ -146,18 +161,18 @@ def test_queue_pages_by_200_and_the_page_is_in_the_url(seeder):
     for n in range(201):
         ask(seeder, f"Email jo{n}@example.com about the delay")
     at = console()
-    assert len(at.data_editor[0].value) == 200 and "Items 1–200 of 201" in texts(at.caption)
+    assert len(rows(at)) == 200 and "Items 1–200 of 201" in texts(at.caption)
     at.button(key="console_next").click().run(timeout=30)
-    assert len(at.data_editor[0].value) == 1 and "Items 201–201 of 201" in texts(at.caption)
+    assert len(rows(at)) == 1 and "Items 201–201 of 201" in texts(at.caption)
     assert at.query_params["offset"] == "200"
-    assert len(console(offset="200").data_editor[0].value) == 1
+    assert len(rows(console(offset="200"))) == 1
 
 
 def test_items_past_the_sla_are_flagged(seeder, monkeypatch):
     ask(seeder, "Email jo@example.com about the delay")
     monkeypatch.setenv("APPROVAL_SLA_MINUTES", "0")
     at = console()
-    assert list(at.data_editor[0].value["SLA"]) == ["⚠️ overdue"]
+    assert list(rows(at)["SLA"]) == ["⚠️ overdue"]
     assert "**1 pending** · 1 past the 0-minute SLA on this page" in texts(at.markdown)
 
 
@@ -174,20 +189,50 @@ def test_ttl_rejects_expired_items_on_refresh_as_system_expired(seeder, monkeypa
 # -- the open item -----------------------------------------------------------------------------------------
 
 
-def test_open_item_from_the_picker_shows_context_and_payloads(seeder):
+def test_clicking_a_row_opens_it_with_context_and_payloads(seeder):
+    ask(seeder, "Delete customer 77")
     item = ask(seeder, "Email jo@example.com about the delay")
-    at = console()
-    at.selectbox(key="console_open_None").set_value(item.thread_id).run(timeout=30)
+    at = click_row(console(), 1)
     assert not at.exception
     assert (at.query_params["thread"], at.query_params["interrupt"]) == (item.thread_id, item.interrupt_id)
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
     assert at.chat_message[0].text[0].value == "Email jo@example.com about the delay"
     assert "Claimed by you until" in " ".join(texts(at.caption))
     assert not at.error  # the AIMessage payload matches the interrupt value
-    assert {"Approve", "Edit", "Reject", "Close"} <= set(labels(at))
+    assert {"Approve", "Edit", "Reject", "Close", "Next", "Previous"} <= set(labels(at))
+    assert at.session_state["console_queue"]["selection"]["cells"] == [(1, "Tool")]  # the open row stays marked
 
 
-def test_approve_from_the_detail_view(seeder):
+def test_approving_opens_the_next_item_in_queue_order_and_claims_it(seeder):
+    first, second, third = (ask(seeder, text) for text in (
+        "Email jo@example.com about the delay", "Delete customer 77", "Refund order 1234 for $250"))
+    claims.claim(seeder.db, second.thread_id, second.interrupt_id, BOB)  # bob is on the second one
+    at = opened(first)
+    at.button(key="console_approve").click().run(timeout=30)
+    assert not at.exception
+    assert (at.query_params["thread"], at.query_params["interrupt"]) == (third.thread_id, third.interrupt_id)
+    assert shown(texts(at.success)[0]) == "approve: send_email for carol."
+    assert claims.holder(seeder.db, third.thread_id, third.interrupt_id).claimed_by == "alice"
+    assert claims.holder(seeder.db, first.thread_id, first.interrupt_id) is None
+    assert seeder.decision(first.thread_id, first.interrupt_id).decided_by == "alice"
+    assert list(rows(at)["Tool"]) == ["delete_customer", "issue_refund"]
+    wait_applied(seeder, first)
+
+
+def test_next_and_previous_walk_the_queue_from_the_first_item(seeder):
+    items = [ask(seeder, f"Email jo{n}@example.com about the delay") for n in range(3)]
+    at = console()
+    walk = []
+    for key in ("console_next_item", "console_next_item", "console_next_item", "console_next_item",
+                "console_previous_item"):
+        at.button(key=key).click().run(timeout=30)
+        walk.append(items.index(next(i for i in items if i.thread_id == at.query_params["thread"])))
+    assert walk == [0, 1, 2, 2, 1]  # J opens the first item; nothing happens past the end
+    assert claims.holder(seeder.db, items[2].thread_id, items[2].interrupt_id) is None  # left behind, let go
+    assert claims.holder(seeder.db, items[1].thread_id, items[1].interrupt_id).claimed_by == "alice"
+
+
+def test_deciding_the_last_item_shows_the_outcome_there(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     at = opened(item)
     at.button(key="console_approve").click().run(timeout=30)
@@ -251,7 +296,7 @@ def test_claimed_item_needs_a_confirmed_take_over(seeder):
     at = opened(item)
     assert texts(at.warning)[0].startswith("Claimed by bob until")
     assert "Approve" not in labels(at)
-    assert list(at.data_editor[0].value["Claimed by"]) == ["bob"]
+    assert list(rows(at)["Claimed by"]) == ["bob"]
 
     at.button(key="console_take_over").click().run(timeout=30)
     assert claims.holder(seeder.db, item.thread_id, item.interrupt_id).claimed_by == "bob"
@@ -274,11 +319,9 @@ def test_close_releases_the_claim_and_clears_the_url(seeder):
 # -- bulk --------------------------------------------------------------------------------------------------
 
 
-def select_rows(at: AppTest, *rows: int) -> AppTest:
-    """AppTest cannot tick a data_editor cell; seed the editor's edit state instead."""
-    at.session_state[at.data_editor[0].key] = {
-        "edited_rows": {row: {"Select": True} for row in rows}, "added_rows": [], "deleted_rows": []
-    }
+def select_rows(at: AppTest, *ticked: int) -> AppTest:
+    """AppTest cannot tick a row's checkbox; set the table's selection the way ticking does."""
+    at.session_state["console_queue"] = {"selection": {"rows": list(ticked), "columns": [], "cells": []}}
     return at.run(timeout=30)
 
 
@@ -307,8 +350,8 @@ def test_selection_survives_a_refresh_that_adds_rows(seeder):
     seeder.record_decision(first.thread_id, first.interrupt_id, APPROVE, BOB)
     ask(seeder, "Refund order 1234 for $250")
     at.run(timeout=30)  # what the live refresh does
-    assert list(at.data_editor[0].value["Select"]) == [True, False]
-    assert list(at.data_editor[0].value["Tool"]) == ["delete_customer", "issue_refund"]
+    assert drawn_ticks(at) == [0]
+    assert list(rows(at)["Tool"]) == ["delete_customer", "issue_refund"]
     assert at.button(key="console_bulk_approve").label == "Approve selected (1)"
 
 
@@ -334,7 +377,7 @@ def test_history_lists_decisions_filters_them_and_exports_csv(seeder):
     email, deletion = ask(seeder, "Email jo@example.com about the delay"), ask(seeder, "Delete customer 77")
     seeder.decide(email.thread_id, email.interrupt_id, APPROVE, ALICE)
     seeder.decide(deletion.thread_id, deletion.interrupt_id, {"decisions": [{"type": "reject", "message": "No."}]}, BOB)
-    at = console()
+    at = console(tab="History")
     decisions = table(at, "decided by")
     assert list(decisions["decided by"]) == ["bob", "alice"] and list(decisions["decision"]) == ["reject", "approve"]
     assert at.get("download_button")[0].proto.label == "Download CSV"

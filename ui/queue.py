@@ -1,0 +1,293 @@
+"""The console's queue: filters and page in the URL, the live table (click a row to open it, tick rows for bulk),
+the open item's neighbours for J/K and auto-advance, and the bulk decisions.
+
+The URL is the view state (?thread=&interrupt= for the open item, filters, offset) so a reload keeps it;
+session_state only holds what may be lost: the bulk selection, by item, and the order of the rows last drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+import resources
+from approvals import claims, expiry
+from approvals.auth import Actor
+from approvals.models import DecisionRecord, QueueItem, age_seconds
+from approvals.service import QueueFilter
+from graphs.hitl import HITLRequest, InvalidDecision
+from graphs.tools import TOOLS
+from ui.approval_widgets import approve_value, reject_value, show_error
+
+PAGE_SIZE = 200
+REFRESH_SECONDS = 5
+TOOL_NAMES = [tool.name for tool in TOOLS]
+POLICIES = ["self", "reviewer"]
+OVERDUE_STYLE = "background-color: rgba(255, 75, 75, 0.18)"
+TABLE_KEY = "console_queue"
+OPEN_COLUMN = "Tool"
+"""The cell the open item's row shows selected (any column would do; a click on any cell opens the row)."""
+
+ItemKey = tuple[str, str]
+"""(thread_id, interrupt_id): how an item is named across reruns, pages and refreshes."""
+
+
+# -- URL state ---------------------------------------------------------------------------------------------
+
+
+def set_param(name: str, value: str | list[str] | None) -> None:
+    if value:
+        st.query_params[name] = value
+    else:
+        st.query_params.pop(name, None)
+
+
+def opened() -> ItemKey | None:
+    """The open item as the URL names it (the interrupt may be missing on a deep link with ?thread= only)."""
+    thread_id = st.query_params.get("thread")
+    return (thread_id, st.query_params.get("interrupt", "")) if thread_id else None
+
+
+def open_item(key: ItemKey | None, actor: Actor) -> None:
+    """Open `key` (or nothing), letting go of the claim on the item open before."""
+    if (current := opened()) and current != key and current[1]:
+        claims.release(resources.approval_service().db, *current, actor)
+    set_param("thread", key[0] if key else None)
+    set_param("interrupt", key[1] if key else None)
+    st.session_state.pop("console_mode", None)
+
+
+def queue_filter() -> QueueFilter:
+    """Filter widgets, seeded from the URL on a fresh session and written back to it on every run."""
+    url = {
+        "console_tool": [t for t in st.query_params.get_all("tool") if t in TOOL_NAMES],
+        "console_policy": [p for p in st.query_params.get_all("policy") if p in POLICIES],
+        "console_min_age": _number(st.query_params.get("min_age")),
+        "console_requester": st.query_params.get("requester", ""),
+    }
+    for key, value in url.items():
+        st.session_state.setdefault(key, value)
+    tool_col, policy_col, age_col, requester_col = st.columns(4)
+    tools = tool_col.multiselect("Tool", TOOL_NAMES, key="console_tool")
+    policies = policy_col.multiselect("Policy", POLICIES, key="console_policy")
+    min_age = age_col.number_input("Min age (minutes)", min_value=0, step=5, key="console_min_age")
+    requester = requester_col.text_input("Requester", key="console_requester").strip()
+    if [tools, policies, min_age, requester] != list(url.values()):
+        set_param("offset", None)
+    set_param("tool", tools)
+    set_param("policy", policies)
+    set_param("min_age", str(min_age) if min_age else None)
+    set_param("requester", requester)
+    cutoff = (datetime.now(UTC) - timedelta(minutes=min_age)).isoformat(timespec="milliseconds") if min_age else None
+    return QueueFilter(tuple(tools), tuple(policies), (requester,) if requester else (), cutoff)
+
+
+def _number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() else 0
+
+
+# -- the live queue ----------------------------------------------------------------------------------------
+
+
+def age_text(created_at: str) -> str:
+    minutes = max(int(age_seconds(created_at) // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (24 * 60)} d {minutes // 60 % 24} h"
+
+
+def apply_in_background(records: list[DecisionRecord]) -> None:
+    """Decisions are recorded already (the fast part); resuming the graphs happens off the script thread."""
+    service, runner = resources.approval_service(), resources.background_runner()
+    for record in records:
+        runner.enqueue(record.thread_id, service.apply_decision, record.decision_id)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def queue(actor: Actor) -> None:
+    """The live queue: refreshes itself without rerunning the open item; a row click reruns the whole page."""
+    service = resources.approval_service()
+    apply_in_background(expiry.expire_overdue(service, expiry.ttl_minutes()).decided)
+    filters = queue_filter()
+    total = service.count_pending(filters)
+    offset = min(_number(st.query_params.get("offset")), max(total - 1, 0) // PAGE_SIZE * PAGE_SIZE)
+    items = service.list_pending(filters, PAGE_SIZE, offset)
+    sla = expiry.sla_minutes()
+    late = {(item.thread_id, item.interrupt_id) for item in items if expiry.past_sla(item.created_at, sla)}
+    st.markdown(f"**{total} pending**" + (f" · {len(late)} past the {sla:g}-minute SLA on this page" if late else ""))
+    if not items:
+        st.session_state["console_rows"] = []
+        st.info("Nothing is waiting for a decision.")
+    else:
+        queue_table(items, late, actor)
+        pager(offset, len(items), total)
+    bulk_actions(actor)
+
+
+def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> None:
+    """One row per item, in queue order. Clicking a cell opens its row; the row checkboxes are the bulk selection.
+
+    Selections are positions in the rows as drawn, so they are read back against the rows drawn last time and
+    written again for the rows drawn now: a refresh that shifts rows keeps the right items ticked and open.
+    """
+    keys = [item_key(item) for item in items]
+    if clicked := read_selection():
+        open_item(clicked, actor)
+        st.rerun()
+    held = claims.active_claims(resources.approval_service().db)
+    frame = pd.DataFrame(
+        {
+            "Age": age_text(item.created_at),
+            "Tool": item.tool,
+            "Requester": item.requester,
+            "Policy": item.policy,
+            "Arguments": item.args_summary,
+            "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
+            "SLA": "⚠️ overdue" if key in late else "",
+        }
+        for item, key in zip(items, keys)
+    )
+    selected = st.session_state.setdefault("console_selected", {})
+    current = opened()
+    drawn = {
+        "rows": [row for row, key in enumerate(keys) if key in selected],
+        "columns": [],
+        "cells": [(row, OPEN_COLUMN) for row, key in enumerate(keys) if current and key[0] == current[0]][:1],
+    }
+    if _selection(st.session_state.get(TABLE_KEY)) != drawn:
+        st.session_state[TABLE_KEY] = {"selection": drawn}
+    st.session_state["console_rows"], st.session_state["console_drawn"] = items, drawn
+    # Highlighting costs a Styler pass over every cell: only pay it when something is overdue.
+    shown = frame.style.apply(lambda row: [OVERDUE_STYLE if row["SLA"] else ""] * len(row), axis=1) if late else frame
+    st.dataframe(shown, key=TABLE_KEY, hide_index=True, on_select="rerun",
+                 selection_mode=["multi-row", "single-cell"])
+
+
+def read_selection() -> ItemKey | None:
+    """Take in what the user changed in the table since it was drawn: ticks update the bulk selection (by item);
+    a clicked cell is returned as the item to open."""
+    drawn, rows = st.session_state.get("console_drawn"), st.session_state.get("console_rows", [])
+    state = _selection(st.session_state.get(TABLE_KEY))
+    if drawn is None or state is None or state == drawn:
+        return None
+    selected: dict[ItemKey, QueueItem] = st.session_state.setdefault("console_selected", {})
+    if state["rows"] != drawn["rows"]:
+        for row, item in enumerate(rows):
+            if row in state["rows"]:
+                selected[item_key(item)] = item
+            else:
+                selected.pop(item_key(item), None)
+    st.session_state["console_drawn"] = state  # taken in: the same selection is not news on the next run
+    clicked = [row for row, _ in state["cells"] if row < len(rows)]
+    if clicked and state["cells"] != drawn["cells"]:
+        return item_key(rows[clicked[0]])
+    return None
+
+
+def item_key(item: QueueItem) -> ItemKey:
+    return item.thread_id, item.interrupt_id
+
+
+def _selection(state: object) -> dict | None:
+    """The table's selection as plain lists (cells as (row, column) tuples), for comparing with what was drawn."""
+    if not state:
+        return None
+    selection = state["selection"]
+    return {
+        "rows": sorted(selection.get("rows", [])),
+        "columns": list(selection.get("columns", [])),
+        "cells": [tuple(cell) for cell in selection.get("cells", [])],
+    }
+
+
+def pager(offset: int, shown: int, total: int) -> None:
+    if total <= PAGE_SIZE:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if row.button("Previous page", key="console_previous", disabled=offset == 0):
+        set_param("offset", str(offset - PAGE_SIZE) if offset > PAGE_SIZE else None)
+        st.rerun()
+    if row.button("Next page", key="console_next", disabled=offset + shown >= total):
+        set_param("offset", str(offset + PAGE_SIZE))
+        st.rerun()
+    row.caption(f"Items {offset + 1}–{offset + shown} of {total}")
+
+
+# -- moving through the queue ------------------------------------------------------------------------------
+
+
+def neighbour(step: int, actor: Actor) -> ItemKey | None:
+    """The item `step` rows away from the open one in the rows last drawn (the first row when none is open),
+    skipping items someone else has claimed: J/K and the auto-advance after a decision land on work you can do."""
+    rows = [item_key(item) for item in st.session_state.get("console_rows", [])]
+    current = opened()
+    positions = [row for row, key in enumerate(rows) if current and key[0] == current[0]]
+    start = positions[0] if positions else (-1 if step > 0 else len(rows))
+    held = claims.active_claims(resources.approval_service().db)
+    row = start + step
+    while 0 <= row < len(rows):
+        claim = held.get(rows[row])
+        if claim is None or claim.claimed_by == actor.name:
+            return rows[row]
+        row += step
+    return None
+
+
+def go(step: int, actor: Actor) -> None:
+    """J/K button callback: open the next/previous item (nothing happens at either end of the queue)."""
+    if (key := neighbour(step, actor)) is not None:
+        open_item(key, actor)
+
+
+# -- bulk decisions ----------------------------------------------------------------------------------------
+
+
+def bulk_actions(actor: Actor) -> None:
+    selected: dict[ItemKey, QueueItem] = st.session_state.setdefault("console_selected", {})
+    message = st.text_input("Reject message", key="console_bulk_message", placeholder="Every selected agent gets this")
+    row = st.container(horizontal=True)
+    if row.button(f"Approve selected ({len(selected)})", key="console_bulk_approve", disabled=not selected):
+        run_bulk(actor, "approved", approve_value)
+    if row.button(f"Reject selected ({len(selected)})", key="console_bulk_reject", disabled=not selected):
+        if message.strip():
+            run_bulk(actor, "rejected", lambda request: reject_value(request, message))
+        else:
+            show_error(InvalidDecision("Write a reject message first; every agent gets it."))
+    if row.button("Clear selection", key="console_bulk_clear", disabled=not selected):
+        st.session_state["console_selected"] = {}
+        st.rerun()
+    bulk_outcome()
+
+
+def run_bulk(actor: Actor, verb: str, response: Callable[[HITLRequest], dict]) -> None:
+    service = resources.approval_service()
+    result = service.decide_many(list(st.session_state["console_selected"].values()), response, actor)
+    apply_in_background(result.decided)
+    st.session_state["console_bulk_result"] = (verb, result)
+    st.session_state["console_selected"] = {}
+    st.rerun()
+
+
+def bulk_outcome() -> None:
+    """The last bulk action's result stays until dismissed: how many landed, and which did not and why."""
+    if (outcome := st.session_state.get("console_bulk_result")) is None:
+        return
+    verb, result = outcome
+    if result.decided:
+        st.success(f"{len(result.decided)} {verb}.")
+    if result.failed:
+        st.warning(f"{len(result.failed)} not {verb}:")
+        st.dataframe(
+            [{"tool": item.tool, "requester": item.requester, "thread": item.thread_id, "reason": why}
+             for item, why in result.failed],
+            hide_index=True,
+            key="console_bulk_failed",
+        )
+    if st.button("Dismiss", key="console_bulk_dismiss"):
+        st.session_state.pop("console_bulk_result")
+        st.rerun()

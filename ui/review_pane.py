@@ -1,0 +1,211 @@
+"""The console's open item: its card, the decision keys, the payloads and the conversation, rebuilt from the URL
+and the database on every run.
+
+Keys (Streamlit button shortcuts, shown on the buttons): A approve, E edit, X reject (the message box takes the
+focus), J/K next/previous item. Decisions are button callbacks, so the run that follows a key press already
+draws the next item: the decision is recorded through the service (policy and compare-and-set), the graph
+resumes in the background, and the next item in queue order opens and is claimed for you.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from langchain_core.messages import BaseMessage
+
+import resources
+from approvals import audit, claims
+from approvals.auth import Actor
+from approvals.models import AlreadyDecided, ApprovalError, DecisionRecord, PendingApproval
+from approvals.service import edit_diff
+from graphs.hitl import InvalidDecision, parse_response
+from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
+from ui.chat import AVATARS, chat_entries
+from ui.queue import ItemKey, apply_in_background, go, neighbour, open_item, opened, set_param
+
+FOCUS_REJECT_MESSAGE = """<script>
+  const box = window.parent.document.querySelector(".st-key-%s textarea") || document.querySelector(".st-key-%s textarea");
+  if (box) box.focus();
+</script>"""
+
+
+def navigation(actor: Actor) -> None:
+    """J/K move through the queue in its order; Close lets go of the open item. Shown whenever the queue is."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button("Previous", key="console_previous_item", shortcut="K", on_click=go, args=(-1, actor))
+    row.button("Next", key="console_next_item", shortcut="J", on_click=go, args=(1, actor))
+    if opened():
+        row.button("Close", key="console_close", on_click=open_item, args=(None, actor))
+
+
+def review_pane(actor: Actor) -> None:
+    """The open item: its card and keys while it is pending, else who decided it, then its conversation."""
+    if (current := opened()) is None:
+        return
+    service = resources.approval_service()
+    try:
+        thread_id = service.require_thread(current[0])
+    except ApprovalError as error:
+        show_error(error)
+        return
+    flash()
+    pending = service.pending_approval(thread_id, with_messages=True)
+    interrupt_id = current[1] or (pending.interrupt_id if pending else None)
+    set_param("interrupt", interrupt_id)
+    if interrupt_id and (decided := service.decision(thread_id, interrupt_id)):
+        outcome(decided, actor)
+    elif pending is None or pending.interrupt_id != interrupt_id:
+        st.info("Nothing is pending in this conversation.")
+    else:
+        review(pending, actor)
+        return
+    conversation(service.messages(thread_id))
+
+
+def flash() -> None:
+    """What the last key press did, said once: the decision that moved the pane on, or why it was refused."""
+    if (message := st.session_state.pop("console_flash", None)) is None:
+        return
+    kind, text = message
+    (st.success if kind == "done" else st.error)(escape_markdown(text), icon="✅" if kind == "done" else "⚠️")
+
+
+def outcome(decided: DecisionRecord, actor: Actor) -> None:
+    if decided.decided_by == actor.name:
+        st.success(f"You decided this: {decided.decision} at {decided.decided_at}.")
+    else:
+        st.warning(escape_markdown(str(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))))
+    runner = resources.background_runner()
+    if error := runner.take_error(decided.thread_id):
+        show_error(error)
+    elif runner.is_running(decided.thread_id):
+        st.caption("The agent is resuming with this decision…")
+
+
+def review(pending: PendingApproval, actor: Actor) -> None:
+    request = pending.request
+    st.subheader(escape_markdown(f"{' + '.join(a.name for a in request.action_requests)} for {request.requested_by}"))
+    allowed = may_decide(pending, actor)
+    render_request(request)
+    if allowed:
+        decision_controls(pending, actor)
+    payloads(pending)
+    conversation(pending.messages)
+
+
+def may_decide(pending: PendingApproval, actor: Actor) -> bool:
+    """Claim the item on open (or renew the claim); another's live claim hides the buttons until taken over.
+
+    A page that showed the buttons a moment ago keeps them for this one run, so a click already on its way
+    still reaches the compare-and-set (which tells the slower reviewer who was first).
+    """
+    item = (pending.thread_id, pending.interrupt_id)
+    on_screen = st.session_state.get("console_deciding") == item
+    try:
+        held = claims.claim(resources.approval_service().db, *item, actor)
+    except claims.Claimed as taken:
+        st.session_state["console_deciding"] = None
+        st.warning(escape_markdown(str(taken)))
+        if not on_screen:
+            take_over(item, taken.claim, actor)
+        return on_screen
+    st.session_state["console_deciding"] = item
+    st.caption(f"Claimed by you until {held.expires_at[11:19]} UTC.")
+    return True
+
+
+def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
+    if st.session_state.get("console_confirm_take_over") != item:
+        if st.button("Take over", key="console_take_over"):
+            st.session_state["console_confirm_take_over"] = item
+            st.rerun()
+        return
+    st.write(escape_markdown(f"Take this item over from {claim.claimed_by}? They may be deciding it right now."))
+    row = st.container(horizontal=True)
+    if row.button("Confirm take over", key="console_confirm_take_over_button", type="primary"):
+        claims.claim(resources.approval_service().db, *item, actor, take_over=True)
+        st.session_state.pop("console_confirm_take_over")
+        st.rerun()
+    if row.button("Cancel", key="console_cancel_take_over"):
+        st.session_state.pop("console_confirm_take_over")
+        st.rerun()
+
+
+def decision_controls(pending: PendingApproval, actor: Actor) -> None:
+    """Approve at once; Edit and Reject open their forms; an edit shows its diff before it is confirmed."""
+    request, mode_key = pending.request, st.session_state.get("console_mode")
+    mode = mode_key[1] if mode_key and mode_key[0] == pending.interrupt_id else None
+    row = st.container(horizontal=True)
+    row.button("Approve", key="console_approve", type="primary", shortcut="A",
+               on_click=decide, args=(pending, approve_value(request), actor))
+    row.button("Edit", key="console_edit", shortcut="E", on_click=set_mode, args=(pending.interrupt_id, "edit"))
+    row.button("Reject", key="console_reject", shortcut="X", on_click=set_mode, args=(pending.interrupt_id, "reject"))
+    if mode == "edit":
+        if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}")) is not None:
+            st.session_state["console_mode"] = (pending.interrupt_id, "confirm", value)
+            st.rerun()
+    elif mode == "confirm":
+        confirm_edit(pending, mode_key[2], actor)
+    elif mode == "reject":
+        form_key = f"console_reject_form_{pending.interrupt_id}"
+        if (value := reject_form(request, form_key)) is not None:
+            decide(pending, value, actor)
+            st.rerun()
+        st.html(FOCUS_REJECT_MESSAGE % (f"{form_key}_message", f"{form_key}_message"), unsafe_allow_javascript=True)
+
+
+def set_mode(interrupt_id: str, mode: str) -> None:
+    st.session_state["console_mode"] = (interrupt_id, mode)
+
+
+def confirm_edit(pending: PendingApproval, value: dict, actor: Actor) -> None:
+    changes = audit.diff_rows(edit_diff(pending.request, parse_response(value, pending.request)))
+    st.markdown("**Your edit**")
+    if changes:
+        st.dataframe(changes, hide_index=True, key="console_edit_diff")
+    else:
+        st.info("Nothing changed: confirming is the same as approving.")
+    row = st.container(horizontal=True)
+    row.button("Confirm edit", key="console_confirm_edit", type="primary", on_click=decide, args=(pending, value, actor))
+    row.button("Back to the form", key="console_edit_back", on_click=set_mode, args=(pending.interrupt_id, "edit"))
+
+
+def decide(pending: PendingApproval, value: dict, actor: Actor) -> None:
+    """Record (fast, with the compare-and-set), resume in the background, and open the next item in queue order.
+
+    A refusal keeps the item open with the reason; someone else's decision keeps it open showing who was first.
+    """
+    service = resources.approval_service()
+    following = neighbour(1, actor)
+    try:
+        record = service.record_decision(pending.thread_id, pending.interrupt_id, value, actor)
+    except AlreadyDecided:
+        pass  # the pane shows "Already decided by X at T"
+    except (ApprovalError, InvalidDecision) as error:
+        st.session_state["console_flash"] = ("refused", str(error))
+        return
+    else:
+        apply_in_background([record])
+        claims.release(service.db, pending.thread_id, pending.interrupt_id, actor)
+        if following is not None:
+            tool = ", ".join(a.name for a in pending.request.action_requests)
+            st.session_state["console_flash"] = ("done", f"{record.decision}: {tool} for {pending.request.requested_by}.")
+            open_item(following, actor)
+    st.session_state.pop("console_mode", None)
+
+
+def payloads(pending: PendingApproval) -> None:
+    """The interrupt value next to the payload annotated on the AIMessage; they must agree."""
+    if not pending.payload_matches:
+        st.error("The payload on the AIMessage differs from the interrupt value. Check both before deciding.")
+    with st.expander("Interrupt value and annotated AIMessage payload", expanded=not pending.payload_matches):
+        interrupt_col, message_col = st.columns(2)
+        interrupt_col.caption("Interrupt value")
+        interrupt_col.json(pending.request.model_dump(mode="json"))
+        message_col.caption("AIMessage additional_kwargs['hitl']")
+        message_col.json(pending.message_payload or {})
+
+
+def conversation(messages: list[BaseMessage]) -> None:
+    st.markdown("**Conversation**")
+    for entry in chat_entries(messages):
+        st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)
