@@ -221,21 +221,17 @@ def pager(offset: int, shown: int, total: int) -> None:
 # -- moving through the queue ------------------------------------------------------------------------------
 
 
-def neighbour(step: int, actor: Actor) -> ItemKey | None:
+def neighbour(step: int, actor: Actor, *, wrap: bool = False) -> ItemKey | None:
     """The item `step` rows away from the open one in the rows last drawn (the first row when none is open),
-    skipping items someone else has claimed: J/K and the auto-advance after a decision land on work you can do."""
+    skipping items someone else has claimed: J/K and the auto-advance after a decision land on work you can do.
+    With `wrap`, the search goes on from the other end of the page (after deciding its last row)."""
     rows = [item_key(item) for item in st.session_state.get("console_rows", [])]
     current = opened()
     positions = [row for row, key in enumerate(rows) if current and key[0] == current[0]]
     start = positions[0] if positions else (-1 if step > 0 else len(rows))
+    order = rows[start + 1:] + (rows[:max(start, 0)] if wrap else []) if step > 0 else rows[:max(start, 0)][::-1]
     held = claims.active_claims(resources.approval_service().db)
-    row = start + step
-    while 0 <= row < len(rows):
-        claim = held.get(rows[row])
-        if claim is None or claim.claimed_by == actor.name:
-            return rows[row]
-        row += step
-    return None
+    return next((key for key in order if (claim := held.get(key)) is None or claim.claimed_by == actor.name), None)
 
 
 def go(step: int, actor: Actor) -> None:

@@ -23,8 +23,12 @@ from ui.chat import AVATARS, chat_entries
 from ui.queue import ItemKey, apply_in_background, go, neighbour, open_item, opened, set_param
 
 FOCUS_REJECT_MESSAGE = """<script>
-  const box = window.parent.document.querySelector(".st-key-%s textarea") || document.querySelector(".st-key-%s textarea");
-  if (box) box.focus();
+  // X opens the reject form; put the cursor in its message box (it may be drawn a frame after this script runs).
+  window.__rejectFocusRuns = (window.__rejectFocusRuns || 0) + 1;
+  (function focusWhenDrawn(tries) {
+    const box = document.querySelector(".st-key-%s textarea");
+    if (box) { box.focus(); } else if (tries > 0) { setTimeout(() => focusWhenDrawn(tries - 1), 20); }
+  })(50);
 </script>"""
 
 
@@ -150,7 +154,7 @@ def decision_controls(pending: PendingApproval, actor: Actor) -> None:
         if (value := reject_form(request, form_key)) is not None:
             decide(pending, value, actor)
             st.rerun()
-        st.html(FOCUS_REJECT_MESSAGE % (f"{form_key}_message", f"{form_key}_message"), unsafe_allow_javascript=True)
+        st.html(FOCUS_REJECT_MESSAGE % f"{form_key}_message", unsafe_allow_javascript=True)
 
 
 def set_mode(interrupt_id: str, mode: str) -> None:
@@ -175,7 +179,7 @@ def decide(pending: PendingApproval, value: dict, actor: Actor) -> None:
     A refusal keeps the item open with the reason; someone else's decision keeps it open showing who was first.
     """
     service = resources.approval_service()
-    following = neighbour(1, actor)
+    following = neighbour(1, actor, wrap=True)
     try:
         record = service.record_decision(pending.thread_id, pending.interrupt_id, value, actor)
     except AlreadyDecided:
