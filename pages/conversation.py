@@ -156,12 +156,12 @@ elif thread_id is not None:
         approval_card(pending)
     report_stale_form(thread_id, pending)
 
-placeholder = (
-    "The agent is working…" if running
-    else "Decide the pending action above before writing more." if pending
-    else "Ask the agent, e.g. Refund order 1234 for $25"
-)
-if prompt := st.chat_input(placeholder, key="conversation_input", disabled=running or pending is not None, max_chars=4000):
+placeholder = "The agent is working…" if running else "Ask the agent, e.g. Refund order 1234 for $25"
+if pending is not None:
+    # No chat box under a pending card: the card is the next step, and the box's script bundle (an audio
+    # recorder among it) would keep the browser busy while it draws the card after a reload.
+    st.caption("Decide the pending action above before writing more.")
+elif prompt := st.chat_input(placeholder, key="conversation_input", disabled=running, max_chars=4000):
     forget_outcome()
     if thread_id is None:
         thread_id = service.new_thread_id()
