@@ -1,6 +1,6 @@
 """The benchmark scripts still run, at tiny sizes (no timing is asserted: bench/ measures).
 
-The database benchmarks run on both backends; the reload benchmark needs chromium, so it is a browser test.
+The database benchmarks run on both backends; the browser benchmarks need chromium, so they are browser tests.
 """
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ def test_bench_script_runs_and_prints_baseline_ours_and_ratio(script, db_url):
 
 
 @pytest.mark.browser
-def test_reload_bench_runs_in_a_real_browser(tmp_path):
-    assert_runs("reload.py", str(tmp_path / "app.db"), "--rounds", "1")
+@pytest.mark.parametrize(("script", "sizes"), [
+    ("reload.py", ["--rounds", "1"]),
+    ("console.py", ["--threads", "80", "--pending", "10", "--rounds", "1"]),
+])
+def test_browser_bench_runs_in_a_real_browser(script, sizes, tmp_path):
+    assert_runs(script, str(tmp_path / "app.db"), *sizes)
 
 
 def assert_runs(script: str, db_url: str, *sizes: str) -> None:

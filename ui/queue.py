@@ -70,11 +70,13 @@ def queue_filter() -> QueueFilter:
     }
     for key, value in url.items():
         st.session_state.setdefault(key, value)
-    tool_col, policy_col, age_col, requester_col = st.columns(4)
-    tools = tool_col.multiselect("Tool", TOOL_NAMES, key="console_tool")
-    policies = policy_col.multiselect("Policy", POLICIES, key="console_policy")
-    min_age = age_col.number_input("Min age (minutes)", min_value=0, step=5, key="console_min_age")
-    requester = requester_col.text_input("Requester", key="console_requester").strip()
+    active = sum(bool(st.session_state[key]) for key in url)
+    # In a popover: its widgets are drawn when it opens, so a reload does not wait for four widget bundles.
+    with st.popover(f"Filters ({active})" if active else "Filters", key="console_filters"):
+        tools = st.multiselect("Tool", TOOL_NAMES, key="console_tool")
+        policies = st.multiselect("Policy", POLICIES, key="console_policy")
+        min_age = st.number_input("Min age (minutes)", min_value=0, step=5, key="console_min_age")
+        requester = st.text_input("Requester", key="console_requester").strip()
     if [tools, policies, min_age, requester] != list(url.values()):
         set_param("offset", None)
     set_param("tool", tools)
