@@ -10,6 +10,7 @@ import argparse
 import inspect
 import json
 import operator
+import os
 import signal
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict, get_args
@@ -363,16 +365,51 @@ class Experiment:
     cells: list[CellResult]
     crashes: list[CrashResult]
     seconds: float
+    ran_at: str = ""
+    """When it ran (ISO-8601 UTC)."""
+
+    @classmethod
+    def from_json(cls, text: str) -> Experiment:
+        data = json.loads(text)
+        return cls(**{**data, "cells": [CellResult(**c) for c in data["cells"]],
+                      "crashes": [CrashResult(**c) for c in data["crashes"]]})
 
 
 def run_experiment(runs: int = 10, progress: Progress | None = None) -> Experiment:
     """The payload matrix (first 80% of the progress bar), then the crash experiment."""
     report = progress or (lambda fraction, label: None)
-    started = time.monotonic()
+    started, ran_at = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
     cells = run_matrix(runs, lambda f, label: report(0.8 * f, label))
     crashes = run_crash(lambda f, label: report(0.8 + 0.2 * f, label))
     report(1.0, "Done")
-    return Experiment(version("langgraph"), runs, cells, crashes, round(time.monotonic() - started, 1))
+    return Experiment(version("langgraph"), runs, cells, crashes, round(time.monotonic() - started, 1), ran_at)
+
+
+# --- The last measured results, kept so the page has them on its first visit ------------------------------------
+
+SHIPPED_RESULTS = REPO_ROOT / "docs" / "durability-lab.json"
+"""Measured before release and shipped with the code (`python -m graphs.lab measure` writes it)."""
+
+
+def last_results_path() -> Path:
+    """Where a run from the page is kept (it replaces the shipped results): env DURABILITY_LAB_RESULTS, else
+    data/durability-lab.json next to the app's default database."""
+    return Path(os.environ.get("DURABILITY_LAB_RESULTS") or REPO_ROOT / "data" / "durability-lab.json")
+
+
+def save_experiment(experiment: Experiment, path: Path | None = None) -> None:
+    """Written whole then renamed, so a reader never sees half a file."""
+    path = path or last_results_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(asdict(experiment), indent=2))
+    partial.replace(path)
+
+
+def last_experiment() -> Experiment | None:
+    """The newest results kept: the last run from the page, else the shipped ones (None if neither exists)."""
+    paths = (last_results_path(), SHIPPED_RESULTS)
+    return next((Experiment.from_json(path.read_text()) for path in paths if path.exists()), None)
 
 
 def mark(kept: int, runs: int) -> str:
@@ -415,11 +452,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m graphs.lab")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("read", help="reload each thread, approve it, report (jobs as JSON on stdin)")
+    measure = sub.add_parser("measure", help=f"run the whole experiment and write {SHIPPED_RESULTS.relative_to(REPO_ROOT)}")
+    measure.add_argument("--runs", type=int, default=10)
     sub.add_parser("crash-continue", help="read each killed thread and continue it (jobs as JSON on stdin)")
     child = sub.add_parser("crash-child", help="run the crash graph until killed")
     for name in ("path", "thread_id", "durability", "marker"):
         child.add_argument(name)
     args = parser.parse_args(argv)
+    if args.command == "measure":
+        save_experiment(run_experiment(args.runs), SHIPPED_RESULTS)
+        return
     if args.command == "crash-child":
         crash_child(args.path, args.thread_id, args.durability, args.marker)
         return

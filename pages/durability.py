@@ -2,11 +2,14 @@
 
 import json
 from dataclasses import asdict
+from importlib.metadata import version
 
 import streamlit as st
 
 import resources
-from graphs.lab import VARIANTS, Experiment, crash_rows, matrix_rows, run_experiment, variant_source
+from graphs.lab import (VARIANTS, crash_rows, last_experiment, matrix_rows, run_experiment, save_experiment,
+                        variant_source)
+from ui.approval_widgets import short_time
 
 MECHANISM = """
 A node's writes (its return value and anything it `send()`s through `CONFIG_KEY_SEND`) are dropped when it raises
@@ -19,12 +22,6 @@ it) and its step commits; `await_approval` then calls `interrupt(...)`.
 """
 
 
-@st.cache_resource
-def last_run() -> dict[str, Experiment]:
-    """The latest results, shared across sessions so a browser reload still shows them."""
-    return {}
-
-
 resources.route_through_app()
 st.title("Durability lab")
 st.markdown(MECHANISM)
@@ -32,17 +29,20 @@ st.markdown(MECHANISM)
 runs = st.number_input("Runs per cell", min_value=1, max_value=100, value=10, key="durability_runs")
 if st.button("Run the experiment", key="durability_run", type="primary"):
     bar = st.progress(0.0, text="Starting")
-    last_run()["experiment"] = run_experiment(int(runs), lambda fraction, label: bar.progress(fraction, text=label))
+    save_experiment(run_experiment(int(runs), lambda fraction, label: bar.progress(fraction, text=label)))
     bar.empty()
 
-experiment = last_run().get("experiment")
+experiment = last_experiment()
 if experiment is None:
     st.info("No results yet: press **Run the experiment** (about ten seconds at 10 runs per cell).")
 else:
     st.subheader("Is the payload there after a reload?")
-    st.caption(f"langgraph {experiment.langgraph_version}, {experiment.runs_per_cell} runs per cell, "
-               f"{experiment.seconds} s. Each reload is a separate process opening the SQLite file, which then "
-               "approves with `Command(resume=...)`. ⚠️ marks a race.")
+    st.caption(f"Last measured {short_time(experiment.ran_at)} on langgraph {experiment.langgraph_version}, "
+               f"{experiment.runs_per_cell} runs per cell, {experiment.seconds} s. Each reload is a separate process "
+               "opening the SQLite file, which then approves with `Command(resume=...)`. ⚠️ marks a race.")
+    if experiment.langgraph_version != version("langgraph"):
+        st.warning(f"These results are from langgraph {experiment.langgraph_version}; this server runs "
+                   f"{version('langgraph')}. Run the experiment again to check them.")
     st.dataframe(matrix_rows(experiment.cells), hide_index=True, key="durability_matrix")
 
 st.subheader("The code of each variant")

@@ -9,8 +9,8 @@ from dataclasses import asdict
 
 import pytest
 
-from graphs.lab import (DURABILITIES, CellResult, CrashResult, Experiment, mark, matrix_rows, run_crash, run_matrix,
-                        variant_source)
+from graphs.lab import (DURABILITIES, CellResult, CrashResult, Experiment, last_experiment, mark, matrix_rows,
+                        run_crash, run_matrix, save_experiment, variant_source)
 
 RUNS = 3
 
@@ -78,6 +78,13 @@ def test_killed_run_under_exit_leaves_nothing_to_continue(crashes):
 def test_results_are_json_serializable(cells, crashes):
     experiment = Experiment("test", RUNS, list(cells.values()), list(crashes.values()), 0.0)
     assert json.loads(json.dumps(asdict(experiment)))["cells"][0]["runs"] == RUNS
+
+
+def test_kept_results_read_back_as_they_were_saved(cells, crashes, tmp_path, monkeypatch):
+    monkeypatch.setenv("DURABILITY_LAB_RESULTS", str(tmp_path / "lab.json"))
+    experiment = Experiment("1.2.3", RUNS, list(cells.values()), list(crashes.values()), 1.5, "2026-11-26T12:00:00+00:00")
+    save_experiment(experiment)
+    assert last_experiment() == experiment
 
 
 def test_variant_source_is_the_running_code():
