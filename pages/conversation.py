@@ -99,13 +99,13 @@ def approval_card(pending: PendingApproval) -> None:
         if request.policy == "reviewer":
             st.info("Waiting for a reviewer. A reviewer other than you decides this in the Reviewer console.", icon="⏳")
             return
-        approve_col, edit_col, reject_col = st.columns(3)
-        approve_col.button("Approve", key=f"conversation_approve_{interrupt_id}", type="primary", width="stretch",
-                           on_click=approve, args=(pending.thread_id, interrupt_id, approve_value(request)))
-        edit_col.button("Edit", key=f"conversation_edit_{interrupt_id}", width="stretch",
-                        on_click=set_mode, args=(interrupt_id, "edit"))
-        reject_col.button("Reject", key=f"conversation_reject_{interrupt_id}", width="stretch",
-                          on_click=set_mode, args=(interrupt_id, "reject"))
+        row = st.container(horizontal=True)  # one block, where st.columns(3) sent four
+        row.button("Approve", key=f"conversation_approve_{interrupt_id}", type="primary", width="stretch",
+                   on_click=approve, args=(pending.thread_id, interrupt_id, approve_value(request)))
+        row.button("Edit", key=f"conversation_edit_{interrupt_id}", width="stretch",
+                   on_click=set_mode, args=(interrupt_id, "edit"))
+        row.button("Reject", key=f"conversation_reject_{interrupt_id}", width="stretch",
+                   on_click=set_mode, args=(interrupt_id, "reject"))
         mode = st.session_state.get("conversation_mode")
         form = {"edit": edit_form, "reject": reject_form}.get(mode[1]) if mode and mode[0] == interrupt_id else None
         if form and (response := form(request, key=f"conversation_{mode[1]}_form_{interrupt_id}")) is not None:
@@ -117,14 +117,17 @@ def approval_card(pending: PendingApproval) -> None:
                 st.rerun()
 
 
-with st.sidebar:
-    st.button("New conversation", key="conversation_new", icon="➕", on_click=new_conversation, width="stretch")
-    st.caption("Recent conversations")
-    for summary in service.recent_threads(RECENT_THREADS):
-        badge = ":orange-badge[awaiting approval] " if summary.awaiting_approval else ""
-        st.button(f"{badge}{escape_markdown(summary.title)}", key=f"conversation_open_{summary.thread_id}",
-                  type="secondary" if summary.thread_id == st.query_params.get("thread") else "tertiary",
-                  on_click=open_thread, args=(summary.thread_id,), width="stretch")
+def recent_conversations() -> None:
+    """The sidebar. Drawn last: the sidebar has its own place on screen, so the chat and the card go out first."""
+    with st.sidebar:
+        st.button("New conversation", key="conversation_new", icon="➕", on_click=new_conversation, width="stretch")
+        st.caption("Recent conversations")
+        for summary in service.recent_threads(RECENT_THREADS):
+            badge = ":orange-badge[awaiting approval] " if summary.awaiting_approval else ""
+            st.button(f"{badge}{escape_markdown(summary.title)}", key=f"conversation_open_{summary.thread_id}",
+                      type="secondary" if summary.thread_id == st.query_params.get("thread") else "tertiary",
+                      on_click=open_thread, args=(summary.thread_id,), width="stretch")
+
 
 st.title("Conversation")
 thread_id = st.query_params.get("thread")
@@ -134,6 +137,7 @@ try:
 except (InvalidThreadId, UnknownThread) as error:
     show_error(error)
     st.button("New conversation", key="conversation_new_instead", type="primary", on_click=new_conversation)
+    recent_conversations()
     st.stop()
 
 st.caption(escape_markdown(f"Chatting as {actor.name}.") + (
@@ -171,3 +175,5 @@ elif prompt := st.chat_input(placeholder, key="conversation_input", disabled=run
         watch_run(thread_id)
     else:
         st.warning("The agent is still working on this conversation; wait for it to finish.")
+
+recent_conversations()
