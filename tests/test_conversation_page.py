@@ -84,6 +84,11 @@ def send(at: AppTest, text: str) -> AppTest:
     return settle(at)
 
 
+def card_args(at: AppTest) -> dict:
+    """The proposed call's args, drawn as indented JSON text."""
+    return json.loads(next(text.value for text in at.text if text.value.startswith("{")))
+
+
 def texts(at: AppTest) -> list[str]:
     return [t.value for t in at.text]
 
@@ -167,7 +172,7 @@ def test_refund_request_shows_a_card_with_its_args_and_blocks_the_chat():
     assert not at.exception
     assert texts(at)[:2] == [REFUND, "Proposed issue_refund(order_id=1234, amount=25.0)"]
     assert "Approval needed" in [h.value for h in at.subheader]
-    assert json.loads(at.json[0].value) == {"order_id": "1234", "amount": 25.0}
+    assert card_args(at) == {"order_id": "1234", "amount": 25.0}
     assert labels(at)[:3] == ["Approve", "Edit", "Reject"]
     assert not at.chat_input  # nothing to write in until the card is decided
     assert "Decide the pending action above before writing more." in [c.value for c in at.caption]
@@ -225,7 +230,7 @@ def test_reviewer_only_request_waits_for_a_reviewer():
 
 def test_html_and_markdown_in_args_show_literally():
     at = send(open_page(), "Email jo@example.com about <b>late</b> **order** [here](http://x.test)")
-    assert json.loads(at.json[0].value)["subject"] == "About <b>late</b> **order** [here](http://x.test)"
+    assert card_args(at)["subject"] == "About <b>late</b> **order** [here](http://x.test)"
     assert "Proposed send_email(to=jo@example.com, subject=About <b>late</b> **order** [here](http://x.test)" in texts(at)[1]
     assert not any("<b>" in m.value for m in at.markdown)  # data never reaches markdown unescaped
 

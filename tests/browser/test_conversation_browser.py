@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,7 +36,12 @@ def card(page: Page) -> Locator:
 
 def card_args(page: Page) -> str:
     expect(card(page).get_by_role("button", name="Approve")).to_be_visible()
-    return card(page).get_by_test_id("stJson").inner_text()
+    return args_text(page).inner_text()
+
+
+def args_text(page: Page) -> Locator:
+    """The proposed call's args: indented JSON, drawn as plain text."""
+    return card(page).get_by_test_id("stText").filter(has_text="{")
 
 
 def thread_in(page: Page) -> str:
@@ -47,7 +53,7 @@ def test_card_survives_reload_and_approve_shows_the_refund(app_server: str, new_
     send(page, REFUND)
     args = card_args(page)
     thread_id = thread_in(page)
-    assert '"order_id":"1234"' in args and '"amount":25' in args
+    assert json.loads(args) == {"order_id": "1234", "amount": 25.0}
 
     page.reload()
     wait_ready(page)
@@ -89,7 +95,7 @@ def test_second_tab_gets_already_decided_and_no_second_refund(app_server: str, a
 def test_html_and_markdown_in_args_are_drawn_as_text(app_server: str, new_page: Callable[[], Page]):
     page = open_conversation(new_page(), app_server)
     send(page, "Email jo@example.com about <b>late</b> **order** <img src=x onerror=alert(1)>")
-    args = card(page).get_by_test_id("stJson")
+    args = args_text(page)
     expect(args).to_contain_text("<b>late</b> **order** <img src=x onerror=alert(1)>")
     for tag in ("b", "img"):
         expect(card(page).locator(tag)).to_have_count(0)
