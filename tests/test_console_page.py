@@ -339,7 +339,7 @@ def test_bulk_approve_reports_successes_and_failures(seeder):
     assert table(at, "reason")["reason"][0].startswith("Already decided by bob at ")
     assert seeder.decision(email.thread_id, email.interrupt_id).decided_by == "alice"
     assert seeder.decision(refund.thread_id, refund.interrupt_id) is None
-    assert at.button(key="console_bulk_approve").label == "Approve selected (0)"
+    assert not drawn_ticks(at) and "console_bulk_approve" not in [button.key for button in at.button]
     wait_applied(seeder, email)
 
 

@@ -246,17 +246,22 @@ def go(step: int, actor: Actor) -> None:
 
 
 def bulk_actions(actor: Actor) -> None:
+    """Shown once rows are ticked (a reload then does not wait for the message box's bundle); the last bulk
+    action's outcome stays either way."""
     selected: dict[ItemKey, QueueItem] = st.session_state.setdefault("console_selected", {})
+    if not selected:
+        bulk_outcome()
+        return
     message = st.text_input("Reject message", key="console_bulk_message", placeholder="Every selected agent gets this")
     row = st.container(horizontal=True)
-    if row.button(f"Approve selected ({len(selected)})", key="console_bulk_approve", disabled=not selected):
+    if row.button(f"Approve selected ({len(selected)})", key="console_bulk_approve"):
         run_bulk(actor, "approved", approve_value)
-    if row.button(f"Reject selected ({len(selected)})", key="console_bulk_reject", disabled=not selected):
+    if row.button(f"Reject selected ({len(selected)})", key="console_bulk_reject"):
         if message.strip():
             run_bulk(actor, "rejected", lambda request: reject_value(request, message))
         else:
             show_error(InvalidDecision("Write a reject message first; every agent gets it."))
-    if row.button("Clear selection", key="console_bulk_clear", disabled=not selected):
+    if row.button("Clear selection", key="console_bulk_clear"):
         st.session_state["console_selected"] = {}
         st.rerun()
     bulk_outcome()
