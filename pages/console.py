@@ -116,13 +116,18 @@ def apply_in_background(records: list[DecisionRecord]) -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def queue(actor: Actor) -> None:
-    """The live queue: refreshes itself without touching the open item, the page scroll or the selection."""
+def queue() -> None:
+    """The live queue: refreshes itself without touching the open item, the page scroll or the selection.
+
+    Who is signed in is checked on each refresh: a session ended in another tab ends this one's queue too.
+    """
+    if (actor := signed_in_actor()) is None:
+        st.rerun()
     apply_in_background(expiry.expire_overdue(service, expiry.ttl_minutes()).decided)
     filters = queue_filter()
-    total = service.count_pending(filters)
+    total = service.count_pending(filters, viewer=actor)
     offset = min(_number(st.query_params.get("offset")), max(total - 1, 0) // PAGE_SIZE * PAGE_SIZE)
-    items = service.list_pending(filters, PAGE_SIZE, offset)
+    items = service.list_pending(filters, PAGE_SIZE, offset, viewer=actor)
     sla = expiry.sla_minutes()
     late = [item for item in items if expiry.past_sla(item.created_at, sla)]
     st.markdown(f"**{total} pending**" + (f" · {len(late)} past the {sla:g}-minute SLA on this page" if late else ""))
@@ -260,21 +265,21 @@ def detail(actor: Actor) -> None:
         return
     st.divider()
     try:
-        thread_id = service.require_thread(raw_thread)
+        thread_id = service.require_thread(raw_thread, viewer=actor)
     except ApprovalError as error:
         st.button("Close", key="console_close", on_click=close_item, args=(actor, raw_thread, None))
         show_error(error)
         return
-    pending = service.pending_approval(thread_id, with_messages=True)
+    pending = service.pending_approval(thread_id, viewer=actor, with_messages=True)
     interrupt_id = st.query_params.get("interrupt") or (pending.interrupt_id if pending else None)
     set_param("interrupt", interrupt_id)
     st.button("Close", key="console_close", on_click=close_item, args=(actor, thread_id, interrupt_id))
-    if interrupt_id and (decided := service.decision(thread_id, interrupt_id)):
+    if interrupt_id and (decided := service.decision(thread_id, interrupt_id, viewer=actor)):
         outcome(decided, actor)
-        conversation(service.messages(thread_id))
+        conversation(service.messages(thread_id, viewer=actor))
     elif pending is None or pending.interrupt_id != interrupt_id:
         st.info("Nothing is pending in this conversation.")
-        conversation(service.messages(thread_id))
+        conversation(service.messages(thread_id, viewer=actor))
     else:
         review(pending, actor)
 
@@ -424,8 +429,8 @@ def conversation(messages: list[BaseMessage]) -> None:
 
 
 @st.fragment
-def history() -> None:
-    records = audit.history(service)
+def history(actor: Actor) -> None:
+    records = audit.history(service, actor)
     decider_col, decision_col, tool_col = st.columns(3)
     filters = audit.AuditFilter(
         tuple(decider_col.multiselect("Decider", sorted({r.decided_by for r in records}), key="console_audit_decider")),
@@ -436,15 +441,15 @@ def history() -> None:
     st.caption(f"{len(shown)} of the latest {audit.HISTORY_LIMIT} decisions")
     st.dataframe(audit.history_rows(shown), hide_index=True, key="console_audit_table")
     st.download_button("Download CSV", audit.to_csv(shown), file_name="decisions.csv", mime="text/csv", key="console_audit_csv")
-    charts(shown)
+    charts(shown, actor)
 
 
-def charts(records: list[DecisionRecord]) -> None:
+def charts(records: list[DecisionRecord], actor: Actor) -> None:
     median = audit.median_wait_minutes(records)
     st.metric("Median time to decision", "—" if median is None else f"{median:g} min")
     age_col, count_col, wait_col = st.columns(3)
     age_col.markdown("**Pending by age**")
-    age_col.bar_chart(pd.DataFrame(audit.pending_by_age(service)), x="age", y="pending", sort=False)
+    age_col.bar_chart(pd.DataFrame(audit.pending_by_age(service, actor)), x="age", y="pending", sort=False)
     if not records:
         count_col.info("No decisions yet.")
         return
@@ -476,7 +481,7 @@ st.caption(
 
 queue_tab, history_tab = st.tabs(["Queue", "History"])
 with queue_tab:
-    queue(actor)
+    queue()
     detail(actor)
 with history_tab:
-    history()
+    history(actor)
