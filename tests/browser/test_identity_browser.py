@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import CAROL
-from harness import wait_ready
+from harness import start_streamlit, stop, wait_ready
 from playwright.sync_api import BrowserContext, Page, expect
 
 from approvals.service import ApprovalService
@@ -149,3 +149,18 @@ def test_signing_out_in_one_tab_signs_out_the_others_on_their_next_run(app_serve
     # the second tab's next run: its queue refreshes itself every few seconds
     expect(second.get_by_role("textbox", name="Username")).to_be_visible(timeout=15_000)
     expect(second.get_by_text("Signed in as")).to_have_count(0)
+
+
+def test_a_session_survives_an_app_restart(tmp_path: Path, app_db: str, new_page):
+    """Cookies belong to the host, not the port: the restarted app (new port, same database) gets the same one."""
+    first, base = start_streamlit({"DATABASE_URL": app_db}, tmp_path / "first.log")
+    try:
+        page = sign_in(new_page(), base, "alice")
+    finally:
+        stop(first)
+    second, base = start_streamlit({"DATABASE_URL": app_db}, tmp_path / "second.log")
+    try:
+        visit(page, f"{base}/console")
+        expect(page.get_by_text("Signed in as alice")).to_be_visible()
+    finally:
+        stop(second)
