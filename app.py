@@ -1,13 +1,16 @@
-"""Entry point: the three pages; shared resources live in `resources.py` (st.cache_resource)."""
+"""Entry point (`streamlit run app.py`): Streamlit serves `navigation.py`, behind the app's own middleware.
+
+The middleware gives every browser that loads a page a server-side session in an HttpOnly cookie, so who you are
+survives reloads, new tabs and app restarts.
+"""
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-st.set_page_config(page_title="Agent approvals", page_icon="✅", layout="wide")
-page = st.navigation(
-    [
-        st.Page("pages/conversation.py", title="Conversation", icon="💬", url_path="conversation", default=True),
-        st.Page("pages/console.py", title="Reviewer console", icon="🗂️", url_path="console"),
-        st.Page("pages/durability.py", title="Durability lab", icon="🧪", url_path="durability"),
-    ]
+import resources
+from approvals.web import BrowserSessionMiddleware
+
+app = st.App(
+    "navigation.py",
+    middleware=[Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db)],
 )
-page.run()

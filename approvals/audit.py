@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from approvals.auth import Actor
 from approvals.models import DecisionRecord
 from approvals.service import ApprovalService, QueueFilter
 
@@ -44,9 +45,11 @@ class AuditFilter:
         )
 
 
-def history(service: ApprovalService, filters: AuditFilter = AuditFilter(), limit: int = HISTORY_LIMIT) -> list[DecisionRecord]:
-    """Newest first, the latest `limit` decisions that match `filters`."""
-    return [record for record in service.decisions(limit) if filters.matches(record)]
+def history(
+    service: ApprovalService, viewer: Actor, filters: AuditFilter = AuditFilter(), limit: int = HISTORY_LIMIT
+) -> list[DecisionRecord]:
+    """Newest first, the latest `limit` decisions `viewer` may see that match `filters`."""
+    return [record for record in service.decisions(limit, viewer=viewer) if filters.matches(record)]
 
 
 def diff_rows(diffs: list[dict]) -> list[dict]:
@@ -88,7 +91,7 @@ def to_csv(records: list[DecisionRecord]) -> str:
     return out.getvalue()
 
 
-def pending_by_age(service: ApprovalService, now: datetime | None = None) -> list[dict]:
+def pending_by_age(service: ApprovalService, viewer: Actor, now: datetime | None = None) -> list[dict]:
     """Pending items per age bucket, from one indexed count per bucket edge (no rows are loaded)."""
     now = now or datetime.now(UTC)
 
@@ -96,9 +99,9 @@ def pending_by_age(service: ApprovalService, now: datetime | None = None) -> lis
         if math.isinf(minutes):
             return 0
         cutoff = (now - timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
-        return service.count_pending(QueueFilter(created_before=cutoff))
+        return service.count_pending(QueueFilter(created_before=cutoff), viewer=viewer)
 
-    lower = service.count_pending()
+    lower = service.count_pending(viewer=viewer)
     rows = []
     for label, upper_minutes in AGE_BUCKETS:
         upper = older_than(upper_minutes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from approvals.storage import Database
@@ -23,13 +23,14 @@ DEMO_ACCOUNTS: dict[str, tuple[Role, str]] = {
 class Actor:
     name: str
     role: Role
+    signed_in: bool = field(default=True, compare=False)
+    """False for a browser's private guest, which has no account."""
 
     @property
     def is_reviewer(self) -> bool:
         return self.role == "reviewer"
 
 
-GUEST = Actor("guest", "requester")
 EXPIRY = Actor("system (expired)", "system")
 
 
@@ -56,10 +57,14 @@ def seed_demo_accounts(db: Database) -> None:
             )
 
 
-def authenticate(db: Database, username: str, password: str) -> Actor | None:
-    """The signed-in actor, or None for an unknown user or a wrong password (callers say which, not us)."""
-    rows = db.query("SELECT role, password_hash FROM accounts WHERE username = ?", (username.strip().lower(),))
-    if not rows or not verify_password(password, rows[0]["password_hash"]):
-        return None
-    return Actor(username.strip().lower(), rows[0]["role"])
+_NO_ACCOUNT_HASH = hash_password(secrets.token_urlsafe(16))
+"""Checked against when the username does not exist, so a wrong username costs the same scrypt as a wrong password."""
+
+
+def check_password(db: Database, username: str, password: str) -> Actor | None:
+    """The account's actor, or None for an unknown user or a wrong password (callers must not say which)."""
+    username = username.strip().lower()
+    rows = db.query("SELECT role, password_hash FROM accounts WHERE username = ?", (username,))
+    matches = verify_password(password, rows[0]["password_hash"] if rows else _NO_ACCOUNT_HASH)
+    return Actor(username, rows[0]["role"]) if rows and matches else None
 

@@ -47,7 +47,7 @@ def expire_overdue(service: ApprovalService, ttl: float | None, now: datetime | 
     if ttl is None:
         return BulkResult([], [])
     cutoff = ((now or datetime.now(UTC)) - timedelta(minutes=ttl)).isoformat(timespec="milliseconds")
-    overdue = service.list_pending(QueueFilter(created_before=cutoff), limit=EXPIRE_BATCH)
+    overdue = service.list_pending(QueueFilter(created_before=cutoff), limit=EXPIRE_BATCH, viewer=EXPIRY)
     message = expiry_message(ttl)
 
     def reject(request: HITLRequest) -> dict:

@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -51,9 +51,14 @@ class QueueFilter:
     requesters: tuple[str, ...] = ()
     created_before: str | None = None
     """Only items created before this ISO time (i.e. older than some age)."""
+    owner: str | None = None
+    """Only this requester's items: set by the service for viewers who are not reviewers, never by a page."""
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = ["status = 'pending'"], []
+        if self.owner is not None:
+            clauses.append("requester = ?")
+            params.append(self.owner)
         for column, values in (("tool", self.tools), ("policy", self.policies), ("requester", self.requesters)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
@@ -93,26 +98,35 @@ class ApprovalService:
             raise InvalidThreadId(f"{raw!r} is not a valid conversation id.")
         return raw
 
-    def thread_exists(self, thread_id: str) -> bool:
-        return bool(self.db.query("SELECT 1 AS found FROM threads WHERE thread_id = ?", (thread_id,)))
+    def _owner(self, thread_id: str) -> str | None:
+        """Who the conversation belongs to (its requester), or None when there is no such conversation."""
+        rows = self.db.query("SELECT requester FROM threads WHERE thread_id = ?", (thread_id,))
+        return rows[0]["requester"] if rows else None
 
-    def require_thread(self, thread_id: str | None) -> str:
+    def require_thread(self, thread_id: str | None, *, viewer: Actor) -> str:
+        """The id of a conversation `viewer` may read; anything else gets the message an unknown id gets.
+
+        Its requester and reviewers may read a conversation. Refusing someone else's with the very words an
+        unknown id gets means ids cannot be probed.
+        """
         thread_id = self.check_thread_id(thread_id)
-        if not self.thread_exists(thread_id):
+        owner = self._owner(thread_id)
+        if owner is None or not may_see(viewer, owner):
             raise UnknownThread(f"There is no conversation {thread_id!r}.")
         return thread_id
 
-    def recent_threads(self, limit: int = 30) -> list[ThreadSummary]:
+    def recent_threads(self, limit: int = 30, *, viewer: Actor) -> list[ThreadSummary]:
+        """The viewer's own conversations, most recent first (reviewers too see only their own here)."""
         rows = self.db.query(
             "SELECT t.thread_id, t.title, t.requester, t.updated_at,"
             " EXISTS (SELECT 1 FROM pending p WHERE p.thread_id = t.thread_id AND p.status = 'pending') AS awaiting"
-            " FROM threads t ORDER BY t.updated_at DESC LIMIT ?",
-            (limit,),
+            " FROM threads t WHERE t.requester = ? ORDER BY t.updated_at DESC LIMIT ?",
+            (viewer.name, limit),
         )
         return [ThreadSummary(r["thread_id"], r["title"], r["requester"], r["updated_at"], bool(r["awaiting"])) for r in rows]
 
-    def messages(self, thread_id: str) -> list[BaseMessage]:
-        return list(self._state(thread_id).values.get("messages", []))
+    def messages(self, thread_id: str, *, viewer: Actor) -> list[BaseMessage]:
+        return list(self._state(self.require_thread(thread_id, viewer=viewer)).values.get("messages", []))
 
     def send_message(self, thread_id: str, text: str, actor: Actor) -> None:
         """Add the user's message and run the agent until it answers or stops for an approval."""
@@ -120,8 +134,12 @@ class ApprovalService:
         text = text.strip()
         if not text or len(text) > MAX_MESSAGE_CHARS:
             raise ApprovalError(f"A message must have 1 to {MAX_MESSAGE_CHARS} characters.")
+        if (owner := self._owner(thread_id)) is not None and owner != actor.name:
+            if may_see(actor, owner):
+                raise NotAllowed(f"This conversation is {owner}'s; only they can write in it.")
+            raise UnknownThread(f"There is no conversation {thread_id!r}.")
         with self._exclusive(thread_id):
-            if self.pending_approval(thread_id) is not None:
+            if self._pending(thread_id) is not None:
                 raise NotPending("This conversation is waiting for an approval; decide it before writing more.")
             self._touch_thread(thread_id, text, actor)
             self.graph.invoke(
@@ -139,13 +157,27 @@ class ApprovalService:
 
     # -- pending approvals -------------------------------------------------------------------------------
 
-    def pending_approval(self, thread_id: str, with_messages: bool = False) -> PendingApproval | None:
+    def pending_approval(self, thread_id: str, *, viewer: Actor, with_messages: bool = False) -> PendingApproval | None:
         """The thread's pending approval from the checkpoint itself (what a refresh must show), or None."""
+        return self._pending(self.require_thread(thread_id, viewer=viewer), with_messages)
+
+    def approval(self, thread_id: str, interrupt_id: str, *, viewer: Actor, with_messages: bool = False) -> PendingApproval:
+        """One pending approval, or why not: UnknownThread (unknown or not the viewer's), AlreadyDecided, NotPending."""
+        pending = self._pending(self.require_thread(thread_id, viewer=viewer), with_messages)
+        if pending is None or pending.interrupt_id != interrupt_id:
+            if existing := self._decision(thread_id, interrupt_id):
+                raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
+            raise NotPending("This approval is no longer pending.")
+        return pending
+
+    def _pending(self, thread_id: str, with_messages: bool = False) -> PendingApproval | None:
         return _pending_in(thread_id, self._state(thread_id), with_messages)
 
-    def list_pending(self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0) -> list[QueueItem]:
-        """Oldest first, straight from the index (never a get_state loop over threads)."""
-        where, params = filters.where()
+    def list_pending(
+        self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0, *, viewer: Actor
+    ) -> list[QueueItem]:
+        """Oldest first, straight from the index (never a get_state loop over threads); a requester's own only."""
+        where, params = _scoped(filters, viewer).where()
         rows = self.db.query(
             "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at"
             f" FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
@@ -153,8 +185,8 @@ class ApprovalService:
         )
         return [QueueItem(**row) for row in rows]
 
-    def count_pending(self, filters: QueueFilter = QueueFilter()) -> int:
-        where, params = filters.where()
+    def count_pending(self, filters: QueueFilter = QueueFilter(), *, viewer: Actor) -> int:
+        where, params = _scoped(filters, viewer).where()
         return int(self.db.query(f"SELECT COUNT(*) AS n FROM pending WHERE {where}", params)[0]["n"])
 
     def sync_index(self, thread_id: str) -> None:
@@ -236,12 +268,7 @@ class ApprovalService:
         Returns the decision row and the approval it was checked against. Reasons for a refusal are looked up
         only on refusal, so the common path reads the state and nothing else.
         """
-        pending = self.pending_approval(self.check_thread_id(thread_id))
-        if pending is None or pending.interrupt_id != interrupt_id:
-            if existing := self.decision(thread_id, interrupt_id):
-                raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
-            self.require_thread(thread_id)
-            raise NotPending("This approval is no longer pending.")
+        pending = self.approval(thread_id, interrupt_id, viewer=actor)
         checked = parse_response(response_for(pending.request), pending.request)
         check_policy(pending.request, checked, actor)
         return self._insert_decision(pending, checked, actor), pending
@@ -275,7 +302,7 @@ class ApprovalService:
                     (pending.thread_id, pending.interrupt_id),
                 )
         if not inserted:
-            winner = self.decision(pending.thread_id, pending.interrupt_id)
+            winner = self._decision(pending.thread_id, pending.interrupt_id)
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
         return {**row, "applied_at": None}
 
@@ -320,18 +347,25 @@ class ApprovalService:
             self.apply_decision(row["decision_id"])
         return len(unapplied)
 
-    def decision(self, thread_id: str, interrupt_id: str) -> DecisionRecord | None:
+    def decision(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> DecisionRecord | None:
+        """How the approval was decided, if it was; UnknownThread for a conversation `viewer` may not read."""
+        return self._decision(self.require_thread(thread_id, viewer=viewer), interrupt_id)
+
+    def _decision(self, thread_id: str, interrupt_id: str) -> DecisionRecord | None:
         rows = self.db.query("SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
         return _decision_record(rows[0]) if rows else None
 
-    def decisions(self, limit: int = 1000, thread_id: str | None = None) -> list[DecisionRecord]:
-        """Newest first: who decided what, when, and how the args were edited."""
+    def decisions(self, limit: int = 1000, thread_id: str | None = None, *, viewer: Actor) -> list[DecisionRecord]:
+        """Newest first: who decided what, when, and how the args were edited; a requester sees their own only."""
+        clauses, params = [], []
         if thread_id:
-            rows = self.db.query(
-                "SELECT * FROM decisions WHERE thread_id = ? ORDER BY decided_at DESC LIMIT ?", (thread_id, limit)
-            )
-        else:
-            rows = self.db.query("SELECT * FROM decisions ORDER BY decided_at DESC LIMIT ?", (limit,))
+            clauses.append("thread_id = ?")
+            params.append(thread_id)
+        if not may_see(viewer, None):
+            clauses.append("requested_by = ?")
+            params.append(viewer.name)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.query(f"SELECT * FROM decisions{where} ORDER BY decided_at DESC LIMIT ?", (*params, limit))
         return [_decision_record(row) for row in rows]
 
     # -- helpers -----------------------------------------------------------------------------------------
@@ -360,6 +394,15 @@ class _ThreadLock:
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
+
+
+def may_see(viewer: Actor, owner: str | None) -> bool:
+    """Reviewers (and the system) see every conversation; anyone else only their own (`owner` None: not theirs)."""
+    return viewer.is_reviewer or viewer.role == "system" or viewer.name == owner
+
+
+def _scoped(filters: QueueFilter, viewer: Actor) -> QueueFilter:
+    return filters if may_see(viewer, None) else replace(filters, owner=viewer.name)
 
 
 def check_policy(request: HITLRequest, response: HITLResponse, actor: Actor) -> None:

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS threads (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS threads_updated ON threads (updated_at);
+CREATE INDEX IF NOT EXISTS threads_requester ON threads (requester, updated_at);  -- a person's own conversations
 CREATE TABLE IF NOT EXISTS pending (
     thread_id TEXT NOT NULL,
     interrupt_id TEXT NOT NULL,
@@ -76,6 +77,21 @@ CREATE TABLE IF NOT EXISTS accounts (
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    signed_in INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (username);
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    username TEXT NOT NULL,
+    failed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sign_in_failures_user ON sign_in_failures (username, failed_at);
 CREATE TABLE IF NOT EXISTS ledger (
     tool_call_id TEXT PRIMARY KEY,
     thread_id TEXT NOT NULL,
@@ -209,10 +225,10 @@ def open_store(url: str | None = None) -> Store:
     return _open_sqlite(url.removeprefix("sqlite:///"))
 
 
-def _sqlite_connect(path: str) -> sqlite3.Connection:
+def _sqlite_connect(path: str, synchronous: Literal["NORMAL", "FULL"]) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     return conn
 
@@ -228,14 +244,16 @@ def _open_sqlite(path: str) -> Store:
         try:
             return idle.get_nowait()
         except queue.Empty:
-            return _sqlite_connect(path)
+            # FULL: in WAL mode, NORMAL can lose a committed decision on power loss while the refund it
+            # triggered already ran. The checkpointer keeps NORMAL: a lost checkpoint is redone by recover().
+            return _sqlite_connect(path, "FULL")
 
     def give_back(conn: sqlite3.Connection) -> None:
         idle.put(conn)
 
     db = Database("sqlite", borrow, give_back)
     _create_schema(db)
-    checkpointer = SqliteSaver(_sqlite_connect(path))  # the saver serializes use of its connection with a lock
+    checkpointer = SqliteSaver(_sqlite_connect(path, "NORMAL"))  # the saver serializes use of its connection with a lock
     checkpointer.setup()
 
     def close() -> None:

@@ -31,7 +31,7 @@ def main() -> None:
         bare_items = request_refunds(service, args.items)
         bare_ids = {thread_id for thread_id, _ in bare_items}
         request_refunds(service, args.items)
-        ours_items = [item for item in service.list_pending(limit=2 * args.items) if item.thread_id not in bare_ids]
+        ours_items = [item for item in service.list_pending(limit=2 * args.items, viewer=REVIEWER) if item.thread_id not in bare_ids]
 
         def bare() -> None:
             runner = BackgroundRunner()

@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from approvals.auth import GUEST, Actor
+from approvals.auth import Actor
 from approvals.service import ApprovalService
 from approvals.storage import Store, open_store
 from graphs import build_graph
 from graphs.models import ScriptedChatModel
 
 REVIEWER = Actor("alice", "reviewer")
+REQUESTER = Actor("carol", "requester")
 APPROVE = {"decisions": [{"type": "approve"}]}
 REFUND = "Refund order 1234 for $25"
 
@@ -83,8 +84,8 @@ def request_refunds(service: ApprovalService, count: int) -> list[tuple[str, str
     pending = []
     for _ in range(count):
         thread_id = service.new_thread_id()
-        service.send_message(thread_id, REFUND, GUEST)
-        pending.append((thread_id, service.pending_approval(thread_id).interrupt_id))
+        service.send_message(thread_id, REFUND, REQUESTER)
+        pending.append((thread_id, service.pending_approval(thread_id, viewer=REVIEWER).interrupt_id))
     return pending
 
 

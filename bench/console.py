@@ -3,9 +3,9 @@
 - reload of the signed-in console until the queue table is drawn (target <= 1.5x the blank page);
 - Approve pressed (the A key) until the next item's card is drawn (target <= 1.0x a blank-page reload).
 
-Same clock as bench/reload.py (bench/draw_clock.py), same servers setup; the console is served by
-bench/console_page.py, which signs the reviewer in for every new session. The database is built as
-bench/queue.py builds it (seed conversations through the graph, copies through the checkpointer).
+Same clock as bench/reload.py (bench/draw_clock.py), same servers setup; the browser carries a signed-in
+reviewer's session cookie. The database is built as bench/queue.py builds it (seed conversations through the
+graph, copies through the checkpointer).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from bench.common import app_service, arguments, backend_name, fresh_database, median, report  # noqa: E402
+from approvals import sessions  # noqa: E402
+from bench.common import REVIEWER, app_service, arguments, backend_name, fresh_database, median, report  # noqa: E402
 from bench.draw_clock import action_seconds, opened, reload_seconds  # noqa: E402
 from bench.queue import build  # noqa: E402
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
@@ -45,24 +46,25 @@ def main() -> None:
             started = time.perf_counter()
             build(service, args.threads, args.pending)
             print(f"built {args.threads} threads ({args.pending} pending) in {time.perf_counter() - started:.1f} s")
-            queue = [item.thread_id for item in service.list_pending(limit=WARMUP + args.rounds + 1)]
-            built = {d.decision_id for d in service.decisions(limit=args.threads)}
+            queue = [item.thread_id for item in service.list_pending(limit=WARMUP + args.rounds + 1, viewer=REVIEWER)]
+            built = {d.decision_id for d in service.decisions(limit=args.threads, viewer=REVIEWER)}
+            token = sessions.start(service.db, REVIEWER, signed_in=True)
         blank, blank_url = start_streamlit({}, Path(logs) / "blank.log", script="bench/blank_page.py")
-        console, console_url = start_streamlit({"DATABASE_URL": url}, Path(logs) / "console.log",
-                                               script="bench/console_page.py")
+        console, console_url = start_streamlit({"DATABASE_URL": url}, Path(logs) / "console.log")
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 blank_page = opened(browser, blank_url, BLANK_SHOWN)
-                console_page = opened(browser, f"{console_url}/console", QUEUE_SHOWN)
-                reviewer = opened(browser, f"{console_url}/console?thread={queue[0]}", QUEUE_SHOWN)
+                console_page = opened(browser, f"{console_url}/console", QUEUE_SHOWN, token)
+                reviewer = opened(browser, f"{console_url}/console?thread={queue[0]}", QUEUE_SHOWN, token)
                 samples = measure(args.rounds, blank_page, console_page, reviewer, queue)
                 browser.close()
         finally:
             stop(blank)
             stop(console)
         with app_service(url) as service:  # every A press decided its own item, once
-            decided = [(d.thread_id, d.decided_by, d.decision) for d in service.decisions(limit=args.threads)
+            decided = [(d.thread_id, d.decided_by, d.decision)
+                       for d in service.decisions(limit=args.threads, viewer=REVIEWER)
                        if d.decision_id not in built]
         assert sorted(decided) == sorted((thread_id, "alice", "approve") for thread_id in queue[:WARMUP + args.rounds])
     blank_s = median(samples["blank"])

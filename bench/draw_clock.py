@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from playwright.sync_api import Browser, Page
 
+from approvals import sessions
+
 from tests.browser.harness import wait_ready
 
 # Installed before any of the page's own scripts. `window.__shown` is the condition (a JS expression);
@@ -28,9 +30,12 @@ FIRST_DRAWN = """
 """
 
 
-def opened(browser: Browser, url: str, shown: str) -> Page:
-    """A page in a fresh browser context that notes when `shown` (a JS expression) first holds, on every load."""
+def opened(browser: Browser, url: str, shown: str, session: str | None = None) -> Page:
+    """A page in a fresh browser context that notes when `shown` (a JS expression) first holds, on every load;
+    `session` is the app's session token the browser carries (who it is signed in as)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    if session:
+        context.add_cookies([{"name": sessions.COOKIE, "value": session, "url": url}])
     context.add_init_script(FIRST_DRAWN % f"() => ({shown})")
     page = context.new_page()
     page.set_default_timeout(30_000)

@@ -21,10 +21,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple  # noqa: E402
 
-from approvals.auth import GUEST  # noqa: E402
 from approvals.models import QueueItem  # noqa: E402
 from approvals.service import ApprovalService  # noqa: E402
-from bench.common import (APPROVE, REFUND, REVIEWER, app_service, arguments, backend_name,  # noqa: E402
+from bench.common import (APPROVE, REFUND, REQUESTER, REVIEWER, app_service, arguments, backend_name,  # noqa: E402
                           fresh_database, median, report, seconds)
 from graphs.hitl import HITLRequest  # noqa: E402
 
@@ -43,9 +42,9 @@ def main() -> None:
         naive_page: list[QueueItem] = []
         baseline_s = seconds(lambda: naive_page.extend(naive_first_page(service)))
         for _ in range(3):
-            service.list_pending(limit=PAGE)  # warm up, as a running app is
-        samples = [seconds(lambda: service.list_pending(limit=PAGE)) for _ in range(args.rounds)]
-        page = service.list_pending(limit=PAGE)
+            service.list_pending(limit=PAGE, viewer=REVIEWER)  # warm up, as a running app is
+        samples = [seconds(lambda: service.list_pending(limit=PAGE, viewer=REVIEWER)) for _ in range(args.rounds)]
+        page = service.list_pending(limit=PAGE, viewer=REVIEWER)
         assert [i.thread_id for i in page] == [i.thread_id for i in naive_page], "the two listings disagree"
         ours_s = median(samples)
         met = baseline_s / ours_s >= TARGET_RATIO and ours_s * 1000 < TARGET_MS
@@ -91,9 +90,9 @@ def run_seeds(service: ApprovalService, count: int, text: str, decide: bool) -> 
     thread_ids = []
     for _ in range(count):
         thread_id = service.new_thread_id()
-        service.send_message(thread_id, text, GUEST)
+        service.send_message(thread_id, text, REQUESTER)
         if decide:
-            service.decide(thread_id, service.pending_approval(thread_id).interrupt_id, APPROVE, REVIEWER)
+            service.decide(thread_id, service.pending_approval(thread_id, viewer=REVIEWER).interrupt_id, APPROVE, REVIEWER)
         thread_ids.append(thread_id)
     return thread_ids
 
@@ -108,7 +107,7 @@ def copy_threads(service: ApprovalService, seeds: list[str], count: int, prefix:
     copy_rows(service, copies, "pending", "thread_id, interrupt_id, checkpoint_id, tool, requester, policy,"
                                           " args_summary, created_at, status", where="status = 'resolved'")
     for thread_id, seed in copies:
-        if service.pending_approval(seed) is not None:
+        if service.pending_approval(seed, viewer=REVIEWER) is not None:
             service.sync_index(thread_id)
 
 

@@ -17,8 +17,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from bench.common import (app_service, arguments, backend_name, fresh_database, median, report,  # noqa: E402
-                          request_refunds)
+from approvals import sessions  # noqa: E402
+from bench.common import (REQUESTER, app_service, arguments, backend_name, fresh_database, median,  # noqa: E402
+                          report, request_refunds)
 from bench.draw_clock import measure_reloads, opened  # noqa: E402
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
 
@@ -34,6 +35,7 @@ def main() -> None:
     with fresh_database(args.database_url) as url, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         with app_service(url) as service:
             thread_id = request_refunds(service, 1)[0][0]
+            token = sessions.start(service.db, REQUESTER, signed_in=True)  # the browser is the requester
         servers = {"blank": start_streamlit({}, Path(logs) / "blank.log", script="bench/blank_page.py"),
                    "card": start_streamlit({"DATABASE_URL": url}, Path(logs) / "app.log")}
         if backend_name(url) == "sqlite":
@@ -44,7 +46,7 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 samples = measure_reloads(args.rounds, WARMUP, {
-                    name: opened(browser, f"{base}/?thread={thread_id}", shown[name])
+                    name: opened(browser, f"{base}/?thread={thread_id}", shown[name], token if name == "card" else None)
                     for name, (_, base) in servers.items()})
                 browser.close()
         finally:

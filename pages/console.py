@@ -40,9 +40,9 @@ st.caption(
 queue_tab, history_tab = st.tabs(["Queue", "History"], key="tab", bind="query-params")
 if queue_tab.open:
     with queue_tab:
-        queue(actor)
+        queue()
         navigation(actor)
         review_pane(actor)
 if history_tab.open:
     with history_tab:
-        history()
+        history(actor)

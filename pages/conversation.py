@@ -10,11 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
-from approvals.auth import GUEST, Actor
 from approvals.models import AlreadyDecided, ApprovalError, InvalidThreadId, PendingApproval, UnknownThread
 from graphs.hitl import InvalidDecision
 from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
 from ui.chat import AVATARS, chat_entries
+from ui.identity import current_actor, require_actor, session_ended
 
 POLL_SECONDS = 0.5
 RECENT_THREADS = 20
@@ -22,7 +22,10 @@ RECENT_THREADS = 20
 resources.route_through_app()
 service = resources.approval_service()
 runner = resources.background_runner()
-actor: Actor = st.session_state.get("actor", GUEST)
+if (actor := current_actor()) is None:
+    st.title("Conversation")
+    session_ended()
+    st.stop()
 
 
 def open_thread(thread_id: str) -> None:
@@ -44,15 +47,16 @@ def new_conversation() -> None:
 
 
 def known_thread(thread_id: str) -> str:
-    """The id if it names a conversation (or one whose first run is under way); InvalidThreadId/UnknownThread otherwise."""
-    if runner.is_running(thread_id):
+    """The id if it names a conversation this person may read (or one this tab just started); else
+    InvalidThreadId/UnknownThread."""
+    if st.session_state.get("conversation_started") == thread_id and runner.is_running(thread_id):
         return service.check_thread_id(thread_id)
-    return service.require_thread(thread_id)
+    return service.require_thread(thread_id, viewer=actor)
 
 
 def record(thread_id: str, interrupt_id: str, response: dict) -> None:
     """Record the decision here (fast, exactly once per interrupt), then resume the graph in the background."""
-    decision = service.record_decision(thread_id, interrupt_id, response, actor)
+    decision = service.record_decision(thread_id, interrupt_id, response, require_actor())
     forget_outcome()
     runner.enqueue(thread_id, service.apply_decision, decision.decision_id)
 
@@ -75,7 +79,7 @@ def report_stale_form(thread_id: str, pending: PendingApproval | None) -> None:
     mode = st.session_state.get("conversation_mode")
     if not mode or (pending is not None and pending.interrupt_id == mode[0]):
         return
-    if decided := service.decision(thread_id, mode[0]):
+    if decided := service.decision(thread_id, mode[0], viewer=actor):
         show_error(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))
     st.session_state.pop("conversation_mode", None)
 
@@ -122,7 +126,7 @@ def recent_conversations() -> None:
     with st.sidebar:
         st.button("New conversation", key="conversation_new", icon="➕", on_click=new_conversation, width="stretch")
         st.caption("Recent conversations")
-        for summary in service.recent_threads(RECENT_THREADS):
+        for summary in service.recent_threads(RECENT_THREADS, viewer=actor):
             badge = ":orange-badge[awaiting approval] " if summary.awaiting_approval else ""
             st.button(f"{badge}{escape_markdown(summary.title)}", key=f"conversation_open_{summary.thread_id}",
                       type="secondary" if summary.thread_id == st.query_params.get("thread") else "tertiary",
@@ -141,8 +145,8 @@ except (InvalidThreadId, UnknownThread) as error:
     st.stop()
 
 st.caption(escape_markdown(f"Chatting as {actor.name}.") + (
-    "" if actor != GUEST else " Sign in on the Reviewer console to chat under your own name."))
-for entry in chat_entries(service.messages(thread_id) if thread_id else []):
+    "" if actor.signed_in else " This browser's guest: sign in on the Reviewer console to chat under your own name."))
+for entry in chat_entries(service.messages(thread_id, viewer=actor) if thread_id else []):
     st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)
 
 flash = st.session_state.get("conversation_flash")
@@ -156,7 +160,7 @@ if running:
 elif thread_id is not None:
     if error := runner.take_error(thread_id):
         show_error(error)
-    if pending := service.pending_approval(thread_id):
+    if pending := service.pending_approval(thread_id, viewer=actor):
         approval_card(pending)
     report_stale_form(thread_id, pending)
 
@@ -170,6 +174,7 @@ elif prompt := st.chat_input(placeholder, key="conversation_input", disabled=run
     if thread_id is None:
         thread_id = service.new_thread_id()
         st.query_params["thread"] = thread_id
+        st.session_state["conversation_started"] = thread_id
     if runner.submit(thread_id, service.send_message, thread_id, prompt, actor):
         st.chat_message("user").text(prompt)
         watch_run(thread_id)

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
-from approvals.auth import GUEST, Actor, seed_demo_accounts  # noqa: E402
+from approvals.auth import Actor, seed_demo_accounts  # noqa: E402
 from approvals.service import ApprovalService  # noqa: E402
 from approvals.storage import Store, open_store  # noqa: E402
 import postgres_cluster  # noqa: E402
@@ -23,6 +23,8 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 ALICE = Actor("alice", "reviewer")
 BOB = Actor("bob", "reviewer")
 CAROL = Actor("carol", "requester")
+GUEST = Actor("guest-test", "requester", signed_in=False)
+"""A browser's private guest, as approvals.sessions names one."""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -77,7 +79,7 @@ def refund_pending(service: ApprovalService) -> tuple[str, str]:
     """A guest's $25 refund waiting for approval: (thread_id, interrupt_id)."""
     thread_id = service.new_thread_id()
     service.send_message(thread_id, "Refund order 1234 for $25", GUEST)
-    return thread_id, service.pending_approval(thread_id).interrupt_id
+    return thread_id, service.pending_approval(thread_id, viewer=ALICE).interrupt_id
 
 
 # -- real browser: a fresh `streamlit run app.py` per test, Debian's chromium driven by Playwright --------
@@ -121,3 +123,33 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
     yield make
     for context in contexts:
         context.close()
+
+
+# -- AppTest: the browser's session cookie -----------------------------------------------------------------
+
+
+class BrowserCookie:
+    """AppTest runs pages without a browser, so without the cookie the middleware sets: this jar stands in.
+
+    Every AppTest of one test reads the same jar, like tabs of one browser.
+    """
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+
+    def become(self, actor: Actor) -> str:
+        """Start a session for `actor` on the page's own database and carry its token."""
+        import resources
+        from approvals import sessions
+
+        self.token = sessions.start(resources.approval_service().db, actor, signed_in=actor.signed_in)
+        return self.token
+
+
+@pytest.fixture
+def browser_cookie(monkeypatch: pytest.MonkeyPatch) -> BrowserCookie:
+    import ui.identity
+
+    jar = BrowserCookie()
+    monkeypatch.setattr(ui.identity, "browser_token", lambda: jar.token)
+    return jar

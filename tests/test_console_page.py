@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import ALICE, BOB, CAROL
+from conftest import ALICE, BOB, CAROL, GUEST, BrowserCookie
 from streamlit.testing.v1 import AppTest
 
 import resources
-from approvals import claims
+from approvals import claims, sessions
 from approvals.auth import Actor
 from approvals.models import QueueItem
 from approvals.service import ApprovalService
@@ -19,11 +19,15 @@ from approvals.storage import open_store
 
 PAGE = "../pages/console.py"
 APPROVE = {"decisions": [{"type": "approve"}]}
+BROWSER = BrowserCookie()
+"""This test's browser (set per test by `seeder`)."""
 
 
 @pytest.fixture
-def seeder(tmp_path, monkeypatch) -> Iterator[ApprovalService]:
+def seeder(tmp_path, monkeypatch, browser_cookie: BrowserCookie) -> Iterator[ApprovalService]:
     """A second service on the page's database: it plays the requesters and the other reviewers."""
+    global BROWSER
+    BROWSER = browser_cookie
     path = str(tmp_path / "app.db")
     monkeypatch.setenv("DATABASE_URL", path)
     for name in ("APPROVAL_SLA_MINUTES", "APPROVAL_TTL_MINUTES", "APPROVAL_CLAIM_MINUTES"):
@@ -38,23 +42,23 @@ def seeder(tmp_path, monkeypatch) -> Iterator[ApprovalService]:
 def ask(service: ApprovalService, text: str, actor: Actor = CAROL) -> QueueItem:
     thread_id = service.new_thread_id()
     service.send_message(thread_id, text, actor)
-    return next(item for item in service.list_pending(limit=1000) if item.thread_id == thread_id)
+    return next(item for item in service.list_pending(limit=1000, viewer=ALICE) if item.thread_id == thread_id)
 
 
 def wait_applied(service: ApprovalService, item: QueueItem) -> None:
     """The page resumes the graph in the background; wait until that is done."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if (record := service.decision(item.thread_id, item.interrupt_id)) and record.applied_at:
+        if (record := service.decision(item.thread_id, item.interrupt_id, viewer=ALICE)) and record.applied_at:
             return
         time.sleep(0.05)
     raise AssertionError("the decision was never applied")
 
 
 def console(actor: Actor | None = ALICE, **params: str) -> AppTest:
+    """The console in this test's browser: signed in as `actor`, or a guest's browser for None."""
     at = AppTest.from_file(PAGE)
-    if actor is not None:
-        at.session_state["actor"] = actor
+    BROWSER.become(actor or GUEST)
     for name, value in params.items():
         at.query_params[name] = value
     return at.run(timeout=30)
@@ -110,18 +114,20 @@ def test_wrong_password_is_refused(seeder):
     at = sign_in(console(None), "alice", "not-her-password")
     assert not at.exception
     assert texts(at.error) == ["Wrong username or password."]
-    assert "actor" not in at.session_state and "Sign out" not in labels(at)
+    assert "Sign out" not in labels(at)
+    assert sessions.actor_for(seeder.db, BROWSER.token) == GUEST  # still this browser's guest
 
 
 def test_sign_in_shows_who_and_the_queue(seeder):
     ask(seeder, "Email jo@example.com about the delay")
     at = sign_in(console(None), "alice", "alice-demo")
     assert not at.exception
-    assert at.session_state["actor"] == Actor("alice", "reviewer")
+    assert sessions.actor_for(seeder.db, BROWSER.token) == Actor("alice", "reviewer")
     assert "Signed in as alice" in at.caption[0].value
     assert "**1 pending**" in texts(at.markdown)
     at.button(key="console_sign_out").click().run(timeout=30)
-    assert "actor" not in at.session_state and at.text_input(key="console_username")
+    assert sessions.actor_for(seeder.db, BROWSER.token) is None  # revoked: every tab of this browser is signed out
+    assert "Signed in as" not in " ".join(texts(at.caption)) and at.text_input(key="console_username")
 
 
 # -- queue -------------------------------------------------------------------------------------------------
@@ -182,7 +188,7 @@ def test_ttl_rejects_expired_items_on_refresh_as_system_expired(seeder, monkeypa
     at = console()
     assert not at.exception
     wait_applied(seeder, item)
-    assert seeder.decision(item.thread_id, item.interrupt_id).decided_by == "system (expired)"
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "system (expired)"
     assert "**0 pending**" in texts(at.run(timeout=30).markdown)
 
 
@@ -214,7 +220,7 @@ def test_approving_opens_the_next_item_in_queue_order_and_claims_it(seeder):
     assert shown(texts(at.success)[0]) == "approve: send_email for carol."
     assert claims.holder(seeder.db, third.thread_id, third.interrupt_id).claimed_by == "alice"
     assert claims.holder(seeder.db, first.thread_id, first.interrupt_id) is None
-    assert seeder.decision(first.thread_id, first.interrupt_id).decided_by == "alice"
+    assert seeder.decision(first.thread_id, first.interrupt_id, viewer=ALICE).decided_by == "alice"
     assert list(rows(at)["Tool"]) == ["delete_customer", "issue_refund"]
     wait_applied(seeder, first)
 
@@ -240,7 +246,7 @@ def test_deciding_the_last_item_shows_the_outcome_there(seeder):
     assert texts(at.success)[0].startswith("You decided this: approve at ")
     wait_applied(seeder, item)
     assert [entry["tool"] for entry in seeder.store.ledger.entries()] == ["send_email"]
-    assert seeder.decision(item.thread_id, item.interrupt_id).decided_by == "alice"
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "alice"
 
 
 def test_stale_approve_says_who_decided_first(seeder):
@@ -251,7 +257,7 @@ def test_stale_approve_says_who_decided_first(seeder):
     assert not at.exception
     assert texts(at.warning)[0].startswith("Already decided by bob at ")
     assert "Approve" not in labels(at)
-    assert seeder.decision(item.thread_id, item.interrupt_id).decided_by == "bob"
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "bob"
 
 
 def test_requester_cannot_approve_a_reviewer_only_request(seeder):
@@ -259,7 +265,7 @@ def test_requester_cannot_approve_a_reviewer_only_request(seeder):
     at = opened(item, CAROL)
     at.button(key="console_approve").click().run(timeout=30)
     assert shown(texts(at.error)[0]) == "Only a reviewer can decide this request."
-    assert seeder.decision(item.thread_id, item.interrupt_id) is None
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
 
 
 def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
@@ -271,10 +277,10 @@ def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
     assert not at.exception
     diff = table(at, "argument")
     assert (diff["argument"][0], diff["before"][0], diff["after"][0]) == ("amount", "250.0", "200.0")
-    assert seeder.decision(item.thread_id, item.interrupt_id) is None
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
 
     at.button(key="console_confirm_edit").click().run(timeout=30)
-    record = seeder.decision(item.thread_id, item.interrupt_id)
+    record = seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE)
     assert (record.decision, record.edit_diff) == ("edit", [{"tool": "issue_refund", "changes": {"amount": [250.0, 200.0]}}])
     wait_applied(seeder, item)
 
@@ -286,7 +292,7 @@ def test_reject_sends_the_message(seeder):
     at.text_area(key=f"console_reject_form_{item.interrupt_id}_message").input("Customer 77 has open orders.")
     at.button[-1].click().run(timeout=30)  # the form's "Reject"
     assert not at.exception
-    assert seeder.decision(item.thread_id, item.interrupt_id).message == "Customer 77 has open orders."
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).message == "Customer 77 has open orders."
     wait_applied(seeder, item)
 
 
@@ -337,8 +343,8 @@ def test_bulk_approve_reports_successes_and_failures(seeder):
     assert texts(at.success) == ["1 approved."]
     assert texts(at.warning) == ["1 not approved:"]
     assert table(at, "reason")["reason"][0].startswith("Already decided by bob at ")
-    assert seeder.decision(email.thread_id, email.interrupt_id).decided_by == "alice"
-    assert seeder.decision(refund.thread_id, refund.interrupt_id) is None
+    assert seeder.decision(email.thread_id, email.interrupt_id, viewer=ALICE).decided_by == "alice"
+    assert seeder.decision(refund.thread_id, refund.interrupt_id, viewer=ALICE) is None
     assert not drawn_ticks(at) and "console_bulk_approve" not in [button.key for button in at.button]
     wait_applied(seeder, email)
 
@@ -360,13 +366,13 @@ def test_bulk_reject_asks_for_one_message(seeder):
     at = select_rows(console(), 0, 1)
     at.button(key="console_bulk_reject").click().run(timeout=30)
     assert "Write a reject message first" in texts(at.error)[0]
-    assert seeder.count_pending() == 2
+    assert seeder.count_pending(viewer=ALICE) == 2
 
     at.text_input(key="console_bulk_message").input("Not during the freeze.")
     at.button(key="console_bulk_reject").click().run(timeout=30)
     assert texts(at.success) == ["2 rejected."]
     for item in items:
-        assert seeder.decision(item.thread_id, item.interrupt_id).message == "Not during the freeze."
+        assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).message == "Not during the freeze."
         wait_applied(seeder, item)
 
 

@@ -8,12 +8,12 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import ALICE, BOB, CAROL
+from conftest import ALICE, BOB, CAROL, GUEST
 from langchain_core.messages import ToolMessage
 
 from approvals import audit, claims, expiry
-from approvals.auth import EXPIRY, GUEST
-from approvals.models import NotAllowed, QueueItem
+from approvals.auth import EXPIRY
+from approvals.models import NotAllowed, QueueItem, UnknownThread
 from approvals.service import ApprovalService
 from graphs.hitl import HITLRequest
 
@@ -28,8 +28,8 @@ def ask(service: ApprovalService, text: str, actor=CAROL) -> QueueItem:
     """Start a conversation that stops for approval; its queue row."""
     thread_id = service.new_thread_id()
     service.send_message(thread_id, text, actor)
-    pending = service.pending_approval(thread_id)
-    return next(item for item in service.list_pending() if item.interrupt_id == pending.interrupt_id)
+    pending = service.pending_approval(thread_id, viewer=ALICE)
+    return next(item for item in service.list_pending(viewer=ALICE) if item.interrupt_id == pending.interrupt_id)
 
 
 def emails(service: ApprovalService, count: int) -> list[QueueItem]:
@@ -37,7 +37,7 @@ def emails(service: ApprovalService, count: int) -> list[QueueItem]:
 
 
 def tool_results(service: ApprovalService, item: QueueItem) -> list[ToolMessage]:
-    return [m for m in service.messages(item.thread_id) if isinstance(m, ToolMessage)]
+    return [m for m in service.messages(item.thread_id, viewer=ALICE) if isinstance(m, ToolMessage)]
 
 
 def at(item: QueueItem, minutes: float) -> datetime:
@@ -51,7 +51,7 @@ def test_requester_cannot_approve_own_reviewer_only_request(service):
     item = ask(service, "Email jo@example.com about the delay", CAROL)
     with pytest.raises(NotAllowed, match="Only a reviewer can decide this request"):
         service.record_decision(item.thread_id, item.interrupt_id, APPROVE, CAROL)
-    assert service.decision(item.thread_id, item.interrupt_id) is None
+    assert service.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
 
 
 def test_reviewer_cannot_approve_own_reviewer_only_request_but_another_reviewer_can(service):
@@ -63,15 +63,16 @@ def test_reviewer_cannot_approve_own_reviewer_only_request_but_another_reviewer_
 
 def test_only_reviewers_decide_reviewer_only_requests(service):
     item = ask(service, "Delete customer 77", GUEST)
-    for outsider in (GUEST, CAROL):
-        with pytest.raises(NotAllowed, match="Only a reviewer"):
-            service.record_decision(item.thread_id, item.interrupt_id, APPROVE, outsider)
-    assert service.count_pending() == 1
+    with pytest.raises(NotAllowed, match="Only a reviewer"):
+        service.record_decision(item.thread_id, item.interrupt_id, APPROVE, GUEST)
+    with pytest.raises(UnknownThread, match="There is no conversation"):
+        service.record_decision(item.thread_id, item.interrupt_id, APPROVE, CAROL)
+    assert service.count_pending(viewer=ALICE) == 1
 
 
 def test_self_policy_request_is_decided_by_its_requester_or_a_reviewer_only(service):
     item = ask(service, "Refund order 1234 for $25", CAROL)
-    with pytest.raises(NotAllowed, match="Only carol or a reviewer"):
+    with pytest.raises(UnknownThread, match="There is no conversation"):
         service.record_decision(item.thread_id, item.interrupt_id, APPROVE, GUEST)
     assert service.record_decision(item.thread_id, item.interrupt_id, APPROVE, CAROL).decided_by == "carol"
 
@@ -159,7 +160,7 @@ def test_bulk_by_a_requester_fails_each_reviewer_only_item_with_the_policy_reaso
     result = service.decide_many(items, approve_all, CAROL)
     assert result.decided == []
     assert [reason for _, reason in result.failed] == ["Only a reviewer can decide this request."] * 2
-    assert service.count_pending() == 2
+    assert service.count_pending(viewer=ALICE) == 2
 
 
 def test_second_bulk_over_the_same_items_decides_nothing_again(service):
@@ -186,14 +187,14 @@ def decided(service) -> list[QueueItem]:
 
 
 def test_history_filters_by_decider_decision_and_tool(service, decided):
-    assert [r.decision for r in audit.history(service, audit.AuditFilter(deciders=("bob",)))] == ["reject", "edit"]
-    assert [r.tool for r in audit.history(service, audit.AuditFilter(decisions=("approve",)))] == ["send_email"]
-    assert [r.decided_by for r in audit.history(service, audit.AuditFilter(tools=("issue_refund",)))] == ["bob"]
-    assert len(audit.history(service)) == 3
+    assert [r.decision for r in audit.history(service, ALICE, audit.AuditFilter(deciders=("bob",)))] == ["reject", "edit"]
+    assert [r.tool for r in audit.history(service, ALICE, audit.AuditFilter(decisions=("approve",)))] == ["send_email"]
+    assert [r.decided_by for r in audit.history(service, ALICE, audit.AuditFilter(tools=("issue_refund",)))] == ["bob"]
+    assert len(audit.history(service, ALICE)) == 3
 
 
 def test_csv_export_has_who_what_when_and_the_edit_diff(service, decided):
-    rows = list(csv.DictReader(io.StringIO(audit.to_csv(audit.history(service)))))
+    rows = list(csv.DictReader(io.StringIO(audit.to_csv(audit.history(service, ALICE)))))
     assert [row["decided by"] for row in rows] == ["bob", "bob", "alice"]
     edited = next(row for row in rows if row["decision"] == "edit")
     assert edited["edit"] == "issue_refund.amount: 250.0 → 200.0"
@@ -206,7 +207,7 @@ def test_csv_export_of_nothing_is_just_the_header():
 
 
 def test_decisions_per_hour_and_median_wait(service, decided):
-    records = audit.history(service)
+    records = audit.history(service, ALICE)
     hours = audit.hourly(records)
     assert sum(h["decisions"] for h in hours) == 3
     assert hours[0]["hour"] == records[0].decided_at[:13].replace("T", " ") + ":00"
@@ -216,9 +217,9 @@ def test_decisions_per_hour_and_median_wait(service, decided):
 
 def test_pending_by_age_buckets(service):
     first, second = emails(service, 2)
-    buckets = {row["age"]: row["pending"] for row in audit.pending_by_age(service, now=at(first, 20))}
+    buckets = {row["age"]: row["pending"] for row in audit.pending_by_age(service, ALICE, now=at(first, 20))}
     assert buckets["15–30 min"] == 2 and sum(buckets.values()) == 2
-    buckets = {row["age"]: row["pending"] for row in audit.pending_by_age(service, now=at(first, 3 * 24 * 60))}
+    buckets = {row["age"]: row["pending"] for row in audit.pending_by_age(service, ALICE, now=at(first, 3 * 24 * 60))}
     assert buckets["> 1 day"] == 2
 
 
@@ -240,7 +241,7 @@ def test_ttl_is_off_unless_configured(monkeypatch, service):
     assert expiry.expire_overdue(service, None, now=at(item, 10_000)).decided == []
     monkeypatch.setenv("APPROVAL_TTL_MINUTES", "45")
     assert expiry.ttl_minutes() == 45
-    assert service.count_pending() == 1
+    assert service.count_pending(viewer=ALICE) == 1
 
 
 def test_ttl_auto_rejects_expired_items_as_system_expired(service):
@@ -253,15 +254,15 @@ def test_ttl_auto_rejects_expired_items_as_system_expired(service):
     assert {r.thread_id for r in result.decided} == {old.thread_id, young.thread_id}
     for record in result.decided:
         service.apply_decision(record.decision_id)
-    record = service.decision(old.thread_id, old.interrupt_id)
+    record = service.decision(old.thread_id, old.interrupt_id, viewer=ALICE)
     assert (record.decided_by, record.decision) == (EXPIRY.name, "reject") == ("system (expired)", "reject")
     assert tool_results(service, old)[-1].content == expiry.expiry_message(60)
     assert "60 minutes" in record.message
-    assert service.count_pending() == 0 and service.store.ledger.entries() == []
+    assert service.count_pending(viewer=ALICE) == 0 and service.store.ledger.entries() == []
 
 
 def test_ttl_leaves_alone_what_a_reviewer_decided_first(service):
     item = ask(service, "Email jo@example.com about the delay")
     service.record_decision(item.thread_id, item.interrupt_id, APPROVE, ALICE)
     assert expiry.expire_overdue(service, 1, now=at(item, 5)).decided == []
-    assert service.decision(item.thread_id, item.interrupt_id).decided_by == "alice"
+    assert service.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "alice"

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CAROL
+from conftest import ALICE, CAROL, GUEST, BrowserCookie
 from streamlit.testing.v1 import AppTest
 
 import resources
-from approvals.auth import GUEST
+from approvals.auth import Actor
 from approvals.service import ApprovalService
 from graphs.hitl import HITLRequest, InvalidDecision
 from ui.approval_widgets import (
@@ -34,6 +34,8 @@ from ui.chat import chat_entries
 
 PAGE = "../pages/conversation.py"
 REFUND = "Refund order 1234 for $25"
+BROWSER = BrowserCookie()
+"""This test's browser (set per test by `fresh_app`)."""
 
 
 @pytest.fixture
@@ -45,10 +47,13 @@ def page_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def fresh_app(monkeypatch: pytest.MonkeyPatch, page_db_url: str) -> Iterator[None]:
-    """Each test gets its own database behind the page's cached service."""
+def fresh_app(monkeypatch: pytest.MonkeyPatch, page_db_url: str, browser_cookie: BrowserCookie) -> Iterator[None]:
+    """Each test gets its own database behind the page's cached service, and a browser that is a guest."""
+    global BROWSER
     monkeypatch.setenv("DATABASE_URL", page_db_url)
     resources.approval_service.clear()
+    BROWSER = browser_cookie
+    BROWSER.become(GUEST)
     yield
     resources.approval_service.clear()
 
@@ -59,12 +64,13 @@ def app_service() -> ApprovalService:
     return resources.approval_service()
 
 
-def open_page(thread_id: str | None = None, actor: object | None = None) -> AppTest:
+def open_page(thread_id: str | None = None, actor: Actor | None = None) -> AppTest:
+    """The page as this test's browser sees it; `actor` signs the browser in as someone else first."""
     at = AppTest.from_file(PAGE)
     if thread_id is not None:
         at.query_params["thread"] = thread_id
     if actor is not None:
-        at.session_state["actor"] = actor
+        BROWSER.become(actor)
     return at.run(timeout=30)
 
 
@@ -125,12 +131,12 @@ def test_a_new_conversation_gets_a_fresh_id_in_the_url_with_its_first_message(ap
     assert not at.exception and not at.error
     assert "thread" not in at.query_params  # nothing to reload yet, and nothing created
     assert not at.chat_input(key="conversation_input").disabled
-    assert app_service.recent_threads() == []
+    assert app_service.recent_threads(viewer=GUEST) == []
 
     at = send(at, "Where is order 1234?")
     thread_id = thread_of(at)
     assert re.fullmatch(r"[0-9a-f]{32}", thread_id)
-    assert [t.thread_id for t in app_service.recent_threads()] == [thread_id]
+    assert [t.thread_id for t in app_service.recent_threads(viewer=GUEST)] == [thread_id]
 
     at.button(key="conversation_new").click().run(timeout=30)
     assert "thread" not in at.query_params and not at.error and not at.chat_message
@@ -144,7 +150,7 @@ def test_malformed_or_unknown_id_is_explained_and_nothing_is_created(raw: str, s
     assert not at.exception
     assert says in messages(at)
     assert not at.chat_input  # no way to write into a conversation that does not exist
-    assert app_service.recent_threads() == [] and not app_service.thread_exists("abc123")
+    assert app_service.db.query("SELECT thread_id FROM threads") == []
 
     at.button(key="conversation_new_instead").click().run(timeout=30)
     assert "thread" not in at.query_params and not at.error and at.chat_input(key="conversation_input")
@@ -179,9 +185,12 @@ def test_refund_request_shows_a_card_with_its_args_and_blocks_the_chat():
 
 
 @pytest.mark.parametrize("page_db_url", ["sqlite", "postgres"], indirect=True)
-def test_approve_runs_the_refund_once(app_service: ApprovalService):
+def test_approve_runs_the_refund_once(app_service: ApprovalService, monkeypatch: pytest.MonkeyPatch):
+    resumed, apply = threading.Event(), app_service.apply_decision
+    monkeypatch.setattr(app_service, "apply_decision", lambda decision_id: resumed.wait(30) and apply(decision_id))
     at = click(pending_refund(), "Approve")
     assert [s.label for s in at.status] == ["The agent is working…"]  # shown until the poller sees the run end
+    resumed.set()
     at = settle(at)
     assert not at.exception and not at.error
     assert any(t.startswith("issue_refund: Refunded $25.00 on order 1234") for t in texts(at))
@@ -194,7 +203,7 @@ def test_reject_asks_for_a_message_and_the_agent_is_told(app_service: ApprovalSe
     at = click(pending_refund(), "Reject")
     at.button(key=f"FormSubmitter:{at.text_area[0].key.removesuffix('_message')}-Reject").click().run(timeout=30)
     assert "Write a message for the agent" in messages(at)
-    assert app_service.pending_approval(thread_of(at)) is not None
+    assert app_service.pending_approval(thread_of(at), viewer=ALICE) is not None
 
     at.text_area[0].input("Customer already got store credit")
     at = settle(at.button(key=f"FormSubmitter:{at.text_area[0].key.removesuffix('_message')}-Reject").click().run(timeout=30))
@@ -211,12 +220,12 @@ def test_edit_with_an_invalid_amount_shows_an_error_and_stays_pending(app_servic
     at = click(at, "Approve with edits")
     assert "amount: Input should be greater than 0" in messages(at)
     thread_id = thread_of(at)
-    assert app_service.pending_approval(thread_id) is not None and app_service.decisions(thread_id=thread_id) == []
+    assert app_service.pending_approval(thread_id, viewer=ALICE) is not None and app_service.decisions(thread_id=thread_id, viewer=ALICE) == []
 
     at.number_input[0].set_value(30)
     at = settle(click(at, "Approve with edits"))
     assert any(t.startswith("issue_refund: Refunded $30.00 on order 1234") for t in texts(at))
-    assert app_service.decisions(thread_id=thread_id)[0].edit_diff == [
+    assert app_service.decisions(thread_id=thread_id, viewer=ALICE)[0].edit_diff == [
         {"tool": "issue_refund", "changes": {"amount": [25.0, 30.0]}}
     ]
 
@@ -242,7 +251,7 @@ def test_stale_tab_gets_already_decided_and_no_second_refund(app_service: Approv
 
     settle(click(first, "Approve"))
     second = settle(click(second, "Approve"))
-    assert "Already decided by guest at" in messages(second)
+    assert "Already decided by guest-test at" in messages(second)
     assert "Approve" not in labels(second)
     assert any(t.startswith("issue_refund: Refunded $25.00") for t in texts(second))
     assert len(app_service.store.ledger.entries(thread_of(first))) == 1
@@ -254,8 +263,8 @@ def test_stale_edit_form_says_who_decided_instead_of_vanishing(app_service: Appr
     settle(click(first, "Approve"))
 
     second = click(second, "Approve with edits")
-    assert "Already decided by guest at" in messages(second)
-    assert app_service.decisions(thread_id=thread_of(first))[0].decision == "approve"
+    assert "Already decided by guest-test at" in messages(second)
+    assert app_service.decisions(thread_id=thread_of(first), viewer=ALICE)[0].decision == "approve"
     assert len(app_service.store.ledger.entries(thread_of(first))) == 1
 
 
@@ -284,7 +293,7 @@ def test_reload_during_a_run_shows_it_is_working_then_the_error(app_service: App
 def test_signed_in_user_chats_under_their_name(app_service: ApprovalService):
     at = send(open_page(actor=CAROL), REFUND)
     assert "Chatting as carol" in at.caption[0].value
-    assert app_service.pending_approval(thread_of(at)).request.requested_by == "carol"
+    assert app_service.pending_approval(thread_of(at), viewer=ALICE).request.requested_by == "carol"
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------
@@ -332,9 +341,9 @@ def test_chat_entries_mark_proposed_called_and_rejected_calls(app_service: Appro
     service, thread_id = app_service, app_service.new_thread_id()
     service.send_message(thread_id, REFUND, GUEST)
     reject = {"decisions": [{"type": "reject", "message": "no"}]}
-    service.decide(thread_id, service.pending_approval(thread_id).interrupt_id, reject, GUEST)
+    service.decide(thread_id, service.pending_approval(thread_id, viewer=ALICE).interrupt_id, reject, GUEST)
     service.send_message(thread_id, "Where is order 1234?", GUEST)
-    assert [(e.role, e.text) for e in chat_entries(service.messages(thread_id))] == [
+    assert [(e.role, e.text) for e in chat_entries(service.messages(thread_id, viewer=ALICE))] == [
         ("user", REFUND),
         ("assistant", "Proposed issue_refund(order_id=1234, amount=25.0)"),
         ("tool", "⛔ issue_refund: no"),

@@ -63,7 +63,7 @@ def test_a_decision_interrupted_by_sigkill_is_applied_once_on_restart(db_url, se
     assert reached.wait(120), "the replica never reached the kill point"
     replica.kill()
     replica.join(30)
-    assert service.decision(thread_id, interrupt_id).applied_at is None
+    assert service.decision(thread_id, interrupt_id, viewer=ALICE).applied_at is None
 
     restarted = ApprovalService(open_store(db_url))
     try:
@@ -71,10 +71,10 @@ def test_a_decision_interrupted_by_sigkill_is_applied_once_on_restart(db_url, se
         assert restarted.recover() == 0
         refunds = restarted.store.ledger.entries(thread_id)
         assert [(e["tool"], e["result"][:22]) for e in refunds] == [("issue_refund", "Refunded $25.00 on ord")]
-        tool_messages = [m for m in restarted.messages(thread_id) if isinstance(m, ToolMessage)]
+        tool_messages = [m for m in restarted.messages(thread_id, viewer=ALICE) if isinstance(m, ToolMessage)]
         assert [m.content for m in tool_messages] == [refunds[0]["result"]]
-        assert restarted.messages(thread_id)[-1].content.startswith("Done: Refunded $25.00")
-        assert restarted.decision(thread_id, interrupt_id).applied_at
-        assert restarted.pending_approval(thread_id) is None and restarted.count_pending() == 0
+        assert restarted.messages(thread_id, viewer=ALICE)[-1].content.startswith("Done: Refunded $25.00")
+        assert restarted.decision(thread_id, interrupt_id, viewer=ALICE).applied_at
+        assert restarted.pending_approval(thread_id, viewer=ALICE) is None and restarted.count_pending(viewer=ALICE) == 0
     finally:
         restarted.store.close()

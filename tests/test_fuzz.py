@@ -53,11 +53,11 @@ thread_ids = st.none() | st.text(max_size=80) | st.from_regex(r"[A-Za-z0-9][A-Za
 
 def trace(service: ApprovalService, thread_id: str) -> tuple:
     """Everything a refused decision must leave as it was."""
-    pending = service.pending_approval(thread_id)
+    pending = service.pending_approval(thread_id, viewer=ALICE)
     return (
-        len(service.decisions()),
+        len(service.decisions(viewer=ALICE)),
         pending and (pending.interrupt_id, pending.checkpoint_id),
-        [(item.thread_id, item.interrupt_id) for item in service.list_pending()],
+        [(item.thread_id, item.interrupt_id) for item in service.list_pending(viewer=ALICE)],
         len(service.store.ledger.entries()),
     )
 
@@ -84,7 +84,7 @@ def test_bad_or_unknown_thread_ids_are_refused(service, refund_pending, raw):
 @given(payload=payloads)
 def test_malformed_decisions_are_refused(service, refund_pending, payload):
     thread_id, interrupt_id = refund_pending
-    request = service.pending_approval(thread_id).request
+    request = service.pending_approval(thread_id, viewer=ALICE).request
     assume(not accepted(payload, request))
     assert_refused_cleanly(service, thread_id, interrupt_id, (thread_id, interrupt_id, payload, ALICE))
 

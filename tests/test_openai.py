@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from langchain_openai import ChatOpenAI
 
-from approvals.auth import GUEST
 from approvals.service import ApprovalService
+from conftest import ALICE, GUEST
 from graphs import build_graph
 from graphs.models import ScriptedChatModel, load_model
 
@@ -89,7 +89,7 @@ def test_chatopenai_tool_call_stops_for_approval_and_the_result_goes_back(openai
 
     service.send_message(thread_id, "Please refund order 1234, $25", GUEST)
 
-    pending = service.pending_approval(thread_id)
+    pending = service.pending_approval(thread_id, viewer=ALICE)
     assert pending is not None and pending.payload_matches
     assert pending.request.action_requests[0].args == {"order_id": "1234", "amount": 25}
     first = openai_server[0]
@@ -104,5 +104,5 @@ def test_chatopenai_tool_call_stops_for_approval_and_the_result_goes_back(openai
     tool_turn = [m for m in openai_server[1]["body"]["messages"] if m["role"] == "tool"]
     assert tool_turn[0]["tool_call_id"] == "call_refund_1"
     assert tool_turn[0]["content"].startswith("Refunded $25.00 on order 1234")
-    assert service.messages(thread_id)[-1].content == "The refund went through."
+    assert service.messages(thread_id, viewer=ALICE)[-1].content == "The refund went through."
     assert len(store.ledger.entries(thread_id)) == 1

@@ -15,12 +15,12 @@ from multiprocessing.synchronize import Barrier
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
-from approvals.auth import GUEST, Actor
+from approvals.auth import Actor
 from approvals.claims import claim, release
 from approvals.models import AlreadyDecided, ApprovalError, NotPending
 from approvals.service import ApprovalService
 from approvals.storage import Store, open_store
-from conftest import ALICE, BOB
+from conftest import ALICE, BOB, GUEST
 from graphs import build_graph
 from graphs.ledger import Ledger
 
@@ -98,7 +98,7 @@ def request_refunds(service: ApprovalService, count: int) -> list[tuple[str, str
     for _ in range(count):
         thread_id = service.new_thread_id()
         service.send_message(thread_id, "Refund order 1234 for $25", GUEST)
-        pending.append((thread_id, service.pending_approval(thread_id).interrupt_id))
+        pending.append((thread_id, service.pending_approval(thread_id, viewer=ALICE).interrupt_id))
     return pending
 
 
@@ -117,13 +117,13 @@ def test_two_replicas_approving_at_once_apply_exactly_one_decision_each_time(db_
     for index, (thread_id, interrupt_id) in enumerate(trials):
         pair = {outcomes["alice"][index], outcomes["bob"][index]}
         assert len(pair) == 2 and pair - {"applied"} <= {AlreadyDecided.__name__, NotPending.__name__}, (index, pair)
-        decision = service.decision(thread_id, interrupt_id)
+        decision = service.decision(thread_id, interrupt_id, viewer=ALICE)
         assert decision.applied_at and outcomes[decision.decided_by][index] == "applied"
-        assert len([m for m in service.messages(thread_id) if isinstance(m, ToolMessage)]) == 1
+        assert len([m for m in service.messages(thread_id, viewer=ALICE) if isinstance(m, ToolMessage)]) == 1
     assert executions.value == TRIALS
     assert len(service.store.ledger.entries()) == TRIALS
-    assert len(service.decisions()) == TRIALS
-    assert service.count_pending() == 0
+    assert len(service.decisions(viewer=ALICE)) == TRIALS
+    assert service.count_pending(viewer=ALICE) == 0
 
 
 def test_without_our_guard_two_processes_resume_one_interrupt_and_the_tool_runs_twice(db_url, store: Store):
@@ -168,10 +168,10 @@ def test_eight_sessions_on_sqlite_are_never_locked_out_and_lose_nothing(tmp_path
     try:
         assert errors == []
         assert len(store.ledger.entries()) == 8 * (LEDGER_WRITES + REQUESTS)
-        assert len(service.decisions()) == 8 * REQUESTS
-        assert all(d.applied_at for d in service.decisions())
-        assert len(service.recent_threads(1000)) == 8 * REQUESTS
-        assert service.count_pending() == 0
+        assert len(service.decisions(viewer=ALICE)) == 8 * REQUESTS
+        assert all(d.applied_at for d in service.decisions(viewer=ALICE))
+        assert len(service.recent_threads(1000, viewer=GUEST)) == 8 * REQUESTS
+        assert service.count_pending(viewer=ALICE) == 0
         assert store.db.query("SELECT COUNT(*) AS n FROM claims")[0]["n"] == 0
     finally:
         store.close()
@@ -190,17 +190,17 @@ def one_operation(service: ApprovalService, session: int, step: int) -> None:
         case 0:
             service.send_message(thread_id, f"Refund order {session}-{step} for $25", GUEST)
         case 1:
-            pending = service.pending_approval(thread_id)
+            pending = service.pending_approval(thread_id, viewer=ALICE)
             claim(service.db, thread_id, pending.interrupt_id, reviewer)
         case 2:
-            pending = service.pending_approval(thread_id)
+            pending = service.pending_approval(thread_id, viewer=ALICE)
             service.decide(thread_id, pending.interrupt_id, APPROVE, reviewer)
             release(service.db, thread_id, pending.interrupt_id, reviewer)
         case 3 | 4 | 5 | 6 | 7 | 8:
             service.store.ledger.run_once(f"s{session}-{step}", thread_id, "note", {"step": step}, lambda: "noted")
         case 9 | 10 | 11 | 12 | 13:
-            service.list_pending(limit=50)
+            service.list_pending(limit=50, viewer=ALICE)
         case _:
-            service.count_pending()
-            service.recent_threads(20)
+            service.count_pending(viewer=ALICE)
+            service.recent_threads(20, viewer=GUEST)
 

@@ -7,12 +7,13 @@ import streamlit as st
 
 import resources
 from approvals import audit
+from approvals.auth import Actor
 from approvals.models import DecisionRecord
 
 
 @st.fragment
-def history() -> None:
-    records = audit.history(resources.approval_service())
+def history(actor: Actor) -> None:
+    records = audit.history(resources.approval_service(), actor)
     decider_col, decision_col, tool_col = st.columns(3)
     filters = audit.AuditFilter(
         tuple(decider_col.multiselect("Decider", sorted({r.decided_by for r in records}), key="console_audit_decider")),
@@ -24,15 +25,15 @@ def history() -> None:
     st.dataframe(audit.history_rows(shown), hide_index=True, key="console_audit_table")
     st.download_button("Download CSV", audit.to_csv(shown), file_name="decisions.csv", mime="text/csv",
                        key="console_audit_csv")
-    charts(shown)
+    charts(shown, actor)
 
 
-def charts(records: list[DecisionRecord]) -> None:
+def charts(records: list[DecisionRecord], actor: Actor) -> None:
     median = audit.median_wait_minutes(records)
     st.metric("Median time to decision", "—" if median is None else f"{median:g} min")
     age_col, count_col, wait_col = st.columns(3)
     age_col.markdown("**Pending by age**")
-    age_col.bar_chart(pd.DataFrame(audit.pending_by_age(resources.approval_service())), x="age", y="pending", sort=False)
+    age_col.bar_chart(pd.DataFrame(audit.pending_by_age(resources.approval_service(), actor)), x="age", y="pending", sort=False)
     if not records:
         count_col.info("No decisions yet.")
         return

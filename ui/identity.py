@@ -1,4 +1,7 @@
-"""Who is at the keyboard: the sign-in form, the signed-in actor, sign-out (shared by every page)."""
+"""Who is at the keyboard, rebuilt on every run from the browser's session cookie (or Streamlit's own login).
+
+Nothing about identity lives in session_state: a reload empties it, and a signed-in person must stay signed in.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ import os
 import streamlit as st
 
 import resources
-from approvals.auth import Actor, authenticate
+from approvals import sessions
+from approvals.auth import Actor
+from approvals.models import NotAllowed
 
 
 def oidc_configured() -> bool:
@@ -23,14 +28,38 @@ def reviewer_emails() -> set[str]:
     return {value.strip().lower() for value in values if value.strip()}
 
 
-def signed_in_actor() -> Actor | None:
-    """The person at the keyboard; kept in session_state["actor"], which the conversation page reads too."""
-    if oidc_configured():
-        if not st.user.get("is_logged_in"):
-            return None
+def browser_token() -> str | None:
+    """The session token the browser sent when this tab connected (set by approvals.web's middleware)."""
+    return st.context.cookies.get(sessions.COOKIE)
+
+
+def current_actor() -> Actor | None:
+    """The signed-in person, else this browser's private guest; None when its session has ended."""
+    if oidc_configured() and st.user.get("is_logged_in"):
         email = str(st.user.get("email") or st.user.get("sub")).lower()
-        st.session_state["actor"] = Actor(email, "reviewer" if email in reviewer_emails() else "requester")
-    return st.session_state.get("actor")
+        return Actor(email, "reviewer" if email in reviewer_emails() else "requester")
+    return sessions.actor_for(resources.approval_service().db, browser_token())
+
+
+def require_actor() -> Actor:
+    """The current actor, checked again at the moment of acting: a callback must not trust the previous run's.
+
+    Raises NotAllowed when the session ended (signed out in another tab, expired) since the page was drawn.
+    """
+    if (actor := current_actor()) is None:
+        raise NotAllowed("Your session has ended. Reload the page to continue.")
+    return actor
+
+
+def signed_in_actor() -> Actor | None:
+    """The current actor if they signed in (a guest is not signed in)."""
+    actor = current_actor()
+    return actor if actor is not None and actor.signed_in else None
+
+
+def session_ended() -> None:
+    """Said instead of a page when this tab's session is gone: only a reload brings the browser a new cookie."""
+    st.info("Your session has ended (signed out, expired, or not valid). Reload the page to continue.", icon="🔒")
 
 
 def sign_in() -> None:
@@ -40,19 +69,20 @@ def sign_in() -> None:
         provider = None if "client_id" in auth or not named else named[0]
         st.button("Sign in", type="primary", key="console_oidc_sign_in", on_click=st.login, args=(provider,))
         return
-    with st.form("console_sign_in"):
+    with st.form("console_sign_in", clear_on_submit=True):
         username = st.text_input("Username", key="console_username")
         password = st.text_input("Password", type="password", key="console_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        if (actor := authenticate(resources.approval_service().db, username, password)) is None:
-            st.error("Wrong username or password.")
+        try:
+            sessions.sign_in(resources.approval_service().db, browser_token(), username, password)
+        except sessions.SignInRefused as refused:
+            st.error(str(refused))
         else:
-            st.session_state["actor"] = actor
             st.rerun()
 
 
 def sign_out() -> None:
-    st.session_state.pop("actor", None)
-    if oidc_configured():
-        st.logout()
+    """End this browser's session (every tab of it), then reload at / where it gets a fresh guest cookie."""
+    sessions.sign_out(resources.approval_service().db, browser_token())
+    st.logout()

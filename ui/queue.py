@@ -21,6 +21,7 @@ from approvals.service import QueueFilter
 from graphs.hitl import HITLRequest, InvalidDecision
 from graphs.tools import TOOLS
 from ui.approval_widgets import approve_value, reject_value, show_error
+from ui.identity import signed_in_actor
 
 PAGE_SIZE = 200
 REFRESH_SECONDS = 5
@@ -111,14 +112,19 @@ def apply_in_background(records: list[DecisionRecord]) -> None:
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def queue(actor: Actor) -> None:
-    """The live queue: refreshes itself without rerunning the open item; a row click reruns the whole page."""
+def queue() -> None:
+    """The live queue: refreshes itself without rerunning the open item; a row click reruns the whole page.
+
+    Who is signed in is checked on each refresh: a session ended in another tab ends this one's queue too.
+    """
+    if (actor := signed_in_actor()) is None:
+        st.rerun()
     service = resources.approval_service()
     apply_in_background(expiry.expire_overdue(service, expiry.ttl_minutes()).decided)
     filters = queue_filter()
-    total = service.count_pending(filters)
+    total = service.count_pending(filters, viewer=actor)
     offset = min(_number(st.query_params.get("offset")), max(total - 1, 0) // PAGE_SIZE * PAGE_SIZE)
-    items = service.list_pending(filters, PAGE_SIZE, offset)
+    items = service.list_pending(filters, PAGE_SIZE, offset, viewer=actor)
     sla = expiry.sla_minutes()
     late = {(item.thread_id, item.interrupt_id) for item in items if expiry.past_sla(item.created_at, sla)}
     st.markdown(f"**{total} pending**" + (f" · {len(late)} past the {sla:g}-minute SLA on this page" if late else ""))

@@ -20,6 +20,7 @@ from approvals.service import edit_diff
 from graphs.hitl import InvalidDecision, parse_response
 from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
 from ui.chat import AVATARS, chat_entries
+from ui.identity import require_actor
 from ui.queue import ItemKey, apply_in_background, go, neighbour, open_item, opened, set_param
 
 FOCUS_REJECT_MESSAGE = """<script>
@@ -47,22 +48,22 @@ def review_pane(actor: Actor) -> None:
         return
     service = resources.approval_service()
     try:
-        thread_id = service.require_thread(current[0])
+        thread_id = service.require_thread(current[0], viewer=actor)
     except ApprovalError as error:
         show_error(error)
         return
     flash()
-    pending = service.pending_approval(thread_id, with_messages=True)
+    pending = service.pending_approval(thread_id, viewer=actor, with_messages=True)
     interrupt_id = current[1] or (pending.interrupt_id if pending else None)
     set_param("interrupt", interrupt_id)
-    if interrupt_id and (decided := service.decision(thread_id, interrupt_id)):
+    if interrupt_id and (decided := service.decision(thread_id, interrupt_id, viewer=actor)):
         outcome(decided, actor)
     elif pending is None or pending.interrupt_id != interrupt_id:
         st.info("Nothing is pending in this conversation.")
     else:
         review(pending, actor)
         return
-    conversation(service.messages(thread_id))
+    conversation(service.messages(thread_id, viewer=actor))
 
 
 def flash() -> None:
@@ -91,7 +92,7 @@ def review(pending: PendingApproval, actor: Actor) -> None:
     allowed = may_decide(pending, actor)
     render_request(request)
     if allowed:
-        decision_controls(pending, actor)
+        decision_controls(pending)
     payloads(pending)
     conversation(pending.messages)
 
@@ -134,13 +135,13 @@ def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
         st.rerun()
 
 
-def decision_controls(pending: PendingApproval, actor: Actor) -> None:
+def decision_controls(pending: PendingApproval) -> None:
     """Approve at once; Edit and Reject open their forms; an edit shows its diff before it is confirmed."""
     request, mode_key = pending.request, st.session_state.get("console_mode")
     mode = mode_key[1] if mode_key and mode_key[0] == pending.interrupt_id else None
     row = st.container(horizontal=True)
     row.button("Approve", key="console_approve", type="primary", shortcut="A",
-               on_click=decide, args=(pending, approve_value(request), actor))
+               on_click=decide, args=(pending, approve_value(request)))
     row.button("Edit", key="console_edit", shortcut="E", on_click=set_mode, args=(pending.interrupt_id, "edit"))
     row.button("Reject", key="console_reject", shortcut="X", on_click=set_mode, args=(pending.interrupt_id, "reject"))
     if mode == "edit":
@@ -148,11 +149,11 @@ def decision_controls(pending: PendingApproval, actor: Actor) -> None:
             st.session_state["console_mode"] = (pending.interrupt_id, "confirm", value)
             st.rerun()
     elif mode == "confirm":
-        confirm_edit(pending, mode_key[2], actor)
+        confirm_edit(pending, mode_key[2])
     elif mode == "reject":
         form_key = f"console_reject_form_{pending.interrupt_id}"
         if (value := reject_form(request, form_key)) is not None:
-            decide(pending, value, actor)
+            decide(pending, value)
             st.rerun()
         st.html(FOCUS_REJECT_MESSAGE % f"{form_key}_message", unsafe_allow_javascript=True)
 
@@ -161,7 +162,7 @@ def set_mode(interrupt_id: str, mode: str) -> None:
     st.session_state["console_mode"] = (interrupt_id, mode)
 
 
-def confirm_edit(pending: PendingApproval, value: dict, actor: Actor) -> None:
+def confirm_edit(pending: PendingApproval, value: dict) -> None:
     changes = audit.diff_rows(edit_diff(pending.request, parse_response(value, pending.request)))
     st.markdown("**Your edit**")
     if changes:
@@ -169,18 +170,20 @@ def confirm_edit(pending: PendingApproval, value: dict, actor: Actor) -> None:
     else:
         st.info("Nothing changed: confirming is the same as approving.")
     row = st.container(horizontal=True)
-    row.button("Confirm edit", key="console_confirm_edit", type="primary", on_click=decide, args=(pending, value, actor))
+    row.button("Confirm edit", key="console_confirm_edit", type="primary", on_click=decide, args=(pending, value))
     row.button("Back to the form", key="console_edit_back", on_click=set_mode, args=(pending.interrupt_id, "edit"))
 
 
-def decide(pending: PendingApproval, value: dict, actor: Actor) -> None:
+def decide(pending: PendingApproval, value: dict) -> None:
     """Record (fast, with the compare-and-set), resume in the background, and open the next item in queue order.
 
     A refusal keeps the item open with the reason; someone else's decision keeps it open showing who was first.
+    Who decides is read again here: the session may have ended since the buttons were drawn.
     """
     service = resources.approval_service()
-    following = neighbour(1, actor, wrap=True)
     try:
+        actor = require_actor()
+        following = neighbour(1, actor, wrap=True)
         record = service.record_decision(pending.thread_id, pending.interrupt_id, value, actor)
     except AlreadyDecided:
         pass  # the pane shows "Already decided by X at T"

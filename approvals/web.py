@@ -1,0 +1,73 @@
+"""The HTTP side of identity: every page load leaves the browser with a live session cookie.
+
+A Streamlit script cannot set a cookie, but it reads `st.context.cookies` on every run. So this middleware, run by
+`st.App` in front of Streamlit, checks the cookie on each page load and, when there is no live session (first
+visit, signed out, expired, tampered), starts a private guest session and sets its token: HttpOnly, so page
+scripts never see it; SameSite=Lax, so other sites cannot send it along with their requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from approvals import sessions
+from approvals.storage import Database
+
+COOKIE_MAX_AGE_S = 400 * 24 * 3600
+"""The browser may keep the cookie long (browsers cap it at 400 days); the server ends idle sessions itself."""
+
+NOT_PAGES = ("/_stcore/", "/static/", "/media/", "/component/", "/api/", "/auth/", "/oauth2callback")
+
+
+def is_page_load(scope: Scope) -> bool:
+    """A browser asking for the app's HTML: the one request after which a script run reads the cookie."""
+    if scope["type"] != "http" or scope["method"] != "GET" or scope["path"].startswith(NOT_PAGES):
+        return False
+    return "text/html" in Headers(scope=scope).get("accept", "")
+
+
+def session_cookie(token: str, secure: bool) -> str:
+    """The Set-Cookie header value for a session token."""
+    response = Response()
+    response.set_cookie(
+        sessions.COOKIE, token, max_age=COOKIE_MAX_AGE_S, path="/", httponly=True, samesite="lax", secure=secure
+    )
+    return response.headers["set-cookie"]
+
+
+def _live_or_new(database: Callable[[], Database], token: str | None) -> str | None:
+    """None when `token` is a live session; otherwise the token of a new guest session."""
+    db = database()
+    return None if sessions.actor_for(db, token) is not None else sessions.start_guest(db)
+
+
+class BrowserSessionMiddleware:
+    """Pure ASGI (no response buffering): page loads get a session cookie when they lack a live one."""
+
+    def __init__(self, app: ASGIApp, database: Callable[[], Database]):
+        self.app = app
+        self.database = database
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not is_page_load(scope):
+            await self.app(scope, receive, send)
+            return
+        token = cookie_parser(Headers(scope=scope).get("cookie", "")).get(sessions.COOKIE)
+        new_token = await run_in_threadpool(_live_or_new, self.database, token)
+        if new_token is None:
+            await self.app(scope, receive, send)
+            return
+        cookie = session_cookie(new_token, secure=scope.get("scheme") == "https")
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
