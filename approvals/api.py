@@ -153,7 +153,8 @@ class _Api:
     # The methods below run in the thread pool.
 
     def _queue(self, request: Request) -> BaseModel:
-        service, actor = self._service(), self._actor(request)
+        service = self._service()
+        actor = _actor(service, request)
         params = request.query_params
         try:
             query = QueueQuery.model_validate({key: params.getlist(key) if key in _LIST_PARAMS else params[key]
@@ -171,7 +172,8 @@ class _Api:
         return QueuePage(items=entries, total=service.count_pending(filters), limit=query.limit, offset=query.offset)
 
     def _approval(self, request: Request, thread_id: str, interrupt_id: str) -> BaseModel:
-        service, actor = self._service(), self._actor(request)
+        service = self._service()
+        actor = _actor(service, request)
         _require_visible(service, thread_id, actor)
         pending = service.pending_approval(thread_id)
         common = {"thread_id": thread_id, "interrupt_id": interrupt_id, "url": console_link(thread_id, interrupt_id),
@@ -183,7 +185,8 @@ class _Api:
         raise NotPending(f"There is no approval {interrupt_id!r} in this conversation.")
 
     def _decide(self, request: Request, thread_id: str, interrupt_id: str, body: bytes) -> BaseModel:
-        service, actor = self._service(), self._actor(request)
+        service = self._service()
+        actor = _actor(service, request)
         try:
             response = json.loads(body)
         except ValueError as error:
@@ -194,16 +197,18 @@ class _Api:
             raise claims.Claimed(claim)
         return _decision_out(service.decide(thread_id, interrupt_id, response, actor))
 
-    def _actor(self, request: Request) -> Actor:
-        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            raise ApiError(401, "unauthorized", "Send an API token: Authorization: Bearer <token>.",
-                           {"WWW-Authenticate": 'Bearer realm="approvals"'})
-        actor = api_tokens.actor_for_token(self._service().db, secret.strip())
-        if actor is None:
-            raise ApiError(401, "invalid_token", "This API token is unknown or has been revoked.",
-                           {"WWW-Authenticate": 'Bearer realm="approvals", error="invalid_token"'})
-        return actor
+
+def _actor(service: ApprovalService, request: Request) -> Actor:
+    """The account the request's bearer token acts as; 401 without one, or for an unknown or revoked one."""
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized", "Send an API token: Authorization: Bearer <token>.",
+                       {"WWW-Authenticate": 'Bearer realm="approvals"'})
+    actor = api_tokens.actor_for_token(service.db, secret.strip())
+    if actor is None:
+        raise ApiError(401, "invalid_token", "This API token is unknown or has been revoked.",
+                       {"WWW-Authenticate": 'Bearer realm="approvals", error="invalid_token"'})
+    return actor
 
 
 _LIST_PARAMS = {name for name, field in QueueQuery.model_fields.items() if get_origin(field.annotation) is list}
