@@ -23,8 +23,8 @@ from starlette.routing import BaseRoute, Route
 
 from approvals import api_tokens, claims
 from approvals.auth import Actor
-from approvals.models import (AlreadyDecided, ApprovalError, DecisionRecord, InvalidThreadId, NotAllowed, NotPending, ThreadBusy,
-                              UnknownThread)
+from approvals.models import (AlreadyDecided, ApprovalError, DecisionRecord, InvalidThreadId, NotAllowed, NotPending,
+                              ThreadBusy, UnknownThread)
 from approvals.notifications import console_link
 from approvals.service import ApprovalService, QueueFilter
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
@@ -162,27 +162,29 @@ class _Api:
         except ValidationError as error:
             raise ApiError(422, "invalid_query", describe(error)) from error
         filters = query.queue_filter(datetime.now(UTC))
-        items = service.list_pending(filters, query.limit, query.offset)
+        items = service.list_pending(filters, query.limit, query.offset, viewer=actor)
         held = claims.active_claims(service.db) if items else {}
         entries = [
             QueueEntry.model_validate({**asdict(item), "url": console_link(item.thread_id, item.interrupt_id),
                                        "claimed_by": _holder(held.get((item.thread_id, item.interrupt_id)))})
             for item in items
         ]
-        return QueuePage(items=entries, total=service.count_pending(filters), limit=query.limit, offset=query.offset)
+        total = service.count_pending(filters, viewer=actor)
+        return QueuePage(items=entries, total=total, limit=query.limit, offset=query.offset)
 
     def _approval(self, request: Request, thread_id: str, interrupt_id: str) -> BaseModel:
         service = self._service()
         actor = _actor(service, request)
-        _require_visible(service, thread_id, actor)
-        pending = service.pending_approval(thread_id)
-        common = {"thread_id": thread_id, "interrupt_id": interrupt_id, "url": console_link(thread_id, interrupt_id),
-                  "claimed_by": _holder(claims.holder(service.db, thread_id, interrupt_id))}
-        if pending is not None and pending.interrupt_id == interrupt_id:
-            return ApprovalOut(status="pending", request=pending.request, decision=None, **common)
-        if decided := service.decision(thread_id, interrupt_id):
-            return ApprovalOut(status="decided", request=None, decision=_decision_out(decided), **common)
-        raise NotPending(f"There is no approval {interrupt_id!r} in this conversation.")
+        common = {"thread_id": thread_id, "interrupt_id": interrupt_id, "url": console_link(thread_id, interrupt_id)}
+        try:  # unknown, or not the caller's to see: UnknownThread (404); an unknown interrupt: NotPending (404)
+            pending = service.approval(thread_id, interrupt_id, viewer=actor)
+        except AlreadyDecided:
+            decided = service.decision(thread_id, interrupt_id, viewer=actor)
+            return ApprovalOut(status="decided", request=None, decision=_decision_out(decided), claimed_by=None,
+                               **common)
+        claim = claims.holder(service.db, thread_id, interrupt_id)
+        return ApprovalOut(status="pending", request=pending.request, decision=None, claimed_by=_holder(claim),
+                           **common)
 
     def _decide(self, request: Request, thread_id: str, interrupt_id: str, body: bytes) -> BaseModel:
         service = self._service()
@@ -193,7 +195,7 @@ class _Api:
             raise ApiError(422, "invalid_json", f"The body is not valid JSON: {error}.") from error
         claim = claims.holder(service.db, thread_id, interrupt_id)
         if claim is not None and claim.claimed_by != actor.name:
-            _require_visible(service, thread_id, actor)  # a claim must not reveal an item the caller may not see
+            service.require_thread(thread_id, viewer=actor)  # a claim must not reveal an item one may not see
             raise claims.Claimed(claim)
         return _decision_out(service.decide(thread_id, interrupt_id, response, actor))
 
@@ -212,14 +214,6 @@ def _actor(service: ApprovalService, request: Request) -> Actor:
 
 
 _LIST_PARAMS = {name for name, field in QueueQuery.model_fields.items() if get_origin(field.annotation) is list}
-
-
-def _require_visible(service: ApprovalService, thread_id: str, actor: Actor) -> None:
-    """UnknownThread unless the actor may see the conversation (the same answer as for an unknown id).
-
-    The service decides who sees what; this is the one place the API asks it before reading an item.
-    """
-    service.require_thread(thread_id)
 
 
 def _holder(claim: claims.Claim | None) -> str | None:

@@ -15,9 +15,9 @@ from starlette.testclient import TestClient
 
 from approvals import api_tokens, claims
 from approvals.api import api_routes
-from approvals.auth import GUEST, Actor
+from approvals.auth import Actor
 from approvals.service import ApprovalService
-from conftest import ALICE, BOB, CAROL
+from conftest import ALICE, BOB, CAROL, GUEST
 
 APPROVE = {"decisions": [{"type": "approve"}]}
 SMALL, LARGE, EMAIL = "Refund order 1234 for $25", "Refund order 55 for $250", "Email jo@example.com about the delay"
@@ -44,7 +44,7 @@ def client(service: ApprovalService) -> Iterator[Client]:
 def request(service: ApprovalService, text: str, actor: Actor = GUEST) -> tuple[str, str]:
     thread_id = service.new_thread_id()
     service.send_message(thread_id, text, actor)
-    return thread_id, service.pending_approval(thread_id).interrupt_id
+    return thread_id, service.pending_approval(thread_id, viewer=ALICE).interrupt_id
 
 
 def decision_url(item: tuple[str, str]) -> str:
@@ -52,9 +52,9 @@ def decision_url(item: tuple[str, str]) -> str:
 
 
 def assert_nothing_saved(service: ApprovalService, item: tuple[str, str]) -> None:
-    assert service.decision(*item) is None
-    assert service.pending_approval(item[0]).interrupt_id == item[1]
-    assert [q.thread_id for q in service.list_pending()].count(item[0]) == 1
+    assert service.decision(*item, viewer=ALICE) is None
+    assert service.pending_approval(item[0], viewer=ALICE).interrupt_id == item[1]
+    assert [q.thread_id for q in service.list_pending(viewer=ALICE)].count(item[0]) == 1
     assert service.store.ledger.entries(item[0]) == []
 
 
@@ -71,7 +71,7 @@ def test_the_queue_is_the_consoles_with_its_filters_and_paging(service, client):
     assert threads("?tool=send_email") == [email[0]]
     assert threads("?tool=send_email&tool=issue_refund") == [small[0], large[0], email[0]]
     assert threads("?policy=self") == [small[0]]
-    assert threads("?requester=guest&policy=reviewer") == [large[0], email[0]]
+    assert threads("?requester=guest-test&policy=reviewer") == [large[0], email[0]]
     assert threads("?requester=carol") == []
     assert threads("?min_age=60") == []
     page = alice.get("/api/approvals?limit=1&offset=1").json()
@@ -115,11 +115,11 @@ def test_a_decision_resumes_the_agent_once_and_is_audited(service, client):
     answer = client(ALICE).post(decision_url(item), json=edit)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["decided_by"], body["decision"], body["requested_by"]) == ("alice", "edit", "guest")
+    assert (body["decided_by"], body["decision"], body["requested_by"]) == ("alice", "edit", "guest-test")
     assert body["edit_diff"] == [{"tool": "issue_refund", "changes": {"amount": [250.0, 200.0]}}]
     assert body["applied_at"], "the agent was resumed before the answer"
     assert [e["result"][:23] for e in service.store.ledger.entries(item[0])] == ["Refunded $200.00 on ord"]
-    assert service.decisions()[0].decided_by == "alice" and service.list_pending() == []
+    assert service.decisions(viewer=ALICE)[0].decided_by == "alice" and service.list_pending(viewer=ALICE) == []
 
 
 @pytest.mark.parametrize("authorization", [None, "Basic YWxpY2U6YWxpY2UtZGVtbw==", "Bearer", "Bearer apr_made-up"])
@@ -180,7 +180,7 @@ def test_a_second_decision_is_409_with_who_and_when(service, client):
         "error": "already_decided", "decided_by": "alice", "decided_at": first["decided_at"],
         "detail": f"Already decided by alice at {first['decided_at']} (approve).",
     }
-    assert [d.decision for d in service.decisions()] == ["approve"]
+    assert [d.decision for d in service.decisions(viewer=ALICE)] == ["approve"]
 
 
 def test_an_item_claimed_by_someone_else_is_409_until_the_claim_is_gone(service, client):
@@ -238,7 +238,7 @@ def test_two_clients_deciding_one_item_at_once_get_one_200_and_one_409_and_the_t
         worker.join(120)
     assert sorted(statuses) == [200, 409]
     assert len(service.store.ledger.entries(item[0])) == 1
-    assert len(service.decisions(thread_id=item[0])) == 1
+    assert len(service.decisions(thread_id=item[0], viewer=ALICE)) == 1
 
 
 def test_the_openapi_document_describes_what_the_api_accepts(service, client):
@@ -256,21 +256,14 @@ def test_the_openapi_document_describes_what_the_api_accepts(service, client):
         "tool", "policy", "requester", "min_age", "limit", "offset"}
 
 
-# -- visibility: the service's rules (issue #10) seen through the API --------------------------------------
+# -- visibility: the service's rules seen through the API --------------------------------------
 
-NEEDS_VISIBILITY = pytest.mark.xfail(
-    strict=True, reason="needs the service's viewer rules from #10 (list_pending(..., viewer=), decide refusing "
-                        "an invisible thread with UnknownThread); remove this mark when they land")
-
-
-@NEEDS_VISIBILITY
 def test_a_requester_lists_only_their_own_items(service, client):
     mine, _ = request(service, SMALL, CAROL), request(service, SMALL)
     page = client(CAROL).get("/api/approvals").json()
     assert [i["thread_id"] for i in page["items"]] == [mine[0]] and page["total"] == 1
 
 
-@NEEDS_VISIBILITY
 def test_someone_elses_item_is_404_like_an_unknown_one_and_cannot_be_decided(service, client):
     guests = request(service, SMALL)
     carol = client(CAROL)

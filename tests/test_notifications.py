@@ -19,11 +19,10 @@ from multiprocessing.synchronize import Event
 
 import pytest
 
-from approvals.auth import GUEST
 from approvals.notifications import Delivery, start_sender
 from approvals.service import ApprovalService
 from approvals.storage import open_store
-from conftest import ALICE
+from conftest import ALICE, GUEST
 
 SECRET = "receiver-secret"
 FAST = Delivery(poll_s=0.02, first_retry_s=0.05, max_retry_s=0.2, lease_s=30, timeout_s=5)
@@ -98,7 +97,7 @@ def outbox_size(service: ApprovalService) -> int:
 def request_refund(service: ApprovalService, text: str = "Refund order 1234 for $25") -> tuple[str, str]:
     thread_id = service.new_thread_id()
     service.send_message(thread_id, text, GUEST)
-    return thread_id, service.pending_approval(thread_id).interrupt_id
+    return thread_id, service.pending_approval(thread_id, viewer=ALICE).interrupt_id
 
 
 def test_every_event_arrives_signed_after_the_receiver_recovers_from_503s(service, receiver):
@@ -115,12 +114,12 @@ def test_every_event_arrives_signed_after_the_receiver_recovers_from_503s(servic
         ("approval.pending", *small), ("approval.pending", *large), ("approval.decided", *small)]
     pending, _, decided = events
     assert pending["tool"] == "issue_refund" and pending["args_summary"] == "order_id=1234, amount=25.0"
-    assert pending["requester"] == "guest" and pending["decided_by"] is None
+    assert pending["requester"] == "guest-test" and pending["decided_by"] is None
     assert pending["url"] == f"https://approvals.example.com/console?thread={small[0]}&interrupt={small[1]}"
-    assert pending["text"] == ("Approval needed: issue_refund (order_id=1234, amount=25.0) requested by guest."
+    assert pending["text"] == ("Approval needed: issue_refund (order_id=1234, amount=25.0) requested by guest-test."
                                f" <{pending['url']}|Open in the console>")
-    assert decided["decided_by"] == "guest" and decided["decision"] == "approve"
-    assert decided["text"].startswith("guest approved issue_refund (order_id=1234, amount=25.0) requested by guest.")
+    assert decided["decided_by"] == "guest-test" and decided["decision"] == "approve"
+    assert decided["text"].startswith("guest-test approved issue_refund (order_id=1234, amount=25.0) requested by guest-test.")
 
 
 def test_one_event_per_new_pending_row_and_per_decision_that_landed(service, receiver):
@@ -205,5 +204,5 @@ def test_an_event_committed_before_a_sigkill_is_delivered_after_the_restart(db_u
         restarted.close()
         receiver.close()
     [event] = receiver.events().values()
-    assert event["event"] == "approval.pending" and event["thread_id"] == service.list_pending()[0].thread_id
+    assert event["event"] == "approval.pending" and event["thread_id"] == service.list_pending(viewer=ALICE)[0].thread_id
 
