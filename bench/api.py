@@ -26,8 +26,8 @@ from approvals import api_tokens  # noqa: E402
 from approvals.api import api_routes  # noqa: E402
 from approvals.auth import seed_demo_accounts  # noqa: E402
 from approvals.service import ApprovalService  # noqa: E402
-from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database, median,  # noqa: E402
-                          report, request_refunds, seconds)
+from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database,  # noqa: E402
+                          paired_medians, ratio_target, report, request_refunds, seconds)
 
 WARMUP = 3
 TARGET_RATIO = 1.2
@@ -72,20 +72,11 @@ def main() -> None:
 
             return seconds(post)
 
-        samples: dict[str, list[float]] = {"direct": [], "http": []}
-        for round_number in range(args.rounds + WARMUP):
-            pair = pending[2 * round_number: 2 * round_number + 2]
-            order = [("direct", direct), ("http", over_http)][:: 1 if round_number % 2 else -1]
-            for (name, measure), item in zip(order, pair):
-                took = measure(*item)
-                if round_number >= WARMUP:
-                    samples[name].append(took)
+        baseline_s, ours_s = paired_medians(pending, args.rounds, WARMUP, direct, over_http)
         connection.close()
-        baseline_s, ours_s = median(samples["direct"]), median(samples["http"])
-        met = ours_s / baseline_s <= TARGET_RATIO
         report(f"API decision latency, median of {args.rounds}", backend_name(url),
                ("service.decide in-process", baseline_s), ("POST .../decision over HTTP (uvicorn, loopback)", ours_s),
-               f"target: ours <= {TARGET_RATIO}x: {'met' if met else 'MISSED'}")
+               ratio_target(baseline_s, ours_s, TARGET_RATIO))
 
 
 if __name__ == "__main__":
