@@ -309,7 +309,8 @@ _ERROR_MEANINGS = {
 def _responses(success: tuple[str, str], *errors: str) -> dict[str, Any]:
     status, model = success
     answers = {status: {"description": "OK", "content": _json_ref(model)}}
-    answers.update({code: {"description": _ERROR_MEANINGS[code], "content": _json_ref("ApiErrorOut")} for code in errors})
+    for code in errors:
+        answers[code] = {"description": _ERROR_MEANINGS[code], "content": _json_ref("ApiErrorOut")}
     return answers
 
 

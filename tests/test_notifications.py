@@ -6,15 +6,11 @@ each with its own id, and an app killed with SIGKILL after the commit delivers t
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import multiprocessing
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.synchronize import Event
 
 import pytest
@@ -23,54 +19,11 @@ from approvals.notifications import Delivery, start_sender
 from approvals.service import ApprovalService
 from approvals.storage import open_store
 from conftest import ALICE, GUEST
+from webhook_receiver import SECRET, Receiver
 
-SECRET = "receiver-secret"
 FAST = Delivery(poll_s=0.02, first_retry_s=0.05, max_retry_s=0.2, lease_s=30, timeout_s=5)
 SPAWN = multiprocessing.get_context("spawn")
 APPROVE = {"decisions": [{"type": "approve"}]}
-
-
-class Receiver:
-    """A webhook endpoint: answers 503 to its first `failures` POSTs, then 200; keeps every request it got."""
-
-    def __init__(self, port: int = 0, failures: int = 0):
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.failures = failures
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with lock:
-                    refuse = receiver.failures > 0
-                    receiver.failures -= refuse
-                    if not refuse:
-                        receiver.requests.append((dict(self.headers), body))
-                self.send_response(503 if refuse else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/approvals"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self) -> dict[str, dict]:
-        """Accepted events deduplicated by id, as a receiver must; each signature checked on the raw body."""
-        unique = {}
-        for headers, body in list(self.requests):
-            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-            assert hmac.compare_digest(headers["X-Approvals-Signature"], expected)
-            event = json.loads(body)
-            unique[event["id"]] = event
-        return unique
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
