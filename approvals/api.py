@@ -97,7 +97,8 @@ class ApprovalOut(BaseModel):
 
 class ApiErrorOut(BaseModel):
     error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_found, "
-                                   "already_decided, claimed, busy, invalid_decision, invalid_query, invalid_json.")
+                                   "method_not_allowed, already_decided, claimed, busy, invalid_decision, "
+                                   "invalid_query, invalid_json.")
     detail: str = Field(description="What went wrong, in words meant for a person.")
     decided_by: str | None = None
     decided_at: str | None = None
@@ -123,12 +124,27 @@ class ApiError(Exception):
 def api_routes(get_service: Callable[[], ApprovalService]) -> list[BaseRoute]:
     """The API's routes for `st.App(..., routes=...)`; `get_service` returns the app's shared service."""
     api = _Api(get_service)
-    return [
+    routes = [
         Route("/api/openapi.json", api.openapi, methods=["GET"]),
         Route("/api/approvals", api.queue, methods=["GET"]),
         Route("/api/approvals/{thread_id}/{interrupt_id}", api.approval, methods=["GET"]),
         Route("/api/approvals/{thread_id}/{interrupt_id}/decision", api.decide, methods=["POST"]),
     ]
+    return [*routes, _fallback(routes)]
+
+
+def _fallback(routes: list[Route]) -> Route:
+    """A JSON 404 (or 405) for every other /api/ request, which Streamlit would answer with its HTML page."""
+
+    async def no_such_endpoint(request: Request) -> Response:
+        path = request.scope["path"]
+        allowed = sorted({method for route in routes if route.path_regex.fullmatch(path) for method in route.methods})
+        if allowed:
+            return ApiError(405, "method_not_allowed", f"Use {' or '.join(allowed)} here.",
+                            {"Allow": ", ".join(allowed)}).response()
+        return ApiError(404, "not_found", "There is no such API endpoint; see /api/openapi.json.").response()
+
+    return Route("/api/{path:path}", no_such_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 
 
 class _Api:

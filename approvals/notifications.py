@@ -116,6 +116,16 @@ class Delivery:
         return min(self.max_retry_s, self.first_retry_s * 2 ** (attempts - 1)) * random.uniform(0.8, 1.0)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect of our POST as a GET without the body; report the 3xx instead."""
+
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 class Sender:
     """A daemon thread that drains the outbox to one webhook URL; `stop()` ends it after the current POST."""
 
@@ -175,7 +185,7 @@ class Sender:
             headers[SIGNATURE_HEADER] = signature(self._secret, body)
         request = urllib.request.Request(self._url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self._delivery.timeout_s) as response:
+            with _OPENER.open(request, timeout=self._delivery.timeout_s) as response:
                 response.read()
                 return None if 200 <= response.status < 300 else f"HTTP {response.status}"
         except (OSError, http.client.HTTPException, ValueError) as error:  # HTTPError and URLError are OSErrors

@@ -171,6 +171,15 @@ def test_unknown_items_are_404(service, client):
     assert_nothing_saved(service, item)
 
 
+def test_other_api_paths_and_methods_answer_json_404_and_405(service, client):
+    alice = client(ALICE)
+    missing = alice.get("/api/approval")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    wrong = alice.get("/api/approvals/a/b/decision")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+    assert wrong.json() == {"error": "method_not_allowed", "detail": "Use POST here."}
+
+
 def test_a_second_decision_is_409_with_who_and_when(service, client):
     item = request(service, LARGE)
     first = client(ALICE).post(decision_url(item), json=APPROVE).json()

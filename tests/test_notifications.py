@@ -28,7 +28,7 @@ APPROVE = {"decisions": [{"type": "approve"}]}
 
 @pytest.fixture
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    receiver = Receiver(failures=4)
+    receiver = Receiver(refusals=(503, 503, 302, 503))
     monkeypatch.setenv("APPROVAL_WEBHOOK_URL", receiver.url)
     monkeypatch.setenv("APPROVAL_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("APPROVAL_BASE_URL", "https://approvals.example.com/")
@@ -53,7 +53,7 @@ def request_refund(service: ApprovalService, text: str = "Refund order 1234 for 
     return thread_id, service.pending_approval(thread_id, viewer=ALICE).interrupt_id
 
 
-def test_every_event_arrives_signed_after_the_receiver_recovers_from_503s(service, receiver):
+def test_every_event_arrives_signed_after_the_receiver_recovers_from_503s_and_a_redirect(service, receiver):
     small, large = request_refund(service), request_refund(service, "Refund order 55 for $250")
     service.decide(*small, APPROVE, GUEST)
     sender = start_sender(service.store, FAST)
@@ -61,7 +61,7 @@ def test_every_event_arrives_signed_after_the_receiver_recovers_from_503s(servic
         wait_for(lambda: len(receiver.events()) == 3 and outbox_size(service) == 0)
     finally:
         sender.stop()
-    assert receiver.failures == 0, "the receiver's 503s were retried"
+    assert receiver.refusals == [] and receiver.gets == 0, "refused POSTs were retried as POSTs"
     events = sorted(receiver.events().values(), key=lambda e: (e["created_at"], e["event"]))
     assert [(e["event"], e["thread_id"], e["interrupt_id"]) for e in events] == [
         ("approval.pending", *small), ("approval.pending", *large), ("approval.decided", *small)]
@@ -105,7 +105,7 @@ def test_markup_in_args_stays_plain_text_in_the_slack_line(service, receiver):
 
 
 def test_two_replicas_send_each_event_exactly_once(db_url, service, receiver):
-    receiver.failures = 0
+    receiver.refusals.clear()
     replicas = [open_store(db_url) for _ in range(2)]
     senders = [start_sender(store, Delivery(poll_s=0.005, lease_s=30)) for store in replicas]
     try:

@@ -12,22 +12,31 @@ SECRET = "receiver-secret"
 
 
 class Receiver:
-    """A webhook endpoint: answers 503 to its first `failures` POSTs, then 200; keeps every request it got."""
+    """A webhook endpoint: answers its first POSTs with the statuses in `refusals` (then 200), keeps every POST it
+    accepted, and counts GETs (a redirected POST that a client followed as a GET, losing the event)."""
 
-    def __init__(self, port: int = 0, failures: int = 0):
+    def __init__(self, port: int = 0, refusals: tuple[int, ...] = ()):
         self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.failures = failures
+        self.refusals = list(refusals)
+        self.gets = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with lock:
-                    refuse = receiver.failures > 0
-                    receiver.failures -= refuse
-                    if not refuse:
+                    status = receiver.refusals.pop(0) if receiver.refusals else 200
+                    if status == 200:
                         receiver.requests.append((dict(self.headers), body))
-                self.send_response(503 if refuse else 200)
+                self.send_response(status)
+                if status in (301, 302, 303):
+                    self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                receiver.gets += 1
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
