@@ -106,10 +106,14 @@ class Delivery:
     poll_s: float = 1.0
     first_retry_s: float = 2.0
     max_retry_s: float = 60.0
-    lease_s: float = 30.0
-    """How long a claimed batch is left alone by other senders; must exceed the time its POSTs can take."""
     timeout_s: float = 10.0
-    batch: int = 20
+    batch: int = 5
+
+    @property
+    def lease_s(self) -> float:
+        """How long other senders leave a claimed batch alone: longer than its POSTs can take, so no event is
+        sent by two replicas; a sender killed mid-batch delays the rest of its batch by this much."""
+        return self.batch * self.timeout_s + 5.0
 
     def retry_delay(self, attempts: int) -> float:
         """Exponential from `first_retry_s`, capped, with jitter so replicas do not retry in lockstep."""

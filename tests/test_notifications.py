@@ -15,13 +15,14 @@ from multiprocessing.synchronize import Event
 
 import pytest
 
+from approvals.models import AlreadyDecided, NotPending
 from approvals.notifications import Delivery, start_sender
 from approvals.service import ApprovalService
 from approvals.storage import open_store
 from conftest import ALICE, GUEST
 from webhook_receiver import SECRET, Receiver
 
-FAST = Delivery(poll_s=0.02, first_retry_s=0.05, max_retry_s=0.2, lease_s=30, timeout_s=5)
+FAST = Delivery(poll_s=0.02, first_retry_s=0.05, max_retry_s=0.2, timeout_s=5)
 SPAWN = multiprocessing.get_context("spawn")
 APPROVE = {"decisions": [{"type": "approve"}]}
 
@@ -81,9 +82,9 @@ def test_one_event_per_new_pending_row_and_per_decision_that_landed(service, rec
     service.reconcile()
     assert outbox_size(service) == 1, "re-indexing the same interrupt is not a new approval"
     service.decide(thread_id, interrupt_id, APPROVE, ALICE)
-    with pytest.raises(Exception, match="Already decided by alice"):
+    with pytest.raises(AlreadyDecided, match="Already decided by alice"):
         service.decide(thread_id, interrupt_id, {"decisions": [{"type": "reject", "message": "no"}]}, ALICE)
-    with pytest.raises(Exception):
+    with pytest.raises(NotPending):
         service.decide(request_refund(service)[0], "wrong", {"decisions": []}, ALICE)
     events = [row["event"] for row in service.db.query("SELECT event FROM outbox ORDER BY created_at")]
     assert events == ["approval.pending", "approval.decided", "approval.pending"]
@@ -107,7 +108,7 @@ def test_markup_in_args_stays_plain_text_in_the_slack_line(service, receiver):
 def test_two_replicas_send_each_event_exactly_once(db_url, service, receiver):
     receiver.refusals.clear()
     replicas = [open_store(db_url) for _ in range(2)]
-    senders = [start_sender(store, Delivery(poll_s=0.005, lease_s=30)) for store in replicas]
+    senders = [start_sender(store, Delivery(poll_s=0.005)) for store in replicas]
     try:
         expected = {request_refund(service)[0] for _ in range(6)}
         wait_for(lambda: {e["thread_id"] for e in receiver.events().values()} == expected)
