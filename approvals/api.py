@@ -8,8 +8,8 @@ database calls), so each request runs it in Starlette's thread pool, never on th
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal, get_origin
