@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from approvals import api_tokens, claims
 from approvals.auth import Actor
 from approvals.models import (AlreadyDecided, ApprovalError, DecisionRecord, InvalidThreadId, NotAllowed, NotPending,
-                              ThreadBusy, UnknownThread)
+                              UnknownThread)
 from approvals.notifications import console_link
 from approvals.service import ApprovalService, QueueFilter
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
@@ -97,8 +97,8 @@ class ApprovalOut(BaseModel):
 
 class ApiErrorOut(BaseModel):
     error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_found, "
-                                   "method_not_allowed, already_decided, claimed, busy, invalid_decision, "
-                                   "invalid_query, invalid_json.")
+                                   "method_not_allowed, already_decided, claimed, invalid_decision, "
+                                   "invalid_query, invalid_json, refused (any other refusal, 400).")
     detail: str = Field(description="What went wrong, in words meant for a person.")
     decided_by: str | None = None
     decided_at: str | None = None
@@ -250,6 +250,7 @@ async def _answer(work: Callable[[], BaseModel]) -> Response:
 
 
 def _refusal(error: Exception) -> ApiError:
+    """The status code and body for each way the service (or the route) refuses a request."""
     match error:
         case ApiError():
             return error
@@ -263,8 +264,6 @@ def _refusal(error: Exception) -> ApiError:
             return ApiError(403, "not_allowed", str(error))
         case UnknownThread() | InvalidThreadId() | NotPending():
             return ApiError(404, "not_found", str(error))
-        case ThreadBusy():
-            return ApiError(409, "busy", str(error))
         case InvalidDecision():
             return ApiError(422, "invalid_decision", str(error))
     return ApiError(400, "refused", str(error))

@@ -49,7 +49,7 @@ def _token_list(db: Database, actor: Actor) -> None:
     if not active:
         st.caption("No API tokens yet.")
     for token in active:
-        name, created, used, action = st.columns([3, 3, 3, 1], vertical_alignment="center")
+        name, created, used, action = st.columns([3, 3, 3, 2], vertical_alignment="center")
         name.text(token.label)
         created.text(f"created {token.created_at[:16].replace('T', ' ')} UTC")
         used.text(f"last used {token.last_used_at[:16].replace('T', ' ') + ' UTC' if token.last_used_at else 'never'}")
