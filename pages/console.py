@@ -33,6 +33,7 @@ from ui.approval_widgets import (
     show_error,
     tool_call_line,
 )
+from ui.api_tokens import api_tokens_panel
 from ui.identity import sign_in, sign_out, signed_in_actor
 
 PAGE_SIZE = 200
@@ -479,9 +480,11 @@ st.caption(
     + (f" Items pending {ttl:g} minutes are rejected automatically." if ttl else "")
 )
 
-queue_tab, history_tab = st.tabs(["Queue", "History"])
+queue_tab, history_tab, tokens_tab = st.tabs(["Queue", "History", "API tokens"])
 with queue_tab:
     queue()
     detail(actor)
 with history_tab:
     history(actor)
+with tokens_tab:
+    api_tokens_panel(actor)
