@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -26,9 +25,6 @@ def app_store(tmp_path, monkeypatch) -> Iterator[Store]:
     """The database the panel's service opens (DATABASE_URL), seen from the test through a store of its own."""
     path = str(tmp_path / "app.db")
     monkeypatch.setenv("DATABASE_URL", path)
-    # AppTest installs the script as sys.modules["__main__"] and leaves it there; a later test that spawns a
-    # process would make the child re-run this function's temporary script (NameError: __args). Put it back.
-    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     resources.approval_service.clear()
     store = open_store(path)
     seed_demo_accounts(store.db)
