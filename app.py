@@ -1,16 +1,35 @@
-"""Entry point (`streamlit run app.py`): Streamlit serves `navigation.py`, behind the app's own middleware.
+"""Entry point (`streamlit run app.py`): Streamlit serves `navigation.py`, plus the JSON API, behind our middleware.
 
 The middleware gives every browser that loads a page a server-side session in an HttpOnly cookie, so who you are
-survives reloads, new tabs and app restarts.
+survives reloads, new tabs and app restarts. The lifespan starts the webhook sender with the server, not with
+the first visitor: events committed before a restart go out even if nobody opens the app.
 """
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import streamlit as st
 from starlette.middleware import Middleware
 
 import resources
+from approvals.api import api_routes
+from approvals.notifications import start_sender
 from approvals.web import BrowserSessionMiddleware
+
+
+@asynccontextmanager
+async def lifespan(_app: st.App) -> AsyncIterator[None]:
+    sender = start_sender(resources.approval_service().store)
+    try:
+        yield
+    finally:
+        if sender is not None:
+            sender.stop()
+
 
 app = st.App(
     "navigation.py",
+    lifespan=lifespan,
+    routes=api_routes(resources.approval_service),
     middleware=[Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db)],
 )

@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
-from approvals import claims
+from approvals import claims, notifications
 from approvals.auth import Actor
 from approvals.models import (
     AlreadyDecided,
@@ -301,6 +301,7 @@ class ApprovalService:
                     "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
                     (pending.thread_id, pending.interrupt_id),
                 )
+                notifications.enqueue_decided(tx, row, args_summary(request))
         if not inserted:
             winner = self._decision(pending.thread_id, pending.interrupt_id)
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
@@ -460,12 +461,14 @@ def _write_index(tx: Transaction, thread_id: str, state: StateSnapshot | None) -
         (thread_id, *current),
     )
     for item in items:
-        tx.execute(
+        inserted = tx.execute(
             "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
             " created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
             (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
              item.args_summary, item.created_at),
         )
+        if inserted:
+            notifications.enqueue_pending(tx, item)
 
 
 def _queue_item(thread_id: str, state: StateSnapshot, interrupt_id: str, value: dict) -> QueueItem:

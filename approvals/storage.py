@@ -1,7 +1,8 @@
 """The database: LangGraph's checkpointer plus the app's own tables, on SQLite (default) or PostgreSQL.
 
 The checkpoint is the source of truth for graph state; the tables here are an index for the queue, the
-decision log (UNIQUE per interrupt, so a second decision cannot land), claims, accounts and the tool ledger.
+decision log (UNIQUE per interrupt, so a second decision cannot land), claims, accounts, API tokens, the
+webhook outbox and the tool ledger.
 """
 
 from __future__ import annotations
@@ -92,6 +93,26 @@ CREATE TABLE IF NOT EXISTS sign_in_failures (
     failed_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sign_in_failures_user ON sign_in_failures (username, failed_at);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    label TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS api_tokens_owner ON api_tokens (username, created_at);
+CREATE TABLE IF NOT EXISTS outbox (
+    event_id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at);  -- a sender's claim reads due rows only
 CREATE TABLE IF NOT EXISTS ledger (
     tool_call_id TEXT PRIMARY KEY,
     thread_id TEXT NOT NULL,

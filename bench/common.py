@@ -28,6 +28,9 @@ REQUESTER = Actor("carol", "requester")
 APPROVE = {"decisions": [{"type": "approve"}]}
 REFUND = "Refund order 1234 for $25"
 
+Measure = Callable[[str, str], float]
+"""Times one decision on (thread_id, interrupt_id), in seconds."""
+
 
 def arguments(description: str, **sizes: int) -> argparse.Namespace:
     """--database-url plus one integer option per size (e.g. rounds=50 gives --rounds, default 50)."""
@@ -89,6 +92,24 @@ def request_refunds(service: ApprovalService, count: int) -> list[tuple[str, str
     return pending
 
 
+def paired_medians(pending: list[tuple[str, str]], rounds: int, warmup: int, baseline: Measure,
+                   ours: Measure) -> tuple[float, float]:
+    """Median seconds of `baseline` and `ours`, each deciding its own fresh item per round.
+
+    They alternate who goes first, so a slow patch of the (shared, noisy) machine hits both alike; the first
+    `warmup` rounds are not counted. Needs 2 * (rounds + warmup) pending items.
+    """
+    samples: tuple[list[float], list[float]] = ([], [])
+    for round_number in range(rounds + warmup):
+        pair = pending[2 * round_number: 2 * round_number + 2]
+        order = [(0, baseline), (1, ours)][:: 1 if round_number % 2 else -1]
+        for (side, measure), item in zip(order, pair):
+            took = measure(*item)
+            if round_number >= warmup:
+                samples[side].append(took)
+    return median(samples[0]), median(samples[1])
+
+
 def seconds(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
@@ -108,6 +129,11 @@ def report(title: str, backend: str, baseline: tuple[str, float], ours: tuple[st
     print(f"  baseline  {baseline_label}: {_duration(baseline_s)}")
     print(f"  ours      {ours_label}: {_duration(ours_s)}")
     print(f"  ratio     {ratio} ({target})")
+
+
+def ratio_target(baseline_s: float, ours_s: float, limit: float) -> str:
+    """The target line for "ours at most `limit` times the baseline", saying whether this run met it."""
+    return f"target: ours <= {limit}x: {'met' if ours_s / baseline_s <= limit else 'MISSED'}"
 
 
 def backend_name(url: str) -> str:

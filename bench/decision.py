@@ -14,8 +14,8 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from langgraph.types import Command  # noqa: E402
 
-from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database, median,
-                          report, request_refunds, seconds)  # noqa: E402
+from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database,  # noqa: E402
+                          paired_medians, ratio_target, report, request_refunds, seconds)
 
 WARMUP = 3
 TARGET_RATIO = 1.5
@@ -34,20 +34,10 @@ def main() -> None:
         def ours(thread_id: str, interrupt_id: str) -> float:
             return seconds(lambda: service.decide(thread_id, interrupt_id, APPROVE, REVIEWER))
 
-        samples: dict[str, list[float]] = {"bare": [], "ours": []}
-        for round_number in range(args.rounds + WARMUP):
-            pair = pending[2 * round_number: 2 * round_number + 2]
-            order = [("bare", bare), ("ours", ours)][:: 1 if round_number % 2 else -1]  # alternate who goes first
-            for (name, measure), item in zip(order, pair):
-                if round_number >= WARMUP:
-                    samples[name].append(measure(*item))
-                else:
-                    measure(*item)
-        baseline_s, ours_s = median(samples["bare"]), median(samples["ours"])
-        met = ours_s / baseline_s <= TARGET_RATIO
+        baseline_s, ours_s = paired_medians(pending, args.rounds, WARMUP, bare, ours)
         report(f"Decision latency, median of {args.rounds}", backend_name(url),
                ("graph.invoke(Command(resume))", baseline_s), ("service.decide", ours_s),
-               f"target: ours <= {TARGET_RATIO}x: {'met' if met else 'MISSED'}")
+               ratio_target(baseline_s, ours_s, TARGET_RATIO))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import streamlit as st
 
 import resources
 from approvals import expiry
+from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
 from ui.history import history
 from ui.identity import sign_in, sign_out, signed_in_actor
@@ -37,7 +38,7 @@ st.caption(
 )
 
 # Bound to ?tab=: only the open tab runs, so the queue does not wait for the history's 5,000 decisions.
-queue_tab, history_tab = st.tabs(["Queue", "History"], key="tab", bind="query-params")
+queue_tab, history_tab, tokens_tab = st.tabs(["Queue", "History", "API tokens"], key="tab", bind="query-params")
 if queue_tab.open:
     with queue_tab:
         queue()
@@ -46,3 +47,6 @@ if queue_tab.open:
 if history_tab.open:
     with history_tab:
         history(actor)
+if tokens_tab.open:
+    with tokens_tab:
+        api_tokens_panel(actor)

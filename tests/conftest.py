@@ -27,6 +27,13 @@ GUEST = Actor("guest-test", "requester", signed_in=False)
 """A browser's private guest, as approvals.sessions names one."""
 
 
+@pytest.fixture(autouse=True)
+def keep_main_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest installs its script as sys.modules["__main__"] and leaves it there; a later test that spawns a
+    process would make the child re-run that script (a page, or a function's temporary script). Put it back."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where the test's database lives: a fresh SQLite file, then a fresh PostgreSQL database (same test twice)."""

@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 TINY = {
+    "api.py": ["--rounds", "2"],
     "decision.py": ["--rounds", "2"],
     "bulk.py": ["--items", "3"],
     "queue.py": ["--threads", "80", "--pending", "5", "--rounds", "2"],

@@ -97,6 +97,11 @@ def drawn_ticks(at: AppTest) -> list[int]:
     return list(at.session_state["console_queue"]["selection"]["rows"])
 
 
+def labelled(at: AppTest, label: str):
+    [button] = [b for b in at.button if b.label == label]
+    return button
+
+
 def labels(at: AppTest) -> list[str]:
     return [button.label for button in at.button]
 
@@ -273,7 +278,7 @@ def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
     at = opened(item)
     at.button(key="console_edit").click().run(timeout=30)
     at.number_input(key=f"console_edit_form_{item.interrupt_id}_0_amount").set_value(200.0)
-    at.button[-1].click().run(timeout=30)  # the form's "Approve with edits"
+    labelled(at, "Approve with edits").click().run(timeout=30)
     assert not at.exception
     diff = table(at, "argument")
     assert (diff["argument"][0], diff["before"][0], diff["after"][0]) == ("amount", "250.0", "200.0")
@@ -290,7 +295,8 @@ def test_reject_sends_the_message(seeder):
     at = opened(item)
     at.button(key="console_reject").click().run(timeout=30)
     at.text_area(key=f"console_reject_form_{item.interrupt_id}_message").input("Customer 77 has open orders.")
-    at.button[-1].click().run(timeout=30)  # the form's "Reject"
+    [*_, form_reject] = [b for b in at.button if b.label == "Reject"]  # the form's, after the one that opened it
+    form_reject.click().run(timeout=30)
     assert not at.exception
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).message == "Customer 77 has open orders."
     wait_applied(seeder, item)

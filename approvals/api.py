@@ -1,0 +1,343 @@
+"""The JSON API, served by the same server as the pages (st.App routes): list, read and decide approvals.
+
+Routes are thin: authenticate the bearer token, call the same service the console calls (policy, visibility,
+compare-and-set, audit), and turn its refusals into status codes. The service is synchronous (graph work and
+database calls), so each request runs it in Starlette's thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import models_json_schema
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from approvals import api_tokens, claims
+from approvals.auth import Actor
+from approvals.models import (AlreadyDecided, ApprovalError, DecisionRecord, InvalidThreadId, NotAllowed, NotPending,
+                              UnknownThread)
+from approvals.notifications import console_link
+from approvals.service import ApprovalService, QueueFilter
+from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
+
+MAX_PAGE = 200
+
+
+# -- what goes over the wire (also the OpenAPI document's schemas) ------------------------------------------
+
+
+class QueueQuery(BaseModel):
+    """GET /api/approvals query parameters: the console's filters and paging."""
+
+    model_config = ConfigDict(extra="forbid")
+    tool: list[str] = Field(default=[], description="Only these tools (repeat the parameter for several).")
+    policy: list[Literal["self", "reviewer"]] = Field(default=[], description="Only these approval policies.")
+    requester: list[str] = Field(default=[], description="Only items requested by these people.")
+    min_age: float = Field(default=0, ge=0, description="Only items waiting at least this many minutes.")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    offset: int = Field(default=0, ge=0)
+
+    def queue_filter(self, now: datetime) -> QueueFilter:
+        cutoff = (now - timedelta(minutes=self.min_age)).isoformat(timespec="milliseconds") if self.min_age else None
+        return QueueFilter(tuple(self.tool), tuple(self.policy), tuple(self.requester), cutoff)
+
+
+class QueueEntry(BaseModel):
+    thread_id: str
+    interrupt_id: str
+    tool: str
+    requester: str
+    policy: str
+    args_summary: str
+    created_at: str
+    claimed_by: str | None = Field(description="Who has the item open in the console right now, if anyone.")
+    url: str = Field(description="The item in the reviewer console.")
+
+
+class QueuePage(BaseModel):
+    items: list[QueueEntry] = Field(description="Oldest first, as in the console.")
+    total: int = Field(description="How many items match the filters, on every page.")
+    limit: int
+    offset: int
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    thread_id: str
+    interrupt_id: str
+    decision: str = Field(description='"approve", "edit", "reject", or "mixed" for several actions.')
+    tool: str
+    requested_by: str
+    requested_at: str
+    decided_by: str
+    decided_at: str
+    edit_diff: list[dict[str, Any]] = Field(description="Per edited action, each changed argument as [before, after].")
+    message: str
+    applied_at: str | None = Field(description="When the agent was resumed with the decision.")
+
+
+class ApprovalOut(BaseModel):
+    thread_id: str
+    interrupt_id: str
+    status: Literal["pending", "decided"]
+    request: HITLRequest | None = Field(description="What to decide (while pending): actions, args, allowed decisions.")
+    decision: DecisionOut | None = Field(description="The decision (once decided).")
+    claimed_by: str | None
+    url: str
+
+
+class ApiErrorOut(BaseModel):
+    error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_found, "
+                                   "method_not_allowed, already_decided, claimed, invalid_decision, "
+                                   "invalid_query, invalid_json, refused (any other refusal, 400).")
+    detail: str = Field(description="What went wrong, in words meant for a person.")
+    decided_by: str | None = None
+    decided_at: str | None = None
+    claimed_by: str | None = None
+    claimed_until: str | None = None
+
+
+class ApiError(Exception):
+    """A refusal with its status code; the body is an ApiErrorOut."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: str):
+        super().__init__(detail)
+        self.status, self.headers = status, headers
+        self.body = ApiErrorOut(error=code, detail=detail, **extra)
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body.model_dump(mode="json", exclude_none=True), self.status, self.headers)
+
+
+# -- routes ----------------------------------------------------------------------------------------------
+
+
+def api_routes(get_service: Callable[[], ApprovalService]) -> list[BaseRoute]:
+    """The API's routes for `st.App(..., routes=...)`; `get_service` returns the app's shared service."""
+    api = _Api(get_service)
+    routes = [
+        Route("/api/openapi.json", api.openapi, methods=["GET"]),
+        Route("/api/approvals", api.queue, methods=["GET"]),
+        Route("/api/approvals/{thread_id}/{interrupt_id}", api.approval, methods=["GET"]),
+        Route("/api/approvals/{thread_id}/{interrupt_id}/decision", api.decide, methods=["POST"]),
+    ]
+    return [*routes, _fallback(routes)]
+
+
+def _fallback(routes: list[Route]) -> Route:
+    """A JSON 404 (or 405) for every other /api/ request, which Streamlit would answer with its HTML page."""
+
+    async def no_such_endpoint(request: Request) -> Response:
+        path = request.scope["path"]
+        allowed = sorted({method for route in routes if route.path_regex.fullmatch(path) for method in route.methods})
+        if allowed:
+            return ApiError(405, "method_not_allowed", f"Use {' or '.join(allowed)} here.",
+                            {"Allow": ", ".join(allowed)}).response()
+        return ApiError(404, "not_found", "There is no such API endpoint; see /api/openapi.json.").response()
+
+    return Route("/api/{path:path}", no_such_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+
+class _Api:
+    def __init__(self, get_service: Callable[[], ApprovalService]):
+        self._service = get_service
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def queue(self, request: Request) -> Response:
+        return await _answer(lambda: self._queue(request))
+
+    async def approval(self, request: Request) -> Response:
+        thread_id, interrupt_id = request.path_params["thread_id"], request.path_params["interrupt_id"]
+        return await _answer(lambda: self._approval(request, thread_id, interrupt_id))
+
+    async def decide(self, request: Request) -> Response:
+        thread_id, interrupt_id = request.path_params["thread_id"], request.path_params["interrupt_id"]
+        body = await request.body()
+        return await _answer(lambda: self._decide(request, thread_id, interrupt_id, body))
+
+    # The methods below run in the thread pool.
+
+    def _queue(self, request: Request) -> BaseModel:
+        service = self._service()
+        actor = _actor(service, request)
+        params = request.query_params
+        try:
+            query = QueueQuery.model_validate({key: params.getlist(key) if key in _LIST_PARAMS else params[key]
+                                               for key in params})
+        except ValidationError as error:
+            raise ApiError(422, "invalid_query", describe(error)) from error
+        filters = query.queue_filter(datetime.now(UTC))
+        items = service.list_pending(filters, query.limit, query.offset, viewer=actor)
+        held = claims.active_claims(service.db) if items else {}
+        entries = [
+            QueueEntry.model_validate({**asdict(item), "url": console_link(item.thread_id, item.interrupt_id),
+                                       "claimed_by": _holder(held.get((item.thread_id, item.interrupt_id)))})
+            for item in items
+        ]
+        total = service.count_pending(filters, viewer=actor)
+        return QueuePage(items=entries, total=total, limit=query.limit, offset=query.offset)
+
+    def _approval(self, request: Request, thread_id: str, interrupt_id: str) -> BaseModel:
+        service = self._service()
+        actor = _actor(service, request)
+        common = {"thread_id": thread_id, "interrupt_id": interrupt_id, "url": console_link(thread_id, interrupt_id)}
+        try:  # unknown, or not the caller's to see: UnknownThread (404); an unknown interrupt: NotPending (404)
+            pending = service.approval(thread_id, interrupt_id, viewer=actor)
+        except AlreadyDecided:
+            decided = service.decision(thread_id, interrupt_id, viewer=actor)
+            return ApprovalOut(status="decided", request=None, decision=_decision_out(decided), claimed_by=None,
+                               **common)
+        claim = claims.holder(service.db, thread_id, interrupt_id)
+        return ApprovalOut(status="pending", request=pending.request, decision=None, claimed_by=_holder(claim),
+                           **common)
+
+    def _decide(self, request: Request, thread_id: str, interrupt_id: str, body: bytes) -> BaseModel:
+        service = self._service()
+        actor = _actor(service, request)
+        try:
+            response = json.loads(body)
+        except ValueError as error:
+            raise ApiError(422, "invalid_json", f"The body is not valid JSON: {error}.") from error
+        claim = claims.holder(service.db, thread_id, interrupt_id)
+        if claim is not None and claim.claimed_by != actor.name:
+            service.require_thread(thread_id, viewer=actor)  # a claim must not reveal an item one may not see
+            raise claims.Claimed(claim)
+        return _decision_out(service.decide(thread_id, interrupt_id, response, actor))
+
+
+def _actor(service: ApprovalService, request: Request) -> Actor:
+    """The account the request's bearer token acts as; 401 without one, or for an unknown or revoked one."""
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized", "Send an API token: Authorization: Bearer <token>.",
+                       {"WWW-Authenticate": 'Bearer realm="approvals"'})
+    actor = api_tokens.actor_for_token(service.db, secret.strip())
+    if actor is None:
+        raise ApiError(401, "invalid_token", "This API token is unknown or has been revoked.",
+                       {"WWW-Authenticate": 'Bearer realm="approvals", error="invalid_token"'})
+    return actor
+
+
+_LIST_PARAMS = {name for name, field in QueueQuery.model_fields.items() if get_origin(field.annotation) is list}
+
+
+def _holder(claim: claims.Claim | None) -> str | None:
+    return claim.claimed_by if claim is not None else None
+
+
+def _decision_out(record: DecisionRecord) -> DecisionOut:
+    return DecisionOut.model_validate(record, from_attributes=True)
+
+
+async def _answer(work: Callable[[], BaseModel]) -> Response:
+    """Run `work` off the event loop; its result is the 200 body, and each refusal becomes its status code."""
+    try:
+        result = await run_in_threadpool(work)
+    except (ApprovalError, InvalidDecision, ApiError) as error:
+        return _refusal(error).response()
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+def _refusal(error: Exception) -> ApiError:
+    """The status code and body for each way the service (or the route) refuses a request."""
+    match error:
+        case ApiError():
+            return error
+        case AlreadyDecided():
+            return ApiError(409, "already_decided", str(error), decided_by=error.decided_by,
+                            decided_at=error.decided_at)
+        case claims.Claimed():
+            return ApiError(409, "claimed", str(error), claimed_by=error.claim.claimed_by,
+                            claimed_until=error.claim.expires_at)
+        case NotAllowed():
+            return ApiError(403, "not_allowed", str(error))
+        case UnknownThread() | InvalidThreadId() | NotPending():
+            return ApiError(404, "not_found", str(error))
+        case InvalidDecision():
+            return ApiError(422, "invalid_decision", str(error))
+    return ApiError(400, "refused", str(error))
+
+
+# -- the OpenAPI document ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 for the routes above; every schema comes from the pydantic models the routes use."""
+    _, definitions = models_json_schema(
+        [(HITLResponse, "validation"), (QueuePage, "serialization"), (ApprovalOut, "serialization"),
+         (DecisionOut, "serialization"), (ApiErrorOut, "serialization")],
+        ref_template="#/components/schemas/{model}",
+    )
+    item = [_path_param("thread_id", "The conversation id."), _path_param("interrupt_id", "The interrupt id.")]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Agent approvals API", "version": "1",
+                 "description": "List, read and decide pending approvals of AI agent actions. Every call needs "
+                                "`Authorization: Bearer <token>` (`python -m approvals token create USERNAME`, or "
+                                "API tokens in the console)."},
+        "components": {"schemas": definitions["$defs"],
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/approvals": {"get": {
+                "summary": "The pending approvals you may see, oldest first (the console's queue)",
+                "parameters": _query_params(),
+                "responses": _responses(("200", "QueuePage"), "401", "422"),
+            }},
+            "/api/approvals/{thread_id}/{interrupt_id}": {"get": {
+                "summary": "One approval: the request while pending, the decision once decided",
+                "parameters": item,
+                "responses": _responses(("200", "ApprovalOut"), "401", "404"),
+            }},
+            "/api/approvals/{thread_id}/{interrupt_id}/decision": {"post": {
+                "summary": "Decide an approval (one decision per action request, in order) and resume the agent",
+                "parameters": item,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/HITLResponse"}}}},
+                "responses": _responses(("200", "DecisionOut"), "401", "403", "404", "409", "422"),
+            }},
+        },
+    }
+
+
+_ERROR_MEANINGS = {
+    "401": "No API token, or an unknown or revoked one.",
+    "403": "The approval policy does not let you decide this.",
+    "404": "No such approval, or one you may not see.",
+    "409": "Already decided (by whom, when), or claimed by someone else in the console.",
+    "422": "The decision, query or JSON body is invalid; `detail` says why. Nothing was saved.",
+}
+
+
+def _responses(success: tuple[str, str], *errors: str) -> dict[str, Any]:
+    status, model = success
+    answers = {status: {"description": "OK", "content": _json_ref(model)}}
+    for code in errors:
+        answers[code] = {"description": _ERROR_MEANINGS[code], "content": _json_ref("ApiErrorOut")}
+    return answers
+
+
+def _json_ref(model: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+
+
+def _query_params() -> list[dict[str, Any]]:
+    schema = QueueQuery.model_json_schema()
+    return [{"name": name, "in": "query", "required": False, "schema": prop, "explode": True}
+            for name, prop in schema["properties"].items()]

@@ -1,0 +1,63 @@
+"""A webhook endpoint for tests: a real HTTP server on loopback that checks each event's signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SECRET = "receiver-secret"
+
+
+class Receiver:
+    """A webhook endpoint: answers its first POSTs with the statuses in `refusals` (then 200), keeps every POST it
+    accepted, and counts GETs (a redirected POST that a client followed as a GET, losing the event)."""
+
+    def __init__(self, port: int = 0, refusals: tuple[int, ...] = ()):
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.refusals = list(refusals)
+        self.gets = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    status = receiver.refusals.pop(0) if receiver.refusals else 200
+                    if status == 200:
+                        receiver.requests.append((dict(self.headers), body))
+                self.send_response(status)
+                if status in (301, 302, 303):
+                    self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                receiver.gets += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/approvals"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> dict[str, dict]:
+        """Accepted events deduplicated by id, as a receiver must; each signature checked on the raw body."""
+        unique = {}
+        for headers, body in list(self.requests):
+            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(headers["X-Approvals-Signature"], expected)
+            event = json.loads(body)
+            unique[event["id"]] = event
+        return unique
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
