@@ -25,7 +25,6 @@ from ui.queue import ItemKey, apply_in_background, go, neighbour, open_item, ope
 
 FOCUS_REJECT_MESSAGE = """<script>
   // X opens the reject form; put the cursor in its message box (it may be drawn a frame after this script runs).
-  window.__rejectFocusRuns = (window.__rejectFocusRuns || 0) + 1;
   (function focusWhenDrawn(tries) {
     const box = document.querySelector(".st-key-%s textarea");
     if (box) { box.focus(); } else if (tries > 0) { setTimeout(() => focusWhenDrawn(tries - 1), 20); }
