@@ -2,7 +2,8 @@
 
 The middleware gives every browser that loads a page a server-side session in an HttpOnly cookie, so who you are
 survives reloads, new tabs and app restarts. The lifespan starts the webhook sender with the server, not with
-the first visitor: events committed before a restart go out even if nobody opens the app.
+the first visitor: events committed before a restart go out even if nobody opens the app. It starts interrupt
+discovery the same way, so items that workers (other processes) write reach the queue within about a second.
 """
 
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from starlette.middleware import Middleware
 
 import resources
 from approvals.api import api_routes
+from approvals.discovery import DiscoveryLoop
 from approvals.notifications import start_sender
 from approvals.web import BrowserSessionMiddleware
 
@@ -20,9 +22,11 @@ from approvals.web import BrowserSessionMiddleware
 @asynccontextmanager
 async def lifespan(_app: st.App) -> AsyncIterator[None]:
     sender = start_sender(resources.approval_service().store)
+    discovery = DiscoveryLoop(resources.approval_service())
     try:
         yield
     finally:
+        discovery.stop()
         if sender is not None:
             sender.stop()
 

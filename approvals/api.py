@@ -59,6 +59,9 @@ class QueueEntry(BaseModel):
     policy: str
     args_summary: str
     created_at: str
+    graph: str = Field(description="The registered graph (langgraph.json / APPROVAL_GRAPHS) the thread runs on.")
+    kind: Literal["hitl", "tool_approval", "raw"] = Field(
+        description='"hitl" and "tool_approval" take {"decisions": [...]}; "raw" is answered with any JSON value.')
     claimed_by: str | None = Field(description="Who has the item open in the console right now, if anyone.")
     url: str = Field(description="The item in the reviewer console.")
 
@@ -74,7 +77,8 @@ class DecisionOut(BaseModel):
     decision_id: str
     thread_id: str
     interrupt_id: str
-    decision: str = Field(description='"approve", "edit", "reject", or "mixed" for several actions.')
+    decision: str = Field(description='"approve", "edit", "reject", "respond", "mixed" for several actions, or'
+                                      ' "answer" for a raw interrupt.')
     tool: str
     requested_by: str
     requested_at: str
@@ -90,6 +94,7 @@ class ApprovalOut(BaseModel):
     interrupt_id: str
     status: Literal["pending", "decided"]
     request: HITLRequest | None = Field(description="What to decide (while pending): actions, args, allowed decisions.")
+    value: Any = Field(None, description="The interrupt value exactly as the graph wrote it (while pending).")
     decision: DecisionOut | None = Field(description="The decision (once decided).")
     claimed_by: str | None
     url: str
@@ -199,8 +204,8 @@ class _Api:
             return ApprovalOut(status="decided", request=None, decision=_decision_out(decided), claimed_by=None,
                                **common)
         claim = claims.holder(service.db, thread_id, interrupt_id)
-        return ApprovalOut(status="pending", request=pending.request, decision=None, claimed_by=_holder(claim),
-                           **common)
+        return ApprovalOut(status="pending", request=pending.request, value=pending.value, decision=None,
+                           claimed_by=_holder(claim), **common)
 
     def _decide(self, request: Request, thread_id: str, interrupt_id: str, body: bytes) -> BaseModel:
         service = self._service()

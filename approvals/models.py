@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage
 
 from graphs.hitl import HITLRequest
+
+if TYPE_CHECKING:
+    from approvals.interrupts import Kind, ReviewRequest
 
 
 class ApprovalError(Exception):
@@ -34,6 +38,10 @@ class ThreadBusy(ApprovalError):
     pass
 
 
+class UnregisteredGraph(ApprovalError):
+    """A thread whose graph the app cannot load: listed, never decided, nothing lost."""
+
+
 class AlreadyDecided(ApprovalError):
     def __init__(self, decided_by: str, decided_at: str, decision: str):
         self.decided_by, self.decided_at, self.decision = decided_by, decided_at, decision
@@ -56,23 +64,37 @@ class QueueItem:
     policy: str
     args_summary: str
     created_at: str
+    graph: str
+    """The registered graph the thread runs on (langgraph.json / APPROVAL_GRAPHS name)."""
+    kind: Kind
+    """"hitl", "tool_approval" (decided like "hitl") or "raw" (answered with a JSON value)."""
 
 
 @dataclass(frozen=True)
 class PendingApproval:
-    """A pending approval read from the checkpoint: the interrupt value next to the annotated message payload."""
+    """A pending interrupt read from the checkpoint: what it asks, next to the payload annotated on the message."""
 
     thread_id: str
     interrupt_id: str
     checkpoint_id: str
-    request: HITLRequest
+    review: ReviewRequest
+    graph: str
     message_payload: dict | None
     messages: list[BaseMessage] = field(default_factory=list)
 
     @property
+    def request(self) -> HITLRequest | None:
+        """The HITL request (requester, time and policy filled in), or None for a raw interrupt."""
+        return self.review.request
+
+    @property
+    def value(self) -> Any:
+        return self.review.value
+
+    @property
     def payload_matches(self) -> bool:
-        """The AIMessage's `hitl` and the interrupt value must agree; a difference is worth flagging."""
-        return self.message_payload == self.request.model_dump(mode="json")
+        """Our graph writes the request onto the AIMessage too; when it is there it must equal the interrupt value."""
+        return self.message_payload is None or self.message_payload == self.review.value
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Approvals-Signature"
 DEFAULT_BASE_URL = "http://localhost:8501"
 DECISION_WORDS = {"approve": "approved", "edit": "approved with edits", "reject": "rejected",
-                  "respond": "answered"}
+                  "respond": "answered", "answer": "answered"}
 
 
 def webhook_url() -> str | None:

@@ -3,6 +3,10 @@
 Why the guard lives here: with LangGraph alone, two processes resuming the same interrupt at once both succeed
 and the tool runs twice, and a late resume on a finished thread is silently ignored. Every decision is first
 recorded with a compare-and-set (UNIQUE (thread_id, interrupt_id)); only the winner resumes the graph.
+
+Threads may belong to any registered graph (approvals/registry.py); what a thread waits for is read from its
+latest checkpoint (approvals/interrupts.py), so a thread of a graph the app cannot load is still listed. Each
+open interrupt is its own item and is resumed by its own id.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ import re
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, StateSnapshot
+from langgraph.pregel import Pregel
+from langgraph.types import Command
 
 from approvals import claims, notifications
 from approvals.auth import Actor
+from approvals.interrupts import ReviewRequest, ThreadSnapshot, check_answer, read_snapshot, review_request
 from approvals.models import (
     AlreadyDecided,
     ApprovalError,
@@ -35,9 +41,10 @@ from approvals.models import (
     ThreadSummary,
     UnknownThread,
 )
+from approvals.registry import BUILTIN_GRAPH, GraphRegistry, load_registry
 from approvals.storage import Row, Store, Transaction, utcnow
 from graphs import build_graph
-from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, parse_response
+from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, Respond, parse_response
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_MESSAGE_CHARS = 4000
@@ -77,13 +84,26 @@ class BulkResult:
     failed: list[tuple[QueueItem, str]]
 
 
+INDEX_LOCK_CLASS = 0x617070  # PostgreSQL advisory lock class for "indexing thread X" (the second key is its hash)
+
+
 class ApprovalService:
-    def __init__(self, store: Store, graph: CompiledStateGraph | None = None):
+    def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None):
+        """`graph` is the built-in agent (default: built on the store, tool side effects in its ledger); every
+        other graph comes from `registry` (default: langgraph.json plus APPROVAL_GRAPHS)."""
         self.store = store
         self.db = store.db
         self.graph = graph or build_graph(store.checkpointer, ledger=store.ledger)
+        self.registry = registry if registry is not None else load_registry()
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+
+    def graph_for(self, name: str) -> Pregel:
+        """The graph a thread runs on, with the app's checkpointer; UnregisteredGraph when it cannot be loaded."""
+        return self.graph if name == BUILTIN_GRAPH else self.registry.load(name, self.store.checkpointer)
+
+    def is_registered(self, name: str) -> bool:
+        return name == BUILTIN_GRAPH or name in self.registry
 
     # -- threads -----------------------------------------------------------------------------------------
 
@@ -116,17 +136,19 @@ class ApprovalService:
         return thread_id
 
     def recent_threads(self, limit: int = 30, *, viewer: Actor) -> list[ThreadSummary]:
-        """The viewer's own conversations, most recent first (reviewers too see only their own here)."""
+        """The viewer's own conversations with the built-in agent, most recent first (reviewers too see only their
+        own here; other graphs' threads run in their own workers)."""
         rows = self.db.query(
             "SELECT t.thread_id, t.title, t.requester, t.updated_at,"
             " EXISTS (SELECT 1 FROM pending p WHERE p.thread_id = t.thread_id AND p.status = 'pending') AS awaiting"
-            " FROM threads t WHERE t.requester = ? ORDER BY t.updated_at DESC LIMIT ?",
-            (viewer.name, limit),
+            " FROM threads t WHERE t.requester = ? AND t.graph = ? ORDER BY t.updated_at DESC LIMIT ?",
+            (viewer.name, BUILTIN_GRAPH, limit),
         )
         return [ThreadSummary(r["thread_id"], r["title"], r["requester"], r["updated_at"], bool(r["awaiting"])) for r in rows]
 
     def messages(self, thread_id: str, *, viewer: Actor) -> list[BaseMessage]:
-        return list(self._state(self.require_thread(thread_id, viewer=viewer)).values.get("messages", []))
+        snapshot = self._snapshot(self.require_thread(thread_id, viewer=viewer))
+        return snapshot.messages if snapshot else []
 
     def send_message(self, thread_id: str, text: str, actor: Actor) -> None:
         """Add the user's message and run the agent until it answers or stops for an approval."""
@@ -139,11 +161,16 @@ class ApprovalService:
                 raise NotAllowed(f"This conversation is {owner}'s; only they can write in it.")
             raise UnknownThread(f"There is no conversation {thread_id!r}.")
         with self._exclusive(thread_id):
-            if self._pending(thread_id) is not None:
+            snapshot = self._snapshot(thread_id)
+            if snapshot is not None and snapshot.graph != BUILTIN_GRAPH:
+                raise NotAllowed(f"This conversation runs on the graph {snapshot.graph!r} in its own worker.")
+            if snapshot is not None and snapshot.interrupts:
                 raise NotPending("This conversation is waiting for an approval; decide it before writing more.")
             self._touch_thread(thread_id, text, actor)
             self.graph.invoke(
-                {"messages": [HumanMessage(text)], "requester": actor.name}, self._config(thread_id), durability=DURABILITY
+                {"messages": [HumanMessage(text)], "requester": actor.name},
+                self._config(thread_id, BUILTIN_GRAPH, actor.name),
+                durability=DURABILITY,
             )
             self.sync_index(thread_id)
 
@@ -157,21 +184,34 @@ class ApprovalService:
 
     # -- pending approvals -------------------------------------------------------------------------------
 
-    def pending_approval(self, thread_id: str, *, viewer: Actor, with_messages: bool = False) -> PendingApproval | None:
-        """The thread's pending approval from the checkpoint itself (what a refresh must show), or None."""
-        return self._pending(self.require_thread(thread_id, viewer=viewer), with_messages)
+    def pending_approval(
+        self, thread_id: str, *, viewer: Actor, with_messages: bool = False, interrupt_id: str | None = None
+    ) -> PendingApproval | None:
+        """One open interrupt of the thread, from the checkpoint itself (what a refresh must show), or None.
+
+        With `interrupt_id`, that one only; without, the first (a thread may wait on several at once).
+        """
+        return self._pending(self.require_thread(thread_id, viewer=viewer), with_messages, interrupt_id)
+
+    def pending_approvals(self, thread_id: str, *, viewer: Actor, with_messages: bool = False) -> list[PendingApproval]:
+        """Every open interrupt of the thread (parallel tool calls may wait at once), each its own item."""
+        snapshot = self._snapshot(self.require_thread(thread_id, viewer=viewer))
+        return _pending_in(snapshot, with_messages) if snapshot else []
 
     def approval(self, thread_id: str, interrupt_id: str, *, viewer: Actor, with_messages: bool = False) -> PendingApproval:
         """One pending approval, or why not: UnknownThread (unknown or not the viewer's), AlreadyDecided, NotPending."""
-        pending = self._pending(self.require_thread(thread_id, viewer=viewer), with_messages)
-        if pending is None or pending.interrupt_id != interrupt_id:
+        pending = self._pending(self.require_thread(thread_id, viewer=viewer), with_messages, interrupt_id)
+        if pending is None:
             if existing := self._decision(thread_id, interrupt_id):
                 raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
             raise NotPending("This approval is no longer pending.")
         return pending
 
-    def _pending(self, thread_id: str, with_messages: bool = False) -> PendingApproval | None:
-        return _pending_in(thread_id, self._state(thread_id), with_messages)
+    def _pending(self, thread_id: str, with_messages: bool = False, interrupt_id: str | None = None
+                 ) -> PendingApproval | None:
+        snapshot = self._snapshot(thread_id)
+        pending = _pending_in(snapshot, with_messages) if snapshot else []
+        return next((p for p in pending if interrupt_id in (None, p.interrupt_id)), None)
 
     def list_pending(
         self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0, *, viewer: Actor
@@ -179,8 +219,8 @@ class ApprovalService:
         """Oldest first, straight from the index (never a get_state loop over threads); a requester's own only."""
         where, params = _scoped(filters, viewer).where()
         rows = self.db.query(
-            "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at"
-            f" FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
+            "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at, graph,"
+            f" kind FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [QueueItem(**row) for row in rows]
@@ -190,33 +230,41 @@ class ApprovalService:
         return int(self.db.query(f"SELECT COUNT(*) AS n FROM pending WHERE {where}", params)[0]["n"])
 
     def sync_index(self, thread_id: str) -> None:
-        """Make the index agree with the thread's checkpoint: its interrupts pending, everything else resolved."""
-        state = self._state(thread_id)
-        with self.db.transaction() as tx:
-            _write_index(tx, thread_id, state)
+        """Make the index agree with the thread's checkpoint: its interrupts pending, everything else resolved.
+
+        Works for any thread, including one written by another process; the thread row is added when missing.
+        """
+        with self._index_writer(thread_id) as (tx, snapshot):
+            if snapshot is not None:
+                _add_thread_row(tx, snapshot)
+            _write_index(tx, thread_id, snapshot)
 
     def reconcile(self) -> int:
         """Rebuild the index (and the thread list) from the checkpoints; returns how many threads were checked."""
         thread_ids = sorted({c.config["configurable"]["thread_id"] for c in self.store.checkpointer.list(None)})
-        known = {r["thread_id"] for r in self.db.query("SELECT thread_id FROM threads")}
         for thread_id in thread_ids:
-            if thread_id not in known:
-                self._restore_thread_row(thread_id)
             self.sync_index(thread_id)
         orphaned = {r["thread_id"] for r in self.db.query("SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved'")}
         for thread_id in orphaned - set(thread_ids):
             self.db.execute("UPDATE pending SET status = 'resolved' WHERE thread_id = ?", (thread_id,))
         return len(thread_ids)
 
-    def _restore_thread_row(self, thread_id: str) -> None:
-        state = self._state(thread_id)
-        first = next((m for m in state.values.get("messages", []) if isinstance(m, HumanMessage)), None)
-        when = state.created_at or utcnow()
-        self.db.execute(
-            "INSERT INTO threads (thread_id, title, requester, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (thread_id) DO NOTHING",
-            (thread_id, (first.text if first else thread_id)[:80], state.values.get("requester", "guest"), when, when),
-        )
+    @contextmanager
+    def _index_writer(self, thread_id: str, read: bool = True) -> Iterator[tuple[Transaction, ThreadSnapshot | None]]:
+        """A transaction for the thread's index rows, and its latest checkpoint (when `read`) to write them from.
+
+        PostgreSQL: several replicas may index one thread at once (discovery, a resume); the checkpoint is read
+        under a per-thread advisory lock, so the writer that read the newer checkpoint writes last. SQLite: read
+        before the write lock, because SqliteSaver holds its connection's lock while it waits for the write
+        lock, and reading through it from inside our write transaction would deadlock until the busy timeout.
+        A writer that still lands out of order is corrected by discovery, which every checkpoint write wakes.
+        """
+        snapshot = self._snapshot(thread_id) if read and self.db.dialect == "sqlite" else None
+        with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                tx.query("SELECT pg_advisory_xact_lock(?, hashtext(?))", (INDEX_LOCK_CLASS, thread_id))
+                snapshot = self._snapshot(thread_id) if read else None
+            yield tx, snapshot
 
     # -- decisions ---------------------------------------------------------------------------------------
 
@@ -255,40 +303,40 @@ class ApprovalService:
                 claim = claimed.get((item.thread_id, item.interrupt_id))
                 if claim is not None and claim.claimed_by != actor.name:
                     raise claims.Claimed(claim)
-                row, _ = self._record(item.thread_id, item.interrupt_id, response_factory, actor)
+                row, _ = self._record(item.thread_id, item.interrupt_id, _for_requests(response_factory), actor)
                 decided.append(_decision_record(row))
             except (ApprovalError, InvalidDecision) as error:
                 failed.append((item, str(error)))
         return BulkResult(decided, failed)
 
-    def _record(self, thread_id: str, interrupt_id: str, response_for: Callable[[HITLRequest], Any],
+    def _record(self, thread_id: str, interrupt_id: str, response_for: Callable[[HITLRequest | None], Any],
                 actor: Actor) -> tuple[Row, PendingApproval]:
-        """Check a decision against the thread's pending approval and insert it with the compare-and-set.
+        """Check a decision against the pending interrupt and insert it with the compare-and-set.
 
         Returns the decision row and the approval it was checked against. Reasons for a refusal are looked up
-        only on refusal, so the common path reads the state and nothing else.
+        only on refusal, so the common path reads the checkpoint and nothing else.
         """
         pending = self.approval(thread_id, interrupt_id, viewer=actor)
-        checked = parse_response(response_for(pending.request), pending.request)
-        check_policy(pending.request, checked, actor)
-        return self._insert_decision(pending, checked, actor), pending
+        self.graph_for(pending.graph)  # an unregistered graph: refused before anything is saved
+        decision = checked_decision(pending.review, response_for(pending.request))
+        check_policy(pending.review, decision, actor)
+        return self._insert_decision(pending, decision, actor), pending
 
-    def _insert_decision(self, pending: PendingApproval, response: HITLResponse, actor: Actor) -> Row:
-        request = pending.request
-        kinds = {d.type for d in response.decisions}
+    def _insert_decision(self, pending: PendingApproval, decision: CheckedDecision, actor: Actor) -> Row:
+        review = pending.review
         row = {
             "decision_id": uuid.uuid4().hex,
             "thread_id": pending.thread_id,
             "interrupt_id": pending.interrupt_id,
-            "decision": kinds.pop() if len(kinds) == 1 else "mixed",
-            "response": response.model_dump_json(),
-            "tool": ", ".join(a.name for a in request.action_requests),
-            "requested_by": request.requested_by,
-            "requested_at": request.created_at,
+            "decision": decision.name,
+            "response": json.dumps(decision.resume),
+            "tool": review.tool,
+            "requested_by": review.requested_by,
+            "requested_at": review.created_at,
             "decided_by": actor.name,
             "decided_at": utcnow(),
-            "edit_diff": json.dumps(edit_diff(request, response)),
-            "message": "\n".join(d.message for d in response.decisions if isinstance(d, Reject)),
+            "edit_diff": json.dumps(decision.edit_diff),
+            "message": decision.message,
         }
         with self.db.transaction() as tx:
             inserted = tx.execute(
@@ -301,7 +349,7 @@ class ApprovalService:
                     "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
                     (pending.thread_id, pending.interrupt_id),
                 )
-                notifications.enqueue_decided(tx, row, args_summary(request))
+                notifications.enqueue_decided(tx, row, review.summary())
         if not inserted:
             winner = self._decision(pending.thread_id, pending.interrupt_id)
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
@@ -320,25 +368,30 @@ class ApprovalService:
 
         `pending` is the approval the decision was just checked against (saves reading the state again).
         """
-        thread_id, decision_id = row["thread_id"], row["decision_id"]
+        thread_id, decision_id, interrupt_id = row["thread_id"], row["decision_id"], row["interrupt_id"]
         output: dict[str, Any] | None = None
         with self._exclusive(thread_id, wait=True):
-            if pending is None or pending.interrupt_id != row["interrupt_id"]:
-                state = self._state(thread_id)
-                pending = _pending_in(thread_id, state)
-                if pending is None and state.next:
-                    # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
-                    output = self.graph.invoke(None, self._config(thread_id), durability=DURABILITY)
-            if pending is not None and pending.interrupt_id == row["interrupt_id"]:
-                resume = {row["interrupt_id"]: json.loads(row["response"])}
-                output = self.graph.invoke(Command(resume=resume), self._config(thread_id), durability=DURABILITY)
-            # A run that ended without "__interrupt__" left nothing pending: no need to read its state back.
-            state = None if output is not None and "__interrupt__" not in output else self._state(thread_id)
-            with self.db.transaction() as tx:  # one commit for the decision, the thread list and the index
+            if pending is None or pending.interrupt_id != interrupt_id:
+                snapshot = self._snapshot(thread_id)
+                pending = _pending_in(snapshot, False) if snapshot else []
+                pending = next((p for p in pending if p.interrupt_id == interrupt_id), None)
+                if pending is None and snapshot is not None and not snapshot.interrupts:
+                    graph = self.graph_for(snapshot.graph)
+                    config = self._config(thread_id, snapshot.graph, snapshot.requester)
+                    if graph.get_state(config).next:
+                        # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
+                        output = graph.invoke(None, config, durability=DURABILITY)
+            if pending is not None:
+                config = self._config(thread_id, pending.graph, pending.review.requested_by)
+                resume = Command(resume={interrupt_id: json.loads(row["response"])})
+                output = self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
+            # A run that ended without "__interrupt__" left nothing pending: no need to read it back.
+            read = output is None or "__interrupt__" in output
+            with self._index_writer(thread_id, read) as (tx, snapshot):  # one commit: decision, thread list, index
                 now = utcnow()
                 tx.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (now, decision_id))
                 tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, thread_id))
-                _write_index(tx, thread_id, state)
+                _write_index(tx, thread_id, snapshot)
         return now
 
     def recover(self) -> int:
@@ -371,18 +424,32 @@ class ApprovalService:
 
     # -- helpers -----------------------------------------------------------------------------------------
 
-    def _state(self, thread_id: str) -> StateSnapshot:
-        return self.graph.get_state(self._config(thread_id))
+    def _snapshot(self, thread_id: str) -> ThreadSnapshot | None:
+        return read_snapshot(self.store.checkpointer, thread_id)
 
     @staticmethod
-    def _config(thread_id: str) -> dict:
-        return {"configurable": {"thread_id": thread_id}}
+    def _config(thread_id: str, graph: str, requester: str | None) -> dict:
+        """Run metadata goes into every checkpoint: which graph the thread runs on, and who asked (as LangGraph's
+        server records `graph_id`), so any process reading the checkpoint knows both."""
+        metadata = {"graph_id": graph, **({"requester": requester} if requester else {})}
+        return {"configurable": {"thread_id": thread_id}, "metadata": metadata}
 
     def _exclusive(self, thread_id: str, wait: bool = False) -> _ThreadLock:
         """One graph run per thread in this process: a second click or a rerun must not start a parallel run."""
         with self._locks_guard:
             lock = self._locks[thread_id]
         return _ThreadLock(lock, wait)
+
+
+def _for_requests(response_factory: Callable[[HITLRequest], Any]) -> Callable[[HITLRequest | None], Any]:
+    """Bulk decisions fit HITL requests only: a raw interrupt asks its own question and is answered on its own."""
+
+    def response_for(request: HITLRequest | None) -> Any:
+        if request is None:
+            raise NotPending("This item asks a question, not for an approval; open it and answer it on its own.")
+        return response_factory(request)
+
+    return response_for
 
 
 class _ThreadLock:
@@ -406,18 +473,53 @@ def _scoped(filters: QueueFilter, viewer: Actor) -> QueueFilter:
     return filters if may_see(viewer, None) else replace(filters, owner=viewer.name)
 
 
-def check_policy(request: HITLRequest, response: HITLResponse, actor: Actor) -> None:
+@dataclass(frozen=True)
+class CheckedDecision:
+    """A decision that fits its interrupt: what the graph is resumed with, and what the audit records."""
+
+    name: str
+    """approve | edit | reject | respond | mixed (several actions, different decisions) | answer (raw interrupt)"""
+    types: frozenset[str]
+    resume: Any
+    edit_diff: list[dict]
+    message: str
+
+
+def checked_decision(review: ReviewRequest, raw: Any) -> CheckedDecision:
+    """Validate `raw` for this interrupt (InvalidDecision with a readable reason otherwise)."""
+    if review.request is None:
+        try:
+            resume = json.loads(json.dumps(raw))
+        except (TypeError, ValueError) as error:
+            raise InvalidDecision(f"The answer must be a JSON value ({error}).") from error
+        check_answer(review, resume)
+        return CheckedDecision("answer", frozenset({"answer"}), resume, [], "")
+    response = parse_response(raw, review.request)
+    resume = review.resume_value(response.model_dump(mode="json", exclude_none=True))
+    if review.kind != "hitl":
+        check_answer(review, resume)
+    types = frozenset(d.type for d in response.decisions)
+    return CheckedDecision(
+        name=next(iter(types)) if len(types) == 1 else "mixed",
+        types=types,
+        resume=resume,
+        edit_diff=edit_diff(review.request, response),
+        message="\n".join(d.message for d in response.decisions if isinstance(d, Reject | Respond) and d.message),
+    )
+
+
+def check_policy(review: ReviewRequest, decision: CheckedDecision, actor: Actor) -> None:
     """Who may decide: the rules live here so no page (or script) can skip them."""
     if actor.role == "system":
         return
-    own = actor.name == request.requested_by
-    if request.policy == "reviewer":
+    own = actor.name == review.requested_by
+    if review.policy == "reviewer":
         if not actor.is_reviewer:
             raise NotAllowed("Only a reviewer can decide this request.")
-        if own and any(d.type != "reject" for d in response.decisions):
+        if own and decision.types != {"reject"}:
             raise NotAllowed("You cannot approve your own request; another reviewer must.")
     elif not own and not actor.is_reviewer:
-        raise NotAllowed(f"Only {request.requested_by} or a reviewer can decide this request.")
+        raise NotAllowed(f"Only {review.requested_by} or a reviewer can decide this request.")
 
 
 def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:
@@ -432,27 +534,37 @@ def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:
     return diffs
 
 
-def _pending_in(thread_id: str, state: StateSnapshot, with_messages: bool = False) -> PendingApproval | None:
-    for task in state.tasks:
-        for interrupt in task.interrupts:
-            messages = state.values.get("messages", [])
-            last = messages[-1] if messages else None
-            payload = last.additional_kwargs.get("hitl") if isinstance(last, AIMessage) else None
-            return PendingApproval(
-                thread_id=thread_id,
-                interrupt_id=interrupt.id,
-                checkpoint_id=state.config["configurable"]["checkpoint_id"],
-                request=HITLRequest.model_validate(interrupt.value),
-                message_payload=payload,
-                messages=list(messages) if with_messages else [],
-            )
-    return None
+def _pending_in(snapshot: ThreadSnapshot, with_messages: bool) -> list[PendingApproval]:
+    messages = snapshot.messages
+    last = messages[-1] if messages else None
+    payload = last.additional_kwargs.get("hitl") if isinstance(last, AIMessage) else None
+    return [
+        PendingApproval(
+            thread_id=snapshot.thread_id,
+            interrupt_id=interrupt.id,
+            checkpoint_id=snapshot.checkpoint_id,
+            review=review_request(interrupt, snapshot.requester, snapshot.created_at),
+            graph=snapshot.graph,
+            message_payload=payload,
+            messages=messages if with_messages else [],
+        )
+        for interrupt in snapshot.interrupts
+    ]
 
 
-def _write_index(tx: Transaction, thread_id: str, state: StateSnapshot | None) -> None:
-    """The state's interrupts become pending rows; every other row of the thread (all, for None) is resolved."""
-    tasks = state.tasks if state is not None else ()
-    items = [_queue_item(thread_id, state, i.id, i.value) for task in tasks for i in task.interrupts]
+def _add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
+    """A thread another process started (or one the index lost) joins the thread list, with its graph."""
+    tx.execute(
+        "INSERT INTO threads (thread_id, title, requester, created_at, updated_at, graph) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (thread_id) DO NOTHING",
+        (snapshot.thread_id, snapshot.title(), snapshot.requester or "unknown", snapshot.created_at,
+         snapshot.created_at, snapshot.graph),
+    )
+
+
+def _write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None) -> None:
+    """The checkpoint's open interrupts become pending rows; every other row of the thread (all, for None) is resolved."""
+    items = [item for item in (_pending_in(snapshot, False) if snapshot else [])]
     current = [item.interrupt_id for item in items]
     marks = ", ".join("?" * len(current)) or "''"
     tx.execute(
@@ -460,34 +572,18 @@ def _write_index(tx: Transaction, thread_id: str, state: StateSnapshot | None) -
         f" AND interrupt_id NOT IN ({marks})",
         (thread_id, *current),
     )
-    for item in items:
+    for pending in items:
+        review = pending.review
+        item = QueueItem(thread_id, pending.interrupt_id, pending.checkpoint_id, review.tool, review.requested_by,
+                         review.policy, review.summary(), review.created_at, pending.graph, review.kind)
         inserted = tx.execute(
             "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
-            " created_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING",
+            " created_at, status, graph, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
             (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
-             item.args_summary, item.created_at),
+             item.args_summary, item.created_at, item.graph, item.kind),
         )
         if inserted:
             notifications.enqueue_pending(tx, item)
-
-
-def _queue_item(thread_id: str, state: StateSnapshot, interrupt_id: str, value: dict) -> QueueItem:
-    request = HITLRequest.model_validate(value)
-    return QueueItem(
-        thread_id=thread_id,
-        interrupt_id=interrupt_id,
-        checkpoint_id=state.config["configurable"]["checkpoint_id"],
-        tool=", ".join(a.name for a in request.action_requests),
-        requester=request.requested_by,
-        policy=request.policy,
-        args_summary=args_summary(request),
-        created_at=request.created_at,
-    )
-
-
-def args_summary(request: HITLRequest, limit: int = 120) -> str:
-    text = "; ".join(", ".join(f"{k}={v}" for k, v in a.args.items()) for a in request.action_requests)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _decision_record(row: Row) -> DecisionRecord:

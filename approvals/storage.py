@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from approvals.discovery import install_change_log
+
 DEFAULT_SQLITE_PATH = Path("data/app.db")
 BUSY_TIMEOUT_S = 30.0
 SCHEMA_LOCK_KEY = 0x61707072  # any constant shared by every process that creates the schema
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS threads (
     title TEXT NOT NULL,
     requester TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    graph TEXT NOT NULL DEFAULT 'support'
 );
 CREATE INDEX IF NOT EXISTS threads_updated ON threads (updated_at);
 CREATE INDEX IF NOT EXISTS threads_requester ON threads (requester, updated_at);  -- a person's own conversations
@@ -46,6 +49,8 @@ CREATE TABLE IF NOT EXISTS pending (
     args_summary TEXT NOT NULL,
     created_at TEXT NOT NULL,
     status TEXT NOT NULL,
+    graph TEXT NOT NULL DEFAULT 'support',
+    kind TEXT NOT NULL DEFAULT 'hitl',
     PRIMARY KEY (thread_id, interrupt_id)
 );
 CREATE INDEX IF NOT EXISTS pending_queue ON pending (status, created_at, thread_id);  -- the queue order: no sort step
@@ -123,6 +128,12 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 """
 
+ADDED_COLUMNS = {
+    "threads": {"graph": "TEXT NOT NULL DEFAULT 'support'"},
+    "pending": {"graph": "TEXT NOT NULL DEFAULT 'support'", "kind": "TEXT NOT NULL DEFAULT 'hitl'"},
+}
+"""Columns newer than a database made by an earlier version; added in place (defaults: the built-in graph)."""
+
 Row = dict[str, Any]
 
 
@@ -175,11 +186,11 @@ class Database:
 class Transaction:
     def __init__(self, conn: Any, dialect: str):
         self._conn = conn
-        self._dialect = dialect
+        self.dialect = dialect
 
     def _sql(self, sql: str) -> str:
         # psycopg reads "%" as a placeholder marker, so a literal one (LIKE 'a%') must be doubled first
-        return sql.replace("%", "%%").replace("?", "%s") if self._dialect == "postgres" else sql
+        return sql.replace("%", "%%").replace("?", "%s") if self.dialect == "postgres" else sql
 
     def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
         cursor = self._conn.execute(self._sql(sql), tuple(params))
@@ -192,7 +203,7 @@ class Transaction:
         return self._conn.execute(self._sql(sql), tuple(params)).rowcount
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
-        if self._dialect == "postgres":
+        if self.dialect == "postgres":
             with self._conn.cursor() as cursor:
                 cursor.executemany(self._sql(sql), rows)
         else:
@@ -273,9 +284,12 @@ def _open_sqlite(path: str) -> Store:
         idle.put(conn)
 
     db = Database("sqlite", borrow, give_back)
-    _create_schema(db)
     checkpointer = SqliteSaver(_sqlite_connect(path, "NORMAL"))  # the saver serializes use of its connection with a lock
     checkpointer.setup()
+    with db.transaction() as tx:
+        _create_tables(tx)
+        _upgrade_tables(tx)
+        install_change_log(tx, "sqlite")
 
     def close() -> None:
         checkpointer.conn.close()
@@ -325,17 +339,33 @@ def _create_postgres_schema(db: Database, checkpointer: BaseCheckpointSaver) -> 
             if tx.query("SELECT pg_try_advisory_xact_lock(?) AS locked", (SCHEMA_LOCK_KEY,))[0]["locked"]:
                 _create_tables(tx)
                 checkpointer.setup()  # on its own autocommit connection: CREATE INDEX CONCURRENTLY needs one
+                _upgrade_tables(tx)
+                install_change_log(tx, "postgres")
                 return
         if time.monotonic() > deadline:
             raise TimeoutError(f"another process held the schema lock for {SCHEMA_LOCK_TIMEOUT_S:.0f} s")
         time.sleep(0.05)
 
 
-def _create_schema(db: Database) -> None:
-    with db.transaction() as tx:
-        _create_tables(tx)
-
-
 def _create_tables(tx: Transaction) -> None:
     for statement in filter(str.strip, SCHEMA.split(";")):
         tx.execute(statement)
+
+
+def _upgrade_tables(tx: Transaction) -> None:
+    """Add the columns a database made by an earlier version lacks. On PostgreSQL this runs after the
+    checkpointer's migrations: its CREATE INDEX CONCURRENTLY would wait forever on this catalog read's snapshot."""
+    for table, columns in ADDED_COLUMNS.items():
+        present = set(_columns(tx, table))
+        for name, definition in columns.items():
+            if name not in present:
+                tx.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+
+
+def _columns(tx: Transaction, table: str) -> list[str]:
+    if tx.dialect == "sqlite":
+        return [row["name"] for row in tx.query(f"SELECT name FROM pragma_table_info('{table}')")]
+    return [row["column_name"] for row in tx.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = current_schema()",
+        (table,),
+    )]

@@ -1,16 +1,21 @@
 """The reviewer's queue: the first page of 200 pending approvals, oldest first, among 10,000 threads.
 
 Ours reads the pending-approval index (`service.list_pending`); the naive baseline calls `get_state` for every
-thread and sorts what is pending. Target: ours >= 1000x faster than the baseline, and < 10 ms.
+thread (on the thread's own graph) and sorts what is pending. Target: ours >= 1000x faster than the baseline, and
+< 10 ms.
 
 Building the database honestly but fast: a few dozen seed conversations run through the real service and graph
 (pending refunds, approved refunds, order lookups); every other thread is a copy of a seed's checkpoints, written
 with the checkpointer's own put/put_writes (real checkpoints, same size as the graph's); the index rows of
 pending copies are written by `service.sync_index`, the thread and resolved-index rows are copied from the seeds.
+Foreign threads are mixed in (default 1,000, 100 of them pending): the example create_agent shipping agent run by
+`examples.worker` on LangGraph's own saver, some approved through the service, and copies of both; the pending
+ones reach the index only through discovery (the change log the checkpointer's triggers fill).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import defaultdict
@@ -21,11 +26,13 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple  # noqa: E402
 
+from approvals.discovery import discover_all  # noqa: E402
+from approvals.interrupts import review_request  # noqa: E402
 from approvals.models import QueueItem  # noqa: E402
 from approvals.service import ApprovalService  # noqa: E402
 from bench.common import (APPROVE, REFUND, REQUESTER, REVIEWER, app_service, arguments, backend_name,  # noqa: E402
                           fresh_database, median, report, seconds)
-from graphs.hitl import HITLRequest  # noqa: E402
+from examples import worker  # noqa: E402
 
 PAGE = 200
 SEEDS_PER_KIND = 20
@@ -33,11 +40,13 @@ TARGET_RATIO, TARGET_MS = 1000, 10
 
 
 def main() -> None:
-    args = arguments(__doc__, threads=10_000, pending=1_000, rounds=50)
+    args = arguments(__doc__, threads=10_000, pending=1_000, foreign=1_000, foreign_pending=100, rounds=50)
     with fresh_database(args.database_url) as url, app_service(url) as service:
+        os.environ["DATABASE_URL"] = url  # the worker's own saver (and the example's tool) use the same database
         started = time.perf_counter()
-        build(service, args.threads, args.pending)
-        print(f"built {args.threads} threads ({args.pending} pending) in {time.perf_counter() - started:.1f} s")
+        build(service, args.threads, args.pending, args.foreign, args.foreign_pending)
+        print(f"built {args.threads} threads ({args.pending} pending; {args.foreign} foreign, {args.foreign_pending}"
+              f" of them pending) in {time.perf_counter() - started:.1f} s")
 
         naive_page: list[QueueItem] = []
         baseline_s = seconds(lambda: naive_page.extend(naive_first_page(service)))
@@ -55,35 +64,46 @@ def main() -> None:
 
 def naive_first_page(service: ApprovalService) -> list[QueueItem]:
     """What a queue without an index has to do: read every thread's state, keep the pending ones, sort."""
-    thread_ids = [row["thread_id"] for row in service.db.query("SELECT thread_id FROM threads")]
+    threads = service.db.query("SELECT thread_id, graph FROM threads")
     items = []
-    for thread_id in thread_ids:
-        state = service.graph.get_state({"configurable": {"thread_id": thread_id}})
+    for thread in threads:
+        state = service.graph_for(thread["graph"]).get_state({"configurable": {"thread_id": thread["thread_id"]}})
         for task in state.tasks:
             for interrupt in task.interrupts:
-                request = HITLRequest.model_validate(interrupt.value)
-                items.append(QueueItem(thread_id, interrupt.id, state.config["configurable"]["checkpoint_id"],
-                                       request.action_requests[0].name, request.requested_by, request.policy, "",
-                                       request.created_at))
+                review = review_request(interrupt, state.metadata.get("requester"), state.created_at)
+                items.append(QueueItem(thread["thread_id"], interrupt.id, state.config["configurable"]["checkpoint_id"],
+                                       review.tool, review.requested_by, review.policy, "", review.created_at,
+                                       thread["graph"], review.kind))
     return sorted(items, key=lambda item: (item.created_at, item.thread_id))[:PAGE]
 
 
-def build(service: ApprovalService, threads: int, pending: int) -> None:
+def build(service: ApprovalService, threads: int, pending: int, foreign: int, foreign_pending: int) -> None:
+    ours_pending, foreign_done = pending - foreign_pending, foreign - foreign_pending
     seeds = {
-        "pending": run_seeds(service, min(SEEDS_PER_KIND, pending), REFUND, decide=False),
+        "pending": run_seeds(service, min(SEEDS_PER_KIND, ours_pending), REFUND, decide=False),
         "approved": run_seeds(service, SEEDS_PER_KIND, REFUND, decide=True),
         "lookup": run_seeds(service, SEEDS_PER_KIND, "Where is order 1234?", decide=False),
+        "foreign-pending": run_worker_seeds(service, min(SEEDS_PER_KIND, foreign_pending), decide=False),
+        "foreign-done": run_worker_seeds(service, min(SEEDS_PER_KIND, foreign_done), decide=True),
     }
     seeded = sum(map(len, seeds.values()))
-    finished = threads - pending - len(seeds["approved"]) - len(seeds["lookup"])
-    copies = {"pending": pending - len(seeds["pending"]), "approved": finished // 2, "lookup": finished - finished // 2}
+    finished = threads - pending - foreign_done - len(seeds["approved"]) - len(seeds["lookup"])
+    copies = {"pending": ours_pending - len(seeds["pending"]), "approved": finished // 2,
+              "lookup": finished - finished // 2, "foreign-pending": foreign_pending - len(seeds["foreign-pending"]),
+              "foreign-done": foreign_done - len(seeds["foreign-done"])}
     started = time.perf_counter()
     for kind, count in copies.items():
-        copy_threads(service, seeds[kind], count, f"{kind}-copy")
+        copy_threads(service, seeds[kind], count, f"{kind}-copy", discovered=kind == "foreign-pending")
+    print(f"  {seeded} seed threads through the graphs, {threads - seeded} copies"
+          f" written through the checkpointer in {time.perf_counter() - started:.1f} s")
+    # Copies whose rows were copied above need no discovery; the foreign pending copies get none but this.
+    service.db.execute("DELETE FROM thread_changes WHERE thread_id IN (SELECT thread_id FROM threads)")
+    started = time.perf_counter()
+    found = discover_all(service)
+    print(f"  discovery indexed {copies['foreign-pending']} foreign pending threads ({found} change-log rows)"
+          f" in {(time.perf_counter() - started) * 1000:.0f} ms")
     if service.db.dialect == "postgres":
         service.db.execute("ANALYZE")  # what autovacuum does shortly after a bulk load; we do not wait for it
-    print(f"  {seeded} seed threads through the graph, {threads - seeded} copies"
-          f" written through the checkpointer in {time.perf_counter() - started:.1f} s")
 
 
 def run_seeds(service: ApprovalService, count: int, text: str, decide: bool) -> list[str]:
@@ -97,15 +117,29 @@ def run_seeds(service: ApprovalService, count: int, text: str, decide: bool) -> 
     return thread_ids
 
 
-def copy_threads(service: ApprovalService, seeds: list[str], count: int, prefix: str) -> None:
-    """`count` new threads, each a copy of one seed: its checkpoints, its thread row and its index rows."""
+def run_worker_seeds(service: ApprovalService, count: int, decide: bool) -> list[str]:
+    """Threads of the example shipping agent, run by the worker on LangGraph's own saver, found by discovery."""
+    thread_ids = [f"foreign-{'done' if decide else 'pending'}-seed-{n:03d}" for n in range(count)]
+    for thread_id in thread_ids:
+        worker.run("shipping", "Ship order 42 to 1 Main St", thread_id, "dave")
+    discover_all(service)
+    for thread_id in thread_ids if decide else []:
+        service.decide(thread_id, service.pending_approval(thread_id, viewer=REVIEWER).interrupt_id, APPROVE, REVIEWER)
+    return thread_ids
+
+
+def copy_threads(service: ApprovalService, seeds: list[str], count: int, prefix: str, discovered: bool = False) -> None:
+    """`count` new threads, each a copy of one seed: its checkpoints, its thread row and its index rows
+    (when `discovered`, only the checkpoints: discovery finds the rest)."""
     histories = {seed: history(service.store.checkpointer, seed) for seed in seeds}
     copies = [(f"{prefix}-{n:06d}", seeds[n % len(seeds)]) for n in range(count)]
     for thread_id, seed in copies:
         write_history(service.store.checkpointer, histories[seed], thread_id)
-    copy_rows(service, copies, "threads", "thread_id, title, requester, created_at, updated_at")
+    if discovered:
+        return
+    copy_rows(service, copies, "threads", "thread_id, title, requester, created_at, updated_at, graph")
     copy_rows(service, copies, "pending", "thread_id, interrupt_id, checkpoint_id, tool, requester, policy,"
-                                          " args_summary, created_at, status", where="status = 'resolved'")
+                                          " args_summary, created_at, status, graph, kind", where="status = 'resolved'")
     for thread_id, seed in copies:
         if service.pending_approval(seed, viewer=REVIEWER) is not None:
             service.sync_index(thread_id)

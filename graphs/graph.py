@@ -32,3 +32,9 @@ def build_graph(
     builder.add_edge("await_approval", "tools")
     builder.add_edge("tools", "agent")
     return builder.compile(checkpointer=checkpointer)
+
+
+def make_graph() -> CompiledStateGraph:
+    """The graph as `langgraph.json` names it (`langgraph dev` supplies the checkpointer). The app builds its own
+    copy with `build_graph`, so tool side effects go to the ledger in its database."""
+    return build_graph()

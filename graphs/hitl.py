@@ -1,51 +1,66 @@
-"""The HITL request and decision shapes (field names as in LangChain's HumanInTheLoopMiddleware)."""
+"""The HITL request and decision shapes (field names as in LangChain's HumanInTheLoopMiddleware).
+
+`StandardHITLRequest` is exactly what the middleware emits (description and args_schema optional, no requester or
+policy); `HITLRequest`, what our own graph emits and what the service hands to pages, is a superset of it.
+"""
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from graphs.tools import TOOLS_BY_NAME, Policy
 
-DecisionType = Literal["approve", "edit", "reject"]
+DecisionType = Literal["approve", "edit", "reject", "respond"]
 
 
 class ActionRequest(BaseModel):
     name: str
     args: dict[str, Any]
-    description: str
-    tool_call_id: str
+    description: str = ""
+    tool_call_id: str | None = None
+    """Set by our graph; the middleware's batched request has none."""
 
 
 class ReviewConfig(BaseModel):
     action_name: str
     allowed_decisions: list[DecisionType] = ["approve", "edit", "reject"]
-    args_schema: dict[str, Any]
+    args_schema: dict[str, Any] | None = None
+    """JSON Schema for edited args; optional in the standard."""
 
 
-class HITLRequest(BaseModel):
-    """What a reviewer must answer; stored on the AIMessage and used as the interrupt value."""
+class StandardHITLRequest(BaseModel):
+    """LangChain's HITLRequest as HumanInTheLoopMiddleware emits it: actions and review configs, nothing else."""
 
-    action_requests: list[ActionRequest]
+    action_requests: list[ActionRequest] = Field(min_length=1)
     review_configs: list[ReviewConfig]
+
+
+class HITLRequest(StandardHITLRequest):
+    """What a reviewer must answer; stored on the AIMessage and used as the interrupt value.
+
+    For a standard request the service fills the extra fields: requester from the thread's metadata (else
+    "unknown"), the checkpoint's time, and policy "reviewer".
+    """
+
     requested_by: str
     created_at: str
     policy: Policy
+
+
+class FilledHITLRequest(HITLRequest):
+    """Another graph's standard request, with requester, time and policy filled in by the app. Its tools are that
+    graph's, even when one shares a name with ours, so edits are checked against its `args_schema` only."""
 
 
 class EditedAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     args: dict[str, Any]
-
-    @field_validator("name")
-    @classmethod
-    def _known_tool(cls, name: str) -> str:
-        if name not in TOOLS_BY_NAME:
-            raise ValueError(f"unknown tool {name!r}")
-        return name
 
 
 class Approve(BaseModel):
@@ -62,10 +77,19 @@ class Edit(BaseModel):
 class Reject(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["reject"]
+    message: str | None = Field(None, min_length=1, max_length=4000)
+    """Optional, as in the standard; when given it must say something."""
+
+
+class Respond(BaseModel):
+    """Answer on the tool's behalf: the tool does not run, the message is its result."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["respond"]
     message: str = Field(min_length=1, max_length=4000)
 
 
-Decision = Annotated[Approve | Edit | Reject, Field(discriminator="type")]
+Decision = Annotated[Approve | Edit | Reject | Respond, Field(discriminator="type")]
 
 
 class HITLResponse(BaseModel):
@@ -79,18 +103,32 @@ class InvalidDecision(ValueError):
     """A decision that does not fit its request; raised before anything is saved."""
 
 
-# What a resume value is checked against: per action, its tool and the decisions it allows.
-Shape = tuple[tuple[str, tuple[DecisionType, ...]], ...]
+# What a resume value is checked against: per action, its tool, the decisions it allows, and how edited args are
+# checked: "tool" (our tool's pydantic schema), a JSON Schema as canonical JSON text, or None (any object).
+Shape = tuple[tuple[str, tuple[DecisionType, ...], str | None], ...]
+OWN_TOOL = "tool"
 
 
-def response_model(request: HITLRequest) -> type[HITLResponse]:
+def response_model(request: StandardHITLRequest) -> type[HITLResponse]:
     """The resume schema for one request: shape, decision count, allowed types, and edited args per tool schema.
 
     Given to `interrupt(..., response_schema=...)`, so LangGraph rejects a bad resume value before saving
     anything; a check made after `interrupt()` returns would persist the bad value and wedge the approval.
+    Our own tools keep their pydantic check (it coerces, e.g. "20" to 20.0); any other tool's edited args are
+    checked against the request's `args_schema` when it has one.
     """
     configs = zip(request.action_requests, request.review_configs, strict=True)
-    return _response_model(tuple((action.name, tuple(config.allowed_decisions)) for action, config in configs))
+    own = isinstance(request, HITLRequest) and not isinstance(request, FilledHITLRequest)
+    return _response_model(tuple(
+        (action.name, tuple(config.allowed_decisions), _args_check(action.name, config.args_schema, own))
+        for action, config in configs
+    ))
+
+
+def _args_check(tool: str, args_schema: dict | None, own: bool) -> str | None:
+    if own and tool in TOOLS_BY_NAME:
+        return OWN_TOOL
+    return json.dumps(args_schema, sort_keys=True) if args_schema else None
 
 
 @lru_cache(maxsize=256)
@@ -110,23 +148,40 @@ def _checked_decisions(shape: Shape, decisions: list[Decision]) -> list[Decision
     if len(decisions) != len(shape):
         raise ValueError(f"expected {len(shape)} decision(s), got {len(decisions)}")
     checked: list[Decision] = []
-    for (tool, allowed), decision in zip(shape, decisions, strict=True):
+    for (tool, allowed, args_check), decision in zip(shape, decisions, strict=True):
         if decision.type not in allowed:
             raise ValueError(f"{decision.type!r} is not allowed for {tool}")
-        checked.append(_checked_edit(tool, decision) if isinstance(decision, Edit) else decision)
+        checked.append(_checked_edit(tool, args_check, decision) if isinstance(decision, Edit) else decision)
     return checked
 
 
-def _checked_edit(tool: str, decision: Edit) -> Edit:
-    """Validate edited args with the tool's own pydantic schema and keep the coerced values."""
+def _checked_edit(tool: str, args_check: str | None, decision: Edit) -> Edit:
+    """Validate edited args (our tool's pydantic schema, else the request's JSON Schema); keep coerced values."""
     if decision.edited_action.name != tool:
         raise ValueError(f"an edit must keep the tool {tool!r}, not {decision.edited_action.name!r}")
-    schema = TOOLS_BY_NAME[tool].args_schema
-    try:
-        args = schema.model_validate(decision.edited_action.args).model_dump(mode="json")
-    except ValidationError as error:
-        raise ValueError(f"invalid args for {tool}: {describe(error)}") from error
+    args = decision.edited_action.args
+    if args_check == OWN_TOOL:
+        try:
+            args = TOOLS_BY_NAME[tool].args_schema.model_validate(args).model_dump(mode="json")
+        except ValidationError as error:
+            raise ValueError(f"invalid args for {tool}: {describe(error)}") from error
+    elif args_check is not None:
+        check_json_schema(args, json.loads(args_check), f"invalid args for {tool}")
     return Edit(type="edit", edited_action=EditedAction(name=tool, args=args))
+
+
+def check_json_schema(value: Any, schema: dict, context: str) -> None:
+    """Raise ValueError naming every place `value` breaks `schema` (a schema that is itself broken, too)."""
+    try:
+        validator_class = jsonschema.validators.validator_for(schema)
+        validator_class.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        raise ValueError(f"{context}: the request's schema is not valid JSON Schema ({error.message})") from error
+    problems = sorted(validator_class(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    if problems:
+        raise ValueError(f"{context}: " + "; ".join(
+            f"{'.'.join(map(str, e.absolute_path))}: {e.message}" if e.absolute_path else e.message for e in problems
+        ))
 
 
 def describe(error: ValidationError) -> str:
@@ -137,7 +192,7 @@ def describe(error: ValidationError) -> str:
     )
 
 
-def parse_response(raw: Any, request: HITLRequest) -> HITLResponse:
+def parse_response(raw: Any, request: StandardHITLRequest) -> HITLResponse:
     """Validate a raw resume value against `request`, raising InvalidDecision with a readable message."""
     try:
         return response_model(request).model_validate(raw.model_dump() if isinstance(raw, BaseModel) else raw)

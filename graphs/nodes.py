@@ -119,7 +119,7 @@ def make_tools(ledger: Ledger) -> Callable[[State, RunnableConfig], dict]:
 def _run_call(call: dict, decision: dict | None, ledger: Ledger, thread_id: str) -> ToolMessage:
     name, call_id = call["name"], call["id"]
     if decision and decision["type"] == "reject":
-        message = Reject.model_validate(decision).message
+        message = Reject.model_validate(decision).message or f"The reviewer rejected {name}; it did not run."
         return ToolMessage(message, tool_call_id=call_id, name=name, status="error")
     tool = TOOLS_BY_NAME.get(name)
     if tool is None:

@@ -95,6 +95,9 @@ def watch_run(thread_id: str) -> None:
 
 def approval_card(pending: PendingApproval) -> None:
     request, interrupt_id = pending.request, pending.interrupt_id
+    if request is None:  # another graph's own question: answered in the Reviewer console
+        st.info("Waiting for an answer in the Reviewer console.", icon="⏳")
+        return
     with st.container(border=True, key="conversation_card"):
         st.subheader("Approval needed")
         render_request(request)

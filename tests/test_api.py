@@ -211,7 +211,7 @@ def test_an_item_claimed_by_someone_else_is_409_until_the_claim_is_gone(service,
     ({"decisions": [{"type": "edit", "edited_action": {"name": "issue_refund",
                                                        "args": {"order_id": "55", "amount": "lots"}}}]},
      "invalid args for issue_refund: amount: Input should be a valid number, unable to parse string as a number"),
-    ({"decisions": [{"type": "maybe"}]}, "decisions.0: Input tag 'maybe' found using 'type' does not match any of the expected tags: 'approve', 'edit', 'reject'"),
+    ({"decisions": [{"type": "maybe"}]}, "decisions.0: Input tag 'maybe' found using 'type' does not match any of the expected tags: 'approve', 'edit', 'reject', 'respond'"),
     ([], "Input should be a valid dictionary or instance of RequestResponse"),
 ])
 def test_an_invalid_decision_is_422_with_the_reason_and_saves_nothing(service, client, body, reason):

@@ -16,7 +16,7 @@ TINY = {
     "api.py": ["--rounds", "2"],
     "decision.py": ["--rounds", "2"],
     "bulk.py": ["--items", "3"],
-    "queue.py": ["--threads", "80", "--pending", "5", "--rounds", "2"],
+    "queue.py": ["--threads", "80", "--pending", "5", "--foreign", "8", "--foreign-pending", "2", "--rounds", "2"],
 }
 
 

@@ -84,7 +84,7 @@ def arg_fields(request: HITLRequest, index: int) -> list[tuple[str, dict, Any]]:
     pydantic schema, then to the args themselves.
     """
     action = request.action_requests[index]
-    schema = request.review_configs[index].args_schema if index < len(request.review_configs) else {}
+    schema = (request.review_configs[index].args_schema if index < len(request.review_configs) else None) or {}
     if not schema.get("properties") and action.name in TOOLS_BY_NAME:
         schema = TOOLS_BY_NAME[action.name].args_schema.model_json_schema()
     properties: dict[str, dict] = schema.get("properties") or {name: {} for name in action.args}
@@ -167,12 +167,13 @@ def _arg_widgets(request: HITLRequest, index: int, key: str) -> dict[str, tuple[
     if len(request.action_requests) > 1:
         st.markdown(f"**{escape_markdown(action.name)}**")
     return {
-        name: (kind := field_kind(prop, current), _arg_widget(kind, name, prop, current, f"{key}_{index}_{name}"))
+        name: (kind := field_kind(prop, current), arg_widget(kind, name, prop, current, f"{key}_{index}_{name}"))
         for name, prop, current in arg_fields(request, index)
     }
 
 
-def _arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str) -> Any:
+def arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str) -> Any:
+    """One input for a JSON Schema property, seeded with `current`."""
     label = escape_markdown(prop.get("title") or name)
     help_text = escape_markdown(prop["description"]) if prop.get("description") else None
     if kind == "number":
@@ -188,15 +189,24 @@ def _arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str) 
     return st.text_input(label, value=json.dumps(current), key=key, help=(help_text or "") + " (JSON)")
 
 
-def reject_form(request: HITLRequest, key: str) -> dict | None:
-    """A message to the agent and a Reject button; the validated resume value on submit, else None."""
+def message_form(key: str, label: str, button: str, missing: str) -> str | None:
+    """A text area and a submit button; the message on submit, else None (`missing` shown when it is blank)."""
     with st.form(key=key):
-        message = st.text_area("Why reject? The agent sees this message.", key=f"{key}_message")
-        submitted = st.form_submit_button("Reject", type="primary")
+        message = st.text_area(label, key=f"{key}_message")
+        submitted = st.form_submit_button(button, type="primary")
     if not submitted:
         return None
     if not message.strip():
-        show_error(InvalidDecision("Write a message for the agent before rejecting."))
+        show_error(InvalidDecision(missing))
+        return None
+    return message
+
+
+def reject_form(request: HITLRequest, key: str) -> dict | None:
+    """A message to the agent and a Reject button; the validated resume value on submit, else None."""
+    message = message_form(key, "Why reject? The agent sees this message.", "Reject",
+                           "Write a message for the agent before rejecting.")
+    if message is None:
         return None
     try:
         return validated(reject_value(request, message), request)

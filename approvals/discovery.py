@@ -1,0 +1,123 @@
+"""Interrupts written by other processes reach the queue: a change log filled by triggers, drained by a loop.
+
+A worker running a registered graph with the standard SqliteSaver (on the app's SQLite file) or PostgresSaver
+(on DATABASE_URL) knows nothing about the app. Triggers on the checkpointer's own tables note the thread of every
+new checkpoint and every new interrupt write in `thread_changes`, in the writer's own transaction, so nothing
+is missed whoever writes. `discover()` indexes just those threads from their latest checkpoint (never a
+get_state loop over all threads) and deletes the rows it handled. On PostgreSQL, several replicas drain the
+same log: `FOR UPDATE SKIP LOCKED` gives each row to one of them, and a replica that dies mid-batch leaves its
+rows for the next. `reconcile()` in the service stays the full rebuild.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from approvals.service import ApprovalService
+    from approvals.storage import Transaction
+
+log = logging.getLogger(__name__)
+
+DISCOVERY_SECONDS = 1.0
+"""How often the loop looks for changes; an interrupt reaches the queue within about this long."""
+BATCH = 200
+
+_SQLITE_LOG = [
+    "CREATE TABLE IF NOT EXISTS thread_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS thread_changes_checkpoint AFTER INSERT ON checkpoints"
+    " BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); END",
+    "CREATE TRIGGER IF NOT EXISTS thread_changes_interrupt AFTER INSERT ON writes WHEN NEW.channel = '__interrupt__'"
+    " BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); END",
+]
+# PostgresSaver upserts (INSERT ... ON CONFLICT DO UPDATE), so its triggers fire on UPDATE as well.
+_POSTGRES_LOG = [
+    "CREATE TABLE IF NOT EXISTS thread_changes (id BIGSERIAL PRIMARY KEY, thread_id TEXT NOT NULL)",
+    "CREATE OR REPLACE FUNCTION approvals_thread_changed() RETURNS trigger LANGUAGE plpgsql AS"
+    " 'BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); RETURN NULL; END'",
+    "CREATE OR REPLACE TRIGGER thread_changes_checkpoint AFTER INSERT OR UPDATE ON checkpoints"
+    " FOR EACH ROW EXECUTE FUNCTION approvals_thread_changed()",
+    "CREATE OR REPLACE TRIGGER thread_changes_interrupt AFTER INSERT OR UPDATE ON checkpoint_writes"
+    " FOR EACH ROW WHEN (NEW.channel = '__interrupt__') EXECUTE FUNCTION approvals_thread_changed()",
+]
+
+
+def install_change_log(tx: Transaction, dialect: Literal["sqlite", "postgres"]) -> None:
+    """Create the change log and its triggers (after the checkpointer's tables exist).
+
+    The first time, every thread already in the checkpointer goes into the log: a worker may have written to the
+    database before the app ever started on it.
+    """
+    exists = (
+        "SELECT 1 AS found FROM sqlite_master WHERE type = 'trigger' AND name = 'thread_changes_checkpoint'"
+        if dialect == "sqlite"
+        else "SELECT 1 AS found FROM pg_trigger WHERE tgname = 'thread_changes_checkpoint'"
+    )
+    first_time = not tx.query(exists)
+    for statement in _SQLITE_LOG if dialect == "sqlite" else _POSTGRES_LOG:
+        tx.execute(statement)
+    if first_time:
+        tx.execute("INSERT INTO thread_changes (thread_id) SELECT DISTINCT thread_id FROM checkpoints")
+
+
+def discover(service: ApprovalService, batch: int = BATCH) -> int:
+    """Index the threads noted in the change log (up to `batch` log rows); returns how many rows were handled."""
+    if service.db.dialect == "postgres":
+        with service.db.transaction() as tx:  # the rows stay locked (and undeleted on a crash) until indexed
+            rows = tx.query(
+                "SELECT id, thread_id FROM thread_changes ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED", (batch,)
+            )
+            _index(service, [row["thread_id"] for row in rows])
+            if rows:
+                ids = [row["id"] for row in rows]
+                tx.execute(f"DELETE FROM thread_changes WHERE id IN ({', '.join('?' * len(ids))})", ids)
+        return len(rows)
+    # SQLite has one writer at a time, so ids are committed in order: everything up to the last id read is done.
+    rows = service.db.query("SELECT id, thread_id FROM thread_changes ORDER BY id LIMIT ?", (batch,))
+    _index(service, [row["thread_id"] for row in rows])
+    if rows:
+        service.db.execute("DELETE FROM thread_changes WHERE id <= ?", (rows[-1]["id"],))
+    return len(rows)
+
+
+def discover_all(service: ApprovalService) -> int:
+    """Drain the change log; returns how many rows were handled."""
+    handled = 0
+    while (count := discover(service)) > 0:
+        handled += count
+        if count < BATCH:
+            break
+    return handled
+
+
+def _index(service: ApprovalService, thread_ids: list[str]) -> None:
+    for thread_id in dict.fromkeys(thread_ids):
+        try:
+            service.sync_index(thread_id)
+        except Exception:  # one unreadable thread (e.g. a state class this process cannot import) must not stop the rest
+            log.exception("could not index thread %s; it is retried on its next change or a reconcile", thread_id)
+
+
+class DiscoveryLoop:
+    """A daemon thread draining the change log every `interval` seconds until `stop()`."""
+
+    def __init__(self, service: ApprovalService, interval: float = DISCOVERY_SECONDS):
+        self._service, self._interval = service, interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="interrupt-discovery", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                discover_all(self._service)
+            except Exception:  # the database may be briefly unreachable; the next round tries again
+                log.exception("interrupt discovery failed; retrying")
+            if self._stopped.wait(self._interval):
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=10)

@@ -1,0 +1,208 @@
+"""What a thread is waiting for, read from its latest checkpoint alone (no graph needed), and what each wait asks.
+
+Reading the checkpoint tuple instead of `graph.get_state` means a thread of a graph the app cannot load is still
+listed with its question and its conversation. Which interrupts are still open follows LangGraph's own rule
+(langgraph/pregel/_task_status.py): a task that finished has an output write; an interrupt waits for an answer
+only while its task has not finished, and the task's latest interrupt is the one that counts.
+
+Three kinds of interrupt value are understood:
+- "hitl": a HITLRequest (ours, or LangChain's HumanInTheLoopMiddleware's batched one), answered
+  `{"decisions": [...]}`;
+- "tool_approval": the middleware's per-call request, shown as a one-action HITL request; its resume value is
+  the single decision;
+- "raw": anything else (`interrupt("Ship it?")`), answered with any JSON value, checked against the interrupt's
+  `response_schema` when it has one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.messages import BaseMessage, HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.types import Interrupt
+from pydantic import ValidationError
+
+from approvals.registry import BUILTIN_GRAPH
+from graphs.hitl import (ActionRequest, FilledHITLRequest, HITLRequest, InvalidDecision, ReviewConfig,
+                         StandardHITLRequest, check_json_schema)
+
+Kind = Literal["hitl", "tool_approval", "raw"]
+UNKNOWN_REQUESTER = "unknown"
+FOREIGN_POLICY = "reviewer"
+INTERRUPT, RESUME, ERROR = "__interrupt__", "__resume__", "__error__"
+CONTROL_WRITES = {INTERRUPT, RESUME, ERROR, "__error_source_node__"}
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class ThreadSnapshot:
+    """The latest checkpoint of a thread: who asked, on which graph, its values and its open interrupts."""
+
+    thread_id: str
+    checkpoint_id: str
+    created_at: str
+    graph: str
+    requester: str | None
+    """From the checkpoint's metadata (`requester`), when the run was given one."""
+    values: dict[str, Any]
+    interrupts: list[Interrupt]
+
+    @property
+    def messages(self) -> list[BaseMessage]:
+        return list(self.values.get("messages") or [])
+
+    def title(self) -> str:
+        first = next((m for m in self.messages if isinstance(m, HumanMessage)), None)
+        return (first.text if first else self.thread_id)[:80]
+
+
+def read_snapshot(checkpointer: BaseCheckpointSaver, thread_id: str) -> ThreadSnapshot | None:
+    """None when the thread has no checkpoint at all."""
+    saved = checkpointer.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+    return None if saved is None else snapshot_of(thread_id, saved)
+
+
+def snapshot_of(thread_id: str, saved: CheckpointTuple) -> ThreadSnapshot:
+    metadata = saved.metadata or {}
+    requester = metadata.get("requester")
+    return ThreadSnapshot(
+        thread_id=thread_id,
+        checkpoint_id=saved.config["configurable"]["checkpoint_id"],
+        created_at=saved.checkpoint["ts"],
+        graph=str(metadata.get("graph_id") or BUILTIN_GRAPH),
+        requester=str(requester) if requester else None,
+        values=saved.checkpoint.get("channel_values") or {},
+        interrupts=open_interrupts(saved.pending_writes or []),
+    )
+
+
+def open_interrupts(pending_writes: list[tuple[str, str, Any]]) -> list[Interrupt]:
+    """The latest interrupt of every task that has not finished, in the order the tasks wrote them."""
+    finished: set[str] = set()
+    latest: dict[str, list[Interrupt]] = {}
+    for task_id, channel, value in pending_writes:
+        if task_id == NULL_TASK_ID:
+            continue
+        if channel == INTERRUPT:
+            latest[task_id] = list(value) if isinstance(value, list | tuple) else [value]
+        elif channel not in CONTROL_WRITES:
+            finished.add(task_id)
+    return [i for task_id, interrupts in latest.items() if task_id not in finished for i in interrupts]
+
+
+# -- what an interrupt asks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """One interrupt as the reviewer sees it: the raw value, and a HITL request when it is one."""
+
+    kind: Kind
+    value: Any
+    """The interrupt value exactly as the graph wrote it."""
+    response_schema: dict | None
+    request: HITLRequest | None
+    """For "hitl" and "tool_approval": the request with requester, time and policy filled in."""
+    requested_by: str
+    created_at: str
+    policy: str
+
+    @property
+    def tool(self) -> str:
+        return ", ".join(a.name for a in self.request.action_requests) if self.request else "(question)"
+
+    def summary(self, limit: int = 120) -> str:
+        if self.request:
+            text = "; ".join(", ".join(f"{k}={v}" for k, v in a.args.items()) for a in self.request.action_requests)
+        else:
+            text = self.value if isinstance(self.value, str) else json.dumps(self.value, default=str)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def resume_value(self, checked: Any) -> Any:
+        """What the graph is resumed with: a per-call request takes its single decision, the rest as given."""
+        return checked["decisions"][0] if self.kind == "tool_approval" else checked
+
+
+def review_request(interrupt: Interrupt, requester: str | None, checkpoint_time: str) -> ReviewRequest:
+    """Classify and normalise one interrupt; a standard request gets the thread's requester and policy "reviewer"."""
+    value, schema = interrupt.value, interrupt.response_schema if isinstance(interrupt.response_schema, dict) else None
+    requested_by = requester or UNKNOWN_REQUESTER
+    request = _own_request(value) or _standard_request(value, requested_by, checkpoint_time) \
+        or _tool_approval(value, schema, requested_by, checkpoint_time)
+    if request is None:
+        return ReviewRequest("raw", value, schema, None, requested_by, checkpoint_time, FOREIGN_POLICY)
+    kind: Kind = "tool_approval" if isinstance(value, dict) and value.get("type") == "tool_approval" else "hitl"
+    return ReviewRequest(kind, value, schema, request, request.requested_by, request.created_at, request.policy)
+
+
+def _own_request(value: Any) -> HITLRequest | None:
+    try:
+        return HITLRequest.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _standard_request(value: Any, requested_by: str, created_at: str) -> HITLRequest | None:
+    try:
+        standard = StandardHITLRequest.model_validate(value)
+    except ValidationError:
+        return None
+    if len(standard.review_configs) != len(standard.action_requests):
+        return None
+    return FilledHITLRequest(**dict(standard), requested_by=requested_by, created_at=created_at,
+                             policy=FOREIGN_POLICY)
+
+
+def _tool_approval(value: Any, schema: dict | None, requested_by: str, created_at: str) -> HITLRequest | None:
+    """The per-call request: its allowed decisions and edit-args schema are read from its response_schema."""
+    if not (isinstance(value, dict) and value.get("type") == "tool_approval" and isinstance(value.get("args"), dict)):
+        return None
+    allowed = _decision_types(schema) or ["approve", "edit", "reject", "respond"]
+    action = ActionRequest(name=str(value.get("name")), args=value["args"], description=str(value.get("description") or ""),
+                           tool_call_id=value.get("tool_call_id"))
+    config = ReviewConfig(action_name=action.name, allowed_decisions=allowed, args_schema=_edit_args_schema(schema))
+    return FilledHITLRequest(action_requests=[action], review_configs=[config], requested_by=requested_by,
+                             created_at=created_at, policy=FOREIGN_POLICY)
+
+
+def _decision_types(schema: dict | None) -> list[str]:
+    if not schema:
+        return []
+    members = schema.get("oneOf") or schema.get("anyOf") or [schema]
+    consts = [_resolve(schema, m).get("properties", {}).get("type", {}).get("const") for m in members]
+    return [c for c in consts if c in ("approve", "edit", "reject", "respond")]
+
+
+def _edit_args_schema(schema: dict | None) -> dict | None:
+    """The edit branch's `edited_action.args` schema, with local references resolved one level (for the form)."""
+    if not schema:
+        return None
+    for member in schema.get("oneOf") or schema.get("anyOf") or [schema]:
+        properties = _resolve(schema, member).get("properties", {})
+        if properties.get("type", {}).get("const") == "edit":
+            edited = _resolve(schema, properties.get("edited_action", {}))
+            args = _resolve(schema, edited.get("properties", {}).get("args", {}))
+            return args or None
+    return None
+
+
+def _resolve(root: dict, node: dict) -> dict:
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if not (isinstance(ref, str) and ref.startswith("#/")):
+        return node if isinstance(node, dict) else {}
+    target: Any = root
+    for part in ref[2:].split("/"):
+        target = target.get(part, {}) if isinstance(target, dict) else {}
+    return target if isinstance(target, dict) else {}
+
+
+def check_answer(review: ReviewRequest, resume: Any) -> None:
+    """Check a resume value against the interrupt's own response_schema (per-call and raw interrupts)."""
+    if review.response_schema:
+        try:
+            check_json_schema(resume, review.response_schema, "The answer does not fit the interrupt's schema")
+        except ValueError as error:
+            raise InvalidDecision(str(error)) from error

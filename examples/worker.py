@@ -1,0 +1,76 @@
+"""Run a registered agent in its own process, on the app's database, until it finishes or stops for a human.
+
+    python -m examples.worker "Ship order 42 to 1 Main St" [--graph shipping] [--thread ID] [--requester dave]
+
+The worker knows nothing about the approvals app: it uses the standard `SqliteSaver` on the app's SQLite file, or
+`PostgresSaver` on `DATABASE_URL`, and records `graph_id` (and `requester`) in the run's metadata, as LangGraph's
+server does, so the console knows which graph to resume the thread with and whose request it is. The item
+appears in the console's queue within seconds; the app resumes the thread when a reviewer decides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from approvals.models import UnregisteredGraph
+from approvals.registry import load_registry
+
+DEFAULT_DATABASE = "data/app.db"
+
+
+@contextmanager
+def standard_saver() -> Iterator[BaseCheckpointSaver]:
+    """LangGraph's own savers, exactly as any worker would open them."""
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE
+    if url.startswith(("postgresql://", "postgres://")):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(url) as saver:
+            saver.setup()
+            yield saver
+    else:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        path = url.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with SqliteSaver.from_conn_string(path) as saver:
+            saver.setup()
+            yield saver
+
+
+def run(graph_name: str, text: str, thread_id: str, requester: str | None) -> list[dict]:
+    """Start (or continue) the thread with one user message; returns the interrupts it stopped at."""
+    with standard_saver() as saver:
+        graph = load_registry().load(graph_name, saver)
+        metadata = {"graph_id": graph_name, **({"requester": requester} if requester else {})}
+        config = {"configurable": {"thread_id": thread_id}, "metadata": metadata}
+        result = graph.invoke({"messages": [HumanMessage(text)]}, config, durability="sync")
+    return [{"id": i.id, "value": i.value} for i in result.get("__interrupt__", [])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("message")
+    parser.add_argument("--graph", default="shipping", help="a name from langgraph.json or APPROVAL_GRAPHS")
+    parser.add_argument("--thread", default=None, help="continue this thread (default: a new one)")
+    parser.add_argument("--requester", default=None, help="who asked, shown in the console (default: unknown)")
+    args = parser.parse_args()
+    thread_id = args.thread or uuid.uuid4().hex
+    try:
+        interrupts = run(args.graph, args.message, thread_id, args.requester)
+    except UnregisteredGraph as error:
+        raise SystemExit(str(error)) from error
+    print(json.dumps({"thread_id": thread_id, "interrupts": interrupts}, default=str))
+
+
+if __name__ == "__main__":
+    main()

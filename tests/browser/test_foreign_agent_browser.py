@@ -1,0 +1,118 @@
+"""The example create_agent + HumanInTheLoopMiddleware agent runs as its own worker process on the app's database
+(SQLite file, then PostgreSQL); a reviewer decides its items in the console in a real browser: approve, edit,
+reject, respond. The tool runs exactly once when it should run, never when it should not."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import ROOT, start_streamlit, stop, wait_ready
+from playwright.sync_api import Page, expect
+from test_console_browser import sign_in
+
+from approvals.storage import open_store
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(database url, base URL of a fresh app on it)."""
+    url = str(tmp_path / "app.db") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    open_store(url).close()  # the app's schema and change log exist before the first worker writes
+    process, base = start_streamlit({"DATABASE_URL": url}, tmp_path / "streamlit.log")
+    yield url, base
+    stop(process)
+
+
+def start_worker(url: str, text: str) -> str:
+    """`python -m examples.worker` as its own process; returns the thread it stopped in."""
+    done = subprocess.run([sys.executable, "-m", "examples.worker", text, "--requester", "dave"], cwd=ROOT,
+                          env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(done.stdout)["thread_id"]
+
+
+def open_item(page: Page, base: str, thread_id: str) -> None:
+    """The item's deep link; a worker's thread is known once discovery has indexed it (reload until then)."""
+    deadline = time.monotonic() + 30
+    while True:
+        page.goto(f"{base}/console?thread={thread_id}")
+        wait_ready(page)
+        if page.get_by_text("ship_order for dave · shipping").count():
+            return
+        assert time.monotonic() < deadline, "the worker's item never reached the console"
+        time.sleep(0.5)
+
+
+def applied(url: str, thread_id: str) -> dict:
+    """The thread's one decision once applied (waits for the background resume), and the shipments it made."""
+    store = open_store(url)
+    try:
+        deadline = time.monotonic() + 30
+        while not (rows := store.db.query(
+                "SELECT decision, decided_by FROM decisions WHERE thread_id = ? AND applied_at IS NOT NULL", (thread_id,))):
+            assert time.monotonic() < deadline, "the decision was never applied"
+            time.sleep(0.2)
+        [decision] = rows
+        shipped = store.db.query("SELECT order_id, address FROM shipments") if decision["decision"] in ("approve", "edit") \
+            else []
+        return {**decision, "shipped": shipped}
+    finally:
+        store.close()
+
+
+def shipments_of(url: str, order_id: str) -> list[dict]:
+    store = open_store(url)
+    try:
+        return store.db.query("SELECT order_id, address FROM shipments WHERE order_id = ?", (order_id,))
+    except Exception:  # no shipment at all yet: the table is the tool's, created when it first runs
+        return []
+    finally:
+        store.close()
+
+
+def test_the_example_agents_worker_items_are_decided_in_the_console(backend, new_page):
+    url, base = backend
+    threads = {kind: start_worker(url, f"Ship order {order} to 1 Main St")
+               for kind, order in (("approve", "41"), ("edit", "42"), ("reject", "43"), ("respond", "44"))}
+    alice = new_page()
+    sign_in(alice, f"{base}/console", "alice")
+    open_item(alice, base, threads["approve"])
+    alice.get_by_role("button", name="Approve", exact=True).click()
+    expect(alice.get_by_text("You decided this: approve")).to_be_visible()
+
+    open_item(alice, base, threads["edit"])
+    alice.get_by_role("button", name="Edit", exact=True).click()
+    alice.get_by_role("textbox", name="address").fill("9 Elm St")
+    alice.get_by_role("button", name="Approve with edits").click()
+    alice.get_by_role("button", name="Confirm edit").click()
+    expect(alice.get_by_text("You decided this: edit")).to_be_visible()
+
+    open_item(alice, base, threads["reject"])
+    alice.get_by_role("button", name="Reject", exact=True).click()
+    alice.get_by_role("textbox", name="Why reject?").fill("That address is a PO box")
+    alice.get_by_test_id("stForm").get_by_role("button", name="Reject").click()
+    expect(alice.get_by_text("You decided this: reject")).to_be_visible()
+
+    open_item(alice, base, threads["respond"])
+    alice.get_by_role("button", name="Respond", exact=True).click()
+    alice.get_by_role("textbox", name="Answer for the tool").fill("Order 44 left yesterday with the 9:00 truck.")
+    alice.get_by_role("button", name="Send response").click()
+    expect(alice.get_by_text("You decided this: respond")).to_be_visible()
+
+    for kind in threads:
+        assert applied(url, threads[kind])["decided_by"] == "alice"
+    assert shipments_of(url, "41") == [{"order_id": "41", "address": "1 Main St"}]
+    assert shipments_of(url, "42") == [{"order_id": "42", "address": "9 Elm St"}]
+    assert shipments_of(url, "43") == shipments_of(url, "44") == []
+
+    alice.goto(f"{base}/console?thread={threads['respond']}")  # the agent got the answer as the tool's result
+    wait_ready(alice)
+    expect(alice.get_by_text("Order 44 left yesterday with the 9:00 truck.").first).to_be_visible()
