@@ -147,11 +147,13 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     if clicked := read_selection():
         open_item(clicked, actor)
         st.rerun()
-    held = claims.active_claims(resources.approval_service().db)
+    service = resources.approval_service()
+    held = claims.active_claims(service.db)
     frame = pd.DataFrame(
         {
             "Age": age_text(item.created_at),
             "Tool": item.tool,
+            "Graph": item.graph if service.is_registered(item.graph) else f"{item.graph} (not registered)",
             "Requester": item.requester,
             "Policy": item.policy,
             "Arguments": item.args_summary,
@@ -165,7 +167,8 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     drawn = {
         "rows": [row for row, key in enumerate(keys) if key in selected],
         "columns": [],
-        "cells": [(row, OPEN_COLUMN) for row, key in enumerate(keys) if current and key[0] == current[0]][:1],
+        "cells": [(row, OPEN_COLUMN) for row, key in enumerate(keys)
+                  if current and key[0] == current[0] and current[1] in ("", key[1])][:1],
     }
     if _selection(st.session_state.get(TABLE_KEY)) != drawn:
         st.session_state[TABLE_KEY] = {"selection": drawn}

@@ -21,6 +21,7 @@ from graphs.hitl import InvalidDecision, parse_response
 from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
 from ui.chat import AVATARS, chat_entries
 from ui.identity import require_actor
+from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
 from ui.queue import ItemKey, apply_in_background, go, neighbour, open_item, opened, set_param
 
 FOCUS_REJECT_MESSAGE = """<script>
@@ -52,7 +53,7 @@ def review_pane(actor: Actor) -> None:
         show_error(error)
         return
     flash()
-    pending = service.pending_approval(thread_id, viewer=actor, with_messages=True)
+    pending = service.pending_approval(thread_id, viewer=actor, with_messages=True, interrupt_id=current[1] or None)
     interrupt_id = current[1] or (pending.interrupt_id if pending else None)
     set_param("interrupt", interrupt_id)
     if interrupt_id and (decided := service.decision(thread_id, interrupt_id, viewer=actor)):
@@ -86,12 +87,26 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
 
 
 def review(pending: PendingApproval, actor: Actor) -> None:
+    """A HITL request gets the card and keys; any other interrupt its raw value and an answer form. A thread of a
+    graph the app cannot load is shown, not decided."""
     request = pending.request
-    st.subheader(escape_markdown(f"{' + '.join(a.name for a in request.action_requests)} for {request.requested_by}"))
-    allowed = may_decide(pending, actor)
-    render_request(request)
-    if allowed:
-        decision_controls(pending)
+    st.subheader(escape_markdown(f"{pending.review.tool} for {pending.review.requested_by} · {pending.graph}"))
+    try:
+        resources.approval_service().graph_for(pending.graph)
+    except ApprovalError as error:
+        unregistered_notice(error)
+        allowed = False
+    else:
+        allowed = may_decide(pending, actor)
+    if request is None:
+        raw_question(pending)
+        if allowed and (answer := answer_form(pending, f"console_answer_form_{pending.interrupt_id}"))[0]:
+            decide(pending, answer[1])
+            st.rerun()
+    else:
+        render_request(request)
+        if allowed:
+            decision_controls(pending)
     payloads(pending)
     conversation(pending.messages)
 
@@ -138,12 +153,19 @@ def decision_controls(pending: PendingApproval) -> None:
     """Approve at once; Edit and Reject open their forms; an edit shows its diff before it is confirmed."""
     request, mode_key = pending.request, st.session_state.get("console_mode")
     mode = mode_key[1] if mode_key and mode_key[0] == pending.interrupt_id else None
-    row = st.container(horizontal=True)
-    row.button("Approve", key="console_approve", type="primary", shortcut="A",
-               on_click=decide, args=(pending, approve_value(request)))
-    row.button("Edit", key="console_edit", shortcut="E", on_click=set_mode, args=(pending.interrupt_id, "edit"))
-    row.button("Reject", key="console_reject", shortcut="X", on_click=set_mode, args=(pending.interrupt_id, "reject"))
-    if mode == "edit":
+    row, allowed = st.container(horizontal=True), allowed_decisions(request)
+    if "approve" in allowed:
+        row.button("Approve", key="console_approve", type="primary", shortcut="A",
+                   on_click=decide, args=(pending, approve_value(request)))
+    for name, shortcut in (("Edit", "E"), ("Reject", "X"), ("Respond", None)):
+        if name.lower() in allowed:
+            row.button(name, key=f"console_{name.lower()}", shortcut=shortcut, on_click=set_mode,
+                       args=(pending.interrupt_id, name.lower()))
+    if mode == "respond":
+        if (value := respond_form(request, f"console_respond_form_{pending.interrupt_id}")) is not None:
+            decide(pending, value)
+            st.rerun()
+    elif mode == "edit":
         if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}")) is not None:
             st.session_state["console_mode"] = (pending.interrupt_id, "confirm", value)
             st.rerun()
@@ -173,7 +195,7 @@ def confirm_edit(pending: PendingApproval, value: dict) -> None:
     row.button("Back to the form", key="console_edit_back", on_click=set_mode, args=(pending.interrupt_id, "edit"))
 
 
-def decide(pending: PendingApproval, value: dict) -> None:
+def decide(pending: PendingApproval, value: object) -> None:
     """Record (fast, with the compare-and-set), resume in the background, and open the next item in queue order.
 
     A refusal keeps the item open with the reason; someone else's decision keeps it open showing who was first.
@@ -193,8 +215,8 @@ def decide(pending: PendingApproval, value: dict) -> None:
         apply_in_background([record])
         claims.release(service.db, pending.thread_id, pending.interrupt_id, actor)
         if following is not None:
-            tool = ", ".join(a.name for a in pending.request.action_requests)
-            st.session_state["console_flash"] = ("done", f"{record.decision}: {tool} for {pending.request.requested_by}.")
+            review = pending.review
+            st.session_state["console_flash"] = ("done", f"{record.decision}: {review.tool} for {review.requested_by}.")
             open_item(following, actor)
     st.session_state.pop("console_mode", None)
 
@@ -206,7 +228,7 @@ def payloads(pending: PendingApproval) -> None:
     with st.expander("Interrupt value and annotated AIMessage payload", expanded=not pending.payload_matches):
         interrupt_col, message_col = st.columns(2)
         interrupt_col.caption("Interrupt value")
-        interrupt_col.json(pending.request.model_dump(mode="json"))
+        interrupt_col.json(pending.value)
         message_col.caption("AIMessage additional_kwargs['hitl']")
         message_col.json(pending.message_payload or {})
 
