@@ -77,7 +77,7 @@ def naive_first_page(service: ApprovalService) -> list[QueueItem]:
     return sorted(items, key=lambda item: (item.created_at, item.thread_id))[:PAGE]
 
 
-def build(service: ApprovalService, threads: int, pending: int, foreign: int, foreign_pending: int) -> None:
+def build(service: ApprovalService, threads: int, pending: int, foreign: int = 0, foreign_pending: int = 0) -> None:
     ours_pending, foreign_done = pending - foreign_pending, foreign - foreign_pending
     seeds = {
         "pending": run_seeds(service, min(SEEDS_PER_KIND, ours_pending), REFUND, decide=False),
