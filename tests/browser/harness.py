@@ -74,3 +74,22 @@ def wait_ready(page: "Page", timeout: float = 30_000) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     page.wait_for_selector("[data-testid='stSkeleton']", state="detached", timeout=timeout)
+
+
+def visit(page: "Page", url: str) -> "Page":
+    page.goto(url)
+    wait_ready(page)
+    return page
+
+
+def sign_in(page: "Page", url: str, username: str) -> "Page":
+    """Open `url` (a console page) and sign in there with the demo password; returns once the console shows who."""
+    from playwright.sync_api import expect
+
+    visit(page, url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(f"{username}-demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
+    wait_ready(page)
+    return page

@@ -8,8 +8,8 @@ import time
 
 import pytest
 from conftest import CAROL
-from harness import wait_ready
-from playwright.sync_api import Page, expect
+from harness import sign_in, wait_ready
+from playwright.sync_api import expect
 
 from approvals.service import ApprovalService
 from approvals.storage import open_store
@@ -27,16 +27,6 @@ def email_pending(app_db: str) -> str:
         return thread_id
     finally:
         store.close()
-
-
-def sign_in(page: Page, url: str, username: str) -> None:
-    page.goto(url)
-    wait_ready(page)
-    page.get_by_role("textbox", name="Username").fill(username)
-    page.get_by_role("textbox", name="Password").fill(f"{username}-demo")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
-    wait_ready(page)
 
 
 def value(app_db: str, sql: str, thread_id: str) -> object:

@@ -9,9 +9,8 @@ import time
 
 import pytest
 from conftest import CAROL
-from harness import wait_ready
+from harness import sign_in, wait_ready
 from playwright.sync_api import Page, expect
-from test_console_browser import sign_in
 
 from approvals.service import ApprovalService
 from approvals.storage import open_store

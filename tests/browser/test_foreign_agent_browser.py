@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ROOT, start_streamlit, stop, wait_ready
+from harness import ROOT, sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Page, expect
-from test_console_browser import sign_in
 
 from approvals.storage import open_store
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import CAROL
-from harness import start_streamlit, stop, wait_ready
+from harness import sign_in, start_streamlit, stop, visit, wait_ready
 from playwright.sync_api import BrowserContext, Page, expect
 
 from approvals.service import ApprovalService
@@ -20,22 +20,6 @@ pytestmark = pytest.mark.browser
 
 REFUND = "Refund order 1234 for $25"
 RESULT = "Refunded $25.00 on order 1234"
-
-
-def visit(page: Page, url: str) -> Page:
-    page.goto(url)
-    wait_ready(page)
-    return page
-
-
-def sign_in(page: Page, base: str, username: str, path: str = "/console") -> Page:
-    visit(page, base + path)
-    page.get_by_role("textbox", name="Username").fill(username)
-    page.get_by_role("textbox", name="Password").fill(f"{username}-demo")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
-    wait_ready(page)
-    return page
 
 
 def reload(page: Page) -> Page:
@@ -52,7 +36,7 @@ def session_cookie(context: BrowserContext) -> dict:
 def test_carol_stays_carol_after_a_reload_mid_approval_and_her_approve_applies_once(
     app_server: str, app_db: str, new_page: Callable[[], Page], tmp_path: Path
 ):
-    page = sign_in(new_page(), app_server, "carol")
+    page = sign_in(new_page(), f"{app_server}/console", "carol")
     cookie = session_cookie(page.context)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
@@ -91,7 +75,7 @@ def test_alice_reloads_with_an_item_open_and_stays_signed_in_on_it(app_server: s
         service.send_message(thread_id, "Email jo@example.com about the delay", CAROL)
     finally:
         store.close()
-    page = sign_in(new_page(), app_server, "alice", f"/console?thread={thread_id}")
+    page = sign_in(new_page(), f"{app_server}/console?thread={thread_id}", "alice")
     expect(page.get_by_role("heading", name="send_email for carol")).to_be_visible()
 
     reload(page)
@@ -104,7 +88,7 @@ def test_alice_reloads_with_an_item_open_and_stays_signed_in_on_it(app_server: s
 
 
 def test_another_browser_sees_nothing_of_carols(app_server: str, new_page):
-    carol = sign_in(new_page(), app_server, "carol")
+    carol = sign_in(new_page(), f"{app_server}/console", "carol")
     carol.get_by_role("link", name="Conversation").click()
     wait_ready(carol)
     box = carol.get_by_test_id("stChatInputTextArea")
@@ -129,7 +113,7 @@ def test_another_browser_sees_nothing_of_carols(app_server: str, new_page):
 
 
 def test_a_tampered_cookie_is_signed_out_and_decides_nothing(app_server: str, new_page):
-    page = sign_in(new_page(), app_server, "alice")
+    page = sign_in(new_page(), f"{app_server}/console", "alice")
     cookie = session_cookie(page.context)
     page.context.add_cookies([{**cookie, "value": cookie["value"][::-1]}])
     reload(page)
@@ -139,7 +123,7 @@ def test_a_tampered_cookie_is_signed_out_and_decides_nothing(app_server: str, ne
 
 
 def test_signing_out_in_one_tab_signs_out_the_others_on_their_next_run(app_server: str, new_page):
-    first = sign_in(new_page(), app_server, "alice")
+    first = sign_in(new_page(), f"{app_server}/console", "alice")
     second = visit(first.context.new_page(), f"{app_server}/console")
     expect(second.get_by_text("Signed in as alice")).to_be_visible()
 
@@ -155,7 +139,7 @@ def test_a_session_survives_an_app_restart(tmp_path: Path, app_db: str, new_page
     """Cookies belong to the host, not the port: the restarted app (new port, same database) gets the same one."""
     first, base = start_streamlit({"DATABASE_URL": app_db}, tmp_path / "first.log")
     try:
-        page = sign_in(new_page(), base, "alice")
+        page = sign_in(new_page(), f"{base}/console", "alice")
     finally:
         stop(first)
     second, base = start_streamlit({"DATABASE_URL": app_db}, tmp_path / "second.log")

@@ -11,9 +11,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from harness import start_streamlit, stop, wait_ready
+from harness import sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Locator, Page, expect
-from test_console_browser import sign_in
 from test_conversation_browser import card, open_conversation, send, thread_in
 
 from approvals.storage import open_store
