@@ -153,10 +153,30 @@ class BrowserCookie:
         return self.token
 
 
+BROWSER = BrowserCookie()
+"""The browser of the running AppTest test; emptied for each test by `browser_cookie`."""
+
+
 @pytest.fixture
 def browser_cookie(monkeypatch: pytest.MonkeyPatch) -> BrowserCookie:
+    """Pages read the session token from BROWSER (and nowhere else) during this test."""
     import ui.identity
 
-    jar = BrowserCookie()
-    monkeypatch.setattr(ui.identity, "browser_token", lambda: jar.token)
-    return jar
+    BROWSER.token = None
+    monkeypatch.setattr(ui.identity, "browser_token", lambda: BROWSER.token)
+    return BROWSER
+
+
+@pytest.fixture
+def page_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser_cookie: BrowserCookie) -> Iterator[Store]:
+    """The SQLite file behind the pages' cached service (DATABASE_URL), opened by the test through a store of its
+    own: it plays the requesters, workers and other reviewers."""
+    import resources
+
+    path = str(tmp_path / "app.db")
+    monkeypatch.setenv("DATABASE_URL", path)
+    resources.approval_service.clear()
+    store = open_store(path)
+    yield store
+    store.close()
+    resources.approval_service.clear()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import resources
 from approvals import api_tokens
 from approvals.auth import Actor, seed_demo_accounts
-from approvals.storage import Store, open_store
+from approvals.storage import Store
 
 
 def panel(name: str, role: str) -> None:
@@ -21,16 +18,10 @@ def panel(name: str, role: str) -> None:
 
 
 @pytest.fixture
-def app_store(tmp_path, monkeypatch) -> Iterator[Store]:
-    """The database the panel's service opens (DATABASE_URL), seen from the test through a store of its own."""
-    path = str(tmp_path / "app.db")
-    monkeypatch.setenv("DATABASE_URL", path)
-    resources.approval_service.clear()
-    store = open_store(path)
-    seed_demo_accounts(store.db)
-    yield store
-    store.close()
-    resources.approval_service.clear()
+def app_store(page_store: Store) -> Store:
+    """The database the panel's service opens (DATABASE_URL), with the demo accounts."""
+    seed_demo_accounts(page_store.db)
+    return page_store
 
 
 def run_panel(name: str = "alice", role: str = "reviewer") -> AppTest:

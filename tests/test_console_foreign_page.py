@@ -4,38 +4,26 @@ response_schema, a JSON answer box when there is none, a standard request's Resp
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from conftest import ALICE, BrowserCookie
+from conftest import ALICE, BROWSER
 from streamlit.testing.v1 import AppTest
 
-import resources
 from approvals.discovery import discover_all
 from approvals.registry import load_registry
 from approvals.service import ApprovalService
-from approvals.storage import Store, open_store
+from approvals.storage import Store
 from examples import worker
 
 PAGE = "../pages/console.py"
 TEST_GRAPHS = "question=foreign_graphs:question,schema_question=foreign_graphs:schema_question"
-BROWSER = BrowserCookie()
-"""This test's browser (set per test by `store`)."""
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch, browser_cookie: BrowserCookie) -> Iterator[Store]:
-    """The page's database; workers and the page both see it through DATABASE_URL. Alice's browser is signed in."""
-    global BROWSER
-    BROWSER = browser_cookie
-    path = str(tmp_path / "app.db")
-    monkeypatch.setenv("DATABASE_URL", path)
+def store(page_store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """The page's database; workers and the page both see it through DATABASE_URL."""
     monkeypatch.setenv("APPROVAL_GRAPHS", TEST_GRAPHS)
-    resources.approval_service.clear()
-    store = open_store(path)
-    yield store
-    store.close()
-    resources.approval_service.clear()
+    return page_store
 
 
 def worker_item(store: Store, graph: str, text: str = "Ship order 42 to 1 Main St") -> str:

@@ -4,39 +4,27 @@ decisions, history, SLA and TTL, each against its own SQLite file."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from conftest import ALICE, BOB, CAROL, GUEST, BrowserCookie
+from conftest import ALICE, BOB, BROWSER, CAROL, GUEST
 from streamlit.testing.v1 import AppTest
 
-import resources
 from approvals import claims, sessions
 from approvals.auth import Actor
 from approvals.models import QueueItem
 from approvals.service import ApprovalService
-from approvals.storage import open_store
+from approvals.storage import Store
 
 PAGE = "../pages/console.py"
 APPROVE = {"decisions": [{"type": "approve"}]}
-BROWSER = BrowserCookie()
-"""This test's browser (set per test by `seeder`)."""
 
 
 @pytest.fixture
-def seeder(tmp_path, monkeypatch, browser_cookie: BrowserCookie) -> Iterator[ApprovalService]:
+def seeder(page_store: Store, monkeypatch: pytest.MonkeyPatch) -> ApprovalService:
     """A second service on the page's database: it plays the requesters and the other reviewers."""
-    global BROWSER
-    BROWSER = browser_cookie
-    path = str(tmp_path / "app.db")
-    monkeypatch.setenv("DATABASE_URL", path)
     for name in ("APPROVAL_SLA_MINUTES", "APPROVAL_TTL_MINUTES", "APPROVAL_CLAIM_MINUTES"):
         monkeypatch.delenv(name, raising=False)
-    resources.approval_service.clear()
-    store = open_store(path)
-    yield ApprovalService(store)
-    store.close()
-    resources.approval_service.clear()
+    return ApprovalService(page_store)
 
 
 def ask(service: ApprovalService, text: str, actor: Actor = CAROL) -> QueueItem:

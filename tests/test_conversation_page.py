@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ALICE, CAROL, GUEST, BrowserCookie
+from conftest import ALICE, BROWSER, CAROL, GUEST, BrowserCookie
 from streamlit.testing.v1 import AppTest
 
 import resources
@@ -34,8 +34,6 @@ from ui.chat import chat_entries
 
 PAGE = "../pages/conversation.py"
 REFUND = "Refund order 1234 for $25"
-BROWSER = BrowserCookie()
-"""This test's browser (set per test by `fresh_app`)."""
 
 
 @pytest.fixture
@@ -49,11 +47,9 @@ def page_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(autouse=True)
 def fresh_app(monkeypatch: pytest.MonkeyPatch, page_db_url: str, browser_cookie: BrowserCookie) -> Iterator[None]:
     """Each test gets its own database behind the page's cached service, and a browser that is a guest."""
-    global BROWSER
     monkeypatch.setenv("DATABASE_URL", page_db_url)
     resources.approval_service.clear()
-    BROWSER = browser_cookie
-    BROWSER.become(GUEST)
+    browser_cookie.become(GUEST)
     yield
     resources.approval_service.clear()
 
