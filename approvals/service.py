@@ -209,9 +209,7 @@ class ApprovalService:
 
     def _pending(self, thread_id: str, with_messages: bool = False, interrupt_id: str | None = None
                  ) -> PendingApproval | None:
-        snapshot = self._snapshot(thread_id)
-        pending = _pending_in(snapshot, with_messages) if snapshot else []
-        return next((p for p in pending if interrupt_id in (None, p.interrupt_id)), None)
+        return _open_interrupt(self._snapshot(thread_id), interrupt_id, with_messages)
 
     def list_pending(
         self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0, *, viewer: Actor
@@ -373,8 +371,7 @@ class ApprovalService:
         with self._exclusive(thread_id, wait=True):
             if pending is None or pending.interrupt_id != interrupt_id:
                 snapshot = self._snapshot(thread_id)
-                pending = _pending_in(snapshot, False) if snapshot else []
-                pending = next((p for p in pending if p.interrupt_id == interrupt_id), None)
+                pending = _open_interrupt(snapshot, interrupt_id)
                 if pending is None and snapshot is not None and not snapshot.interrupts:
                     graph = self.graph_for(snapshot.graph)
                     config = self._config(thread_id, snapshot.graph, snapshot.requester)
@@ -552,6 +549,13 @@ def _pending_in(snapshot: ThreadSnapshot, with_messages: bool) -> list[PendingAp
     ]
 
 
+def _open_interrupt(snapshot: ThreadSnapshot | None, interrupt_id: str | None, with_messages: bool = False
+                    ) -> PendingApproval | None:
+    """The snapshot's open interrupt with this id (the first one for None), or None."""
+    pending = _pending_in(snapshot, with_messages) if snapshot else []
+    return next((p for p in pending if interrupt_id in (None, p.interrupt_id)), None)
+
+
 def _add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
     """A thread another process started (or one the index lost) joins the thread list, with its graph."""
     tx.execute(
@@ -564,7 +568,7 @@ def _add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
 
 def _write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None) -> None:
     """The checkpoint's open interrupts become pending rows; every other row of the thread (all, for None) is resolved."""
-    items = [item for item in (_pending_in(snapshot, False) if snapshot else [])]
+    items = _pending_in(snapshot, False) if snapshot else []
     current = [item.interrupt_id for item in items]
     marks = ", ".join("?" * len(current)) or "''"
     tx.execute(
