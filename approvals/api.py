@@ -27,6 +27,7 @@ from approvals.models import (AlreadyDecided, ApprovalError, DecisionRecord, Inv
                               UnknownThread)
 from approvals.notifications import console_link
 from approvals.service import ApprovalService, QueueFilter
+from approvals.storage import iso
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
 
 MAX_PAGE = 200
@@ -47,7 +48,7 @@ class QueueQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
 
     def queue_filter(self, now: datetime) -> QueueFilter:
-        cutoff = (now - timedelta(minutes=self.min_age)).isoformat(timespec="milliseconds") if self.min_age else None
+        cutoff = iso(now - timedelta(minutes=self.min_age)) if self.min_age else None
         return QueueFilter(tuple(self.tool), tuple(self.policy), tuple(self.requester), cutoff)
 
 

@@ -7,15 +7,14 @@ password hash would add nothing but latency to every API call.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from approvals.auth import Actor
+from approvals.auth import Actor, secret_hash
 from approvals.models import ApprovalError
-from approvals.storage import Database, Row, utcnow
+from approvals.storage import Database, Row, iso, utcnow
 
 TOKEN_PREFIX = "apr_"
 MAX_LABEL_CHARS = 80
@@ -55,7 +54,7 @@ def create_token(db: Database, username: str, label: str = "") -> tuple[ApiToken
             raise UnknownAccount(f"There is no account {username!r}.")
         tx.execute(
             "INSERT INTO api_tokens (token_id, username, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (row["token_id"], username, label, _hash(secret), row["created_at"]),
+            (row["token_id"], username, label, secret_hash(secret), row["created_at"]),
         )
     return ApiToken(**row), secret
 
@@ -88,7 +87,7 @@ def actor_for_token(db: Database, secret: str, now: datetime | None = None) -> A
     rows = db.query(
         "SELECT t.token_id, t.last_used_at, a.username, a.role FROM api_tokens t"
         " JOIN accounts a ON a.username = t.username WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-        (_hash(secret),),
+        (secret_hash(secret),),
     )
     if not rows:
         return None
@@ -100,8 +99,4 @@ def _note_use(db: Database, row: Row, now: datetime) -> None:
     last = row["last_used_at"]
     if last is None or now - datetime.fromisoformat(last) >= LAST_USED_RESOLUTION:
         db.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?",
-                   (now.isoformat(timespec="milliseconds"), row["token_id"]))
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+                   (iso(now), row["token_id"]))

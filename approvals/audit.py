@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from approvals.auth import Actor
 from approvals.models import DecisionRecord
 from approvals.service import ApprovalService, QueueFilter
+from approvals.storage import iso
 
 HISTORY_LIMIT = 5000
 """The history view covers this many of the newest decisions."""
@@ -98,7 +99,7 @@ def pending_by_age(service: ApprovalService, viewer: Actor, now: datetime | None
     def older_than(minutes: float) -> int:
         if math.isinf(minutes):
             return 0
-        cutoff = (now - timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
+        cutoff = iso(now - timedelta(minutes=minutes))
         return service.count_pending(QueueFilter(created_before=cutoff), viewer=viewer)
 
     lower = service.count_pending(viewer=viewer)

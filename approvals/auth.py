@@ -57,6 +57,11 @@ def seed_demo_accounts(db: Database) -> None:
             )
 
 
+def secret_hash(token: str) -> str:
+    """How a random token (session, API) is stored: its SHA-256. A slow hash buys nothing for 32 random bytes."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 _NO_ACCOUNT_HASH = hash_password(secrets.token_urlsafe(16))
 """Checked against when the username does not exist, so a wrong username costs the same scrypt as a wrong password."""
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from approvals.auth import Actor
 from approvals.models import ApprovalError
-from approvals.storage import Database, Row
+from approvals.storage import Database, Row, iso
 
 DEFAULT_CLAIM_MINUTES = 5.0
 
@@ -61,7 +61,7 @@ def claim(
             " ON CONFLICT (thread_id, interrupt_id) DO UPDATE"
             " SET claimed_by = excluded.claimed_by, expires_at = excluded.expires_at"
             " WHERE claims.claimed_by = excluded.claimed_by OR claims.expires_at <= ? OR ? = 1",
-            (thread_id, interrupt_id, actor.name, _iso(expires), _iso(now), int(take_over)),
+            (thread_id, interrupt_id, actor.name, iso(expires), iso(now), int(take_over)),
         )
         row = tx.query("SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))[0]
     held = _claim(row)
@@ -74,14 +74,14 @@ def holder(db: Database, thread_id: str, interrupt_id: str, now: datetime | None
     """The live claim on the item, or None when nobody holds it (or the claim has expired)."""
     rows = db.query(
         "SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ? AND expires_at > ?",
-        (thread_id, interrupt_id, _iso(now or datetime.now(UTC))),
+        (thread_id, interrupt_id, iso(now or datetime.now(UTC))),
     )
     return _claim(rows[0]) if rows else None
 
 
 def active_claims(db: Database, now: datetime | None = None) -> dict[tuple[str, str], Claim]:
     """Every live claim keyed by (thread_id, interrupt_id): one query for a whole queue page."""
-    rows = db.query("SELECT * FROM claims WHERE expires_at > ?", (_iso(now or datetime.now(UTC)),))
+    rows = db.query("SELECT * FROM claims WHERE expires_at > ?", (iso(now or datetime.now(UTC)),))
     return {(row["thread_id"], row["interrupt_id"]): _claim(row) for row in rows}
 
 
@@ -92,10 +92,6 @@ def release(db: Database, thread_id: str, interrupt_id: str, actor: Actor) -> No
         (thread_id, interrupt_id, actor.name),
     )
 
-
-def _iso(moment: datetime) -> str:
-    """The storage layer's timestamp format (ISO-8601 UTC, milliseconds), so text comparison orders times."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _claim(row: Row) -> Claim:

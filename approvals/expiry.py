@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from approvals.auth import EXPIRY
 from approvals.models import age_seconds
 from approvals.service import ApprovalService, BulkResult, QueueFilter
+from approvals.storage import iso
 from graphs.hitl import HITLRequest
 
 DEFAULT_SLA_MINUTES = 30.0
@@ -46,7 +47,7 @@ def expire_overdue(service: ApprovalService, ttl: float | None, now: datetime | 
     """
     if ttl is None:
         return BulkResult([], [])
-    cutoff = ((now or datetime.now(UTC)) - timedelta(minutes=ttl)).isoformat(timespec="milliseconds")
+    cutoff = iso((now or datetime.now(UTC)) - timedelta(minutes=ttl))
     overdue = service.list_pending(QueueFilter(created_before=cutoff), limit=EXPIRE_BATCH, viewer=EXPIRY)
     message = expiry_message(ttl)
 

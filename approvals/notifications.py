@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from approvals.models import QueueItem
-from approvals.storage import Database, Row, Store, Transaction, utcnow
+from approvals.storage import Database, Row, Store, Transaction, iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -166,19 +166,19 @@ class Sender:
 
     def _claim(self) -> list[Row]:
         now = datetime.now(UTC)
-        if not self._db.query("SELECT 1 AS due FROM outbox WHERE next_attempt_at <= ? LIMIT 1", (_iso(now),)):
+        if not self._db.query("SELECT 1 AS due FROM outbox WHERE next_attempt_at <= ? LIMIT 1", (iso(now),)):
             return []  # the common case takes no lock at all
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._db.dialect == "postgres" else ""
         with self._db.transaction() as tx:
             rows = tx.query(
                 f"SELECT event_id, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at"
                 f" LIMIT ?{skip_locked}",
-                (_iso(now), self._delivery.batch),
+                (iso(now), self._delivery.batch),
             )
             if rows:
                 tx.execute(
                     f"UPDATE outbox SET next_attempt_at = ? WHERE event_id IN ({', '.join('?' * len(rows))})",
-                    (_iso(now + timedelta(seconds=self._delivery.lease_s)), *(r["event_id"] for r in rows)),
+                    (iso(now + timedelta(seconds=self._delivery.lease_s)), *(r["event_id"] for r in rows)),
                 )
         return rows
 
@@ -202,10 +202,10 @@ class Sender:
         attempts = row["attempts"] + 1
         retry_at = datetime.now(UTC) + timedelta(seconds=self._delivery.retry_delay(attempts))
         log.warning("webhook event %s: try %d failed (%s); next try at %s", row["event_id"], attempts, error,
-                    _iso(retry_at))
+                    iso(retry_at))
         self._db.execute(
             "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE event_id = ?",
-            (attempts, _iso(retry_at), error[:500], row["event_id"]),
+            (attempts, iso(retry_at), error[:500], row["event_id"]),
         )
 
 
@@ -216,6 +216,3 @@ def start_sender(store: Store, delivery: Delivery = Delivery()) -> Sender | None
         return None
     return Sender(store.db, url, os.environ.get("APPROVAL_WEBHOOK_SECRET") or None, delivery).start()
 
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds")

@@ -8,14 +8,13 @@ username so passwords cannot be guessed quickly, and the refusal costs the same 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from approvals.auth import Actor, check_password
+from approvals.auth import Actor, check_password, secret_hash
 from approvals.models import ApprovalError
-from approvals.storage import Database, Row, utcnow
+from approvals.storage import Database, Row, iso, utcnow
 
 COOKIE = "approvals_session"
 DEFAULT_IDLE_HOURS = 12.0
@@ -34,13 +33,6 @@ def idle_hours() -> float:
     return float(os.environ.get("APPROVAL_SESSION_IDLE_HOURS") or DEFAULT_IDLE_HOURS)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds")
-
 
 def start(db: Database, actor: Actor, *, signed_in: bool) -> str:
     """A new session for `actor`; returns the token, which is stored nowhere but in the browser's cookie."""
@@ -48,7 +40,7 @@ def start(db: Database, actor: Actor, *, signed_in: bool) -> str:
     now = utcnow()
     db.execute(
         "INSERT INTO sessions (token_hash, username, role, signed_in, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (_hash(token), actor.name, actor.role, int(signed_in), now, now),
+        (secret_hash(token), actor.name, actor.role, int(signed_in), now, now),
     )
     return token
 
@@ -63,7 +55,7 @@ def _live_row(db: Database, token: str | None, now: datetime) -> Row | None:
         return None
     rows = db.query(
         "SELECT * FROM sessions WHERE token_hash = ? AND revoked_at IS NULL AND last_seen_at > ?",
-        (_hash(token), _iso(now - timedelta(hours=idle_hours()))),
+        (secret_hash(token), iso(now - timedelta(hours=idle_hours()))),
     )
     return rows[0] if rows else None
 
@@ -75,7 +67,7 @@ def actor_for(db: Database, token: str | None, now: datetime | None = None) -> A
     if row is None:
         return None
     if datetime.fromisoformat(row["last_seen_at"]) < now - TOUCH_EVERY:
-        db.execute("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (_iso(now), row["token_hash"]))
+        db.execute("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (iso(now), row["token_hash"]))
     return Actor(row["username"], row["role"], signed_in=bool(row["signed_in"]))
 
 
@@ -91,7 +83,7 @@ def sign_in(db: Database, token: str | None, username: str, password: str, now: 
         raise SignInRefused("This browser has no session: reload the page (and allow cookies for this site).")
     failures = db.query(
         "SELECT failed_at FROM sign_in_failures WHERE username = ? AND failed_at > ? ORDER BY failed_at",
-        (username, _iso(now - LOCKOUT)),
+        (username, iso(now - LOCKOUT)),
     )
     if len(failures) >= MAX_FAILURES:
         until = datetime.fromisoformat(failures[-MAX_FAILURES]["failed_at"]) + LOCKOUT
@@ -99,13 +91,13 @@ def sign_in(db: Database, token: str | None, username: str, password: str, now: 
         raise SignInRefused(f"Too many wrong passwords for {username}. Try again in {minutes} min.")
     actor = check_password(db, username, password)
     if actor is None:
-        db.execute("INSERT INTO sign_in_failures (username, failed_at) VALUES (?, ?)", (username, _iso(now)))
+        db.execute("INSERT INTO sign_in_failures (username, failed_at) VALUES (?, ?)", (username, iso(now)))
         raise SignInRefused("Wrong username or password.")
     with db.transaction() as tx:
         tx.execute("DELETE FROM sign_in_failures WHERE username = ?", (username,))
         tx.execute(
             "UPDATE sessions SET username = ?, role = ?, signed_in = 1, last_seen_at = ? WHERE token_hash = ?",
-            (actor.name, actor.role, _iso(now), _hash(token)),
+            (actor.name, actor.role, iso(now), secret_hash(token)),
         )
     return Actor(actor.name, actor.role, signed_in=True)
 
@@ -113,7 +105,7 @@ def sign_in(db: Database, token: str | None, username: str, password: str, now: 
 def sign_out(db: Database, token: str | None) -> None:
     """Revoke this browser's session: every tab of it is signed out on its next run."""
     if token:
-        db.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", (utcnow(), _hash(token)))
+        db.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", (utcnow(), secret_hash(token)))
 
 
 def revoke_all(db: Database, username: str) -> int:

@@ -137,9 +137,13 @@ ADDED_COLUMNS = {
 Row = dict[str, Any]
 
 
+def iso(moment: datetime) -> str:
+    """Timestamps are ISO-8601 UTC text with milliseconds: sortable as strings, identical on SQLite and PostgreSQL."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
 def utcnow() -> str:
-    """Timestamps are ISO-8601 UTC text: sortable as strings, identical on SQLite and PostgreSQL."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return iso(datetime.now(UTC))
 
 
 class Database:

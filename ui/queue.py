@@ -18,6 +18,7 @@ from approvals import claims, expiry
 from approvals.auth import Actor
 from approvals.models import DecisionRecord, QueueItem, age_seconds
 from approvals.service import QueueFilter
+from approvals.storage import iso
 from graphs.hitl import HITLRequest, InvalidDecision
 from graphs.tools import TOOLS
 from ui.approval_widgets import approve_value, reject_value, show_error
@@ -84,7 +85,7 @@ def queue_filter() -> QueueFilter:
     set_param("policy", policies)
     set_param("min_age", str(min_age) if min_age else None)
     set_param("requester", requester)
-    cutoff = (datetime.now(UTC) - timedelta(minutes=min_age)).isoformat(timespec="milliseconds") if min_age else None
+    cutoff = iso(datetime.now(UTC) - timedelta(minutes=min_age)) if min_age else None
     return QueueFilter(tuple(tools), tuple(policies), (requester,) if requester else (), cutoff)
 
 
