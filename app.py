@@ -13,10 +13,10 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 import resources
-from approvals.api import api_routes
-from approvals.discovery import DiscoveryLoop
-from approvals.notifications import start_sender
-from approvals.web import BrowserSessionMiddleware
+from approvals.http.api import api_routes
+from approvals.http.web import BrowserSessionMiddleware
+from approvals.notify.webhooks import start_sender
+from approvals.sources.discovery import DiscoveryLoop
 
 
 @asynccontextmanager

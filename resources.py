@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from approvals.auth import seed_demo_accounts
-from approvals.runner import BackgroundRunner
-from approvals.service import ApprovalService
-from approvals.storage import open_store
+from approvals.identity.accounts import seed_demo_accounts
+from approvals.service.facade import ApprovalService
+from approvals.service.runner import BackgroundRunner
+from approvals.store.schema import open_store
 
 
 @st.cache_resource(on_release=lambda service: service.store.close())

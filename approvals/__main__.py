@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from approvals import api_tokens
-from approvals.models import ApprovalError
-from approvals.storage import Database, open_store
+from approvals.core.errors import ApprovalError
+from approvals.identity import api_tokens
+from approvals.store.database import Database
+from approvals.store.schema import open_store
 
 
 def main(argv: list[str] | None = None) -> int:

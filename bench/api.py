@@ -22,12 +22,23 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import uvicorn  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
-from approvals import api_tokens  # noqa: E402
-from approvals.api import api_routes  # noqa: E402
-from approvals.auth import seed_demo_accounts  # noqa: E402
-from approvals.service import ApprovalService  # noqa: E402
-from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database,  # noqa: E402
-                          paired_medians, ratio_target, report, request_refunds, seconds)
+from approvals.http.api import api_routes  # noqa: E402
+from approvals.identity import api_tokens  # noqa: E402
+from approvals.identity.accounts import seed_demo_accounts  # noqa: E402
+from approvals.service.facade import ApprovalService  # noqa: E402
+from bench.common import (  # noqa: E402
+    APPROVE,
+    REVIEWER,
+    app_service,
+    arguments,
+    backend_name,
+    fresh_database,
+    paired_medians,
+    ratio_target,
+    report,
+    request_refunds,
+    seconds,
+)
 
 WARMUP = 3
 TARGET_RATIO = 1.2

@@ -18,9 +18,18 @@ from functools import partial  # noqa: E402
 
 from langgraph.types import Command  # noqa: E402
 
-from approvals.runner import BackgroundRunner  # noqa: E402
-from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database, report,
-                          request_refunds, seconds)  # noqa: E402
+from approvals.service.runner import BackgroundRunner  # noqa: E402
+from bench.common import (
+    APPROVE,
+    REVIEWER,
+    app_service,
+    arguments,
+    backend_name,
+    fresh_database,
+    report,
+    request_refunds,
+    seconds,
+)
 
 TARGET_S = 2.0
 

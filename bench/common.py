@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from approvals.auth import Actor
-from approvals.service import ApprovalService
-from approvals.storage import Store, open_store
+from approvals.core.actors import Actor
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import Store, open_store
 from graphs import build_graph
 from graphs.models import ScriptedChatModel
 

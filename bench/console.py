@@ -20,7 +20,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from approvals import sessions  # noqa: E402
+from approvals.identity import sessions  # noqa: E402
 from bench.common import REVIEWER, app_service, arguments, backend_name, fresh_database, median, report  # noqa: E402
 from bench.draw_clock import action_seconds, opened, reload_seconds  # noqa: E402
 from bench.queue import build  # noqa: E402

@@ -14,8 +14,19 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from langgraph.types import Command  # noqa: E402
 
-from bench.common import (APPROVE, REVIEWER, app_service, arguments, backend_name, fresh_database,  # noqa: E402
-                          paired_medians, ratio_target, report, request_refunds, seconds)
+from bench.common import (  # noqa: E402
+    APPROVE,
+    REVIEWER,
+    app_service,
+    arguments,
+    backend_name,
+    fresh_database,
+    paired_medians,
+    ratio_target,
+    report,
+    request_refunds,
+    seconds,
+)
 
 WARMUP = 3
 TARGET_RATIO = 1.5

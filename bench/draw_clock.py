@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Browser, Page
 
-from approvals import sessions
-
+from approvals.identity import sessions
 from tests.browser.harness import wait_ready
 
 # Installed before any of the page's own scripts. `window.__shown` is the condition (a JS expression);

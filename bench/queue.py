@@ -26,12 +26,23 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple  # noqa: E402
 
-from approvals.discovery import discover_all  # noqa: E402
-from approvals.interrupts import review_request  # noqa: E402
-from approvals.models import QueueItem  # noqa: E402
-from approvals.service import ApprovalService  # noqa: E402
-from bench.common import (APPROVE, REFUND, REQUESTER, REVIEWER, app_service, arguments, backend_name,  # noqa: E402
-                          fresh_database, median, report, seconds)
+from approvals.core.interrupts import review_request  # noqa: E402
+from approvals.core.records import QueueItem  # noqa: E402
+from approvals.service.facade import ApprovalService  # noqa: E402
+from approvals.sources.discovery import discover_all  # noqa: E402
+from bench.common import (  # noqa: E402
+    APPROVE,
+    REFUND,
+    REQUESTER,
+    REVIEWER,
+    app_service,
+    arguments,
+    backend_name,
+    fresh_database,
+    median,
+    report,
+    seconds,
+)
 from examples import worker  # noqa: E402
 
 PAGE = 200

@@ -17,9 +17,17 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from approvals import sessions  # noqa: E402
-from bench.common import (REQUESTER, app_service, arguments, backend_name, fresh_database, median,  # noqa: E402
-                          report, request_refunds)
+from approvals.identity import sessions  # noqa: E402
+from bench.common import (  # noqa: E402
+    REQUESTER,
+    app_service,
+    arguments,
+    backend_name,
+    fresh_database,
+    median,
+    report,
+    request_refunds,
+)
 from bench.draw_clock import measure_reloads, opened  # noqa: E402
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from approvals.models import UnregisteredGraph
-from approvals.registry import load_registry
+from approvals.core.errors import UnregisteredGraph
+from approvals.sources.registry import load_registry
 
 DEFAULT_DATABASE = "data/app.db"
 

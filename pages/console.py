@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
-from approvals import expiry
+from approvals.service import expiry
 from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
 from ui.history import history

@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
-from approvals.models import AlreadyDecided, ApprovalError, InvalidThreadId, PendingApproval, UnknownThread
+from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, UnknownThread
+from approvals.core.records import PendingApproval
 from graphs.hitl import InvalidDecision
 from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
 from ui.chat import AVATARS, chat_entries

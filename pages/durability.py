@@ -7,8 +7,15 @@ from importlib.metadata import version
 import streamlit as st
 
 import resources
-from graphs.lab import (VARIANTS, crash_rows, last_experiment, matrix_rows, run_experiment, save_experiment,
-                        variant_source)
+from graphs.lab import (
+    VARIANTS,
+    crash_rows,
+    last_experiment,
+    matrix_rows,
+    run_experiment,
+    save_experiment,
+    variant_source,
+)
 from ui.approval_widgets import short_time
 
 MECHANISM = """

@@ -13,12 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
-from approvals.auth import Actor, seed_demo_accounts  # noqa: E402
-from approvals.service import ApprovalService  # noqa: E402
-from approvals.storage import Store, open_store  # noqa: E402
 import postgres_cluster  # noqa: E402
 from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+from approvals.core.actors import Actor
+from approvals.identity.accounts import seed_demo_accounts  # noqa: E402
+from approvals.service.facade import ApprovalService  # noqa: E402
+from approvals.store.schema import Store, open_store  # noqa: E402
 
 ALICE = Actor("alice", "reviewer")
 BOB = Actor("bob", "reviewer")
@@ -147,7 +149,7 @@ class BrowserCookie:
     def become(self, actor: Actor) -> str:
         """Start a session for `actor` on the page's own database and carry its token."""
         import resources
-        from approvals import sessions
+        from approvals.identity import sessions
 
         self.token = sessions.start(resources.approval_service().db, actor, signed_in=actor.signed_in)
         return self.token

@@ -10,14 +10,15 @@ from collections.abc import Callable, Iterator
 
 import jsonschema
 import pytest
+from conftest import ALICE, BOB, CAROL, GUEST
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from approvals import api_tokens, claims
-from approvals.api import api_routes
-from approvals.auth import Actor
-from approvals.service import ApprovalService
-from conftest import ALICE, BOB, CAROL, GUEST
+from approvals.core.actors import Actor
+from approvals.http.api import api_routes
+from approvals.identity import api_tokens
+from approvals.service import claims
+from approvals.service.facade import ApprovalService
 
 APPROVE = {"decisions": [{"type": "approve"}]}
 SMALL, LARGE, EMAIL = "Refund order 1234 for $25", "Refund order 55 for $250", "Email jo@example.com about the delay"

@@ -8,11 +8,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from approvals import api_tokens
-from approvals.api_tokens import UnknownAccount, UnknownToken
-from approvals.auth import Actor
 from conftest import ROOT
+
+from approvals.core.actors import Actor
+from approvals.identity import api_tokens
+from approvals.identity.api_tokens import UnknownAccount, UnknownToken
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess:

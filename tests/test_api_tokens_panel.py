@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from approvals import api_tokens
-from approvals.auth import Actor, seed_demo_accounts
-from approvals.storage import Store
+from approvals.core.actors import Actor
+from approvals.identity import api_tokens
+from approvals.identity.accounts import seed_demo_accounts
+from approvals.store.schema import Store
 
 
 def panel(name: str, role: str) -> None:
-    from approvals.auth import Actor
+    from approvals.core.actors import Actor
     from ui.api_tokens import api_tokens_panel
 
     api_tokens_panel(Actor(name, role))

@@ -9,10 +9,10 @@ import pytest
 from conftest import ALICE, BROWSER
 from streamlit.testing.v1 import AppTest
 
-from approvals.discovery import discover_all
-from approvals.registry import load_registry
-from approvals.service import ApprovalService
-from approvals.storage import Store
+from approvals.service.facade import ApprovalService
+from approvals.sources.discovery import discover_all
+from approvals.sources.registry import load_registry
+from approvals.store.schema import Store
 from examples import worker
 
 PAGE = "../pages/console.py"

@@ -9,11 +9,12 @@ import pytest
 from conftest import ALICE, BOB, BROWSER, CAROL, GUEST
 from streamlit.testing.v1 import AppTest
 
-from approvals import claims, sessions
-from approvals.auth import Actor
-from approvals.models import QueueItem
-from approvals.service import ApprovalService
-from approvals.storage import Store
+from approvals.core.actors import Actor
+from approvals.core.records import QueueItem
+from approvals.identity import sessions
+from approvals.service import claims
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import Store
 
 PAGE = "../pages/console.py"
 APPROVE = {"decisions": [{"type": "approve"}]}

@@ -11,10 +11,11 @@ import pytest
 from conftest import ALICE, BOB, CAROL, GUEST
 from langchain_core.messages import ToolMessage
 
-from approvals import audit, claims, expiry
-from approvals.auth import EXPIRY
-from approvals.models import NotAllowed, QueueItem, UnknownThread
-from approvals.service import ApprovalService
+from approvals.core.actors import EXPIRY
+from approvals.core.errors import NotAllowed, UnknownThread
+from approvals.core.records import QueueItem
+from approvals.service import claims, expiry, history
+from approvals.service.facade import ApprovalService
 from graphs.hitl import HITLRequest
 
 APPROVE = {"decisions": [{"type": "approve"}]}
@@ -187,14 +188,14 @@ def decided(service) -> list[QueueItem]:
 
 
 def test_history_filters_by_decider_decision_and_tool(service, decided):
-    assert [r.decision for r in audit.history(service, ALICE, audit.AuditFilter(deciders=("bob",)))] == ["reject", "edit"]
-    assert [r.tool for r in audit.history(service, ALICE, audit.AuditFilter(decisions=("approve",)))] == ["send_email"]
-    assert [r.decided_by for r in audit.history(service, ALICE, audit.AuditFilter(tools=("issue_refund",)))] == ["bob"]
-    assert len(audit.history(service, ALICE)) == 3
+    assert [r.decision for r in history.history(service, ALICE, history.AuditFilter(deciders=("bob",)))] == ["reject", "edit"]
+    assert [r.tool for r in history.history(service, ALICE, history.AuditFilter(decisions=("approve",)))] == ["send_email"]
+    assert [r.decided_by for r in history.history(service, ALICE, history.AuditFilter(tools=("issue_refund",)))] == ["bob"]
+    assert len(history.history(service, ALICE)) == 3
 
 
 def test_csv_export_has_who_what_when_and_the_edit_diff(service, decided):
-    rows = list(csv.DictReader(io.StringIO(audit.to_csv(audit.history(service, ALICE)))))
+    rows = list(csv.DictReader(io.StringIO(history.to_csv(history.history(service, ALICE)))))
     assert [row["decided by"] for row in rows] == ["bob", "bob", "alice"]
     edited = next(row for row in rows if row["decision"] == "edit")
     assert edited["edit"] == "issue_refund.amount: 250.0 → 200.0"
@@ -203,23 +204,23 @@ def test_csv_export_has_who_what_when_and_the_edit_diff(service, decided):
 
 
 def test_csv_export_of_nothing_is_just_the_header():
-    assert audit.to_csv([]).strip() == ",".join(audit.HISTORY_COLUMNS)
+    assert history.to_csv([]).strip() == ",".join(history.HISTORY_COLUMNS)
 
 
 def test_decisions_per_hour_and_median_wait(service, decided):
-    records = audit.history(service, ALICE)
-    hours = audit.hourly(records)
+    records = history.history(service, ALICE)
+    hours = history.hourly(records)
     assert sum(h["decisions"] for h in hours) == 3
     assert hours[0]["hour"] == records[0].decided_at[:13].replace("T", " ") + ":00"
-    assert audit.median_wait_minutes(records) == sorted(round(r.waited_seconds / 60, 2) for r in records)[1]
-    assert audit.median_wait_minutes([]) is None
+    assert history.median_wait_minutes(records) == sorted(round(r.waited_seconds / 60, 2) for r in records)[1]
+    assert history.median_wait_minutes([]) is None
 
 
 def test_pending_by_age_buckets(service):
     first, second = emails(service, 2)
-    buckets = {row["age"]: row["pending"] for row in audit.pending_by_age(service, ALICE, now=at(first, 20))}
+    buckets = {row["age"]: row["pending"] for row in history.pending_by_age(service, ALICE, now=at(first, 20))}
     assert buckets["15–30 min"] == 2 and sum(buckets.values()) == 2
-    buckets = {row["age"]: row["pending"] for row in audit.pending_by_age(service, ALICE, now=at(first, 3 * 24 * 60))}
+    buckets = {row["age"]: row["pending"] for row in history.pending_by_age(service, ALICE, now=at(first, 3 * 24 * 60))}
     assert buckets["> 1 day"] == 2
 
 

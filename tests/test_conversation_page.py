@@ -17,8 +17,8 @@ from conftest import ALICE, BROWSER, CAROL, GUEST, BrowserCookie
 from streamlit.testing.v1 import AppTest
 
 import resources
-from approvals.auth import Actor
-from approvals.service import ApprovalService
+from approvals.core.actors import Actor
+from approvals.service.facade import ApprovalService
 from graphs.hitl import HITLRequest, InvalidDecision
 from ui.approval_widgets import (
     approve_value,

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from multiprocessing.synchronize import Event
 
 import pytest
+from conftest import ALICE
 from langchain_core.messages import ToolMessage
 
-from approvals.service import ApprovalService
-from approvals.storage import open_store
-from conftest import ALICE
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 from graphs import build_graph
 from graphs.ledger import Ledger
 

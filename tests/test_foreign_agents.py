@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from conftest import ALICE, BOB, CAROL
 
-from approvals.discovery import DiscoveryLoop, discover_all
-from approvals.models import AlreadyDecided, NotAllowed, UnregisteredGraph
-from approvals.registry import load_registry
-from approvals.service import ApprovalService
-from approvals.storage import Store
+from approvals.core.errors import AlreadyDecided, NotAllowed, UnregisteredGraph
+from approvals.service.facade import ApprovalService
+from approvals.sources.discovery import DiscoveryLoop, discover_all
+from approvals.sources.registry import load_registry
+from approvals.store.schema import Store
 from examples import worker
 from examples.shipping_agent import shipments_db
 from graphs.hitl import InvalidDecision
@@ -250,7 +250,7 @@ def test_threads_a_worker_wrote_before_the_app_ever_opened_the_database_are_foun
     db = str(tmp_path / "early.db")
     monkeypatch.setenv("DATABASE_URL", db)
     thread_id = run_worker("shipping")
-    from approvals.storage import open_store
+    from approvals.store.schema import open_store
 
     store = open_store(db)
     try:
@@ -270,7 +270,7 @@ def test_reconcile_rebuilds_foreign_items_too(app, store):
 
 def test_two_replicas_draining_the_change_log_at_once_index_every_item_once(postgres_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", postgres_url)
-    from approvals.storage import open_store
+    from approvals.store.schema import open_store
 
     stores = [open_store(postgres_url) for _ in range(2)]
     try:
@@ -296,9 +296,10 @@ def test_two_replicas_draining_the_change_log_at_once_index_every_item_once(post
 
 
 def test_another_graphs_tool_named_like_ours_is_not_checked_with_our_tools_schema():
-    from approvals.interrupts import review_request
-    from graphs.hitl import parse_response
     from langgraph.types import Interrupt
+
+    from approvals.core.interrupts import review_request
+    from graphs.hitl import parse_response
 
     value = {"action_requests": [{"name": "issue_refund", "args": {"invoice": "A-1"}}],
              "review_configs": [{"action_name": "issue_refund", "allowed_decisions": ["edit"]}]}

@@ -7,13 +7,13 @@ the approval still pending at the same checkpoint, nothing in the ledger.
 from __future__ import annotations
 
 import pytest
+from conftest import ALICE
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from approvals.models import ApprovalError
-from approvals.service import ApprovalService
-from conftest import ALICE
+from approvals.core.errors import ApprovalError
+from approvals.service.facade import ApprovalService
 from graphs.hitl import InvalidDecision, parse_response
 from graphs.tools import RefundArgs
 

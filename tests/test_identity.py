@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import ALICE, BOB, CAROL, GUEST
 
-from approvals import audit, auth, sessions
-from approvals.auth import Actor
-from approvals.models import NotAllowed, UnknownThread
-from approvals.service import ApprovalService, QueueFilter
+from approvals.core.actors import Actor
+from approvals.core.errors import NotAllowed, UnknownThread
+from approvals.core.visibility import QueueFilter
+from approvals.identity import accounts, sessions
+from approvals.service import history
+from approvals.service.facade import ApprovalService
 
 DAVE = Actor("dave", "requester")
 APPROVE = {"decisions": [{"type": "approve"}]}
@@ -87,11 +89,11 @@ def test_a_requesters_queue_and_history_hold_only_their_own_items(service):
     service.decide(carols, carols_interrupt, APPROVE, CAROL)
     service.decide(daves, daves_interrupt, APPROVE, BOB)
     assert [r.thread_id for r in service.decisions(viewer=CAROL)] == [carols]
-    assert [r.thread_id for r in audit.history(service, CAROL)] == [carols]
+    assert [r.thread_id for r in history.history(service, CAROL)] == [carols]
     assert service.decisions(thread_id=daves, viewer=CAROL) == []
     assert {r.thread_id for r in service.decisions(viewer=ALICE)} == {carols, daves}
-    assert sum(row["pending"] for row in audit.pending_by_age(service, CAROL)) == 0
-    assert sum(row["pending"] for row in audit.pending_by_age(service, BOB)) == 1
+    assert sum(row["pending"] for row in history.pending_by_age(service, CAROL)) == 0
+    assert sum(row["pending"] for row in history.pending_by_age(service, BOB)) == 1
 
 
 # -- sessions ----------------------------------------------------------------------------------------------
@@ -162,8 +164,8 @@ def test_five_wrong_passwords_lock_the_username_for_15_minutes(store):
 def test_a_locked_out_refusal_costs_the_same_whether_the_account_exists(store, monkeypatch):
     """The same password checks, and the same words, for a real and a made-up username."""
     checks = []
-    real_verify = auth.verify_password
-    monkeypatch.setattr(auth, "verify_password", lambda *a: checks.append(1) or real_verify(*a))
+    real_verify = accounts.verify_password
+    monkeypatch.setattr(accounts, "verify_password", lambda *a: checks.append(1) or real_verify(*a))
     token = sessions.start_guest(store.db)
     said = {}
     for username in ("alice", "nobody-here"):

@@ -9,8 +9,19 @@ from dataclasses import asdict
 
 import pytest
 
-from graphs.lab import (DURABILITIES, CellResult, CrashResult, Experiment, last_experiment, mark, matrix_rows,
-                        run_crash, run_matrix, save_experiment, variant_source)
+from graphs.lab import (
+    DURABILITIES,
+    CellResult,
+    CrashResult,
+    Experiment,
+    last_experiment,
+    mark,
+    matrix_rows,
+    run_crash,
+    run_matrix,
+    save_experiment,
+    variant_source,
+)
 
 RUNS = 3
 

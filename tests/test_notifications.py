@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from multiprocessing.synchronize import Event
 
 import pytest
-
-from approvals.models import AlreadyDecided, NotPending
-from approvals.notifications import Delivery, start_sender
-from approvals.service import ApprovalService
-from approvals.storage import open_store
 from conftest import ALICE, GUEST
 from webhook_receiver import SECRET, Receiver
+
+from approvals.core.errors import AlreadyDecided, NotPending
+from approvals.notify.webhooks import Delivery, start_sender
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 FAST = Delivery(poll_s=0.02, first_retry_s=0.05, max_retry_s=0.2, timeout_s=5)
 SPAWN = multiprocessing.get_context("spawn")

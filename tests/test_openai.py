@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import ALICE, GUEST
 from langchain_openai import ChatOpenAI
 
-from approvals.service import ApprovalService
-from conftest import ALICE, GUEST
+from approvals.service.facade import ApprovalService
 from graphs import build_graph
 from graphs.models import ScriptedChatModel, load_model
 
@@ -49,7 +49,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     requests: list[dict] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
         answered = any(m["role"] == "tool" for m in body["messages"])

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-
-from approvals.service import ApprovalService
 from conftest import ALICE, GUEST
-from approvals.storage import open_store
+
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 SPAWN = multiprocessing.get_context("spawn")
 REPLICAS = 3

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Barrier
 
+from conftest import ALICE, BOB, GUEST
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
-from approvals.auth import Actor
-from approvals.claims import claim, release
-from approvals.models import AlreadyDecided, ApprovalError, NotPending
-from approvals.service import ApprovalService
-from approvals.storage import Store, open_store
-from conftest import ALICE, BOB, GUEST
+from approvals.core.actors import Actor
+from approvals.core.errors import AlreadyDecided, ApprovalError, NotPending
+from approvals.service.claims import claim, release
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import Store, open_store
 from graphs import build_graph
 from graphs.ledger import Ledger
 

@@ -16,8 +16,8 @@ from conftest import ALICE, CAROL, ROOT
 from harness import start_streamlit, stop
 from webhook_receiver import SECRET, Receiver
 
-from approvals.service import ApprovalService
-from approvals.storage import open_store
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 
 def call(method: str, url: str, token: str | None, body: dict | None = None) -> tuple[int, dict]:

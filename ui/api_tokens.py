@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
-from approvals import api_tokens
-from approvals.auth import Actor
-from approvals.storage import Database
+from approvals.core.actors import Actor
+from approvals.identity import api_tokens
+from approvals.store.database import Database
 
 SECRET_KEY = "api_token_secret"
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from approvals.models import ApprovalError
+from approvals.core.errors import ApprovalError
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from graphs.tools import TOOLS_BY_NAME
 

@@ -10,9 +10,9 @@ import os
 import streamlit as st
 
 import resources
-from approvals import sessions
-from approvals.auth import Actor
-from approvals.models import NotAllowed
+from approvals.core.actors import Actor
+from approvals.core.errors import NotAllowed
+from approvals.identity import sessions
 
 
 def oidc_configured() -> bool:

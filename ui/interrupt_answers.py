@@ -11,10 +11,17 @@ from typing import Any
 
 import streamlit as st
 
-from approvals.models import PendingApproval
+from approvals.core.records import PendingApproval
 from graphs.hitl import HITLRequest, InvalidDecision
-from ui.approval_widgets import (arg_widget, escape_markdown, field_kind, message_form, parse_field, short_time,
-                                show_error)
+from ui.approval_widgets import (
+    arg_widget,
+    escape_markdown,
+    field_kind,
+    message_form,
+    parse_field,
+    short_time,
+    show_error,
+)
 
 ANSWER_HELP = "Any JSON value: a string in quotes, a number, true/false, a list or an object."
 

@@ -14,11 +14,11 @@ import pandas as pd
 import streamlit as st
 
 import resources
-from approvals import claims, expiry
-from approvals.auth import Actor
-from approvals.models import DecisionRecord, QueueItem, age_seconds
-from approvals.service import QueueFilter
-from approvals.storage import iso
+from approvals.core.actors import Actor
+from approvals.core.records import DecisionRecord, QueueItem, age_seconds
+from approvals.core.visibility import QueueFilter
+from approvals.service import claims, expiry
+from approvals.store.database import iso
 from graphs.hitl import HITLRequest, InvalidDecision
 from graphs.tools import TOOLS
 from ui.approval_widgets import approve_value, reject_value, show_error

@@ -13,10 +13,11 @@ import streamlit as st
 from langchain_core.messages import BaseMessage
 
 import resources
-from approvals import audit, claims
-from approvals.auth import Actor
-from approvals.models import AlreadyDecided, ApprovalError, DecisionRecord, PendingApproval
-from approvals.service import edit_diff
+from approvals.core.actors import Actor
+from approvals.core.decisions import edit_diff
+from approvals.core.errors import AlreadyDecided, ApprovalError
+from approvals.core.records import DecisionRecord, PendingApproval
+from approvals.service import claims, history
 from graphs.hitl import InvalidDecision, parse_response
 from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
 from ui.chat import AVATARS, chat_entries
@@ -184,7 +185,7 @@ def set_mode(interrupt_id: str, mode: str) -> None:
 
 
 def confirm_edit(pending: PendingApproval, value: dict) -> None:
-    changes = audit.diff_rows(edit_diff(pending.request, parse_response(value, pending.request)))
+    changes = history.diff_rows(edit_diff(pending.request, parse_response(value, pending.request)))
     st.markdown("**Your edit**")
     if changes:
         st.dataframe(changes, hide_index=True, key="console_edit_diff")

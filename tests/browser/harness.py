@@ -69,20 +69,20 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def wait_ready(page: "Page", timeout: float = 30_000) -> None:
+def wait_ready(page: Page, timeout: float = 30_000) -> None:
     """Wait as Streamlit's own e2e tests do: connected, script not running, no skeleton left."""
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     page.wait_for_selector("[data-testid='stSkeleton']", state="detached", timeout=timeout)
 
 
-def visit(page: "Page", url: str) -> "Page":
+def visit(page: Page, url: str) -> Page:
     page.goto(url)
     wait_ready(page)
     return page
 
 
-def sign_in(page: "Page", url: str, username: str) -> "Page":
+def sign_in(page: Page, url: str, username: str) -> Page:
     """Open `url` (a console page) and sign in there with the demo password; returns once the console shows who."""
     from playwright.sync_api import expect
 

@@ -12,8 +12,8 @@ from conftest import CAROL
 from harness import sign_in, wait_ready
 from playwright.sync_api import Page, expect
 
-from approvals.service import ApprovalService
-from approvals.storage import open_store
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 

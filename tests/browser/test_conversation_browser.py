@@ -11,7 +11,7 @@ import pytest
 from harness import wait_ready
 from playwright.sync_api import Locator, Page, expect
 
-from approvals.storage import open_store
+from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 

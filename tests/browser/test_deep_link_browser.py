@@ -11,9 +11,9 @@ from harness import wait_ready
 from playwright.sync_api import Page, expect
 from webhook_receiver import SECRET, Receiver
 
-from approvals.notifications import Delivery, start_sender
-from approvals.service import ApprovalService
-from approvals.storage import open_store
+from approvals.notify.webhooks import Delivery, start_sender
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 

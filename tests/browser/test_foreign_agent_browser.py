@@ -16,7 +16,7 @@ import pytest
 from harness import ROOT, sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Page, expect
 
-from approvals.storage import open_store
+from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ from conftest import CAROL
 from harness import sign_in, start_streamlit, stop, visit, wait_ready
 from playwright.sync_api import BrowserContext, Page, expect
 
-from approvals.service import ApprovalService
-from approvals.sessions import COOKIE
-from approvals.storage import open_store
+from approvals.identity.sessions import COOKIE
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from harness import sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Locator, Page, expect
 from test_conversation_browser import card, open_conversation, send, thread_in
 
-from approvals.storage import open_store
+from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 

@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from approvals.models import QueueItem
-from approvals.storage import Database, Row, Store, Transaction, iso, utcnow
+from approvals.core.records import QueueItem
+from approvals.store.database import Database, Row, Transaction, iso, utcnow
+from approvals.store.schema import Store
 
 log = logging.getLogger(__name__)
 

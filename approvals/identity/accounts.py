@@ -5,33 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, field
-from typing import Literal
 
-from approvals.storage import Database
-
-Role = Literal["requester", "reviewer", "system"]
+from approvals.core.actors import Actor, Role
+from approvals.store.database import Database
 
 DEMO_ACCOUNTS: dict[str, tuple[Role, str]] = {
     "alice": ("reviewer", "alice-demo"),
     "bob": ("reviewer", "bob-demo"),
     "carol": ("requester", "carol-demo"),
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    role: Role
-    signed_in: bool = field(default=True, compare=False)
-    """False for a browser's private guest, which has no account."""
-
-    @property
-    def is_reviewer(self) -> bool:
-        return self.role == "reviewer"
-
-
-EXPIRY = Actor("system (expired)", "system")
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:

@@ -12,9 +12,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from approvals.auth import Actor, secret_hash
-from approvals.models import ApprovalError
-from approvals.storage import Database, Row, iso, utcnow
+from approvals.core.actors import Actor
+from approvals.core.errors import ApprovalError
+from approvals.identity.accounts import secret_hash
+from approvals.store.database import Database, Row, iso, utcnow
 
 TOKEN_PREFIX = "apr_"
 MAX_LABEL_CHARS = 80

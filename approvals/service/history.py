@@ -11,10 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from approvals.auth import Actor
-from approvals.models import DecisionRecord
-from approvals.service import ApprovalService, QueueFilter
-from approvals.storage import iso
+from approvals.core.actors import Actor
+from approvals.core.records import DecisionRecord
+from approvals.core.visibility import QueueFilter
+from approvals.service.facade import ApprovalService
+from approvals.store.database import iso
 
 HISTORY_LIMIT = 5000
 """The history view covers this many of the newest decisions."""

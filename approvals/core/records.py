@@ -11,41 +11,11 @@ from langchain_core.messages import BaseMessage
 from graphs.hitl import HITLRequest
 
 if TYPE_CHECKING:
-    from approvals.interrupts import Kind, ReviewRequest
+    from approvals.core.interrupts import Kind, ReviewRequest
 
 
-class ApprovalError(Exception):
-    """A request the service refused; the message is meant for the person who made it."""
-
-
-class InvalidThreadId(ApprovalError):
-    pass
-
-
-class UnknownThread(ApprovalError):
-    pass
-
-
-class NotPending(ApprovalError):
-    pass
-
-
-class NotAllowed(ApprovalError):
-    pass
-
-
-class ThreadBusy(ApprovalError):
-    pass
-
-
-class UnregisteredGraph(ApprovalError):
-    """A thread whose graph the app cannot load: listed, never decided, nothing lost."""
-
-
-class AlreadyDecided(ApprovalError):
-    def __init__(self, decided_by: str, decided_at: str, decision: str):
-        self.decided_by, self.decided_at, self.decision = decided_by, decided_at, decision
-        super().__init__(f"Already decided by {decided_by} at {decided_at} ({decision}).")
+BUILTIN_GRAPH = "support"
+"""The built-in demo agent's name in langgraph.json; threads with no `graph_id` metadata belong to it."""
 
 
 def age_seconds(iso: str, now: datetime | None = None) -> float:
@@ -124,3 +94,11 @@ class ThreadSummary:
     requester: str
     updated_at: str
     awaiting_approval: bool
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk decision did: the decisions that landed, and for every other item the reason it did not."""
+
+    decided: list[DecisionRecord]
+    failed: list[tuple[QueueItem, str]]

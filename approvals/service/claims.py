@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from approvals.auth import Actor
-from approvals.models import ApprovalError
-from approvals.storage import Database, Row, iso
+from approvals.core.actors import Actor
+from approvals.core.errors import ApprovalError
+from approvals.store.database import Database, Row, iso
 
 DEFAULT_CLAIM_MINUTES = 5.0
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from approvals.auth import EXPIRY
-from approvals.models import age_seconds
-from approvals.service import ApprovalService, BulkResult, QueueFilter
-from approvals.storage import iso
+from approvals.core.actors import EXPIRY
+from approvals.core.records import BulkResult, age_seconds
+from approvals.core.visibility import QueueFilter
+from approvals.service.facade import ApprovalService
+from approvals.store.database import iso
 from graphs.hitl import HITLRequest
 
 DEFAULT_SLA_MINUTES = 30.0

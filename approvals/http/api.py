@@ -21,13 +21,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from approvals import api_tokens, claims
-from approvals.auth import Actor
-from approvals.models import (AlreadyDecided, ApprovalError, DecisionRecord, InvalidThreadId, NotAllowed, NotPending,
-                              UnknownThread)
-from approvals.notifications import console_link
-from approvals.service import ApprovalService, QueueFilter
-from approvals.storage import iso
+from approvals.core.actors import Actor
+from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, NotAllowed, NotPending, UnknownThread
+from approvals.core.records import DecisionRecord
+from approvals.core.visibility import QueueFilter
+from approvals.identity import api_tokens
+from approvals.notify.webhooks import console_link
+from approvals.service import claims
+from approvals.service.facade import ApprovalService
+from approvals.store.database import iso
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
 
 MAX_PAGE = 200

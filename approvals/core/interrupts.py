@@ -25,9 +25,16 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.types import Interrupt
 from pydantic import ValidationError
 
-from approvals.registry import BUILTIN_GRAPH
-from graphs.hitl import (ActionRequest, FilledHITLRequest, HITLRequest, InvalidDecision, ReviewConfig,
-                         StandardHITLRequest, check_json_schema)
+from approvals.core.records import BUILTIN_GRAPH
+from graphs.hitl import (
+    ActionRequest,
+    FilledHITLRequest,
+    HITLRequest,
+    InvalidDecision,
+    ReviewConfig,
+    StandardHITLRequest,
+    check_json_schema,
+)
 
 Kind = Literal["hitl", "tool_approval", "raw"]
 UNKNOWN_REQUESTER = "unknown"

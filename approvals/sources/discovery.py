@@ -13,56 +13,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Literal
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from approvals.service import ApprovalService
-    from approvals.storage import Transaction
+from approvals.store.database import Database
 
 log = logging.getLogger(__name__)
+
+
+class Indexer(Protocol):
+    """What discovery hands changed threads to (the service): the source needs no import of it."""
+
+    db: Database
+
+    def sync_index(self, thread_id: str) -> None: ...
+
 
 DISCOVERY_SECONDS = 1.0
 """How often the loop looks for changes; an interrupt reaches the queue within about this long."""
 BATCH = 200
 
-_SQLITE_LOG = [
-    "CREATE TABLE IF NOT EXISTS thread_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT NOT NULL)",
-    "CREATE TRIGGER IF NOT EXISTS thread_changes_checkpoint AFTER INSERT ON checkpoints"
-    " BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); END",
-    "CREATE TRIGGER IF NOT EXISTS thread_changes_interrupt AFTER INSERT ON writes WHEN NEW.channel = '__interrupt__'"
-    " BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); END",
-]
-# PostgresSaver upserts (INSERT ... ON CONFLICT DO UPDATE), so its triggers fire on UPDATE as well.
-_POSTGRES_LOG = [
-    "CREATE TABLE IF NOT EXISTS thread_changes (id BIGSERIAL PRIMARY KEY, thread_id TEXT NOT NULL)",
-    "CREATE OR REPLACE FUNCTION approvals_thread_changed() RETURNS trigger LANGUAGE plpgsql AS"
-    " 'BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); RETURN NULL; END'",
-    "CREATE OR REPLACE TRIGGER thread_changes_checkpoint AFTER INSERT OR UPDATE ON checkpoints"
-    " FOR EACH ROW EXECUTE FUNCTION approvals_thread_changed()",
-    "CREATE OR REPLACE TRIGGER thread_changes_interrupt AFTER INSERT OR UPDATE ON checkpoint_writes"
-    " FOR EACH ROW WHEN (NEW.channel = '__interrupt__') EXECUTE FUNCTION approvals_thread_changed()",
-]
-
-
-def install_change_log(tx: Transaction, dialect: Literal["sqlite", "postgres"]) -> None:
-    """Create the change log and its triggers (after the checkpointer's tables exist).
-
-    The first time, every thread already in the checkpointer goes into the log: a worker may have written to the
-    database before the app ever started on it.
-    """
-    exists = (
-        "SELECT 1 AS found FROM sqlite_master WHERE type = 'trigger' AND name = 'thread_changes_checkpoint'"
-        if dialect == "sqlite"
-        else "SELECT 1 AS found FROM pg_trigger WHERE tgname = 'thread_changes_checkpoint'"
-    )
-    first_time = not tx.query(exists)
-    for statement in _SQLITE_LOG if dialect == "sqlite" else _POSTGRES_LOG:
-        tx.execute(statement)
-    if first_time:
-        tx.execute("INSERT INTO thread_changes (thread_id) SELECT DISTINCT thread_id FROM checkpoints")
-
-
-def discover(service: ApprovalService, batch: int = BATCH) -> int:
+def discover(service: Indexer, batch: int = BATCH) -> int:
     """Index the threads noted in the change log (up to `batch` log rows); returns how many rows were handled."""
     if service.db.dialect == "postgres":
         with service.db.transaction() as tx:  # the rows stay locked (and undeleted on a crash) until indexed
@@ -82,7 +52,7 @@ def discover(service: ApprovalService, batch: int = BATCH) -> int:
     return len(rows)
 
 
-def discover_all(service: ApprovalService) -> int:
+def discover_all(service: Indexer) -> int:
     """Drain the change log; returns how many rows were handled."""
     handled = 0
     while (count := discover(service)) > 0:
@@ -92,7 +62,7 @@ def discover_all(service: ApprovalService) -> int:
     return handled
 
 
-def _index(service: ApprovalService, thread_ids: list[str]) -> None:
+def _index(service: Indexer, thread_ids: list[str]) -> None:
     for thread_id in dict.fromkeys(thread_ids):
         try:
             service.sync_index(thread_id)
@@ -103,7 +73,7 @@ def _index(service: ApprovalService, thread_ids: list[str]) -> None:
 class DiscoveryLoop:
     """A daemon thread draining the change log every `interval` seconds until `stop()`."""
 
-    def __init__(self, service: ApprovalService, interval: float = DISCOVERY_SECONDS):
+    def __init__(self, service: Indexer, interval: float = DISCOVERY_SECONDS):
         self._service, self._interval = service, interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="interrupt-discovery", daemon=True)

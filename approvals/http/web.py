@@ -16,8 +16,8 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from approvals import sessions
-from approvals.storage import Database
+from approvals.identity import sessions
+from approvals.store.database import Database
 
 COOKIE_MAX_AGE_S = 400 * 24 * 3600
 """The browser may keep the cookie long (browsers cap it at 400 days); the server ends idle sessions itself."""

@@ -23,12 +23,10 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 
-from approvals.models import UnregisteredGraph
+from approvals.core.errors import UnregisteredGraph
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILE = PROJECT_ROOT / "langgraph.json"
-BUILTIN_GRAPH = "support"
-"""The built-in demo agent's name in langgraph.json; threads with no `graph_id` metadata belong to it."""
 
 
 @dataclass

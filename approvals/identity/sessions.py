@@ -12,9 +12,10 @@ import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from approvals.auth import Actor, check_password, secret_hash
-from approvals.models import ApprovalError
-from approvals.storage import Database, Row, iso, utcnow
+from approvals.core.actors import Actor
+from approvals.core.errors import ApprovalError
+from approvals.identity.accounts import check_password, secret_hash
+from approvals.store.database import Database, Row, iso, utcnow
 
 COOKIE = "approvals_session"
 DEFAULT_IDLE_HOURS = 12.0

@@ -1,0 +1,126 @@
+"""The service's shared ground: the store, the graphs, per-thread locks and reading a thread's checkpoint.
+
+Why the guard lives in the service: with LangGraph alone, two processes resuming the same interrupt at once both
+succeed and the tool runs twice, and a late resume on a finished thread is silently ignored. Every decision is
+first recorded with a compare-and-set (UNIQUE (thread_id, interrupt_id)); only the winner resumes the graph.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from langgraph.pregel import Pregel
+
+from approvals.core.actors import Actor
+from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread
+from approvals.core.interrupts import ThreadSnapshot, read_snapshot
+from approvals.core.records import BUILTIN_GRAPH
+from approvals.core.visibility import may_see
+from approvals.sources.registry import GraphRegistry, load_registry
+from approvals.store.database import Transaction
+from approvals.store.schema import Store
+from graphs import build_graph
+
+THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+DURABILITY = "sync"  # each step is on disk before the next starts; "exit" loses everything on a crash
+INDEX_LOCK_CLASS = 0x617070  # PostgreSQL advisory lock class for "indexing thread X" (the second key is its hash)
+
+
+class ServiceBase:
+    """What every part of the service shares: the store, the graphs, per-thread locks and reading a checkpoint."""
+
+    def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None):
+        """`graph` is the built-in agent (default: built on the store, tool side effects in its ledger); every
+        other graph comes from `registry` (default: langgraph.json plus APPROVAL_GRAPHS)."""
+        self.store = store
+        self.db = store.db
+        self.graph = graph or build_graph(store.checkpointer, ledger=store.ledger)
+        self.registry = registry if registry is not None else load_registry()
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+
+    def graph_for(self, name: str) -> Pregel:
+        """The graph a thread runs on, with the app's checkpointer; UnregisteredGraph when it cannot be loaded."""
+        return self.graph if name == BUILTIN_GRAPH else self.registry.load(name, self.store.checkpointer)
+
+    def is_registered(self, name: str) -> bool:
+        return name == BUILTIN_GRAPH or name in self.registry
+
+    @staticmethod
+    def new_thread_id() -> str:
+        return uuid.uuid4().hex
+
+    @staticmethod
+    def check_thread_id(raw: str | None) -> str:
+        """A well-formed thread id, or InvalidThreadId with a message a user can act on."""
+        if not raw or not THREAD_ID.fullmatch(raw):
+            raise InvalidThreadId(f"{raw!r} is not a valid conversation id.")
+        return raw
+
+    def _owner(self, thread_id: str) -> str | None:
+        """Who the conversation belongs to (its requester), or None when there is no such conversation."""
+        rows = self.db.query("SELECT requester FROM threads WHERE thread_id = ?", (thread_id,))
+        return rows[0]["requester"] if rows else None
+
+    def require_thread(self, thread_id: str | None, *, viewer: Actor) -> str:
+        """The id of a conversation `viewer` may read; anything else gets the message an unknown id gets.
+
+        Its requester and reviewers may read a conversation. Refusing someone else's with the very words an
+        unknown id gets means ids cannot be probed.
+        """
+        thread_id = self.check_thread_id(thread_id)
+        owner = self._owner(thread_id)
+        if owner is None or not may_see(viewer, owner):
+            raise UnknownThread(f"There is no conversation {thread_id!r}.")
+        return thread_id
+
+
+    def _snapshot(self, thread_id: str) -> ThreadSnapshot | None:
+        return read_snapshot(self.store.checkpointer, thread_id)
+
+    @staticmethod
+    def _config(thread_id: str, graph: str, requester: str | None) -> dict:
+        """Run metadata goes into every checkpoint: which graph the thread runs on, and who asked (as LangGraph's
+        server records `graph_id`), so any process reading the checkpoint knows both."""
+        metadata = {"graph_id": graph, **({"requester": requester} if requester else {})}
+        return {"configurable": {"thread_id": thread_id}, "metadata": metadata}
+
+    def _exclusive(self, thread_id: str, wait: bool = False) -> _ThreadLock:
+        """One graph run per thread in this process: a second click or a rerun must not start a parallel run."""
+        with self._locks_guard:
+            lock = self._locks[thread_id]
+        return _ThreadLock(lock, wait)
+
+    @contextmanager
+    def _index_writer(self, thread_id: str, read: bool = True) -> Iterator[tuple[Transaction, ThreadSnapshot | None]]:
+        """A transaction for the thread's index rows, and its latest checkpoint (when `read`) to write them from.
+
+        PostgreSQL: several replicas may index one thread at once (discovery, a resume); the checkpoint is read
+        under a per-thread advisory lock, so the writer that read the newer checkpoint writes last. SQLite: read
+        before the write lock, because SqliteSaver holds its connection's lock while it waits for the write
+        lock, and reading through it from inside our write transaction would deadlock until the busy timeout.
+        A writer that still lands out of order is corrected by discovery, which every checkpoint write wakes.
+        """
+        snapshot = self._snapshot(thread_id) if read and self.db.dialect == "sqlite" else None
+        with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                tx.query("SELECT pg_advisory_xact_lock(?, hashtext(?))", (INDEX_LOCK_CLASS, thread_id))
+                snapshot = self._snapshot(thread_id) if read else None
+            yield tx, snapshot
+
+
+class _ThreadLock:
+    def __init__(self, lock: threading.Lock, wait: bool):
+        self._lock, self._wait = lock, wait
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=self._wait):
+            raise ThreadBusy("The agent is still working on this conversation.")
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

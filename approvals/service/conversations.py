@@ -1,0 +1,66 @@
+"""Conversations with the built-in agent: who may read and write one, and running the agent on a message."""
+
+from __future__ import annotations
+
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from approvals.core.actors import Actor
+from approvals.core.errors import ApprovalError, NotAllowed, NotPending, UnknownThread
+from approvals.core.records import BUILTIN_GRAPH, ThreadSummary
+from approvals.core.visibility import may_see
+from approvals.service.base import DURABILITY
+from approvals.service.queue import QueueService
+from approvals.store.database import utcnow
+
+MAX_MESSAGE_CHARS = 4000
+
+
+class ConversationService(QueueService):
+    """A person's conversations: listing, reading and writing them."""
+
+    def recent_threads(self, limit: int = 30, *, viewer: Actor) -> list[ThreadSummary]:
+        """The viewer's own conversations with the built-in agent, most recent first (reviewers too see only their
+        own here; other graphs' threads run in their own workers)."""
+        rows = self.db.query(
+            "SELECT t.thread_id, t.title, t.requester, t.updated_at,"
+            " EXISTS (SELECT 1 FROM pending p WHERE p.thread_id = t.thread_id AND p.status = 'pending') AS awaiting"
+            " FROM threads t WHERE t.requester = ? AND t.graph = ? ORDER BY t.updated_at DESC LIMIT ?",
+            (viewer.name, BUILTIN_GRAPH, limit),
+        )
+        return [ThreadSummary(r["thread_id"], r["title"], r["requester"], r["updated_at"], bool(r["awaiting"])) for r in rows]
+
+    def messages(self, thread_id: str, *, viewer: Actor) -> list[BaseMessage]:
+        snapshot = self._snapshot(self.require_thread(thread_id, viewer=viewer))
+        return snapshot.messages if snapshot else []
+
+    def send_message(self, thread_id: str, text: str, actor: Actor) -> None:
+        """Add the user's message and run the agent until it answers or stops for an approval."""
+        thread_id = self.check_thread_id(thread_id)
+        text = text.strip()
+        if not text or len(text) > MAX_MESSAGE_CHARS:
+            raise ApprovalError(f"A message must have 1 to {MAX_MESSAGE_CHARS} characters.")
+        if (owner := self._owner(thread_id)) is not None and owner != actor.name:
+            if may_see(actor, owner):
+                raise NotAllowed(f"This conversation is {owner}'s; only they can write in it.")
+            raise UnknownThread(f"There is no conversation {thread_id!r}.")
+        with self._exclusive(thread_id):
+            snapshot = self._snapshot(thread_id)
+            if snapshot is not None and snapshot.graph != BUILTIN_GRAPH:
+                raise NotAllowed(f"This conversation runs on the graph {snapshot.graph!r} in its own worker.")
+            if snapshot is not None and snapshot.interrupts:
+                raise NotPending("This conversation is waiting for an approval; decide it before writing more.")
+            self._touch_thread(thread_id, text, actor)
+            self.graph.invoke(
+                {"messages": [HumanMessage(text)], "requester": actor.name},
+                self._config(thread_id, BUILTIN_GRAPH, actor.name),
+                durability=DURABILITY,
+            )
+            self.sync_index(thread_id)
+
+    def _touch_thread(self, thread_id: str, text: str, actor: Actor) -> None:
+        now = utcnow()
+        self.db.execute(
+            "INSERT INTO threads (thread_id, title, requester, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (thread_id) DO UPDATE SET updated_at = excluded.updated_at",
+            (thread_id, text[:80], actor.name, now, now),
+        )

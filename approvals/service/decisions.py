@@ -1,0 +1,189 @@
+"""Deciding: record with a compare-and-set, then resume the graph by interrupt id, exactly once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from langgraph.types import Command
+
+from approvals.core.actors import Actor
+from approvals.core.decisions import CheckedDecision, check_policy, checked_decision
+from approvals.core.errors import AlreadyDecided, ApprovalError, NotPending
+from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
+from approvals.core.visibility import may_see
+from approvals.notify import webhooks
+from approvals.service.base import DURABILITY
+from approvals.service import claims
+from approvals.service.index import decision_record, open_interrupt, write_index
+from approvals.service.queue import QueueService
+from approvals.store.database import Row, utcnow
+from graphs.hitl import HITLRequest, InvalidDecision
+
+
+class DecisionService(QueueService):
+    """Decisions: checked against the interrupt and the policy, recorded once, applied once."""
+
+    # -- decisions ---------------------------------------------------------------------------------------
+
+    def decide(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
+        """Record the decision (exactly once per interrupt) and resume the graph with it."""
+        row, pending = self._record(thread_id, interrupt_id, lambda request: response, actor)
+        return decision_record({**row, "applied_at": self._apply(row, pending)})
+
+    def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
+        """Validate and record a decision without resuming: fast, so a page can answer at once.
+
+        Raises AlreadyDecided (someone was first), NotPending, NotAllowed or InvalidDecision; in every case
+        nothing is saved.
+        """
+        row, _ = self._record(thread_id, interrupt_id, lambda request: response, actor)
+        return decision_record(row)
+
+    def decide_many(
+        self,
+        items: Iterable[QueueItem],
+        response_factory: Callable[[HITLRequest], Any],
+        actor: Actor,
+        *,
+        honor_claims: bool = True,
+    ) -> BulkResult:
+        """Record one decision per item, each through `record_decision`'s checks and compare-and-set.
+
+        A refused or stale item is reported rather than raised, so it does not stop the rest. Items another
+        person has claimed are skipped unless `honor_claims` is False (expiry). Resume with `apply_decision`.
+        """
+        claimed = claims.active_claims(self.db) if honor_claims else {}
+        decided: list[DecisionRecord] = []
+        failed: list[tuple[QueueItem, str]] = []
+        for item in items:
+            try:
+                claim = claimed.get((item.thread_id, item.interrupt_id))
+                if claim is not None and claim.claimed_by != actor.name:
+                    raise claims.Claimed(claim)
+                row, _ = self._record(item.thread_id, item.interrupt_id, _for_requests(response_factory), actor)
+                decided.append(decision_record(row))
+            except (ApprovalError, InvalidDecision) as error:
+                failed.append((item, str(error)))
+        return BulkResult(decided, failed)
+
+    def _record(self, thread_id: str, interrupt_id: str, response_for: Callable[[HITLRequest | None], Any],
+                actor: Actor) -> tuple[Row, PendingApproval]:
+        """Check a decision against the pending interrupt and insert it with the compare-and-set.
+
+        Returns the decision row and the approval it was checked against. Reasons for a refusal are looked up
+        only on refusal, so the common path reads the checkpoint and nothing else.
+        """
+        pending = self.approval(thread_id, interrupt_id, viewer=actor)
+        self.graph_for(pending.graph)  # an unregistered graph: refused before anything is saved
+        decision = checked_decision(pending.review, response_for(pending.request))
+        check_policy(pending.review, decision, actor)
+        return self._insert_decision(pending, decision, actor), pending
+
+    def _insert_decision(self, pending: PendingApproval, decision: CheckedDecision, actor: Actor) -> Row:
+        review = pending.review
+        row = {
+            "decision_id": uuid.uuid4().hex,
+            "thread_id": pending.thread_id,
+            "interrupt_id": pending.interrupt_id,
+            "decision": decision.name,
+            "response": json.dumps(decision.resume),
+            "tool": review.tool,
+            "requested_by": review.requested_by,
+            "requested_at": review.created_at,
+            "decided_by": actor.name,
+            "decided_at": utcnow(),
+            "edit_diff": json.dumps(decision.edit_diff),
+            "message": decision.message,
+        }
+        with self.db.transaction() as tx:
+            inserted = tx.execute(
+                f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                " ON CONFLICT (thread_id, interrupt_id) DO NOTHING",
+                list(row.values()),
+            )
+            if inserted:
+                tx.execute(
+                    "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
+                    (pending.thread_id, pending.interrupt_id),
+                )
+                webhooks.enqueue_decided(tx, row, review.summary())
+        if not inserted:
+            winner = self._decision(pending.thread_id, pending.interrupt_id)
+            raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
+        return {**row, "applied_at": None}
+
+    def apply_decision(self, decision_id: str) -> None:
+        """Resume the graph with a recorded decision; safe to repeat (a crash between record and resume)."""
+        rows = self.db.query("SELECT * FROM decisions WHERE decision_id = ?", (decision_id,))
+        if not rows:
+            raise ApprovalError(f"No decision {decision_id!r}.")
+        if not rows[0]["applied_at"]:
+            self._apply(rows[0])
+
+    def _apply(self, row: Row, pending: PendingApproval | None = None) -> str:
+        """Resume with the decision in `row`, then mark it applied; returns when it was applied.
+
+        `pending` is the approval the decision was just checked against (saves reading the state again).
+        """
+        thread_id, decision_id, interrupt_id = row["thread_id"], row["decision_id"], row["interrupt_id"]
+        output: dict[str, Any] | None = None
+        with self._exclusive(thread_id, wait=True):
+            if pending is None or pending.interrupt_id != interrupt_id:
+                snapshot = self._snapshot(thread_id)
+                pending = open_interrupt(snapshot, interrupt_id)
+                if pending is None and snapshot is not None and not snapshot.interrupts:
+                    graph = self.graph_for(snapshot.graph)
+                    config = self._config(thread_id, snapshot.graph, snapshot.requester)
+                    if graph.get_state(config).next:
+                        # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
+                        output = graph.invoke(None, config, durability=DURABILITY)
+            if pending is not None:
+                config = self._config(thread_id, pending.graph, pending.review.requested_by)
+                resume = Command(resume={interrupt_id: json.loads(row["response"])})
+                output = self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
+            # A run that ended without "__interrupt__" left nothing pending: no need to read it back.
+            read = output is None or "__interrupt__" in output
+            with self._index_writer(thread_id, read) as (tx, snapshot):  # one commit: decision, thread list, index
+                now = utcnow()
+                tx.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (now, decision_id))
+                tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, thread_id))
+                write_index(tx, thread_id, snapshot)
+        return now
+
+    def recover(self) -> int:
+        """Apply decisions that were recorded but never applied (the process died in between)."""
+        unapplied = self.db.query("SELECT decision_id FROM decisions WHERE applied_at IS NULL ORDER BY decided_at")
+        for row in unapplied:
+            self.apply_decision(row["decision_id"])
+        return len(unapplied)
+
+    def decision(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> DecisionRecord | None:
+        """How the approval was decided, if it was; UnknownThread for a conversation `viewer` may not read."""
+        return self._decision(self.require_thread(thread_id, viewer=viewer), interrupt_id)
+
+    def decisions(self, limit: int = 1000, thread_id: str | None = None, *, viewer: Actor) -> list[DecisionRecord]:
+        """Newest first: who decided what, when, and how the args were edited; a requester sees their own only."""
+        clauses, params = [], []
+        if thread_id:
+            clauses.append("thread_id = ?")
+            params.append(thread_id)
+        if not may_see(viewer, None):
+            clauses.append("requested_by = ?")
+            params.append(viewer.name)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.query(f"SELECT * FROM decisions{where} ORDER BY decided_at DESC LIMIT ?", (*params, limit))
+        return [decision_record(row) for row in rows]
+
+
+def _for_requests(response_factory: Callable[[HITLRequest], Any]) -> Callable[[HITLRequest | None], Any]:
+    """Bulk decisions fit HITL requests only: a raw interrupt asks its own question and is answered on its own."""
+
+    def response_for(request: HITLRequest | None) -> Any:
+        if request is None:
+            raise NotPending("This item asks a question, not for an approval; open it and answer it on its own.")
+        return response_factory(request)
+
+    return response_for

@@ -1,0 +1,76 @@
+"""The pending-approval index, written from a thread's latest checkpoint: the queue never reads checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+from langchain_core.messages import AIMessage
+
+from approvals.core.interrupts import ThreadSnapshot, review_request
+from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
+from approvals.notify import webhooks
+from approvals.store.database import Row, Transaction
+
+
+def pending_in(snapshot: ThreadSnapshot, with_messages: bool) -> list[PendingApproval]:
+    messages = snapshot.messages
+    last = messages[-1] if messages else None
+    payload = last.additional_kwargs.get("hitl") if isinstance(last, AIMessage) else None
+    return [
+        PendingApproval(
+            thread_id=snapshot.thread_id,
+            interrupt_id=interrupt.id,
+            checkpoint_id=snapshot.checkpoint_id,
+            review=review_request(interrupt, snapshot.requester, snapshot.created_at),
+            graph=snapshot.graph,
+            message_payload=payload,
+            messages=messages if with_messages else [],
+        )
+        for interrupt in snapshot.interrupts
+    ]
+
+
+def open_interrupt(snapshot: ThreadSnapshot | None, interrupt_id: str | None, with_messages: bool = False
+                    ) -> PendingApproval | None:
+    """The snapshot's open interrupt with this id (the first one for None), or None."""
+    pending = pending_in(snapshot, with_messages) if snapshot else []
+    return next((p for p in pending if interrupt_id in (None, p.interrupt_id)), None)
+
+
+def add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
+    """A thread another process started (or one the index lost) joins the thread list, with its graph."""
+    tx.execute(
+        "INSERT INTO threads (thread_id, title, requester, created_at, updated_at, graph) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (thread_id) DO NOTHING",
+        (snapshot.thread_id, snapshot.title(), snapshot.requester or "unknown", snapshot.created_at,
+         snapshot.created_at, snapshot.graph),
+    )
+
+
+def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None) -> None:
+    """The checkpoint's open interrupts become pending rows; every other row of the thread (all, for None) is resolved."""
+    items = pending_in(snapshot, False) if snapshot else []
+    current = [item.interrupt_id for item in items]
+    marks = ", ".join("?" * len(current)) or "''"
+    tx.execute(
+        f"UPDATE pending SET status = 'resolved' WHERE thread_id = ? AND status <> 'resolved'"
+        f" AND interrupt_id NOT IN ({marks})",
+        (thread_id, *current),
+    )
+    for pending in items:
+        review = pending.review
+        item = QueueItem(thread_id, pending.interrupt_id, pending.checkpoint_id, review.tool, review.requested_by,
+                         review.policy, review.summary(), review.created_at, pending.graph, review.kind)
+        inserted = tx.execute(
+            "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
+            " created_at, status, graph, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+            (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
+             item.args_summary, item.created_at, item.graph, item.kind),
+        )
+        if inserted:
+            webhooks.enqueue_pending(tx, item)
+
+
+def decision_record(row: Row) -> DecisionRecord:
+    fields = {k: row[k] for k in DecisionRecord.__dataclass_fields__}
+    return DecisionRecord(**{**fields, "edit_diff": json.loads(row["edit_diff"])})

@@ -1,0 +1,83 @@
+"""The queue: pending approvals read from the index, one item read from its checkpoint, and keeping the index true."""
+
+from __future__ import annotations
+
+from approvals.core.actors import Actor
+from approvals.core.errors import AlreadyDecided, NotPending
+from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
+from approvals.core.visibility import QueueFilter, scoped
+from approvals.service.base import ServiceBase
+from approvals.service.index import add_thread_row, decision_record, open_interrupt, pending_in, write_index
+
+
+class QueueService(ServiceBase):
+    """Reads of pending approvals (visibility applied) and the index that serves them."""
+
+    # -- pending approvals -------------------------------------------------------------------------------
+
+    def pending_approval(
+        self, thread_id: str, *, viewer: Actor, with_messages: bool = False, interrupt_id: str | None = None
+    ) -> PendingApproval | None:
+        """One open interrupt of the thread, from the checkpoint itself (what a refresh must show), or None.
+
+        With `interrupt_id`, that one only; without, the first (a thread may wait on several at once).
+        """
+        return self._pending(self.require_thread(thread_id, viewer=viewer), with_messages, interrupt_id)
+
+    def pending_approvals(self, thread_id: str, *, viewer: Actor, with_messages: bool = False) -> list[PendingApproval]:
+        """Every open interrupt of the thread (parallel tool calls may wait at once), each its own item."""
+        snapshot = self._snapshot(self.require_thread(thread_id, viewer=viewer))
+        return pending_in(snapshot, with_messages) if snapshot else []
+
+    def approval(self, thread_id: str, interrupt_id: str, *, viewer: Actor, with_messages: bool = False) -> PendingApproval:
+        """One pending approval, or why not: UnknownThread (unknown or not the viewer's), AlreadyDecided, NotPending."""
+        pending = self._pending(self.require_thread(thread_id, viewer=viewer), with_messages, interrupt_id)
+        if pending is None:
+            if existing := self._decision(thread_id, interrupt_id):
+                raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
+            raise NotPending("This approval is no longer pending.")
+        return pending
+
+    def _pending(self, thread_id: str, with_messages: bool = False, interrupt_id: str | None = None
+                 ) -> PendingApproval | None:
+        return open_interrupt(self._snapshot(thread_id), interrupt_id, with_messages)
+
+    def list_pending(
+        self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0, *, viewer: Actor
+    ) -> list[QueueItem]:
+        """Oldest first, straight from the index (never a get_state loop over threads); a requester's own only."""
+        where, params = scoped(filters, viewer).where()
+        rows = self.db.query(
+            "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at, graph,"
+            f" kind FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [QueueItem(**row) for row in rows]
+
+    def count_pending(self, filters: QueueFilter = QueueFilter(), *, viewer: Actor) -> int:
+        where, params = scoped(filters, viewer).where()
+        return int(self.db.query(f"SELECT COUNT(*) AS n FROM pending WHERE {where}", params)[0]["n"])
+
+    def sync_index(self, thread_id: str) -> None:
+        """Make the index agree with the thread's checkpoint: its interrupts pending, everything else resolved.
+
+        Works for any thread, including one written by another process; the thread row is added when missing.
+        """
+        with self._index_writer(thread_id) as (tx, snapshot):
+            if snapshot is not None:
+                add_thread_row(tx, snapshot)
+            write_index(tx, thread_id, snapshot)
+
+    def reconcile(self) -> int:
+        """Rebuild the index (and the thread list) from the checkpoints; returns how many threads were checked."""
+        thread_ids = sorted({c.config["configurable"]["thread_id"] for c in self.store.checkpointer.list(None)})
+        for thread_id in thread_ids:
+            self.sync_index(thread_id)
+        orphaned = {r["thread_id"] for r in self.db.query("SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved'")}
+        for thread_id in orphaned - set(thread_ids):
+            self.db.execute("UPDATE pending SET status = 'resolved' WHERE thread_id = ?", (thread_id,))
+        return len(thread_ids)
+
+    def _decision(self, thread_id: str, interrupt_id: str) -> DecisionRecord | None:
+        rows = self.db.query("SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
+        return decision_record(rows[0]) if rows else None

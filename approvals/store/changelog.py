@@ -1,0 +1,48 @@
+"""The change log: triggers on the checkpointer's own tables note every thread a writer touched, in its transaction.
+
+Why triggers: a worker running a registered graph with LangGraph's standard saver knows nothing about the app, so
+the only place to learn of its checkpoints and interrupts without polling every thread is the database itself.
+`approvals/sources/discovery.py` drains the log.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from approvals.store.database import Transaction
+
+_SQLITE_LOG = [
+    "CREATE TABLE IF NOT EXISTS thread_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS thread_changes_checkpoint AFTER INSERT ON checkpoints"
+    " BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); END",
+    "CREATE TRIGGER IF NOT EXISTS thread_changes_interrupt AFTER INSERT ON writes WHEN NEW.channel = '__interrupt__'"
+    " BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); END",
+]
+# PostgresSaver upserts (INSERT ... ON CONFLICT DO UPDATE), so its triggers fire on UPDATE as well.
+_POSTGRES_LOG = [
+    "CREATE TABLE IF NOT EXISTS thread_changes (id BIGSERIAL PRIMARY KEY, thread_id TEXT NOT NULL)",
+    "CREATE OR REPLACE FUNCTION approvals_thread_changed() RETURNS trigger LANGUAGE plpgsql AS"
+    " 'BEGIN INSERT INTO thread_changes (thread_id) VALUES (NEW.thread_id); RETURN NULL; END'",
+    "CREATE OR REPLACE TRIGGER thread_changes_checkpoint AFTER INSERT OR UPDATE ON checkpoints"
+    " FOR EACH ROW EXECUTE FUNCTION approvals_thread_changed()",
+    "CREATE OR REPLACE TRIGGER thread_changes_interrupt AFTER INSERT OR UPDATE ON checkpoint_writes"
+    " FOR EACH ROW WHEN (NEW.channel = '__interrupt__') EXECUTE FUNCTION approvals_thread_changed()",
+]
+
+
+def install_change_log(tx: Transaction, dialect: Literal["sqlite", "postgres"]) -> None:
+    """Create the change log and its triggers (after the checkpointer's tables exist).
+
+    The first time, every thread already in the checkpointer goes into the log: a worker may have written to the
+    database before the app ever started on it.
+    """
+    exists = (
+        "SELECT 1 AS found FROM sqlite_master WHERE type = 'trigger' AND name = 'thread_changes_checkpoint'"
+        if dialect == "sqlite"
+        else "SELECT 1 AS found FROM pg_trigger WHERE tgname = 'thread_changes_checkpoint'"
+    )
+    first_time = not tx.query(exists)
+    for statement in _SQLITE_LOG if dialect == "sqlite" else _POSTGRES_LOG:
+        tx.execute(statement)
+    if first_time:
+        tx.execute("INSERT INTO thread_changes (thread_id) SELECT DISTINCT thread_id FROM checkpoints")

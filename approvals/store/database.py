@@ -1,0 +1,90 @@
+"""A small portable SQL layer over sqlite3 and psycopg: `?` placeholders, dict rows, explicit transactions.
+
+Timestamps are ISO-8601 UTC text with milliseconds, so they sort as strings and read the same on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Row = dict[str, Any]
+
+
+def iso(moment: datetime) -> str:
+    """Timestamps are ISO-8601 UTC text with milliseconds: sortable as strings, identical on SQLite and PostgreSQL."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def utcnow() -> str:
+    return iso(datetime.now(UTC))
+
+
+class Database:
+    """A small portable SQL layer: `?` placeholders, dict rows, one transaction per `transaction()` block."""
+
+    def __init__(self, dialect: Literal["sqlite", "postgres"], borrow: Callable[[], Any], give_back: Callable[[Any], None]):
+        self.dialect = dialect
+        self._borrow = borrow
+        self._give_back = give_back
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        conn = self._borrow()
+        try:
+            # SQLite: take the write lock up front, no deadlock on upgrade. PostgreSQL connections are in
+            # autocommit mode (see `_statement`), so a transaction is opened explicitly.
+            conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            yield Transaction(conn, self.dialect)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            self._give_back(conn)
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
+        with self._statement() as tx:
+            return tx.query(sql, params)
+
+    def execute(self, sql: str, params: tuple | list = ()) -> int:
+        with self._statement() as tx:
+            return tx.execute(sql, params)
+
+    @contextmanager
+    def _statement(self) -> Iterator[Transaction]:
+        """A single statement in autocommit mode: atomic by itself, and a read takes no write lock."""
+        conn = self._borrow()
+        try:
+            yield Transaction(conn, self.dialect)
+        finally:
+            self._give_back(conn)
+
+
+class Transaction:
+    def __init__(self, conn: Any, dialect: str):
+        self._conn = conn
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        # psycopg reads "%" as a placeholder marker, so a literal one (LIKE 'a%') must be doubled first
+        return sql.replace("%", "%%").replace("?", "%s") if self.dialect == "postgres" else sql
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
+        cursor = self._conn.execute(self._sql(sql), tuple(params))
+        if cursor.description is None:
+            return []
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str, params: tuple | list = ()) -> int:
+        return self._conn.execute(self._sql(sql), tuple(params)).rowcount
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        if self.dialect == "postgres":
+            with self._conn.cursor() as cursor:
+                cursor.executemany(self._sql(sql), rows)
+        else:
+            self._conn.executemany(sql, rows)
