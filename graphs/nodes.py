@@ -15,7 +15,10 @@ from langgraph.types import interrupt
 from graphs.hitl import ActionRequest, HITLRequest, Reject, ReviewConfig, response_model
 from graphs.ledger import Ledger
 from graphs.state import State
-from graphs.tools import TOOLS, TOOLS_BY_NAME, approval_policy, strictest
+from graphs.tools import TOOLS, TOOLS_BY_NAME, Policy, approval_policy, strictest
+
+CLEARANCE_KEY = "approval_clearance"
+"""`configurable` key the app resumes with: the policy the decider satisfied ("self" or "reviewer")."""
 
 SYSTEM_PROMPT = (
     "You are a customer-support agent. Use the tools to act; a human approves refunds, emails and deletions "
@@ -108,19 +111,46 @@ def make_tools(ledger: Ledger) -> Callable[[State, RunnableConfig], dict]:
         """Run approved and edited calls once each (through the ledger); rejected ones become ToolMessages."""
         thread_id = config["configurable"]["thread_id"]
         decisions = state.get("decisions") or {}
+        message = last_ai_message(state)
+        granted = _clearance(message, config)
         results = [
-            _run_call(call, decisions.get(call["id"]), ledger, thread_id) for call in last_ai_message(state).tool_calls
+            _run_call(call, decisions.get(call["id"]), granted, ledger, thread_id) for call in message.tool_calls
         ]
         return {"messages": results, "decisions": {}}
 
     return tools
 
 
-def _run_call(call: dict, decision: dict | None, ledger: Ledger, thread_id: str) -> ToolMessage:
+def _clearance(message: AIMessage, config: RunnableConfig) -> Policy:
+    """What the decider was cleared for: as the app says when it resumes, else the request's own policy.
+
+    A decision recorded by an older replica (no clearance given) was checked against the request's policy only.
+    """
+    given = config["configurable"].get(CLEARANCE_KEY)
+    if given in ("self", "reviewer"):
+        return given
+    hitl = message.additional_kwargs.get("hitl") or {}
+    return "reviewer" if hitl.get("policy") == "reviewer" else "self" if hitl else "none"
+
+
+def _refusal(call: dict, granted: Policy) -> ToolMessage | None:
+    """Re-check before running: a call whose arguments (after any edit) need more than the decider had never runs."""
+    needed = approval_policy(call["name"], call["args"])
+    if strictest([needed, granted]) == granted:
+        return None
+    return ToolMessage(
+        f"{call['name']} did not run: with these arguments it needs a reviewer's approval, which it did not have.",
+        tool_call_id=call["id"], name=call["name"], status="error",
+    )
+
+
+def _run_call(call: dict, decision: dict | None, granted: Policy, ledger: Ledger, thread_id: str) -> ToolMessage:
     name, call_id = call["name"], call["id"]
     if decision and decision["type"] == "reject":
         message = Reject.model_validate(decision).message or f"The reviewer rejected {name}; it did not run."
         return ToolMessage(message, tool_call_id=call_id, name=name, status="error")
+    if refusal := _refusal(call, granted):
+        return refusal
     tool = TOOLS_BY_NAME.get(name)
     if tool is None:
         return ToolMessage(f"Unknown tool {name!r}.", tool_call_id=call_id, name=name, status="error")

@@ -226,6 +226,16 @@ def test_edit_with_an_invalid_amount_shows_an_error_and_stays_pending(app_servic
     ]
 
 
+def test_a_guest_cannot_approve_its_refund_edited_to_9999(app_service: ApprovalService):
+    """The policy judges what will run: $9999 needs a reviewer, whoever asked for $25."""
+    at = click(pending_refund(), "Edit")
+    at.number_input[0].set_value(9999)
+    at = click(at, "Approve with edits")
+    assert "Only a reviewer can decide this request as edited." in messages(at)
+    assert app_service.decisions(thread_id=thread_of(at), viewer=ALICE) == []
+    assert app_service.store.ledger.entries(thread_of(at)) == []
+
+
 def test_reviewer_only_request_waits_for_a_reviewer():
     at = send(open_page(), "Refund order 1234 for $250")
     assert "Waiting for a reviewer" in at.info[0].value and "Reviewer console" in at.info[0].value

@@ -15,12 +15,13 @@ from approvals.core.errors import AlreadyDecided, ApprovalError, NotPending
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import may_see
 from approvals.notify import webhooks
-from approvals.service.base import DURABILITY
 from approvals.service import claims
+from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
 from approvals.service.queue import QueueService
 from approvals.store.database import Row, utcnow
 from graphs.hitl import HITLRequest, InvalidDecision
+from graphs.nodes import CLEARANCE_KEY
 
 
 class DecisionService(QueueService):
@@ -79,10 +80,11 @@ class DecisionService(QueueService):
         pending = self.approval(thread_id, interrupt_id, viewer=actor)
         self.graph_for(pending.graph)  # an unregistered graph: refused before anything is saved
         decision = checked_decision(pending.review, response_for(pending.request))
-        check_policy(pending.review, decision, actor)
-        return self._insert_decision(pending, decision, actor), pending
+        granted = check_policy(pending.review, decision, actor)
+        return self._insert_decision(pending, decision, actor, granted), pending
 
-    def _insert_decision(self, pending: PendingApproval, decision: CheckedDecision, actor: Actor) -> Row:
+    def _insert_decision(self, pending: PendingApproval, decision: CheckedDecision, actor: Actor,
+                         granted: str) -> Row:
         review = pending.review
         row = {
             "decision_id": uuid.uuid4().hex,
@@ -97,6 +99,7 @@ class DecisionService(QueueService):
             "decided_at": utcnow(),
             "edit_diff": json.dumps(decision.edit_diff),
             "message": decision.message,
+            "clearance": granted,
         }
         with self.db.transaction() as tx:
             inserted = tx.execute(
@@ -136,12 +139,12 @@ class DecisionService(QueueService):
                 pending = open_interrupt(snapshot, interrupt_id)
                 if pending is None and snapshot is not None and not snapshot.interrupts:
                     graph = self.graph_for(snapshot.graph)
-                    config = self._config(thread_id, snapshot.graph, snapshot.requester)
+                    config = with_clearance(self._config(thread_id, snapshot.graph, snapshot.requester), row)
                     if graph.get_state(config).next:
                         # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
                         output = graph.invoke(None, config, durability=DURABILITY)
             if pending is not None:
-                config = self._config(thread_id, pending.graph, pending.review.requested_by)
+                config = with_clearance(self._config(thread_id, pending.graph, pending.review.requested_by), row)
                 resume = Command(resume={interrupt_id: json.loads(row["response"])})
                 output = self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
             # A run that ended without "__interrupt__" left nothing pending: no need to read it back.
@@ -176,6 +179,16 @@ class DecisionService(QueueService):
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.query(f"SELECT * FROM decisions{where} ORDER BY decided_at DESC LIMIT ?", (*params, limit))
         return [decision_record(row) for row in rows]
+
+
+def with_clearance(config: dict, row: Row) -> dict:
+    """Tell the graph what the decider was cleared for, so its tools node can refuse to run anything stricter.
+
+    A row recorded before clearances existed has none; the graph then assumes the request's own policy.
+    """
+    if not row.get("clearance"):
+        return config
+    return {**config, "configurable": {**config["configurable"], CLEARANCE_KEY: row["clearance"]}}
 
 
 def _for_requests(response_factory: Callable[[HITLRequest], Any]) -> Callable[[HITLRequest | None], Any]:
