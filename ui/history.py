@@ -8,36 +8,36 @@ import streamlit as st
 import resources
 from approvals.core.actors import Actor
 from approvals.core.records import DecisionRecord
-from approvals.service import history
+from approvals.service import history as decision_log
 
 
 @st.fragment
 def history(actor: Actor) -> None:
-    records = history.history(resources.approval_service(), actor)
+    records = decision_log.history(resources.approval_service(), actor)
     decider_col, decision_col, tool_col = st.columns(3)
-    filters = history.AuditFilter(
+    filters = decision_log.AuditFilter(
         tuple(decider_col.multiselect("Decider", sorted({r.decided_by for r in records}), key="console_audit_decider")),
         tuple(decision_col.multiselect("Decision", ["approve", "edit", "reject", "mixed"], key="console_audit_decision")),
         tuple(tool_col.multiselect("Tool", sorted({r.tool for r in records}), key="console_audit_tool")),
     )
     shown = [record for record in records if filters.matches(record)]
-    st.caption(f"{len(shown)} of the latest {history.HISTORY_LIMIT} decisions")
-    st.dataframe(history.history_rows(shown), hide_index=True, key="console_audit_table")
-    st.download_button("Download CSV", history.to_csv(shown), file_name="decisions.csv", mime="text/csv",
+    st.caption(f"{len(shown)} of the latest {decision_log.HISTORY_LIMIT} decisions")
+    st.dataframe(decision_log.history_rows(shown), hide_index=True, key="console_audit_table")
+    st.download_button("Download CSV", decision_log.to_csv(shown), file_name="decisions.csv", mime="text/csv",
                        key="console_audit_csv")
     charts(shown, actor)
 
 
 def charts(records: list[DecisionRecord], actor: Actor) -> None:
-    median = history.median_wait_minutes(records)
+    median = decision_log.median_wait_minutes(records)
     st.metric("Median time to decision", "—" if median is None else f"{median:g} min")
     age_col, count_col, wait_col = st.columns(3)
     age_col.markdown("**Pending by age**")
-    age_col.bar_chart(pd.DataFrame(history.pending_by_age(resources.approval_service(), actor)), x="age", y="pending", sort=False)
+    age_col.bar_chart(pd.DataFrame(decision_log.pending_by_age(resources.approval_service(), actor)), x="age", y="pending", sort=False)
     if not records:
         count_col.info("No decisions yet.")
         return
-    hours = pd.DataFrame(history.hourly(records))
+    hours = pd.DataFrame(decision_log.hourly(records))
     count_col.markdown("**Decisions per hour**")
     count_col.bar_chart(hours, x="hour", y="decisions")
     wait_col.markdown("**Median time to decision per hour**")
