@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 
 import resources
 from approvals.http.api import api_routes
-from approvals.http.web import BrowserSessionMiddleware
+from approvals.http.web import BrowserSessionMiddleware, FrameGuardMiddleware
 from approvals.notify.webhooks import start_sender
 from approvals.sources.discovery import DiscoveryLoop
 
@@ -35,5 +35,8 @@ app = st.App(
     "navigation.py",
     lifespan=lifespan,
     routes=api_routes(resources.approval_service),
-    middleware=[Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db)],
+    middleware=[
+        Middleware(FrameGuardMiddleware),
+        Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db),
+    ],
 )

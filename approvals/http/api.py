@@ -7,7 +7,6 @@ database calls), so each request runs it in Starlette's thread pool, never on th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,15 @@ from approvals.core.actors import Actor
 from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, NotAllowed, NotPending, UnknownThread
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import QueueFilter
+from approvals.http.limits import (
+    DEFAULT_MAX_BODY,
+    MAX_JSON_DEPTH,
+    ApiError,
+    ApiErrorOut,
+    capped_body,
+    max_body_bytes,
+    parse_json,
+)
 from approvals.identity import api_tokens
 from approvals.notify.webhooks import console_link
 from approvals.service import claims
@@ -33,6 +41,9 @@ from approvals.store.database import iso
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
 
 MAX_PAGE = 200
+MAX_OFFSET = 1_000_000
+MAX_AGE_MINUTES = 10 * 366 * 24 * 60
+"""Ten years: any older cutoff is a mistake, and a far larger one overflows the date arithmetic."""
 
 
 # -- what goes over the wire (also the OpenAPI document's schemas) ------------------------------------------
@@ -45,9 +56,10 @@ class QueueQuery(BaseModel):
     tool: list[str] = Field(default=[], description="Only these tools (repeat the parameter for several).")
     policy: list[Literal["self", "reviewer"]] = Field(default=[], description="Only these approval policies.")
     requester: list[str] = Field(default=[], description="Only items requested by these people.")
-    min_age: float = Field(default=0, ge=0, description="Only items waiting at least this many minutes.")
+    min_age: float = Field(default=0, ge=0, le=MAX_AGE_MINUTES, allow_inf_nan=False,
+                           description="Only items waiting at least this many minutes.")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
     def queue_filter(self, now: datetime) -> QueueFilter:
         cutoff = iso(now - timedelta(minutes=self.min_age)) if self.min_age else None
@@ -103,29 +115,6 @@ class ApprovalOut(BaseModel):
     url: str
 
 
-class ApiErrorOut(BaseModel):
-    error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_found, "
-                                   "method_not_allowed, already_decided, claimed, invalid_decision, "
-                                   "invalid_query, invalid_json, refused (any other refusal, 400).")
-    detail: str = Field(description="What went wrong, in words meant for a person.")
-    decided_by: str | None = None
-    decided_at: str | None = None
-    claimed_by: str | None = None
-    claimed_until: str | None = None
-
-
-class ApiError(Exception):
-    """A refusal with its status code; the body is an ApiErrorOut."""
-
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: str):
-        super().__init__(detail)
-        self.status, self.headers = status, headers
-        self.body = ApiErrorOut(error=code, detail=detail, **extra)
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body.model_dump(mode="json", exclude_none=True), self.status, self.headers)
-
-
 # -- routes ----------------------------------------------------------------------------------------------
 
 
@@ -170,9 +159,14 @@ class _Api:
         return await _answer(lambda: self._approval(request, thread_id, interrupt_id))
 
     async def decide(self, request: Request) -> Response:
+        """Limits before work: the token first, then a body read no further than the cap, then its nesting."""
         thread_id, interrupt_id = request.path_params["thread_id"], request.path_params["interrupt_id"]
-        body = await request.body()
-        return await _answer(lambda: self._decide(request, thread_id, interrupt_id, body))
+        try:
+            actor = await run_in_threadpool(_actor, self._service(), request)
+            response = parse_json(await capped_body(request, max_body_bytes()))
+        except ApiError as error:
+            return error.response()
+        return await _answer(lambda: self._decide(actor, thread_id, interrupt_id, response))
 
     # The methods below run in the thread pool.
 
@@ -210,13 +204,8 @@ class _Api:
         return ApprovalOut(status="pending", request=pending.request, value=pending.value, decision=None,
                            claimed_by=_holder(claim), **common)
 
-    def _decide(self, request: Request, thread_id: str, interrupt_id: str, body: bytes) -> BaseModel:
+    def _decide(self, actor: Actor, thread_id: str, interrupt_id: str, response: Any) -> BaseModel:
         service = self._service()
-        actor = _actor(service, request)
-        try:
-            response = json.loads(body)
-        except ValueError as error:
-            raise ApiError(422, "invalid_json", f"The body is not valid JSON: {error}.") from error
         claim = claims.holder(service.db, thread_id, interrupt_id)
         if claim is not None and claim.claimed_by != actor.name:
             service.require_thread(thread_id, viewer=actor)  # a claim must not reveal an item one may not see
@@ -311,10 +300,14 @@ def openapi_document() -> dict[str, Any]:
             }},
             "/api/approvals/{thread_id}/{interrupt_id}/decision": {"post": {
                 "summary": "Decide an approval (one decision per action request, in order) and resume the agent",
+                "description": "`decisions` holds exactly one decision per action request of the approval, in the "
+                               "order of its `action_requests`; a different count is 422. An edit is judged by the "
+                               "policy for the edited arguments too: the stricter outcome applies. The body is at "
+                               f"most {DEFAULT_MAX_BODY} bytes (413) and nests at most {MAX_JSON_DEPTH} levels.",
                 "parameters": item,
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/HITLResponse"}}}},
-                "responses": _responses(("200", "DecisionOut"), "401", "403", "404", "409", "422"),
+                "responses": _responses(("200", "DecisionOut"), "401", "403", "404", "409", "413", "422"),
             }},
         },
     }
@@ -325,6 +318,7 @@ _ERROR_MEANINGS = {
     "403": "The approval policy does not let you decide this.",
     "404": "No such approval, or one you may not see.",
     "409": "Already decided (by whom, when), or claimed by someone else in the console.",
+    "413": "The body is larger than the cap (64 KB unless APPROVAL_API_MAX_BODY says otherwise).",
     "422": "The decision, query or JSON body is invalid; `detail` says why. Nothing was saved.",
 }
 

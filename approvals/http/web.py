@@ -32,6 +32,15 @@ def is_page_load(scope: Scope) -> bool:
     return "text/html" in Headers(scope=scope).get("accept", "")
 
 
+def is_https(scope: Scope) -> bool:
+    """Served over TLS, directly or behind a proxy that says so (X-Forwarded-Proto): cookies are then Secure.
+
+    Trusting the header is safe here: a client that lies about it only makes its own cookie https-only.
+    """
+    forwarded = Headers(scope=scope).get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return scope.get("scheme") == "https" or forwarded == "https"
+
+
 def session_cookie(token: str, secure: bool) -> str:
     """The Set-Cookie header value for a session token."""
     response = Response()
@@ -63,7 +72,7 @@ class BrowserSessionMiddleware:
         if new_token is None:
             await self.app(scope, receive, send)
             return
-        cookie = session_cookie(new_token, secure=scope.get("scheme") == "https")
+        cookie = session_cookie(new_token, secure=is_https(scope))
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,3 +80,27 @@ class BrowserSessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+FRAME_HEADERS = [(b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY")]
+"""No page of the app may be framed by another site: one-click Approve and the A key must not be clickjacked."""
+
+
+class FrameGuardMiddleware:
+    """Pure ASGI: adds FRAME_HEADERS to every HTTP response (Streamlit's own pages, static files and the API)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(FRAME_HEADERS)]
+                message = {**message, "headers": [*headers, *FRAME_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_guarded)

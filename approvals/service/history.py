@@ -85,11 +85,21 @@ def history_rows(records: list[DecisionRecord]) -> list[dict]:
     ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these is run as a formula by spreadsheets (OWASP's CSV injection list)."""
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers are left as they are."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def to_csv(records: list[DecisionRecord]) -> str:
+    """decisions.csv: requester names and messages are anyone's text, so none of it may open as a formula."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=HISTORY_COLUMNS)
     writer.writeheader()
-    writer.writerows(history_rows(records))
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in history_rows(records))
     return out.getvalue()
 
 

@@ -1,0 +1,93 @@
+"""What the API refuses before it does any work: bodies over a cap (read as a stream, never whole), JSON
+nested past a limit, and the error shape every refusal shares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+DEFAULT_MAX_BODY = 64 * 1024
+MAX_JSON_DEPTH = 32
+"""A decision is at most a few levels deep (decisions → edit → edited_action → args → a value)."""
+
+
+def max_body_bytes() -> int:
+    """The largest decision body accepted (env APPROVAL_API_MAX_BODY, bytes; default 64 KB)."""
+    return int(os.environ.get("APPROVAL_API_MAX_BODY") or DEFAULT_MAX_BODY)
+
+
+class ApiErrorOut(BaseModel):
+    error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_found, "
+                                   "method_not_allowed, already_decided, claimed, invalid_decision, "
+                                   "invalid_query, invalid_json, too_large, refused (any other refusal, 400).")
+    detail: str = Field(description="What went wrong, in words meant for a person.")
+    decided_by: str | None = None
+    decided_at: str | None = None
+    claimed_by: str | None = None
+    claimed_until: str | None = None
+
+
+class ApiError(Exception):
+    """A refusal with its status code; the body is an ApiErrorOut."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: str):
+        super().__init__(detail)
+        self.status, self.headers = status, headers
+        self.body = ApiErrorOut(error=code, detail=detail, **extra)
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body.model_dump(mode="json", exclude_none=True), self.status, self.headers)
+
+
+async def capped_body(request: Request, limit: int) -> bytes:
+    """The body, read chunk by chunk and refused (413) as soon as it passes `limit`: never held whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "too_large", f"The body is larger than {limit} bytes; a decision is far smaller.")
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON (422 when it is not, or when it nests deeper than MAX_JSON_DEPTH)."""
+    try:
+        value = json.loads(body)
+    except RecursionError as error:
+        raise _too_deep() from error
+    except ValueError as error:
+        raise ApiError(422, "invalid_json", f"The body is not valid JSON: {error}.") from error
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    return value
+
+
+def _too_deep() -> ApiError:
+    return ApiError(422, "invalid_json", f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest, counted without recursion (a deep value must not overflow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_JSON_DEPTH:
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
