@@ -26,9 +26,9 @@ if (actor := signed_in_actor()) is None:
     sign_in()
     st.stop()
 
-who_col, out_col = st.columns([6, 1])
-who_col.caption(escape_markdown(f"Signed in as {actor.name} ({actor.role})."))
-out_col.button("Sign out", key="console_sign_out", on_click=sign_out)
+who = st.container(horizontal=True, vertical_alignment="center")  # Sign out right after the name, not a column away
+who.caption(escape_markdown(f"Signed in as {actor.name} ({actor.role})."), width="content")
+who.button("Sign out", key="console_sign_out", type="tertiary", on_click=sign_out)
 if not actor.is_reviewer:
     st.info("Requesters can decide only their own self-approval requests here; everything else needs a reviewer.")
 ttl = expiry.ttl_minutes()
@@ -40,8 +40,11 @@ st.caption(
 # Bound to ?tab=: only the open tab runs, so the queue does not wait for the history's 5,000 decisions.
 queue_tab, history_tab, tokens_tab = st.tabs(["Queue", "History", "API tokens"], key="tab", bind="query-params")
 if queue_tab.open:
-    with queue_tab:
+    # The open item beside the queue, at the top: what A decides is in view however long the queue is.
+    list_col, item_col = queue_tab.columns([11, 9], gap="medium")
+    with list_col:
         queue()
+    with item_col:
         navigation(actor)
         review_pane(actor)
 if history_tab.open:

@@ -107,15 +107,17 @@ def approval_card(pending: PendingApproval) -> None:
         if request.policy == "reviewer":
             st.info("Waiting for a reviewer. A reviewer other than you decides this in the Reviewer console.", icon="⏳")
             return
+        mode = st.session_state.get("conversation_mode")
+        form = {"edit": edit_form, "reject": reject_form}.get(mode[1]) if mode and mode[0] == interrupt_id else None
         row = st.container(horizontal=True)  # one block, where st.columns(3) sent four
+        # While a form is open, Approve would run the request as proposed, not what the form says: disabled.
         row.button("Approve", key=f"conversation_approve_{interrupt_id}", type="primary", width="stretch",
+                   disabled=form is not None,
                    on_click=approve, args=(pending.thread_id, interrupt_id, approve_value(request)))
         row.button("Edit", key=f"conversation_edit_{interrupt_id}", width="stretch",
                    on_click=set_mode, args=(interrupt_id, "edit"))
         row.button("Reject", key=f"conversation_reject_{interrupt_id}", width="stretch",
                    on_click=set_mode, args=(interrupt_id, "reject"))
-        mode = st.session_state.get("conversation_mode")
-        form = {"edit": edit_form, "reject": reject_form}.get(mode[1]) if mode and mode[0] == interrupt_id else None
         if form and (response := form(request, key=f"conversation_{mode[1]}_form_{interrupt_id}")) is not None:
             try:
                 record(pending.thread_id, interrupt_id, response)

@@ -211,7 +211,7 @@ def test_approving_opens_the_next_item_in_queue_order_and_claims_it(seeder):
     at.button(key="console_approve").click().run(timeout=30)
     assert not at.exception
     assert (at.query_params["thread"], at.query_params["interrupt"]) == (third.thread_id, third.interrupt_id)
-    assert shown(texts(at.success)[0]) == "approve: send_email for carol."
+    assert shown(texts(at.toast)[0]) == "approve: send_email for carol."
     assert claims.holder(seeder.db, third.thread_id, third.interrupt_id).claimed_by == "alice"
     assert claims.holder(seeder.db, first.thread_id, first.interrupt_id) is None
     assert seeder.decision(first.thread_id, first.interrupt_id, viewer=ALICE).decided_by == "alice"

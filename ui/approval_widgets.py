@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
@@ -50,6 +51,27 @@ def short_time(iso: str) -> str:
         return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except ValueError:
         return iso
+
+
+def browser_zone() -> tzinfo:
+    """The reader's time zone as their browser reports it (UTC when it does not, or names an unknown zone)."""
+    try:
+        return ZoneInfo(st.context.timezone) if st.context.timezone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def local_time(iso: str, zone: tzinfo | None = None) -> str:
+    """A stored UTC time in the reader's zone: `14:02` today, `Dec 01 14:02` another day, `2025-12-01 14:02` in
+    another year; the zone is named when it is UTC, so nobody takes UTC for their own clock."""
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(zone or browser_zone())
+    except ValueError:
+        return iso
+    now = datetime.now(moment.tzinfo)
+    shown = moment.strftime("%H:%M" if moment.date() == now.date() else
+                            "%b %d %H:%M" if moment.year == now.year else "%Y-%m-%d %H:%M")
+    return f"{shown} UTC" if moment.utcoffset() == timedelta(0) else shown
 
 
 def approve_value(request: HITLRequest) -> dict:
@@ -147,11 +169,14 @@ def render_request(request: HITLRequest) -> None:
     st.caption(escape_markdown(f"Requested by {request.requested_by} at {short_time(request.created_at)}"))
 
 
-def edit_form(request: HITLRequest, key: str) -> dict | None:
-    """A form with one widget per argument; the validated resume value on submit, else None (errors shown)."""
+def edit_form(request: HITLRequest, key: str, shortcut: str | None = None) -> dict | None:
+    """A form with one widget per argument; the validated resume value on submit, else None (errors shown).
+
+    `shortcut` gives the submit button a key (the console's A, so A acts on the edit, not on the request).
+    """
     with st.form(key=key):
         collected = [_arg_widgets(request, index, key) for index in range(len(request.action_requests))]
-        submitted = st.form_submit_button("Approve with edits", type="primary")
+        submitted = st.form_submit_button("Approve with edits", type="primary", shortcut=shortcut)
     if not submitted:
         return None
     try:
@@ -189,11 +214,11 @@ def arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str) -
     return st.text_input(label, value=json.dumps(current), key=key, help=(help_text or "") + " (JSON)")
 
 
-def message_form(key: str, label: str, button: str, missing: str) -> str | None:
+def message_form(key: str, label: str, button: str, missing: str, shortcut: str | None = None) -> str | None:
     """A text area and a submit button; the message on submit, else None (`missing` shown when it is blank)."""
     with st.form(key=key):
         message = st.text_area(label, key=f"{key}_message")
-        submitted = st.form_submit_button(button, type="primary")
+        submitted = st.form_submit_button(button, type="primary", shortcut=shortcut)
     if not submitted:
         return None
     if not message.strip():
@@ -202,10 +227,10 @@ def message_form(key: str, label: str, button: str, missing: str) -> str | None:
     return message
 
 
-def reject_form(request: HITLRequest, key: str) -> dict | None:
+def reject_form(request: HITLRequest, key: str, shortcut: str | None = None) -> dict | None:
     """A message to the agent and a Reject button; the validated resume value on submit, else None."""
     message = message_form(key, "Why reject? The agent sees this message.", "Reject",
-                           "Write a message for the agent before rejecting.")
+                           "Write a message for the agent before rejecting.", shortcut)
     if message is None:
         return None
     try:

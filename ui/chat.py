@@ -22,23 +22,29 @@ class ChatEntry:
 
 def chat_entries(messages: Iterable[BaseMessage]) -> list[ChatEntry]:
     """User and assistant turns, proposed/called tools as one line each, tool results (⛔ when rejected or failed)."""
+    messages = list(messages)
+    answered = {message.tool_call_id for message in messages if isinstance(message, ToolMessage)}
     entries = []
     for message in messages:
         if isinstance(message, HumanMessage):
             entries.append(ChatEntry("user", message.text))
         elif isinstance(message, AIMessage):
-            entries.append(ChatEntry("assistant", _assistant_text(message)))
+            entries.append(ChatEntry("assistant", _assistant_text(message, answered)))
         elif isinstance(message, ToolMessage):
             mark = "⛔ " if message.status == "error" else ""
             entries.append(ChatEntry("tool", f"{mark}{message.name or 'tool'}: {message.text}"))
     return [entry for entry in entries if entry.text]
 
 
-def _assistant_text(message: AIMessage) -> str:
-    """Calls that waited for approval read "Proposed …"; calls that needed none read "Called …"."""
-    gated = {action["tool_call_id"] for action in (message.additional_kwargs.get("hitl") or {}).get("action_requests", [])}
+def _assistant_text(message: AIMessage, answered: set[str]) -> str:
+    """A call reads "Called …" only once its result is in the thread; until then (waiting for approval, or any
+    agent's call that has not run) it reads "Proposed …". Calls that waited for approval stay "Proposed …", the
+    result line below says what happened to them."""
+    gated = {action.get("tool_call_id") for action in (message.additional_kwargs.get("hitl") or {}).get(
+        "action_requests", [])}
     calls = [
-        f"{'Proposed' if call['id'] in gated else 'Called'} {tool_call_line(call['name'], call['args'])}"
+        f"{'Called' if call['id'] in answered and call['id'] not in gated else 'Proposed'} "
+        f"{tool_call_line(call['name'], call['args'])}"
         for call in message.tool_calls
     ]
     return "\n".join([message.text, *calls] if message.text else calls)

@@ -19,11 +19,23 @@ from approvals.core.errors import AlreadyDecided, ApprovalError
 from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.service import claims, history
 from graphs.hitl import InvalidDecision, parse_response
-from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
+from ui.approval_widgets import (
+    approve_value,
+    edit_form,
+    escape_markdown,
+    local_time,
+    reject_form,
+    render_request,
+    show_error,
+)
 from ui.chat import AVATARS, chat_entries
+from ui.human import destructive_calls
 from ui.identity import require_actor
 from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
 from ui.queue import ItemKey, apply_in_background, go, neighbour, open_item, opened, set_param
+
+NOT_RUN = ("reject", "withdraw")
+"""Decisions after which nothing ran."""
 
 FOCUS_REJECT_MESSAGE = """<script>
   // X opens the reject form; put the cursor in its message box (it may be drawn a frame after this script runs).
@@ -68,16 +80,27 @@ def review_pane(actor: Actor) -> None:
 
 
 def flash() -> None:
-    """What the last key press did, said once: the decision that moved the pane on, or why it was refused."""
+    """What the last key press did, said once: why it was refused, in the pane; the decision that moved the pane on,
+    as a toast, so the next item's buttons stay where the last ones were."""
     if (message := st.session_state.pop("console_flash", None)) is None:
         return
     kind, text = message
-    (st.success if kind == "done" else st.error)(escape_markdown(text), icon="✅" if kind == "done" else "⚠️")
+    if kind == "refused":
+        st.error(escape_markdown(text), icon="⚠️")
+    else:
+        st.toast(escape_markdown(text), icon=decision_icon(kind))
+
+
+def decision_icon(decision: str) -> str:
+    """A reject (or withdrawal) never gets the green check an approval gets."""
+    return "⛔" if decision in NOT_RUN else "✅"
 
 
 def outcome(decided: DecisionRecord, actor: Actor) -> None:
     if decided.decided_by == actor.name:
-        st.success(f"You decided this: {decided.decision} at {decided.decided_at}.")
+        show = st.info if decided.decision in NOT_RUN else st.success
+        show(f"You decided this: {decided.decision} at {local_time(decided.decided_at)}.",
+             icon=decision_icon(decided.decision))
     else:
         st.warning(escape_markdown(str(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))))
     runner = resources.background_runner()
@@ -89,7 +112,8 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
 
 def review(pending: PendingApproval, actor: Actor) -> None:
     """A HITL request gets the card and keys; any other interrupt its raw value and an answer form. A thread of a
-    graph the app cannot load is shown, not decided."""
+    graph the app cannot load is shown, not decided. The buttons come first, under the title, so what A decides
+    is on screen with them however long the request is (the request follows, then the payloads)."""
     request = pending.request
     st.subheader(escape_markdown(f"{pending.review.tool} for {pending.review.requested_by} · {pending.graph}"))
     try:
@@ -105,9 +129,9 @@ def review(pending: PendingApproval, actor: Actor) -> None:
             decide(pending, answer[1])
             st.rerun()
     else:
-        render_request(request)
         if allowed:
             decision_controls(pending)
+        render_request(request)
     payloads(pending)
     conversation(pending.messages)
 
@@ -151,37 +175,63 @@ def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
 
 
 def decision_controls(pending: PendingApproval) -> None:
-    """Approve at once; Edit and Reject open their forms; an edit shows its diff before it is confirmed."""
+    """Approve, Edit, Reject; Edit and Reject open their forms, an edit shows its diff before it is confirmed.
+
+    While a form is open the keys act on it, never on the request as proposed: Approve is disabled and A
+    belongs to the form's own button (Approve with edits, Confirm edit); X sends the reject. A destructive
+    request asks for a confirmation naming what will run before A runs it.
+    """
     request, mode_key = pending.request, st.session_state.get("console_mode")
     mode = mode_key[1] if mode_key and mode_key[0] == pending.interrupt_id else None
     row, allowed = st.container(horizontal=True), allowed_decisions(request)
     if "approve" in allowed:
-        row.button("Approve", key="console_approve", type="primary", shortcut="A",
-                   on_click=decide, args=(pending, approve_value(request)))
+        confirm_first = bool(destructive_calls(request))
+        row.button("Approve", key="console_approve", type="primary", shortcut=None if mode else "A",
+                   disabled=mode is not None,
+                   on_click=set_mode if confirm_first else decide,
+                   args=(pending.interrupt_id, "run") if confirm_first else (pending, approve_value(request)))
     for name, shortcut in (("Edit", "E"), ("Reject", "X"), ("Respond", None)):
         if name.lower() in allowed:
-            row.button(name, key=f"console_{name.lower()}", shortcut=shortcut, on_click=set_mode,
-                       args=(pending.interrupt_id, name.lower()))
+            row.button(name, key=f"console_{name.lower()}", shortcut=None if mode == name.lower() else shortcut,
+                       on_click=set_mode, args=(pending.interrupt_id, name.lower()))
+    if mode:
+        row.button("Cancel", key="console_cancel_mode", type="tertiary", on_click=set_mode, args=("", ""))
     if mode == "respond":
         if (value := respond_form(request, f"console_respond_form_{pending.interrupt_id}")) is not None:
             decide(pending, value)
             st.rerun()
     elif mode == "edit":
-        if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}")) is not None:
+        if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}", shortcut="A")) is not None:
             st.session_state["console_mode"] = (pending.interrupt_id, "confirm", value)
             st.rerun()
     elif mode == "confirm":
         confirm_edit(pending, mode_key[2])
+    elif mode == "run":
+        confirm_run(pending)
     elif mode == "reject":
         form_key = f"console_reject_form_{pending.interrupt_id}"
-        if (value := reject_form(request, form_key)) is not None:
+        if (value := reject_form(request, form_key, shortcut="X")) is not None:
             decide(pending, value)
             st.rerun()
         st.html(FOCUS_REJECT_MESSAGE % f"{form_key}_message", unsafe_allow_javascript=True)
 
 
 def set_mode(interrupt_id: str, mode: str) -> None:
-    st.session_state["console_mode"] = (interrupt_id, mode)
+    """Open a form (or, with an empty mode, close it)."""
+    if mode:
+        st.session_state["console_mode"] = (interrupt_id, mode)
+    else:
+        st.session_state.pop("console_mode", None)
+
+
+def confirm_run(pending: PendingApproval) -> None:
+    """A destructive request is approved only after the reviewer has read, once more, exactly what will run."""
+    calls = destructive_calls(pending.request)
+    st.warning("This cannot be undone. Approving runs:", icon="⚠️")
+    for call in calls:
+        st.text(call)
+    st.button(f"Confirm: run {pending.review.tool}", key="console_confirm_run", type="primary", shortcut="A",
+              on_click=decide, args=(pending, approve_value(pending.request)))
 
 
 def confirm_edit(pending: PendingApproval, value: dict) -> None:
@@ -192,7 +242,8 @@ def confirm_edit(pending: PendingApproval, value: dict) -> None:
     else:
         st.info("Nothing changed: confirming is the same as approving.")
     row = st.container(horizontal=True)
-    row.button("Confirm edit", key="console_confirm_edit", type="primary", on_click=decide, args=(pending, value))
+    row.button("Confirm edit", key="console_confirm_edit", type="primary", shortcut="A", on_click=decide,
+               args=(pending, value))
     row.button("Back to the form", key="console_edit_back", on_click=set_mode, args=(pending.interrupt_id, "edit"))
 
 
@@ -216,8 +267,8 @@ def decide(pending: PendingApproval, value: object) -> None:
         apply_in_background([record])
         claims.release(service.db, pending.thread_id, pending.interrupt_id, actor)
         if following is not None:
-            review = pending.review
-            st.session_state["console_flash"] = ("done", f"{record.decision}: {review.tool} for {review.requested_by}.")
+            said = f"{record.decision}: {pending.review.tool} for {pending.review.requested_by}."
+            st.session_state["console_flash"] = (record.decision, said)
             open_item(following, actor)
     st.session_state.pop("console_mode", None)
 
