@@ -1,4 +1,4 @@
-"""Command line: `python -m approvals token create|list|revoke`, on DATABASE_URL or the default SQLite file.
+"""Command line: `python -m approvals token|audit|pause|resume ...`, on DATABASE_URL or the default SQLite file.
 
 `token create` prints the secret alone on stdout (so `TOKEN=$(python -m approvals token create alice)` works)
 and everything meant for a person on stderr.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from approvals.audit_commands import add_commands as add_audit_commands
 from approvals.core.errors import ApprovalError
 from approvals.identity import api_tokens
 from approvals.store.database import Database
@@ -19,18 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     store = open_store()
     try:
-        args.command(store.db, args)
+        return args.command(store.db, args) or 0
     except ApprovalError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
         store.close()
-    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m approvals", description=__doc__.splitlines()[0])
-    topics = parser.add_subparsers(required=True, metavar="token")
+    topics = parser.add_subparsers(required=True, metavar="token|audit|pause|resume")
     token = topics.add_parser("token", help="API tokens for the JSON API (/api/approvals)")
     actions = token.add_subparsers(required=True, metavar="create|list|revoke")
     create = actions.add_parser("create", help="make a token for an account and print it once")
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke = actions.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id")
     revoke.set_defaults(command=_revoke)
+    add_audit_commands(topics)
     return parser
 
 

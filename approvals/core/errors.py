@@ -35,3 +35,7 @@ class AlreadyDecided(ApprovalError):
     def __init__(self, decided_by: str, decided_at: str, decision: str):
         self.decided_by, self.decided_at, self.decision = decided_by, decided_at, decision
         super().__init__(f"Already decided by {decided_by} at {decided_at} ({decision}).")
+
+
+class RequestChanged(ApprovalError):
+    """The interrupt's request is not the one the decider was shown (its digest differs): nothing is saved."""

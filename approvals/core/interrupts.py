@@ -25,6 +25,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.types import Interrupt
 from pydantic import ValidationError
 
+from approvals.core.digest import request_digest
 from approvals.core.records import BUILTIN_GRAPH
 from graphs.hitl import (
     ActionRequest,
@@ -116,6 +117,11 @@ class ReviewRequest:
     requested_by: str
     created_at: str
     policy: str
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the value's canonical JSON: a decision carries the digest its reviewer was shown."""
+        return request_digest(self.value)
 
     @property
     def tool(self) -> str:

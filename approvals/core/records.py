@@ -38,6 +38,8 @@ class QueueItem:
     """The registered graph the thread runs on (langgraph.json / APPROVAL_GRAPHS name)."""
     kind: Kind
     """"hitl", "tool_approval" (decided like "hitl") or "raw" (answered with a JSON value)."""
+    request_digest: str = ""
+    """sha256 of the interrupt value's canonical JSON when it was indexed: a bulk decision is bound to it."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ class PendingApproval:
     @property
     def value(self) -> Any:
         return self.review.value
+
+    @property
+    def request_digest(self) -> str:
+        """What the decision must send back to show it saw this request (canonical JSON of the value, sha256)."""
+        return self.review.digest
 
     @property
     def payload_matches(self) -> bool:

@@ -11,11 +11,11 @@ from langgraph.types import Command
 
 from approvals.core.actors import Actor
 from approvals.core.decisions import CheckedDecision, check_policy, checked_decision
-from approvals.core.errors import AlreadyDecided, ApprovalError, NotPending
+from approvals.core.errors import AlreadyDecided, ApprovalError, NotPending, RequestChanged
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import may_see
 from approvals.notify import webhooks
-from approvals.service import claims
+from approvals.service import claims, oversight
 from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
 from approvals.service.queue import QueueService
@@ -29,18 +29,23 @@ class DecisionService(QueueService):
 
     # -- decisions ---------------------------------------------------------------------------------------
 
-    def decide(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
-        """Record the decision (exactly once per interrupt) and resume the graph with it."""
-        row, pending = self._record(thread_id, interrupt_id, lambda request: response, actor)
+    def decide(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor,
+               request_digest: str | None = None) -> DecisionRecord:
+        """Record the decision (exactly once per interrupt) and resume the graph with it.
+
+        `request_digest`: the digest of the request the decider was shown; another one is refused (RequestChanged).
+        """
+        row, pending = self._record(thread_id, interrupt_id, lambda request: response, actor, request_digest)
         return decision_record({**row, "applied_at": self._apply(row, pending)})
 
-    def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor) -> DecisionRecord:
+    def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor,
+                        request_digest: str | None = None) -> DecisionRecord:
         """Validate and record a decision without resuming: fast, so a page can answer at once.
 
-        Raises AlreadyDecided (someone was first), NotPending, NotAllowed or InvalidDecision; in every case
-        nothing is saved.
+        Raises AlreadyDecided (someone was first), NotPending, NotAllowed, RequestChanged (the request is not the
+        one whose `request_digest` the decider saw), Paused or InvalidDecision; in every case nothing is saved.
         """
-        row, _ = self._record(thread_id, interrupt_id, lambda request: response, actor)
+        row, _ = self._record(thread_id, interrupt_id, lambda request: response, actor, request_digest)
         return decision_record(row)
 
     def decide_many(
@@ -64,20 +69,23 @@ class DecisionService(QueueService):
                 claim = claimed.get((item.thread_id, item.interrupt_id))
                 if claim is not None and claim.claimed_by != actor.name:
                     raise claims.Claimed(claim)
-                row, _ = self._record(item.thread_id, item.interrupt_id, _for_requests(response_factory), actor)
+                row, _ = self._record(item.thread_id, item.interrupt_id, _for_requests(response_factory), actor,
+                                      item.request_digest or None)
                 decided.append(decision_record(row))
             except (ApprovalError, InvalidDecision) as error:
                 failed.append((item, str(error)))
         return BulkResult(decided, failed)
 
     def _record(self, thread_id: str, interrupt_id: str, response_for: Callable[[HITLRequest | None], Any],
-                actor: Actor) -> tuple[Row, PendingApproval]:
+                actor: Actor, request_digest: str | None = None) -> tuple[Row, PendingApproval]:
         """Check a decision against the pending interrupt and insert it with the compare-and-set.
 
         Returns the decision row and the approval it was checked against. Reasons for a refusal are looked up
         only on refusal, so the common path reads the checkpoint and nothing else.
         """
         pending = self.approval(thread_id, interrupt_id, viewer=actor)
+        if request_digest is not None and request_digest != pending.review.digest:
+            raise RequestChanged("The request changed since you opened it; look at it again before deciding.")
         self.graph_for(pending.graph)  # an unregistered graph: refused before anything is saved
         decision = checked_decision(pending.review, response_for(pending.request))
         granted = check_policy(pending.review, decision, actor)
@@ -102,6 +110,7 @@ class DecisionService(QueueService):
             "clearance": granted,
         }
         with self.db.transaction() as tx:
+            oversight.refuse_if_paused(tx, pending, decision)
             inserted = tx.execute(
                 f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
                 " ON CONFLICT (thread_id, interrupt_id) DO NOTHING",
@@ -113,6 +122,7 @@ class DecisionService(QueueService):
                     (pending.thread_id, pending.interrupt_id),
                 )
                 webhooks.enqueue_decided(tx, row, review.summary())
+                oversight.chain_decision(tx, row, pending, actor)  # last: the chain's lock is held until commit
         if not inserted:
             winner = self._decision(pending.thread_id, pending.interrupt_id)
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
@@ -154,6 +164,7 @@ class DecisionService(QueueService):
                 tx.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (now, decision_id))
                 tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, thread_id))
                 write_index(tx, thread_id, snapshot)
+                oversight.chain_delivery(tx, row, now)
         return now
 
     def recover(self) -> int:

@@ -60,12 +60,13 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
     for pending in items:
         review = pending.review
         item = QueueItem(thread_id, pending.interrupt_id, pending.checkpoint_id, review.tool, review.requested_by,
-                         review.policy, review.summary(), review.created_at, pending.graph, review.kind)
+                         review.policy, review.summary(), review.created_at, pending.graph, review.kind, review.digest)
         inserted = tx.execute(
             "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
-            " created_at, status, graph, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+            " created_at, status, graph, kind, request_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
-             item.args_summary, item.created_at, item.graph, item.kind),
+             item.args_summary, item.created_at, item.graph, item.kind, item.request_digest),
         )
         if inserted:
             webhooks.enqueue_pending(tx, item)

@@ -49,7 +49,7 @@ class QueueService(ServiceBase):
         where, params = scoped(filters, viewer).where()
         rows = self.db.query(
             "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at, graph,"
-            f" kind FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
+            f" kind, request_digest FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [QueueItem(**row) for row in rows]

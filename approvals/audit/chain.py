@@ -1,0 +1,116 @@
+"""The hash chain: each entry's SHA-256 covers its canonical JSON, `prev_hash` included, so changing, removing or
+inserting any entry breaks every hash after it.
+
+`append(tx, event)` is the one way in: call it inside the transaction that commits the event (a decision, an
+approval of a multi-approver item, an expiry, a delivery, a pause), so the event and its entry commit together or
+not at all. One chain across replicas: PostgreSQL takes a transaction-scoped advisory lock before reading the head
+(the next statement then sees the last committed head), SQLite's BEGIN IMMEDIATE already serializes writers; the
+PRIMARY KEY on `seq` turns any fork into an error instead of a second branch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from approvals.core.digest import canonical_json, sha256_hex
+from approvals.store.database import Database, Row, Transaction, utcnow
+
+GENESIS = "0" * 64
+"""`prev_hash` of entry 1."""
+AUDIT_LOCK = 0x61756474  # PostgreSQL advisory lock key for "appending to the audit chain"
+EXPORT_PAGE = 5000
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    """Hex SHA-256 over the entry's canonical JSON without `hash`."""
+    return sha256_hex(canonical_json({k: v for k, v in entry.items() if k != "hash"}))
+
+
+def chained(event: dict[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
+    """The entry `event` becomes at position `seq`, hash included."""
+    entry = {"recorded_at": utcnow(), **event, "seq": seq, "prev_hash": prev_hash}
+    return {**entry, "hash": entry_hash(entry)}
+
+
+def append(tx: Transaction, event: dict[str, Any]) -> dict[str, Any]:
+    """Chain `event` (a dict with a `type` and JSON values) in the caller's transaction; returns the entry.
+
+    Call it last in the transaction: on PostgreSQL the chain's lock is held from here until the commit.
+    """
+    if tx.dialect == "postgres":
+        tx.query("SELECT pg_advisory_xact_lock(?)", (AUDIT_LOCK,))
+    head = tx.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    seq, prev = (head[0]["seq"] + 1, head[0]["hash"]) if head else (1, GENESIS)
+    entry = chained(event, seq, prev)
+    tx.execute(
+        "INSERT INTO audit_log (seq, prev_hash, hash, type, thread_id, interrupt_id, decision_id, recorded_at, entry)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, prev, entry["hash"], entry["type"], entry.get("thread_id"), entry.get("interrupt_id"),
+         entry.get("decision_id"), entry["recorded_at"], canonical_json(without_hash(entry))),
+    )
+    return entry
+
+
+def without_hash(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "hash"}
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+
+
+def head(db: Database) -> Head | None:
+    rows = db.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    return Head(int(rows[0]["seq"]), rows[0]["hash"]) if rows else None
+
+
+def stored_entries(db: Database, from_seq: int = 1, to_seq: int | None = None) -> Iterator[Row]:
+    """The stored rows from `from_seq` to `to_seq` (default: the end), in seq order, a page at a time (a long
+    chain never sits in memory)."""
+    last = to_seq if to_seq is not None else 2**62
+    while True:
+        rows = db.query("SELECT seq, hash, entry FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
+                        (from_seq, last, EXPORT_PAGE))
+        yield from rows
+        if len(rows) < EXPORT_PAGE:
+            return
+        from_seq = int(rows[-1]["seq"]) + 1
+
+
+def first_seq_since(db: Database, since: str) -> int | None:
+    """The first entry recorded at or after `since` (ISO time), or None when there is none."""
+    rows = db.query("SELECT MIN(seq) AS seq FROM audit_log WHERE recorded_at >= ?", (since,))
+    return int(rows[0]["seq"]) if rows and rows[0]["seq"] is not None else None
+
+
+def entries_of(rows: Iterable[Row]) -> Iterator[dict[str, Any]]:
+    """Stored rows as entries (the stored JSON plus the stored hash), as an export writes them."""
+    for row in rows:
+        entry = json.loads(row["entry"])
+        # the row's own seq wins: an entry moved to another position must not pass as the one stored there
+        yield {**entry, "seq": int(row["seq"]) if entry.get("seq") == int(row["seq"]) else -1, "hash": row["hash"]}
+
+
+def first_break(entries: Iterable[dict[str, Any]], prev_hash: str | None = GENESIS) -> tuple[int, str] | None:
+    """The first entry that does not chain, as (seq, reason); None when all do.
+
+    `prev_hash=None` accepts the first entry's own `prev_hash` (a range export starts mid-chain).
+    """
+    expected_seq: int | None = None if prev_hash is None else 1
+    for entry in entries:
+        seq = entry.get("seq")
+        if not isinstance(seq, int):
+            return (expected_seq or 0, "an entry without a seq")
+        if expected_seq is not None and seq != expected_seq:
+            return (expected_seq, f"seq {expected_seq} is missing (found {seq})")
+        if prev_hash is not None and entry.get("prev_hash") != prev_hash:
+            return (seq, "its prev_hash is not the previous entry's hash")
+        if entry.get("hash") != entry_hash(entry):
+            return (seq, "its hash does not match its content")
+        prev_hash, expected_seq = entry["hash"], seq + 1
+    return None

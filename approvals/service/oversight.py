@@ -1,0 +1,116 @@
+"""What the service adds to the audit chain around decisions, and the stop switch (pause a tool or a graph).
+
+Each function takes the caller's transaction, so the event and its chained entry commit together. Pausing is the
+EU AI Act's "stop": a paused tool's or graph's items refuse approval (a reject still goes through) until resumed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from approvals.audit import chain
+from approvals.audit.events import decision_event, delivery_event, pause_event
+from approvals.core.actors import Actor
+from approvals.core.decisions import CheckedDecision
+from approvals.core.errors import ApprovalError, NotAllowed
+from approvals.core.records import PendingApproval
+from approvals.store.database import Database, Row, Transaction, utcnow
+
+TargetKind = Literal["tool", "graph"]
+TARGET_KINDS: tuple[TargetKind, ...] = ("tool", "graph")
+
+
+class Paused(ApprovalError):
+    """The item's tool or graph is paused: only a reject goes through."""
+
+
+@dataclass(frozen=True)
+class PausedTarget:
+    kind: TargetKind
+    name: str
+    paused_by: str
+    paused_at: str
+
+
+# -- the chain around decisions --------------------------------------------------------------------------
+
+
+def chain_decision(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor) -> None:
+    """The decision's entry, with when its decider first opened the item (None: decided without opening it)."""
+    opened = tx.query("SELECT opened_at FROM item_opens WHERE thread_id = ? AND interrupt_id = ? AND opened_by = ?",
+                      (pending.thread_id, pending.interrupt_id, actor.name))
+    chain.append(tx, decision_event(row, pending.review, pending.graph, opened[0]["opened_at"] if opened else None))
+
+
+def chain_delivery(tx: Transaction, row: Row, applied_at: str) -> None:
+    """The delivery entry: the decision reached the agent, and these tool calls ran (from the ledger)."""
+    entries = tx.query("SELECT entry FROM audit_log WHERE decision_id = ? AND type = 'decision' ORDER BY seq DESC"
+                       " LIMIT 1", (row["decision_id"],))
+    call_ids = json.loads(entries[0]["entry"]).get("tool_call_ids") or [] if entries else []
+    marks = ", ".join("?" * len(call_ids))
+    executed = tx.query(f"SELECT * FROM ledger WHERE tool_call_id IN ({marks}) ORDER BY executed_at",
+                        call_ids) if call_ids else []
+    chain.append(tx, delivery_event(row["decision_id"], row["thread_id"], row["interrupt_id"], applied_at, executed))
+
+
+def record_open(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor) -> None:
+    """When `actor` first opened the item: the oversight metrics measure the time from here to the decision."""
+    tx.execute("INSERT INTO item_opens (thread_id, interrupt_id, opened_by, opened_at) VALUES (?, ?, ?, ?)"
+               " ON CONFLICT DO NOTHING", (thread_id, interrupt_id, actor.name, utcnow()))
+
+
+# -- the stop switch ---------------------------------------------------------------------------------------
+
+
+def pause(db: Database, kind: str, name: str, actor: Actor) -> PausedTarget:
+    """Stop approvals for a tool or a graph; chained. Pausing what is paused already changes nothing."""
+    kind, name = _target(kind, name, actor)
+    at = utcnow()
+    with db.transaction() as tx:
+        if tx.execute("INSERT INTO paused_targets (kind, name, paused_by, paused_at) VALUES (?, ?, ?, ?)"
+                      " ON CONFLICT DO NOTHING", (kind, name, actor.name, at)):
+            chain.append(tx, pause_event("pause", kind, name, actor.name, at))
+        row = tx.query("SELECT * FROM paused_targets WHERE kind = ? AND name = ?", (kind, name))[0]
+    return PausedTarget(**row)
+
+
+def resume(db: Database, kind: str, name: str, actor: Actor) -> bool:
+    """Let approvals through again; chained. False when it was not paused."""
+    kind, name = _target(kind, name, actor)
+    with db.transaction() as tx:
+        removed = tx.execute("DELETE FROM paused_targets WHERE kind = ? AND name = ?", (kind, name))
+        if removed:
+            chain.append(tx, pause_event("resume", kind, name, actor.name, utcnow()))
+    return bool(removed)
+
+
+def paused_targets(db: Database) -> list[PausedTarget]:
+    return [PausedTarget(**row) for row in db.query("SELECT * FROM paused_targets ORDER BY kind, name")]
+
+
+def refuse_if_paused(tx: Transaction, pending: PendingApproval, decision: CheckedDecision) -> None:
+    """Anything but a reject of a paused tool's or graph's item is refused, saying who paused it and when.
+
+    Read in the decision's own transaction, so an approval cannot slip past a pause committed before it."""
+    if decision.types == {"reject"}:
+        return
+    tools = [a.name for a in pending.request.action_requests] if pending.request else []
+    marks = ", ".join("?" * len(tools)) or "''"
+    rows = tx.query(f"SELECT * FROM paused_targets WHERE (kind = 'graph' AND name = ?) OR (kind = 'tool' AND name IN"
+                    f" ({marks})) ORDER BY kind, name", (pending.graph, *tools))
+    if rows:
+        held = rows[0]
+        raise Paused(f"The {held['kind']} {held['name']} is paused (by {held['paused_by']} at {held['paused_at']}):"
+                     " its items can be rejected, not approved, until it is resumed.")
+
+
+def _target(kind: str, name: str, actor: Actor) -> tuple[TargetKind, str]:
+    if not actor.is_reviewer:
+        raise NotAllowed("Only a reviewer can pause or resume a tool or a graph.")
+    if kind not in TARGET_KINDS:
+        raise ApprovalError(f"Pause a tool or a graph, not {kind!r}.")
+    if not name.strip() or len(name) > 200:
+        raise ApprovalError("Name the tool or graph to pause.")
+    return kind, name.strip()
