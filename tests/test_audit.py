@@ -198,3 +198,27 @@ def test_the_key_is_made_on_first_use_readable_by_its_owner_only(store, audit_ke
     assert not audit_key.exists()
     signing.signing_key()
     assert audit_key.stat().st_mode & 0o777 == 0o600
+
+
+def test_decisions_made_before_the_chain_join_it_when_the_database_upgrades(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "earlier.db")
+    store = open_store(path)
+    service = ApprovalService(store)
+    for item in pending_refunds(service, 2):
+        service.decide(*item, APPROVE, ALICE)
+    store.close()
+    with sqlite3.connect(path) as conn:  # the database as the release before the chain left it
+        for table in ("audit_log", "audit_heads", "paused_targets", "item_opens"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("ALTER TABLE pending DROP COLUMN request_digest")
+        conn.execute("DELETE FROM alembic_version WHERE version_num = '0021'")
+    store = open_store(path)
+    try:
+        entries = chain(store)
+        assert [(e["seq"], e["type"], e.get("imported")) for e in entries] == [(1, "decision", True),
+                                                                               (2, "decision", True)]
+        assert evidence.verify_live(store.db) is None
+    finally:
+        store.close()
