@@ -67,7 +67,7 @@ def test_eight_threads_deciding_at_once_on_two_replicas_make_one_chain(store, db
             try:
                 start.wait(30)
                 replicas[n % 2].decide(*items[n], APPROVE, (ALICE, BOB)[n % 2])
-            except Exception as error:  # noqa: BLE001 - reported below
+            except Exception as error:  # reported below
                 errors.append(error)
 
         workers = [threading.Thread(target=decide, args=(n,)) for n in range(8)]
