@@ -3,7 +3,9 @@
 The middleware gives every browser that loads a page a server-side session in an HttpOnly cookie, so who you are
 survives reloads, new tabs and app restarts. The lifespan starts the webhook sender with the server, not with
 the first visitor: events committed before a restart go out even if nobody opens the app. It starts interrupt
-discovery the same way, so items that workers (other processes) write reach the queue within about a second.
+discovery the same way, so items that workers (other processes) write reach the queue within about a second,
+and the run runner, whose heartbeat loop takes over runs cut by a crash (this replica's predecessor or another
+replica) as soon as their lease runs out.
 """
 
 from collections.abc import AsyncIterator
@@ -23,6 +25,7 @@ from approvals.sources.discovery import DiscoveryLoop
 async def lifespan(_app: st.App) -> AsyncIterator[None]:
     sender = start_sender(resources.approval_service().store)
     discovery = DiscoveryLoop(resources.approval_service())
+    resources.background_runner()  # its loop starts now: cut runs are finished before anyone reloads
     try:
         yield
     finally:

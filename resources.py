@@ -11,7 +11,13 @@ from approvals.service.runner import BackgroundRunner
 from approvals.store.schema import open_store
 
 
-@st.cache_resource(on_release=lambda service: service.store.close())
+def _release_service(service: ApprovalService) -> None:
+    """The runner works for this service: it stops first (its runs end), then the store closes."""
+    background_runner.clear()
+    service.store.close()
+
+
+@st.cache_resource(on_release=_release_service)
 def approval_service() -> ApprovalService:
     """The store, graph and service; decisions left unapplied by a crash are applied on start."""
     service = ApprovalService(open_store())
@@ -22,7 +28,8 @@ def approval_service() -> ApprovalService:
 
 @st.cache_resource(on_release=BackgroundRunner.shutdown)
 def background_runner() -> BackgroundRunner:
-    return BackgroundRunner()
+    """The runs of this replica (APPROVAL_MAX_RUNS at once), their heartbeat, and taking over cut runs."""
+    return BackgroundRunner(runs=approval_service())
 
 
 def route_through_app() -> None:

@@ -2,7 +2,8 @@
 
 Everything shown is rebuilt from the database and `?thread=` on each run (a reload empties session_state).
 Graph runs happen in the background runner, never in this script thread, so reruns, second clicks and
-reloads neither kill nor duplicate them; a fragment polls the runner and reruns the page when a run ends.
+reloads neither kill nor duplicate them. Each run is a row: a fragment polls it (whichever replica works on it)
+and reruns the page when the run ends; a failed run shows its reason and Retry.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
-from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, UnknownThread
+from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, ThreadBusy, UnknownThread
 from approvals.core.records import PendingApproval
 from graphs.hitl import InvalidDecision
 from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
 from ui.chat import AVATARS, chat_entries
 from ui.identity import current_actor, require_actor, session_ended
+from ui.run_status import run_failed, run_in_progress
 
 POLL_SECONDS = 0.5
 RECENT_THREADS = 20
@@ -47,19 +49,20 @@ def new_conversation() -> None:
     forget_outcome()
 
 
-def known_thread(thread_id: str) -> str:
-    """The id if it names a conversation this person may read (or one this tab just started); else
-    InvalidThreadId/UnknownThread."""
-    if st.session_state.get("conversation_started") == thread_id and runner.is_running(thread_id):
-        return service.check_thread_id(thread_id)
-    return service.require_thread(thread_id, viewer=actor)
-
-
 def record(thread_id: str, interrupt_id: str, response: dict) -> None:
     """Record the decision here (fast, exactly once per interrupt), then resume the graph in the background."""
     decision = service.record_decision(thread_id, interrupt_id, response, require_actor())
     forget_outcome()
-    runner.enqueue(thread_id, service.apply_decision, decision.decision_id)
+    runner.start(service.start_decision(decision))
+
+
+def retry(thread_id: str) -> None:
+    """Retry button callback: a new run from where the failed one stopped (refused if another run started)."""
+    forget_outcome()
+    try:
+        runner.start(service.start_retry(thread_id, require_actor()))
+    except ApprovalError as error:
+        st.session_state["conversation_flash"] = (thread_id, error)
 
 
 def approve(thread_id: str, interrupt_id: str, response: dict) -> None:
@@ -87,11 +90,11 @@ def report_stale_form(thread_id: str, pending: PendingApproval | None) -> None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def watch_run(thread_id: str) -> None:
-    """Shows progress while the runner works on this thread (in any session); reruns the page when it is done."""
-    if not runner.is_running(thread_id):
+    """Shows progress while a replica works on this thread (in any session); reruns the page when it is done."""
+    status = service.run_status(thread_id, viewer=actor)
+    if status is None or not status.run.active:
         st.rerun()
-    with st.chat_message("assistant"):
-        st.status("The agent is working…", state="running")
+    run_in_progress(status)
 
 
 def approval_card(pending: PendingApproval) -> None:
@@ -143,7 +146,7 @@ st.title("Conversation")
 thread_id = st.query_params.get("thread")
 try:
     if thread_id is not None:
-        known_thread(thread_id)
+        service.require_thread(thread_id, viewer=actor)
 except (InvalidThreadId, UnknownThread) as error:
     show_error(error)
     st.button("New conversation", key="conversation_new_instead", type="primary", on_click=new_conversation)
@@ -159,13 +162,14 @@ flash = st.session_state.get("conversation_flash")
 if flash and flash[0] == thread_id:
     show_error(flash[1])
 
-running = thread_id is not None and runner.is_running(thread_id)
+run = service.run_status(thread_id, viewer=actor) if thread_id is not None else None
+running = run is not None and run.run.active
 pending = None
 if running:
     watch_run(thread_id)
 elif thread_id is not None:
-    if error := runner.take_error(thread_id):
-        show_error(error)
+    if run is not None and run.run.state == "failed":
+        run_failed(run, retry)
     if pending := service.pending_approval(thread_id, viewer=actor):
         approval_card(pending)
     report_stale_form(thread_id, pending)
@@ -180,11 +184,14 @@ elif prompt := st.chat_input(placeholder, key="conversation_input", disabled=run
     if thread_id is None:
         thread_id = service.new_thread_id()
         st.query_params["thread"] = thread_id
-        st.session_state["conversation_started"] = thread_id
-    if runner.submit(thread_id, service.send_message, thread_id, prompt, actor):
+    try:
+        runner.start(service.start_message(thread_id, prompt, actor))
+    except ThreadBusy as error:
+        st.warning(str(error))
+    except ApprovalError as error:
+        show_error(error)
+    else:
         st.chat_message("user").text(prompt)
         watch_run(thread_id)
-    else:
-        st.warning("The agent is still working on this conversation; wait for it to finish.")
 
 recent_conversations()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ALICE, BROWSER, CAROL, GUEST, BrowserCookie
+from openai_compatible import serve
 from streamlit.testing.v1 import AppTest
 
 import resources
@@ -274,26 +275,29 @@ def test_stale_edit_form_says_who_decided_instead_of_vanishing(app_service: Appr
     assert len(app_service.store.ledger.entries(thread_of(first))) == 1
 
 
-def test_reload_during_a_run_shows_it_is_working_then_the_error(app_service: ApprovalService):
-    at = send(open_page(), "Where is order 1234?")
-    thread_id, release = thread_of(at), threading.Event()
+def test_reload_during_a_run_shows_it_is_working_then_the_reason_and_retry_gets_the_card(monkeypatch):
+    with serve(delay=1.0) as model:
+        for name, value in model.env().items():
+            monkeypatch.setenv(name, value)
+        resources.approval_service.clear()  # the page's agent now calls the slow model server
+        model.failing = True
+        at = open_page()
+        at.chat_input(key="conversation_input").set_value(REFUND).run(timeout=30)
+        thread_id = thread_of(at)
 
-    def slow_failing_job() -> None:
-        release.wait(30)
-        raise RuntimeError("model timed out")
+        reloaded = open_page(thread_id)  # a refresh: a new session, read from the run's row
+        assert [s.label for s in reloaded.status] == ["The agent is working…"]
+        assert reloaded.chat_input(key="conversation_input").disabled
+        reloaded.run(timeout=30)  # a rerun neither ends nor repeats the run
+        assert [s.label for s in reloaded.status] == ["The agent is working…"]
 
-    assert resources.background_runner().submit(thread_id, slow_failing_job)
-    reloaded = open_page(thread_id)  # a refresh: a new session, the run is still going
-    assert [s.label for s in reloaded.status] == ["The agent is working…"]
-    assert reloaded.chat_input(key="conversation_input").disabled
-    reloaded.run(timeout=30)  # a rerun neither ends nor repeats the run
-    assert [s.label for s in reloaded.status] == ["The agent is working…"]
-    assert "Order 1234: shipped, arriving in 2 days." in "\n".join(texts(reloaded))
-
-    release.set()
-    reloaded = settle(reloaded)
-    assert "RuntimeError: model timed out" in messages(reloaded)
-    assert not reloaded.status
+        reloaded = settle(reloaded)
+        assert "The agent's run failed: OpenAIAPIError: Error code: 503" in messages(reloaded)
+        assert "overloaded" in messages(reloaded) and not reloaded.status
+        model.failing = False
+        reloaded = settle(click(reloaded, "Retry the run"))
+        assert "Approve" in labels(reloaded) and not reloaded.error
+        assert [t for t in texts(reloaded) if t == REFUND] == [REFUND]
 
 
 def test_signed_in_user_chats_under_their_name(app_service: ApprovalService):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError, NotAllowed, NotPending, UnknownThread
 from approvals.core.records import BUILTIN_GRAPH, ThreadSummary
+from approvals.core.runs import Run
 from approvals.core.visibility import may_see
-from approvals.service.base import DURABILITY
-from approvals.service.queue import QueueService
+from approvals.service.runs import RunService
 from approvals.store.database import utcnow
 
 MAX_MESSAGE_CHARS = 4000
 
 
-class ConversationService(QueueService):
+class ConversationService(RunService):
     """A person's conversations: listing, reading and writing them."""
 
     def recent_threads(self, limit: int = 30, *, viewer: Actor) -> list[ThreadSummary]:
@@ -34,7 +34,16 @@ class ConversationService(QueueService):
         return snapshot.messages if snapshot else []
 
     def send_message(self, thread_id: str, text: str, actor: Actor) -> None:
-        """Add the user's message and run the agent until it answers or stops for an approval."""
+        """Add the user's message and run the agent here until it answers or stops for an approval."""
+        run = self.start_message(thread_id, text, actor)
+        if (error := self.execute_run(run.run_id)) is not None:
+            raise error
+
+    def start_message(self, thread_id: str, text: str, actor: Actor) -> Run:
+        """Check the message and record its run (queued); the runner carries it out, on this replica or another.
+
+        The conversation exists from here on, so a reload on any replica finds it and shows the run working.
+        """
         thread_id = self.check_thread_id(thread_id)
         text = text.strip()
         if not text or len(text) > MAX_MESSAGE_CHARS:
@@ -43,19 +52,13 @@ class ConversationService(QueueService):
             if may_see(actor, owner):
                 raise NotAllowed(f"This conversation is {owner}'s; only they can write in it.")
             raise UnknownThread(f"There is no conversation {thread_id!r}.")
-        with self._exclusive(thread_id):
-            snapshot = self._snapshot(thread_id)
-            if snapshot is not None and snapshot.graph != BUILTIN_GRAPH:
-                raise NotAllowed(f"This conversation runs on the graph {snapshot.graph!r} in its own worker.")
-            if snapshot is not None and snapshot.interrupts:
-                raise NotPending("This conversation is waiting for an approval; decide it before writing more.")
-            self._touch_thread(thread_id, text, actor)
-            self.graph.invoke(
-                {"messages": [HumanMessage(text)], "requester": actor.name},
-                self._config(thread_id, BUILTIN_GRAPH, actor.name),
-                durability=DURABILITY,
-            )
-            self.sync_index(thread_id)
+        snapshot = self._snapshot(thread_id)
+        if snapshot is not None and snapshot.graph != BUILTIN_GRAPH:
+            raise NotAllowed(f"This conversation runs on the graph {snapshot.graph!r} in its own worker.")
+        if snapshot is not None and snapshot.interrupts:
+            raise NotPending("This conversation is waiting for an approval; decide it before writing more.")
+        self._touch_thread(thread_id, text, actor)
+        return self.begin_run(thread_id, "message", actor.name, input=text)
 
     def _touch_thread(self, thread_id: str, text: str, actor: Actor) -> None:
         now = utcnow()

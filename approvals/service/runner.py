@@ -1,21 +1,38 @@
 """Runs graph work off the Streamlit script thread, at most one job per conversation at a time.
 
-A rerun, a second click or a browser refresh starts a new script run; the job keeps going here, and any
-session can ask whether it is still running and how it ended.
+A rerun, a second click or a browser refresh starts a new script run; the job keeps going here. Runs of the
+built-in agent are also rows (approvals/service/runs.py): this process renews their leases while it works on
+them, and takes over the runs of replicas that stopped renewing theirs (a crash, a restart), so every cut run is
+finished by someone. The pool is sized for I/O-bound model calls (APPROVAL_MAX_RUNS), not for CPU cores.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
+from approvals.core.runs import Run
+from approvals.service.runs import LEASE_SECONDS, RunService, max_runs
+
+HEARTBEAT_SECONDS = min(1.0, LEASE_SECONDS / 3)
+log = logging.getLogger(__name__)
+
 
 class BackgroundRunner:
-    def __init__(self, max_workers: int = 4):
-        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="graph")
+    def __init__(self, max_workers: int | None = None, runs: RunService | None = None):
+        """With `runs`, the runner also carries out run records and keeps their heartbeat (a thread of its own)."""
+        self.max_workers = max_workers or max_runs()
+        self._executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="graph")
         self._jobs: dict[str, Future] = {}
         self._lock = threading.Lock()
+        self._runs = runs
+        self._stopped = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        if runs is not None:
+            self._supervisor = threading.Thread(target=self._supervise, name="run-heartbeat", daemon=True)
+            self._supervisor.start()
 
     def submit(self, thread_id: str, job: Callable[..., object], *args: object) -> bool:
         """Start `job(*args)` for this conversation unless one is already running; False means it was not started."""
@@ -34,13 +51,19 @@ class BackgroundRunner:
             previous = self._jobs.get(thread_id)
             self._jobs[thread_id] = self._executor.submit(_after, previous, job, args)
 
+    def start(self, run: Run) -> None:
+        """Carry out a recorded run when a slot is free; until then it shows as queued on every replica."""
+        if self._runs is None:
+            raise RuntimeError("this runner was made without a run service")
+        self.enqueue(run.thread_id, self._runs.execute_run, run.run_id)
+
     def is_running(self, thread_id: str) -> bool:
         with self._lock:
             job = self._jobs.get(thread_id)
         return job is not None and not job.done()
 
     def wait(self, thread_id: str, timeout: float | None = None) -> None:
-        """Block until the conversation's job ends (tests and scripts; pages poll `is_running`)."""
+        """Block until the conversation's job ends (tests and scripts; pages poll the run's row)."""
         with self._lock:
             job = self._jobs.get(thread_id)
         if job is not None:
@@ -55,7 +78,23 @@ class BackgroundRunner:
             del self._jobs[thread_id]
             return job.exception()
 
+    def _supervise(self) -> None:
+        """Heartbeat for this replica's runs, then adopt runs whose replica stopped beating (first pass: at start)."""
+        assert self._runs is not None
+        while not self._stopped.is_set():
+            try:
+                self._runs.renew_leases()
+                for run in self._runs.take_over_cut_runs():
+                    log.info("taking over run %s of thread %s (attempt %d)", run.run_id, run.thread_id, run.attempts)
+                    self.start(run)
+            except Exception:  # a database hiccup must not end the heartbeat for good
+                log.exception("run heartbeat failed; retrying")
+            self._stopped.wait(HEARTBEAT_SECONDS)
+
     def shutdown(self) -> None:
+        self._stopped.set()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
         self._executor.shutdown(wait=True, cancel_futures=False)
 
 

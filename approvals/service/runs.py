@@ -1,0 +1,241 @@
+"""Runs as records: every run of the built-in agent is a row that any replica reads, leases and can take over.
+
+Why rows and not a dict in memory: a reload may land on another replica, which must show "working" and refuse
+a second run of the thread (a partial unique index allows one queued or running run per thread), and a run cut
+by a crash must be finished by someone. Each replica renews the lease of its own runs; a run whose lease ran out
+is taken over by exactly one replica (a compare-and-set on the old owner and lease) and continued from its
+checkpoint with `invoke(None, ...)`. Tools never run twice: the ledger answers a re-run tool call from its row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+
+from langchain_core.messages import HumanMessage
+from langgraph.pregel import Pregel
+
+from approvals.core.actors import Actor
+from approvals.core.errors import ApprovalError, ThreadBusy
+from approvals.core.records import BUILTIN_GRAPH, DecisionRecord
+from approvals.core.runs import ACTIVE_STATES, Run, RunKind, RunStatus
+from approvals.service.base import DURABILITY
+from approvals.service.decisions import DecisionService
+from approvals.sources.registry import GraphRegistry
+from approvals.store.database import Row, iso, utcnow
+from approvals.store.schema import Store
+
+DEFAULT_MAX_RUNS = 32
+"""Runs are I/O-bound (a model call is mostly waiting), so one replica works on many at once."""
+LEASE_SECONDS = float(os.environ.get("APPROVAL_RUN_LEASE_S", "5"))
+"""How long a run stays its replica's without a heartbeat; then another replica takes it over."""
+BUSY_WAIT_SECONDS = 5.0
+"""A decision clicked as its card appears may meet the run that drew the card still writing its last row."""
+log = logging.getLogger(__name__)
+ACTIVE = f"state IN ({', '.join(repr(state) for state in ACTIVE_STATES)})"
+
+
+def max_runs() -> int:
+    """APPROVAL_MAX_RUNS, the runs one replica works on at once (default 32)."""
+    raw = os.environ.get("APPROVAL_MAX_RUNS", "")
+    return int(raw) if raw.strip().isdigit() and int(raw) > 0 else DEFAULT_MAX_RUNS
+
+
+def new_replica_id() -> str:
+    """Unique per process start, so a restarted process never mistakes its dead predecessor's runs for live ones."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _lease_until(now: datetime) -> str:
+    return iso(now + timedelta(seconds=LEASE_SECONDS))
+
+
+def _run(row: Row) -> Run:
+    return Run(**{f.name: row[f.name] for f in fields(Run)})
+
+
+class RunService(DecisionService):
+    """The runs table, and carrying a run out: a message, a decision, or the continuation of a cut run."""
+
+    def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None):
+        super().__init__(store, graph, registry)
+        self.replica = new_replica_id()
+        self.max_runs = max_runs()
+        self._executing: set[str] = set()
+        self._heartbeat: threading.Thread | None = None
+        self._heartbeat_guard = threading.Lock()
+
+    # -- the records ----------------------------------------------------------------------------------------
+
+    def begin_run(self, thread_id: str, kind: RunKind, requester: str, *, input: str = "",
+                  decision_id: str | None = None, wait: float = 0.0) -> Run:
+        """Record a queued run owned by this replica; ThreadBusy when the thread already has an active run.
+
+        The partial unique index decides, so two replicas starting a run of one thread at once cannot both win.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            now = datetime.now(UTC)
+            row = {
+                "run_id": uuid.uuid4().hex, "thread_id": thread_id, "kind": kind, "state": "queued",
+                "requester": requester, "input": input, "decision_id": decision_id, "replica": self.replica,
+                "heartbeat_at": iso(now), "lease_until": _lease_until(now), "attempts": 1, "error": "",
+                "created_at": iso(now), "started_at": None, "ended_at": None,
+            }
+            if self.db.execute(
+                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) ON CONFLICT DO NOTHING",
+                list(row.values()),
+            ):
+                return _run(row)
+            if time.monotonic() >= deadline:
+                raise ThreadBusy("The agent is still working on this conversation; wait for it to finish.")
+            time.sleep(0.05)
+
+    def latest_run(self, thread_id: str) -> Run | None:
+        rows = self.db.query("SELECT * FROM runs WHERE thread_id = ? ORDER BY created_at DESC LIMIT 1", (thread_id,))
+        return _run(rows[0]) if rows else None
+
+    def run(self, run_id: str) -> Run | None:
+        rows = self.db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return _run(rows[0]) if rows else None
+
+    def run_status(self, thread_id: str, *, viewer: Actor) -> RunStatus | None:
+        """The thread's latest run and how many runs wait ahead of it on its replica; None before the first run."""
+        run = self.latest_run(self.require_thread(thread_id, viewer=viewer))
+        if run is None:
+            return None
+        ahead = 0
+        if run.state == "queued":
+            ahead = int(self.db.query(
+                "SELECT COUNT(*) AS n FROM runs WHERE state = 'queued' AND replica = ? AND created_at < ?",
+                (run.replica, run.created_at),
+            )[0]["n"])
+        return RunStatus(run, ahead, self.max_runs)
+
+    def renew_leases(self) -> int:
+        """The heartbeat: this replica still works on its runs, so nobody takes them over."""
+        now = datetime.now(UTC)
+        return self.db.execute(
+            f"UPDATE runs SET heartbeat_at = ?, lease_until = ? WHERE replica = ? AND {ACTIVE}",
+            (iso(now), _lease_until(now), self.replica),
+        )
+
+    def take_over_cut_runs(self) -> list[Run]:
+        """Runs whose replica stopped renewing their lease, now this replica's (queued again, one more attempt).
+
+        Compare-and-set on the old owner and lease: of several replicas looking at once, one wins each run.
+        """
+        now = datetime.now(UTC)
+        expired = self.db.query(
+            f"SELECT * FROM runs WHERE {ACTIVE} AND lease_until < ? ORDER BY created_at", (iso(now),)
+        )
+        taken = []
+        for row in expired:
+            if self.db.execute(
+                "UPDATE runs SET replica = ?, state = 'queued', heartbeat_at = ?, lease_until = ?,"
+                " attempts = attempts + 1"
+                f" WHERE run_id = ? AND replica = ? AND lease_until = ? AND {ACTIVE}",
+                (self.replica, iso(now), _lease_until(now), row["run_id"], row["replica"], row["lease_until"]),
+            ):
+                taken.append(_run({**row, "replica": self.replica, "state": "queued", "attempts": row["attempts"] + 1}))
+        return taken
+
+    def _claim(self, run_id: str) -> bool:
+        """Mark our queued run running; False when it is no longer ours (taken over, or already ended)."""
+        now = datetime.now(UTC)
+        return bool(self.db.execute(
+            "UPDATE runs SET state = 'running', started_at = ?, heartbeat_at = ?, lease_until = ?"
+            f" WHERE run_id = ? AND replica = ? AND {ACTIVE}",
+            (iso(now), iso(now), _lease_until(now), run_id, self.replica),
+        ))
+
+    def _finish(self, run_id: str, error: BaseException | None) -> None:
+        reason = "" if error is None else (f"{type(error).__name__}: {error}" if not isinstance(error, ApprovalError)
+                                          else str(error))
+        self.db.execute(
+            f"UPDATE runs SET state = ?, error = ?, ended_at = ? WHERE run_id = ? AND replica = ? AND {ACTIVE}",
+            ("failed" if error else "done", reason[:1000], utcnow(), run_id, self.replica),
+        )
+
+    # -- carrying a run out ---------------------------------------------------------------------------------
+
+    def execute_run(self, run_id: str) -> BaseException | None:
+        """Carry out a run this replica owns, record how it ended, and return its error (None: done or not ours)."""
+        run = self.run(run_id)
+        if run is None or not self._claim(run_id):
+            return None
+        try:
+            with self._kept_alive(run_id):
+                self._advance(run)
+                if run.kind != "decision":  # apply_decision writes the index in its own commit
+                    self.sync_index(run.thread_id)
+        except Exception as error:  # any failure of the agent (model down, bad tool) is the run's reason
+            self._finish(run_id, error)
+            return error
+        self._finish(run_id, None)
+        return None
+
+    @contextmanager
+    def _kept_alive(self, run_id: str) -> Iterator[None]:
+        """Renew this replica's leases while any run executes here, however it was started (runner or inline)."""
+        with self._heartbeat_guard:
+            self._executing.add(run_id)
+            if self._heartbeat is None or not self._heartbeat.is_alive():
+                self._heartbeat = threading.Thread(target=self._beat, name="run-lease", daemon=True)
+                self._heartbeat.start()
+        try:
+            yield
+        finally:
+            with self._heartbeat_guard:
+                self._executing.discard(run_id)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(LEASE_SECONDS / 3)
+            with self._heartbeat_guard:
+                if not self._executing:
+                    self._heartbeat = None
+                    return
+            try:
+                self.renew_leases()
+            except Exception:  # a closed store or a database hiccup: the next beat tries again
+                log.warning("could not renew run leases", exc_info=True)
+
+    def _advance(self, run: Run) -> None:
+        """From where the checkpoint stands to the next stop; a step already on disk is never run again."""
+        if run.kind == "decision":
+            if run.decision_id is None:
+                raise ApprovalError("This run has no decision to apply.")
+            self.apply_decision(run.decision_id)
+            return
+        config = self._config(run.thread_id, BUILTIN_GRAPH, run.requester)
+        snapshot = self._snapshot(run.thread_id)
+        written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
+        if run.kind == "message" and not written:
+            message = HumanMessage(run.input, id=run.run_id)
+            self.graph.invoke({"messages": [message], "requester": run.requester}, config, durability=DURABILITY)
+        elif snapshot is not None and not snapshot.interrupts and self.graph.get_state(config).next:
+            self.graph.invoke(None, config, durability=DURABILITY)  # cut mid-run: finish the steps cut off
+
+    def start_retry(self, thread_id: str, actor: Actor) -> Run:
+        """A new run that picks up where the thread's failed run stopped; refused unless the latest run failed."""
+        failed = self.latest_run(self.require_thread(thread_id, viewer=actor))
+        if failed is None or failed.state != "failed":
+            raise ApprovalError("There is no failed run to retry on this conversation.")
+        snapshot = self._snapshot(thread_id)
+        written = snapshot is not None and any(m.id == failed.run_id for m in snapshot.messages)
+        kind: RunKind = "continue" if failed.kind == "message" and written else failed.kind
+        return self.begin_run(thread_id, kind, failed.requester, input=failed.input, decision_id=failed.decision_id)
+
+    def start_decision(self, decision: DecisionRecord) -> Run:
+        """Record the run that applies a recorded decision (as the requester's run: it continues their thread)."""
+        return self.begin_run(decision.thread_id, "decision", decision.requested_by, decision_id=decision.decision_id,
+                              wait=BUSY_WAIT_SECONDS)
