@@ -14,12 +14,23 @@ import resources
 from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, ThreadBusy, UnknownThread
 from approvals.core.records import PendingApproval
 from graphs.hitl import InvalidDecision
-from ui.approval_widgets import approve_value, edit_form, escape_markdown, reject_form, render_request, show_error
+from ui.approval_widgets import (
+    approve_value,
+    edit_form,
+    escape_markdown,
+    local_time,
+    reject_form,
+    render_request,
+    show_error,
+)
 from ui.chat import AVATARS, chat_entries
+from ui.human import outcome_line
 from ui.identity import current_actor, require_actor, session_ended
 from ui.run_status import run_failed, run_in_progress
 
 POLL_SECONDS = 0.5
+WATCH_SECONDS = 2
+"""How often a waiting card looks for a reviewer's decision (well within the 5 s a requester may wait to see it)."""
 RECENT_THREADS = 20
 
 resources.route_through_app()
@@ -97,6 +108,36 @@ def watch_run(thread_id: str) -> None:
     run_in_progress(status)
 
 
+@st.fragment(run_every=WATCH_SECONDS)
+def waiting_for_reviewer(pending: PendingApproval) -> None:
+    """Says who can act, and looks every few seconds (one indexed read) whether they have: the page then redraws
+    with their decision, no reload needed. The requester may withdraw the request meanwhile."""
+    if service.decision(pending.thread_id, pending.interrupt_id, viewer=actor) is not None:
+        st.rerun()
+    st.info("Waiting for a reviewer. Any reviewer other than the requester can decide it in the Reviewer console; "
+            "their decision shows here as soon as they make it.", icon="⏳")
+    if pending.review.requested_by == actor.name:
+        st.button("Withdraw request", key=f"conversation_withdraw_{pending.interrupt_id}", icon="↩️",
+                  on_click=withdraw, args=(pending.thread_id, pending.interrupt_id))
+
+
+def withdraw(thread_id: str, interrupt_id: str) -> None:
+    """The requester takes the request back; the agent is told (a reject saying so) in the background."""
+    try:
+        decision = service.withdraw(thread_id, interrupt_id, require_actor())
+    except (ApprovalError, InvalidDecision) as error:
+        st.session_state["conversation_flash"] = (thread_id, error)
+    else:
+        runner.enqueue(thread_id, service.apply_decision, decision.decision_id)
+
+
+def outcomes(thread_id: str) -> dict[str, str]:
+    """Who decided each of the thread's requests and when, keyed by the request's time (see ui/chat.py)."""
+    return {record.requested_at: outcome_line(record.decision, record.decided_by, local_time(record.decided_at),
+                                              record.message, record.edit_diff)
+            for record in service.decisions(thread_id=thread_id, viewer=actor)}
+
+
 def approval_card(pending: PendingApproval) -> None:
     request, interrupt_id = pending.request, pending.interrupt_id
     if request is None:  # another graph's own question: answered in the Reviewer console
@@ -106,9 +147,10 @@ def approval_card(pending: PendingApproval) -> None:
         st.subheader("Approval needed")
         render_request(request)
         if not pending.payload_matches:
-            st.warning("The proposal on the message differs from the paused run's request; the request above is what runs.")
+            st.warning("The proposal on the message differs from the paused run's request; "
+                       "the request above is what runs.")
         if request.policy == "reviewer":
-            st.info("Waiting for a reviewer. A reviewer other than you decides this in the Reviewer console.", icon="⏳")
+            waiting_for_reviewer(pending)
             return
         mode = st.session_state.get("conversation_mode")
         form = {"edit": edit_form, "reject": reject_form}.get(mode[1]) if mode and mode[0] == interrupt_id else None
@@ -155,7 +197,7 @@ except (InvalidThreadId, UnknownThread) as error:
 
 st.caption(escape_markdown(f"Chatting as {actor.name}.") + (
     "" if actor.signed_in else " This browser's guest: sign in on the Reviewer console to chat under your own name."))
-for entry in chat_entries(service.messages(thread_id, viewer=actor) if thread_id else []):
+for entry in chat_entries(service.messages(thread_id, viewer=actor), outcomes(thread_id)) if thread_id else []:
     st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)
 
 flash = st.session_state.get("conversation_flash")
@@ -178,7 +220,9 @@ placeholder = "The agent is working…" if running else "Ask the agent, e.g. Ref
 if pending is not None:
     # No chat box under a pending card: the card is the next step, and the box's script bundle (an audio
     # recorder among it) would keep the browser busy while it draws the card after a reload.
-    st.caption("Decide the pending action above before writing more.")
+    waits = pending.request is None or pending.request.policy == "reviewer"
+    st.caption("You can write again once it is decided." if waits
+               else "Decide the pending action above before writing more.")
 elif prompt := st.chat_input(placeholder, key="conversation_input", disabled=running, max_chars=4000):
     forget_outcome()
     if thread_id is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,8 +10,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from ui.approval_widgets import tool_call_line
 
-Role = Literal["user", "assistant", "tool"]
-AVATARS: dict[Role, str | None] = {"user": None, "assistant": None, "tool": "🛠️"}
+Role = Literal["user", "assistant", "tool", "review"]
+AVATARS: dict[Role, str | None] = {"user": None, "assistant": None, "tool": "🛠️", "review": "🧑‍⚖️"}
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,12 @@ class ChatEntry:
     text: str
 
 
-def chat_entries(messages: Iterable[BaseMessage]) -> list[ChatEntry]:
-    """User and assistant turns, proposed/called tools as one line each, tool results (⛔ when rejected or failed)."""
-    messages = list(messages)
+def chat_entries(messages: Iterable[BaseMessage], outcomes: Mapping[str, str] | None = None) -> list[ChatEntry]:
+    """User and assistant turns, proposed/called tools as one line each, tool results (⛔ when rejected or failed).
+
+    `outcomes` maps a request's `created_at` to who decided it and when; that line follows the proposal.
+    """
+    messages, outcomes = list(messages), outcomes or {}
     answered = {message.tool_call_id for message in messages if isinstance(message, ToolMessage)}
     entries = []
     for message in messages:
@@ -30,6 +33,8 @@ def chat_entries(messages: Iterable[BaseMessage]) -> list[ChatEntry]:
             entries.append(ChatEntry("user", message.text))
         elif isinstance(message, AIMessage):
             entries.append(ChatEntry("assistant", _assistant_text(message, answered)))
+            if (decided := outcomes.get((message.additional_kwargs.get("hitl") or {}).get("created_at", ""))):
+                entries.append(ChatEntry("review", decided))
         elif isinstance(message, ToolMessage):
             mark = "⛔ " if message.status == "error" else ""
             entries.append(ChatEntry("tool", f"{mark}{message.name or 'tool'}: {message.text}"))

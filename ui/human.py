@@ -68,3 +68,16 @@ def destructive_calls(request: HITLRequest | None) -> list[str]:
     if request is None:
         return []
     return [call_line(a.name, a.args) for a in request.action_requests if is_destructive(a.name, a.description or "")]
+
+
+def outcome_line(decision: str, decided_by: str, when: str, message: str = "", edit_diff: list[dict] | None = None
+                 ) -> str:
+    """What the conversation records about a decision: "Approved by alice at 14:02", "Rejected by bob at 14:05:
+    not during the freeze", "Approved with edits by alice at 14:02: amount $250.00 → $200.00"."""
+    said = {"approve": "✅ Approved", "edit": "✏️ Approved with edits", "reject": "⛔ Rejected",
+            "withdraw": "↩️ Withdrawn", "respond": "💬 Answered", "answer": "💬 Answered"}.get(decision, f"☑️ {decision}")
+    line = f"{said} by {decided_by} at {when}"
+    changes = [f"{name} {arg_text(name, old)} → {arg_text(name, new)}"
+               for diff in edit_diff or [] for name, (old, new) in diff.get("changes", {}).items()]
+    details = "; ".join(changes) if changes else ("" if decision == "withdraw" else message)
+    return f"{line}: {details}" if details else line

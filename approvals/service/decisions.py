@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from langgraph.types import Command
 
 from approvals.core.actors import Actor
-from approvals.core.decisions import CheckedDecision, check_policy, checked_decision
-from approvals.core.errors import AlreadyDecided, ApprovalError, NotPending, RequestChanged
+from approvals.core.decisions import CheckedDecision, check_policy, checked_decision, clearance
+from approvals.core.errors import AlreadyDecided, ApprovalError, NotAllowed, NotPending, RequestChanged
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import may_see
 from approvals.notify import webhooks
@@ -127,6 +128,19 @@ class DecisionService(QueueService):
             winner = self._decision(pending.thread_id, pending.interrupt_id)
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
         return {**row, "applied_at": None}
+
+    def withdraw(self, thread_id: str, interrupt_id: str, actor: Actor) -> DecisionRecord:
+        """The requester takes back their own pending request: recorded as "withdraw", and the agent is told with a
+        reject saying "Withdrawn by <requester>" (it must not wait for an answer nobody will give). Resume with
+        `apply_decision`, as for any decision."""
+        pending = self.approval(thread_id, interrupt_id, viewer=actor)
+        if pending.request is None or pending.review.requested_by != actor.name:
+            raise NotAllowed("Only the person who asked can withdraw a request.")
+        self.graph_for(pending.graph)
+        message = f"Withdrawn by {actor.name}"
+        raw = {"decisions": [{"type": "reject", "message": message} for _ in pending.request.action_requests]}
+        decision = replace(checked_decision(pending.review, raw), name="withdraw")
+        return decision_record(self._insert_decision(pending, decision, actor, clearance(pending.review, actor)))
 
     def apply_decision(self, decision_id: str) -> None:
         """Resume the graph with a recorded decision; safe to repeat (a crash between record and resume)."""

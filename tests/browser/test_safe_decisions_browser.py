@@ -106,7 +106,7 @@ def test_the_open_items_approve_stays_in_view_and_in_place_across_decisions(app_
         expect(page.get_by_text("Claimed by you until")).to_be_visible()
         box = approve_button(page).bounding_box()
         assert box is not None
-        assert 0 <= box["y"] and box["y"] + box["height"] <= VIEWPORT["height"], f"Approve at y={box['y']}"
+        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], f"Approve at y={box['y']}"
         assert box["x"] + box["width"] <= VIEWPORT["width"]
         places.append((round(box["y"]), page.evaluate("window.scrollY")))
         press(page, "a")
