@@ -257,7 +257,8 @@ def decide(pending: PendingApproval, value: object) -> None:
     try:
         actor = require_actor()
         following = neighbour(1, actor, wrap=True)
-        record = service.record_decision(pending.thread_id, pending.interrupt_id, value, actor)
+        record = service.record_decision(pending.thread_id, pending.interrupt_id, value, actor,
+                                         pending.request_digest)  # refused if the request is not the one drawn
     except AlreadyDecided:
         pass  # the pane shows "Already decided by X at T"
     except (ApprovalError, InvalidDecision) as error:
