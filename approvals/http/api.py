@@ -21,7 +21,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from approvals.core.actors import Actor
-from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, NotAllowed, NotPending, UnknownThread
+from approvals.core.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    InvalidThreadId,
+    NotAllowed,
+    NotPending,
+    RequestChanged,
+    UnknownThread,
+)
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import QueueFilter
 from approvals.http.limits import (
@@ -35,7 +43,7 @@ from approvals.http.limits import (
 )
 from approvals.identity import api_tokens
 from approvals.notify.webhooks import console_link
-from approvals.service import claims
+from approvals.service import claims, oversight
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
@@ -66,6 +74,10 @@ class QueueQuery(BaseModel):
         return QueueFilter(tuple(self.tool), tuple(self.policy), tuple(self.requester), cutoff)
 
 
+DIGEST_MEANING = ("sha256 (hex) of the interrupt value's canonical JSON (sorted keys, no spaces, UTF-8). Send it "
+                  "back with the decision to approve exactly what you saw.")
+
+
 class QueueEntry(BaseModel):
     thread_id: str
     interrupt_id: str
@@ -79,6 +91,7 @@ class QueueEntry(BaseModel):
         description='"hitl" and "tool_approval" take {"decisions": [...]}; "raw" is answered with any JSON value.')
     claimed_by: str | None = Field(description="Who has the item open in the console right now, if anyone.")
     url: str = Field(description="The item in the reviewer console.")
+    request_digest: str = Field(description=DIGEST_MEANING)
 
 
 class QueuePage(BaseModel):
@@ -113,6 +126,16 @@ class ApprovalOut(BaseModel):
     decision: DecisionOut | None = Field(description="The decision (once decided).")
     claimed_by: str | None
     url: str
+    request_digest: str | None = Field(None, description=DIGEST_MEANING + " (while pending)")
+
+
+class DecisionBody(HITLResponse):
+    """The decision, and the digest of the request it was made on."""
+
+    request_digest: str | None = Field(None, min_length=64, max_length=64, description=(
+        "The `request_digest` of the item as you read it. When sent, a decision on a request that changed since "
+        "is refused with 409 `request_changed` and nothing is saved. Optional, so older clients keep working; "
+        "the console always sends it."))
 
 
 # -- routes ----------------------------------------------------------------------------------------------
@@ -201,8 +224,9 @@ class _Api:
             return ApprovalOut(status="decided", request=None, decision=_decision_out(decided), claimed_by=None,
                                **common)
         claim = claims.holder(service.db, thread_id, interrupt_id)
+        oversight.note_open(service.db, thread_id, interrupt_id, actor)  # the oversight metrics' "opened"
         return ApprovalOut(status="pending", request=pending.request, value=pending.value, decision=None,
-                           claimed_by=_holder(claim), **common)
+                           claimed_by=_holder(claim), request_digest=pending.request_digest, **common)
 
     def _decide(self, actor: Actor, thread_id: str, interrupt_id: str, response: Any) -> BaseModel:
         service = self._service()
@@ -210,7 +234,18 @@ class _Api:
         if claim is not None and claim.claimed_by != actor.name:
             service.require_thread(thread_id, viewer=actor)  # a claim must not reveal an item one may not see
             raise claims.Claimed(claim)
-        return _decision_out(service.decide(thread_id, interrupt_id, response, actor))
+        digest = _request_digest(response)
+        return _decision_out(service.decide(thread_id, interrupt_id, response, actor, request_digest=digest))
+
+
+def _request_digest(body: Any) -> str | None:
+    """Take `request_digest` out of a decision body (the decision itself is validated without it)."""
+    if not isinstance(body, dict) or "request_digest" not in body:
+        return None
+    digest = body.pop("request_digest")
+    if not isinstance(digest, str):
+        raise ApiError(422, "invalid_decision", "request_digest must be the item's digest, a hex string.")
+    return digest
 
 
 def _actor(service: ApprovalService, request: Request) -> Actor:
@@ -254,6 +289,11 @@ def _refusal(error: Exception) -> ApiError:
         case AlreadyDecided():
             return ApiError(409, "already_decided", str(error), decided_by=error.decided_by,
                             decided_at=error.decided_at)
+        case RequestChanged():
+            return ApiError(409, "request_changed", "The request changed since you opened it; read it again "
+                            "(GET the item) before deciding. Nothing was saved.")
+        case oversight.Paused():
+            return ApiError(409, "paused", str(error))
         case claims.Claimed():
             return ApiError(409, "claimed", str(error), claimed_by=error.claim.claimed_by,
                             claimed_until=error.claim.expires_at)
@@ -273,7 +313,7 @@ def _refusal(error: Exception) -> ApiError:
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 for the routes above; every schema comes from the pydantic models the routes use."""
     _, definitions = models_json_schema(
-        [(HITLResponse, "validation"), (QueuePage, "serialization"), (ApprovalOut, "serialization"),
+        [(DecisionBody, "validation"), (QueuePage, "serialization"), (ApprovalOut, "serialization"),
          (DecisionOut, "serialization"), (ApiErrorOut, "serialization")],
         ref_template="#/components/schemas/{model}",
     )
@@ -306,7 +346,7 @@ def openapi_document() -> dict[str, Any]:
                                f"most {DEFAULT_MAX_BODY} bytes (413) and nests at most {MAX_JSON_DEPTH} levels.",
                 "parameters": item,
                 "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/HITLResponse"}}}},
+                    "schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
                 "responses": _responses(("200", "DecisionOut"), "401", "403", "404", "409", "413", "422"),
             }},
         },
@@ -317,7 +357,9 @@ _ERROR_MEANINGS = {
     "401": "No API token, or an unknown or revoked one.",
     "403": "The approval policy does not let you decide this.",
     "404": "No such approval, or one you may not see.",
-    "409": "Already decided (by whom, when), or claimed by someone else in the console.",
+    "409": "Already decided (by whom, when), claimed by someone else in the console, the request changed since "
+           "you read it (`request_changed`: your request_digest no longer matches), or its tool or graph is "
+           "paused (`paused`: only a reject goes through).",
     "413": "The body is larger than the cap (64 KB unless APPROVAL_API_MAX_BODY says otherwise).",
     "422": "The decision, query or JSON body is invalid; `detail` says why. Nothing was saved.",
 }

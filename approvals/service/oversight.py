@@ -61,6 +61,12 @@ def record_open(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor
                " ON CONFLICT DO NOTHING", (thread_id, interrupt_id, actor.name, utcnow()))
 
 
+def note_open(db: Database, thread_id: str, interrupt_id: str, actor: Actor) -> None:
+    """`record_open` in a transaction of its own (an API client reading the item opens it)."""
+    with db.transaction() as tx:
+        record_open(tx, thread_id, interrupt_id, actor)
+
+
 # -- the stop switch ---------------------------------------------------------------------------------------
 
 
