@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 
 import resources
 from approvals.http.api import api_routes
+from approvals.http.oversight_api import oversight_routes
 from approvals.http.web import BrowserSessionMiddleware, FrameGuardMiddleware
 from approvals.notify.webhooks import start_sender
 from approvals.sources.discovery import DiscoveryLoop
@@ -37,7 +38,7 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
 app = st.App(
     "navigation.py",
     lifespan=lifespan,
-    routes=api_routes(resources.approval_service),
+    routes=[*oversight_routes(resources.approval_service), *api_routes(resources.approval_service)],
     middleware=[
         Middleware(FrameGuardMiddleware),
         Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db),

@@ -15,6 +15,7 @@ from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
 from ui.history import history
 from ui.identity import sign_in, sign_out, signed_in_actor
+from ui.oversight import stop_switch
 from ui.queue import queue
 from ui.review_pane import navigation, review_pane
 
@@ -43,6 +44,7 @@ if queue_tab.open:
     # The open item beside the queue, at the top: what A decides is in view however long the queue is.
     list_col, item_col = queue_tab.columns([11, 9], gap="medium")
     with list_col:
+        stop_switch(actor)
         queue()
     with item_col:
         navigation(actor)

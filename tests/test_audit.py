@@ -222,3 +222,14 @@ def test_decisions_made_before_the_chain_join_it_when_the_database_upgrades(tmp_
         assert evidence.verify_live(store.db) is None
     finally:
         store.close()
+
+
+def test_the_cli_pauses_and_resumes_for_a_named_reviewer_and_both_are_chained(store, cli):
+    assert cli("pause", "tool", "issue_refund", "--by", "carol")[0] == 1  # a requester cannot
+    assert cli("pause", "tool", "issue_refund", "--by", "nobody")[0] == 1
+    assert cli("pause", "tool", "issue_refund", "--by", "alice")[0] == 0
+    code, _, err = cli("resume", "tool", "issue_refund", "--by", "bob")
+    assert code == 0 and "resumed" in err
+    assert [(e["type"], e["target"], e["decided_by"]) for e in chain(store)] == [
+        ("pause", "issue_refund", "alice"), ("resume", "issue_refund", "bob")]
+    assert cli("audit", "verify")[0] == 0

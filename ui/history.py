@@ -9,6 +9,7 @@ import resources
 from approvals.core.actors import Actor
 from approvals.core.records import DecisionRecord
 from approvals.service import history as decision_log
+from ui.oversight import oversight_numbers
 
 
 @st.fragment
@@ -26,6 +27,7 @@ def history(actor: Actor) -> None:
     st.download_button("Download CSV", decision_log.to_csv(shown), file_name="decisions.csv", mime="text/csv",
                        key="console_audit_csv")
     charts(shown, actor)
+    oversight_numbers(actor)
 
 
 def charts(records: list[DecisionRecord], actor: Actor) -> None:

@@ -1,0 +1,122 @@
+"""The oversight routes of the JSON API: the metrics a lead reads, and the stop switch.
+
+`GET /api/metrics[?since=ISO]` (reviewers): per reviewer and per tool, decisions, approve / edit / reject shares,
+median seconds from request and from opening to the decision, approvals faster than APPROVAL_FAST_SECONDS.
+`GET /api/pauses`, `POST /api/pauses` with `{"kind": "tool" | "graph", "name": ...}`, `DELETE
+/api/pauses/{kind}/{name}`: pause and resume (reviewers; both chained into the audit log). Mounted before the
+API's catch-all, with its token check and refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from approvals.core.actors import Actor
+from approvals.http.api import ApiError, _actor, _answer
+from approvals.http.limits import capped_body, max_body_bytes, parse_json
+from approvals.service import metrics, oversight
+from approvals.service.facade import ApprovalService
+from approvals.store.database import iso
+from graphs.hitl import describe
+
+
+class MetricsRow(BaseModel):
+    name: str
+    decisions: int
+    approve_share: float
+    edit_share: float
+    reject_share: float
+    median_request_to_decision_s: float | None
+    median_open_to_decision_s: float | None
+    fast_approvals: int
+
+
+class MetricsOut(BaseModel):
+    by_reviewer: list[MetricsRow] = Field(description="In name order: numbers to read, not a ranking.")
+    by_tool: list[MetricsRow]
+    fast_seconds: float
+    since: str | None
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["tool", "graph"]
+    name: str = Field(min_length=1, max_length=200)
+
+
+class PausedOut(BaseModel):
+    kind: str
+    name: str
+    paused_by: str
+    paused_at: str
+
+
+class PausesOut(BaseModel):
+    paused: list[PausedOut]
+
+
+def oversight_routes(get_service: Callable[[], ApprovalService]) -> list[BaseRoute]:
+    """Routes for `st.App(..., routes=[*oversight_routes(...), *api_routes(...)])`."""
+
+    async def read_metrics(request: Request) -> Response:
+        return await _answer(lambda: _metrics(get_service(), request))
+
+    async def pauses(request: Request) -> Response:
+        if request.method == "GET":
+            return await _answer(lambda: _paused(get_service(), request))
+        try:  # the token before the body, as every write of the API
+            actor = await run_in_threadpool(_actor, get_service(), request)
+            body = parse_json(await capped_body(request, max_body_bytes()))
+        except ApiError as error:
+            return error.response()
+        return await _answer(lambda: _pause(get_service(), actor, body))
+
+    async def unpause(request: Request) -> Response:
+        kind, name = request.path_params["kind"], request.path_params["name"]
+        return await _answer(lambda: _resume(get_service(), request, kind, name))
+
+    return [Route("/api/metrics", read_metrics, methods=["GET"]),
+            Route("/api/pauses", pauses, methods=["GET", "POST"]),
+            Route("/api/pauses/{kind}/{name}", unpause, methods=["DELETE"])]
+
+
+def _metrics(service: ApprovalService, request: Request) -> MetricsOut:
+    actor = _actor(service, request)
+    raw = request.query_params.get("since")
+    try:
+        since = iso(datetime.fromisoformat(raw)) if raw else None
+    except ValueError as error:
+        raise ApiError(422, "invalid_query", f"since must be an ISO time, not {raw!r}.") from error
+    found = metrics.oversight_metrics(service.db, actor, since)
+    return MetricsOut(by_reviewer=[MetricsRow(**asdict(r)) for r in found.by_reviewer],
+                      by_tool=[MetricsRow(**asdict(r)) for r in found.by_tool],
+                      fast_seconds=found.fast_seconds, since=found.since)
+
+
+def _paused(service: ApprovalService, request: Request) -> PausesOut:
+    _actor(service, request)
+    return PausesOut(paused=[PausedOut(**asdict(p)) for p in oversight.paused_targets(service.db)])
+
+
+def _pause(service: ApprovalService, actor: Actor, body: object) -> PausedOut:
+    try:
+        wanted = PauseIn.model_validate(body)
+    except ValidationError as error:
+        raise ApiError(422, "invalid_decision", describe(error)) from error
+    return PausedOut(**asdict(oversight.pause(service.db, wanted.kind, wanted.name, actor)))
+
+
+def _resume(service: ApprovalService, request: Request, kind: str, name: str) -> PausesOut:
+    actor = _actor(service, request)
+    if not oversight.resume(service.db, kind, name, actor):
+        raise ApiError(404, "not_found", f"The {kind} {name!r} is not paused.")
+    return _paused(service, request)
