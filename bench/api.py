@@ -19,14 +19,14 @@ from pathlib import Path
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import uvicorn  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
+import uvicorn
+from starlette.applications import Starlette
 
-from approvals.http.api import api_routes  # noqa: E402
-from approvals.identity import api_tokens  # noqa: E402
-from approvals.identity.accounts import seed_demo_accounts  # noqa: E402
-from approvals.service.facade import ApprovalService  # noqa: E402
-from bench.common import (  # noqa: E402
+from approvals.http.api import api_routes
+from approvals.identity import api_tokens
+from approvals.identity.accounts import seed_demo_accounts
+from approvals.service.facade import ApprovalService
+from bench.common import (
     APPROVE,
     REVIEWER,
     app_service,

@@ -14,11 +14,11 @@ from pathlib import Path
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from functools import partial  # noqa: E402
+from functools import partial
 
-from langgraph.types import Command  # noqa: E402
+from langgraph.types import Command
 
-from approvals.service.runner import BackgroundRunner  # noqa: E402
+from approvals.service.runner import BackgroundRunner
 from bench.common import (
     APPROVE,
     REVIEWER,
@@ -40,7 +40,8 @@ def main() -> None:
         bare_items = request_refunds(service, args.items)
         bare_ids = {thread_id for thread_id, _ in bare_items}
         request_refunds(service, args.items)
-        ours_items = [item for item in service.list_pending(limit=2 * args.items, viewer=REVIEWER) if item.thread_id not in bare_ids]
+        listed = service.list_pending(limit=2 * args.items, viewer=REVIEWER)
+        ours_items = [item for item in listed if item.thread_id not in bare_ids]
 
         def bare() -> None:
             runner = BackgroundRunner()

@@ -88,8 +88,16 @@ def request_refunds(service: ApprovalService, count: int) -> list[tuple[str, str
     for _ in range(count):
         thread_id = service.new_thread_id()
         service.send_message(thread_id, REFUND, REQUESTER)
-        pending.append((thread_id, service.pending_approval(thread_id, viewer=REVIEWER).interrupt_id))
+        pending.append((thread_id, waiting_interrupt(service, thread_id)))
     return pending
+
+
+def waiting_interrupt(service: ApprovalService, thread_id: str) -> str:
+    """The interrupt the thread waits on; a seed that did not pause would measure something else, so it stops."""
+    pending = service.pending_approval(thread_id, viewer=REVIEWER)
+    if pending is None:
+        raise RuntimeError(f"thread {thread_id} did not pause for approval")
+    return pending.interrupt_id
 
 
 def paired_medians(pending: list[tuple[str, str]], rounds: int, warmup: int, baseline: Measure,
@@ -103,7 +111,7 @@ def paired_medians(pending: list[tuple[str, str]], rounds: int, warmup: int, bas
     for round_number in range(rounds + warmup):
         pair = pending[2 * round_number: 2 * round_number + 2]
         order = [(0, baseline), (1, ours)][:: 1 if round_number % 2 else -1]
-        for (side, measure), item in zip(order, pair):
+        for (side, measure), item in zip(order, pair, strict=True):
             took = measure(*item)
             if round_number >= warmup:
                 samples[side].append(took)

@@ -13,18 +13,20 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, sync_playwright
 
-from approvals.identity import sessions  # noqa: E402
-from bench.common import REVIEWER, app_service, arguments, backend_name, fresh_database, median, report  # noqa: E402
-from bench.draw_clock import action_seconds, opened, reload_seconds  # noqa: E402
-from bench.queue import build  # noqa: E402
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
+from approvals.identity import sessions
+from bench.common import REVIEWER, app_service, arguments, backend_name, fresh_database, median, report
+from bench.draw_clock import action_seconds, opened, reload_seconds
+from bench.queue import build
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
 
 WARMUP = 3
 RELOAD_RATIO, APPROVE_RATIO = 1.5, 1.0
@@ -83,10 +85,10 @@ def measure(rounds: int, blank: Page, console: Page, reviewer: Page, queue: list
     samples: dict[str, list[float]] = {"blank": [], "reload": [], "approve": []}
     for round_number in range(WARMUP + rounds):
         following = queue[round_number + 1]
-        taken = {
+        taken: dict[str, Callable[[], float]] = {
             "blank": lambda: reload_seconds(blank),
             "reload": lambda: reload_seconds(console),
-            "approve": lambda: action_seconds(reviewer, NEXT_SHOWN % following, lambda: reviewer.keyboard.press("a")),
+            "approve": partial(action_seconds, reviewer, NEXT_SHOWN % following, partial(reviewer.keyboard.press, "a")),
         }
         for name, take in list(taken.items())[:: 1 if round_number % 2 else -1]:
             seconds = take()

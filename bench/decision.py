@@ -12,9 +12,10 @@ from pathlib import Path
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from langgraph.types import Command  # noqa: E402
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     APPROVE,
     REVIEWER,
     app_service,
@@ -38,7 +39,7 @@ def main() -> None:
         pending = request_refunds(service, 2 * (args.rounds + WARMUP))
 
         def bare(thread_id: str, interrupt_id: str) -> float:
-            config = {"configurable": {"thread_id": thread_id}}
+            config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
             return seconds(lambda: service.graph.invoke(Command(resume={interrupt_id: APPROVE}), config,
                                                         durability="sync"))
 

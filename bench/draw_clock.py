@@ -21,7 +21,9 @@ FIRST_DRAWN = """
   window.__shown = %s;
   const observer = new MutationObserver(() => {
     if (window.__firstDrawn === undefined && document.body && window.__shown()) {
-      requestAnimationFrame(() => { if (window.__firstDrawn === undefined) window.__firstDrawn = performance.now() / 1000; });
+      requestAnimationFrame(() => {
+        if (window.__firstDrawn === undefined) window.__firstDrawn = performance.now() / 1000;
+      });
     }
   });
   observer.observe(document, {childList: true, subtree: true, characterData: true, attributes: true});

@@ -24,13 +24,14 @@ from pathlib import Path
 # Run as a script, sys.path[0] is bench/, where this file would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple  # noqa: E402
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
-from approvals.core.interrupts import review_request  # noqa: E402
-from approvals.core.records import QueueItem  # noqa: E402
-from approvals.service.facade import ApprovalService  # noqa: E402
-from approvals.sources.discovery import discover_all  # noqa: E402
-from bench.common import (  # noqa: E402
+from approvals.core.interrupts import review_request
+from approvals.core.records import QueueItem
+from approvals.service.facade import ApprovalService
+from approvals.sources.discovery import discover_all
+from bench.common import (
     APPROVE,
     REFUND,
     REQUESTER,
@@ -42,8 +43,9 @@ from bench.common import (  # noqa: E402
     median,
     report,
     seconds,
+    waiting_interrupt,
 )
-from examples import worker  # noqa: E402
+from examples import worker
 
 PAGE = 200
 SEEDS_PER_KIND = 20
@@ -79,9 +81,10 @@ def naive_first_page(service: ApprovalService) -> list[QueueItem]:
     items = []
     for thread in threads:
         state = service.graph_for(thread["graph"]).get_state({"configurable": {"thread_id": thread["thread_id"]}})
+        requester = (state.metadata or {}).get("requester")
         for task in state.tasks:
             for interrupt in task.interrupts:
-                review = review_request(interrupt, state.metadata.get("requester"), state.created_at)
+                review = review_request(interrupt, str(requester) if requester else None, state.created_at or "")
                 items.append(QueueItem(thread["thread_id"], interrupt.id, state.config["configurable"]["checkpoint_id"],
                                        review.tool, review.requested_by, review.policy, "", review.created_at,
                                        thread["graph"], review.kind))
@@ -123,7 +126,7 @@ def run_seeds(service: ApprovalService, count: int, text: str, decide: bool) -> 
         thread_id = service.new_thread_id()
         service.send_message(thread_id, text, REQUESTER)
         if decide:
-            service.decide(thread_id, service.pending_approval(thread_id, viewer=REVIEWER).interrupt_id, APPROVE, REVIEWER)
+            service.decide(thread_id, waiting_interrupt(service, thread_id), APPROVE, REVIEWER)
         thread_ids.append(thread_id)
     return thread_ids
 
@@ -135,7 +138,7 @@ def run_worker_seeds(service: ApprovalService, count: int, decide: bool) -> list
         worker.run("shipping", "Ship order 42 to 1 Main St", thread_id, "dave")
     discover_all(service)
     for thread_id in thread_ids if decide else []:
-        service.decide(thread_id, service.pending_approval(thread_id, viewer=REVIEWER).interrupt_id, APPROVE, REVIEWER)
+        service.decide(thread_id, waiting_interrupt(service, thread_id), APPROVE, REVIEWER)
     return thread_ids
 
 
@@ -162,7 +165,7 @@ def history(checkpointer: BaseCheckpointSaver, thread_id: str) -> list[Checkpoin
 
 
 def write_history(checkpointer: BaseCheckpointSaver, saved: list[CheckpointTuple], thread_id: str) -> None:
-    parent = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    parent: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     for checkpoint in saved:
         config = checkpointer.put(parent, checkpoint.checkpoint, checkpoint.metadata,
                                   checkpoint.checkpoint["channel_versions"])

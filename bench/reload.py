@@ -15,10 +15,10 @@ from pathlib import Path
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from approvals.identity import sessions  # noqa: E402
-from bench.common import (  # noqa: E402
+from approvals.identity import sessions
+from bench.common import (
     REQUESTER,
     app_service,
     arguments,
@@ -28,8 +28,8 @@ from bench.common import (  # noqa: E402
     report,
     request_refunds,
 )
-from bench.draw_clock import measure_reloads, opened  # noqa: E402
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
+from bench.draw_clock import measure_reloads, opened
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
 
 WARMUP = 3
 PEER_RATIO, FLOOR_RATIO = 0.9, 1.3

@@ -13,7 +13,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,9 +21,11 @@ from typing import Any
 from langchain.agents import create_agent
 from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain.tools import ToolRuntime, tool
-from langchain_core.language_models import BaseChatModel
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 
@@ -79,10 +81,22 @@ class ScriptedShippingModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted-shipping"
 
-    def bind_tools(self, tools: Sequence[BaseTool], **kwargs: Any) -> ScriptedShippingModel:
-        return self
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        return self  # it only ever calls ship_order
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._reply(messages))])
 
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
@@ -95,8 +109,8 @@ class ScriptedShippingModel(BaseChatModel):
             return AIMessage('I ship orders. Try "Ship order 42 to 1 Main St".')
         orders = re.split(r"\s*(?:,|and)\s*", match[1])
         return AIMessage("", tool_calls=[
-            {"name": "ship_order", "args": {"order_id": order, "address": match[2]}, "id": f"call_{uuid.uuid4().hex[:20]}",
-             "type": "tool_call"}
+            {"name": "ship_order", "args": {"order_id": order, "address": match[2]},
+             "id": f"call_{uuid.uuid4().hex[:20]}", "type": "tool_call"}
             for order in orders
         ])
 

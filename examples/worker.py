@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from approvals.core.errors import UnregisteredGraph
@@ -52,7 +53,7 @@ def run(graph_name: str, text: str, thread_id: str, requester: str | None) -> li
     with standard_saver() as saver:
         graph = load_registry().load(graph_name, saver)
         metadata = {"graph_id": graph_name, **({"requester": requester} if requester else {})}
-        config = {"configurable": {"thread_id": thread_id}, "metadata": metadata}
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "metadata": metadata}
         result = graph.invoke({"messages": [HumanMessage(text)]}, config, durability="sync")
     return [{"id": i.id, "value": i.value} for i in result.get("__interrupt__", [])]
 

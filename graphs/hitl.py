@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from graphs.tools import TOOLS_BY_NAME, Policy
+from graphs.tools import TOOLS_BY_NAME, Policy, args_model
 
 DecisionType = Literal["approve", "edit", "reject", "respond"]
 
@@ -162,7 +162,7 @@ def _checked_edit(tool: str, args_check: str | None, decision: Edit) -> Edit:
     args = decision.edited_action.args
     if args_check == OWN_TOOL:
         try:
-            args = TOOLS_BY_NAME[tool].args_schema.model_validate(args).model_dump(mode="json")
+            args = args_model(tool).model_validate(args).model_dump(mode="json")
         except ValidationError as error:
             raise ValueError(f"invalid args for {tool}: {describe(error)}") from error
     elif args_check is not None:
@@ -186,10 +186,11 @@ def check_json_schema(value: Any, schema: dict, context: str) -> None:
 
 def describe(error: ValidationError) -> str:
     """One readable line per problem, for reviewers rather than developers."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" if e["loc"] else e["msg"].removeprefix("Value error, ")
-        for e in error.errors()
-    )
+    lines = []
+    for e in error.errors():
+        message = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{'.'.join(map(str, e['loc']))}: {message}" if e["loc"] else message)
+    return "; ".join(lines)
 
 
 def parse_response(raw: Any, request: StandardHITLRequest) -> HITLResponse:

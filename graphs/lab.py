@@ -37,7 +37,7 @@ from langgraph.types import Command, interrupt
 
 Durability = Literal["exit", "async", "sync"]
 Variant = Literal["inplace", "copied", "two_node"]
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, str], object]  # what it returns is ignored (st.progress returns its element)
 
 DURABILITIES: tuple[Durability, ...] = get_args(Durability)
 VARIANTS: tuple[Variant, ...] = get_args(Variant)
@@ -294,6 +294,14 @@ def crash_child(path: str, thread_id: str, durability: Durability, marker: str) 
                                         context=CrashContext(marker=marker, slow_seconds=600))
 
 
+def durability_named(name: str) -> Durability:
+    """A durability mode named in a job (JSON from another process): one of DURABILITIES, else ValueError."""
+    for mode in DURABILITIES:
+        if mode == name:
+            return mode
+    raise ValueError(f"unknown durability {name!r}; one of {', '.join(DURABILITIES)}")
+
+
 def crash_continue(job: dict[str, str]) -> dict[str, Any]:
     """In a fresh process: read what survived, then try `invoke(None, config)`."""
     with open_saver(job["path"]) as saver:
@@ -302,12 +310,12 @@ def crash_continue(job: dict[str, str]) -> dict[str, Any]:
         before = graph.get_state(config)
         error = None
         try:
-            graph.invoke(None, config, durability=job["durability"], context=CrashContext())
+            graph.invoke(None, config, durability=durability_named(job["durability"]), context=CrashContext())
         except Exception as exc:  # reported, not hidden: an empty thread may refuse to continue
             error = f"{type(exc).__name__}: {exc}"
         after = graph.get_state(config)
     return asdict(CrashResult(
-        durability=job["durability"],
+        durability=durability_named(job["durability"]),
         request_kept="request" in before.values,
         steps_before=before.values.get("steps", []),
         next_before=list(before.next),
@@ -325,7 +333,7 @@ def run_crash(progress: Progress | None = None, timeout: float = 60.0) -> list[C
                  "marker": str(Path(tmp) / f"{d}.started")} for d in DURABILITIES]
         children = [_spawn_crash_child(job) for job in jobs]
         try:
-            for i, (job, child) in enumerate(zip(jobs, children)):
+            for i, (job, child) in enumerate(zip(jobs, children, strict=True)):
                 report(i / len(jobs) / 2, f"Waiting for {job['durability']} to reach slow_step")
                 _kill_inside_slow_step(child, Path(job["marker"]), timeout)
         finally:  # a failure or a Streamlit rerun must not leave sleeping children behind
@@ -347,7 +355,8 @@ def _kill_inside_slow_step(child: subprocess.Popen, marker: Path, timeout: float
     while not marker.exists():
         if child.poll() is not None or time.monotonic() > deadline:
             child.kill()
-            raise RuntimeError(f"crash child never reached slow_step:\n{child.stderr.read().decode()}")
+            said = child.stderr.read().decode() if child.stderr else ""
+            raise RuntimeError(f"crash child never reached slow_step:\n{said}")
         time.sleep(0.02)
     time.sleep(KILL_GRACE_SECONDS)
     child.send_signal(signal.SIGKILL)
@@ -452,7 +461,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m graphs.lab")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("read", help="reload each thread, approve it, report (jobs as JSON on stdin)")
-    measure = sub.add_parser("measure", help=f"run the whole experiment and write {SHIPPED_RESULTS.relative_to(REPO_ROOT)}")
+    measure = sub.add_parser(
+        "measure", help=f"run the whole experiment and write {SHIPPED_RESULTS.relative_to(REPO_ROOT)}"
+    )
     measure.add_argument("--runs", type=int, default=10)
     sub.add_parser("crash-continue", help="read each killed thread and continue it (jobs as JSON on stdin)")
     child = sub.add_parser("crash-child", help="run the crash graph until killed")

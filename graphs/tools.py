@@ -67,6 +67,19 @@ TOOLS: list[BaseTool] = [issue_refund, send_email, delete_customer, lookup_order
 TOOLS_BY_NAME: dict[str, BaseTool] = {t.name: t for t in TOOLS}
 
 
+def args_model(name: str) -> type[BaseModel]:
+    """The pydantic model of one of our tools' arguments: each declares one (`args_schema=`); edits obey it."""
+    schema = TOOLS_BY_NAME[name].args_schema
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise TypeError(f"the tool {name!r} declares no pydantic model for its arguments")
+    return schema
+
+
+def args_json_schema(name: str) -> dict:
+    """The JSON schema of a tool's arguments (what an edit must satisfy); {} for a tool this agent lacks."""
+    return args_model(name).model_json_schema() if name in TOOLS_BY_NAME else {}
+
+
 def approval_policy(name: str, args: dict) -> Policy:
     """The demo policy: small refunds are self-approved, anything else that changes the world needs a reviewer."""
     if name == "lookup_order":
@@ -79,8 +92,8 @@ def approval_policy(name: str, args: dict) -> Policy:
 def _amount(args: dict) -> float:
     """The refund amount, or infinity when a model sent something unreadable (so a reviewer looks at it)."""
     try:
-        return float(args.get("amount"))
-    except (TypeError, ValueError):
+        return float(args["amount"])
+    except (KeyError, TypeError, ValueError):
         return float("inf")
 
 

@@ -53,7 +53,7 @@ else:
     st.dataframe(matrix_rows(experiment.cells), hide_index=True, key="durability_matrix")
 
 st.subheader("The code of each variant")
-for tab, variant in zip(st.tabs(list(VARIANTS)), VARIANTS):
+for tab, variant in zip(st.tabs(list(VARIANTS)), VARIANTS, strict=True):
     tab.code(variant_source(variant), language="python", wrap_lines=True)
 
 if experiment is not None:

@@ -13,14 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
-import postgres_cluster  # noqa: E402
-from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop  # noqa: E402
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+import postgres_cluster
+from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from approvals.core.actors import Actor
-from approvals.identity.accounts import seed_demo_accounts  # noqa: E402
-from approvals.service.facade import ApprovalService  # noqa: E402
-from approvals.store.schema import Store, open_store  # noqa: E402
+from approvals.identity.accounts import seed_demo_accounts
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import Store, open_store
 
 ALICE = Actor("alice", "reviewer")
 BOB = Actor("bob", "reviewer")

@@ -33,7 +33,8 @@ def _standard_request(state: Answer) -> Answer:
         "review_configs": [{
             "action_name": "set_discount",
             "allowed_decisions": ["approve", "edit", "reject"],
-            "args_schema": {"type": "object", "properties": {"percent": {"type": "integer", "minimum": 0, "maximum": 50}},
+            "args_schema": {"type": "object",
+                            "properties": {"percent": {"type": "integer", "minimum": 0, "maximum": 50}},
                             "required": ["percent"], "additionalProperties": False},
         }],
     }

@@ -78,7 +78,9 @@ def rows(at: AppTest):
 
 def click_row(at: AppTest, row: int, column: str = "Requester") -> AppTest:
     """AppTest cannot click a dataframe cell; set the table's selection the way a click does."""
-    at.session_state["console_queue"] = {"selection": {"rows": drawn_ticks(at), "columns": [], "cells": [(row, column)]}}
+    at.session_state["console_queue"] = {
+        "selection": {"rows": drawn_ticks(at), "columns": [], "cells": [(row, column)]}
+    }
     return at.run(timeout=30)
 
 
@@ -275,7 +277,9 @@ def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
 
     at.button(key="console_confirm_edit").click().run(timeout=30)
     record = seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE)
-    assert (record.decision, record.edit_diff) == ("edit", [{"tool": "issue_refund", "changes": {"amount": [250.0, 200.0]}}])
+    assert (record.decision, record.edit_diff) == (
+        "edit", [{"tool": "issue_refund", "changes": {"amount": [250.0, 200.0]}}]
+    )
     wait_applied(seeder, item)
 
 

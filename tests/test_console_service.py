@@ -13,7 +13,7 @@ from langchain_core.messages import ToolMessage
 
 from approvals.core.actors import EXPIRY
 from approvals.core.errors import NotAllowed, UnknownThread
-from approvals.core.records import QueueItem
+from approvals.core.records import DecisionRecord, QueueItem
 from approvals.service import claims, expiry, history
 from approvals.service.facade import ApprovalService
 from graphs.hitl import HITLRequest
@@ -134,8 +134,10 @@ def test_bulk_approve_reports_successes_and_why_others_failed(service):
 
     result = service.decide_many([first, second, decided_by_bob, claimed_by_bob], approve_all, ALICE)
 
-    assert [(r.thread_id, r.decided_by) for r in result.decided] == [(first.thread_id, "alice"), (second.thread_id, "alice")]
-    reasons = dict((item.thread_id, reason) for item, reason in result.failed)
+    assert [(r.thread_id, r.decided_by) for r in result.decided] == [
+        (first.thread_id, "alice"), (second.thread_id, "alice")
+    ]
+    reasons = {item.thread_id: reason for item, reason in result.failed}
     assert reasons.keys() == {decided_by_bob.thread_id, claimed_by_bob.thread_id}
     assert reasons[decided_by_bob.thread_id].startswith("Already decided by bob at")
     assert reasons[claimed_by_bob.thread_id].startswith("Claimed by bob until")
@@ -183,14 +185,18 @@ def decided(service) -> list[QueueItem]:
     service.decide(email.thread_id, email.interrupt_id, APPROVE, ALICE)
     edit = {"type": "edit", "edited_action": {"name": "issue_refund", "args": {"order_id": "1234", "amount": 200}}}
     service.decide(refund.thread_id, refund.interrupt_id, {"decisions": [edit]}, BOB)
-    service.decide(deletion.thread_id, deletion.interrupt_id, {"decisions": [{"type": "reject", "message": "No."}]}, BOB)
+    service.decide(deletion.thread_id, deletion.interrupt_id, {"decisions": [{"type": "reject", "message": "No."}]},
+                   BOB)
     return [email, refund, deletion]
 
 
 def test_history_filters_by_decider_decision_and_tool(service, decided):
-    assert [r.decision for r in history.history(service, ALICE, history.AuditFilter(deciders=("bob",)))] == ["reject", "edit"]
-    assert [r.tool for r in history.history(service, ALICE, history.AuditFilter(decisions=("approve",)))] == ["send_email"]
-    assert [r.decided_by for r in history.history(service, ALICE, history.AuditFilter(tools=("issue_refund",)))] == ["bob"]
+    def shown(**filters: tuple[str, ...]) -> list[DecisionRecord]:
+        return history.history(service, ALICE, history.AuditFilter(**filters))
+
+    assert [r.decision for r in shown(deciders=("bob",))] == ["reject", "edit"]
+    assert [r.tool for r in shown(decisions=("approve",))] == ["send_email"]
+    assert [r.decided_by for r in shown(tools=("issue_refund",))] == ["bob"]
     assert len(history.history(service, ALICE)) == 3
 
 

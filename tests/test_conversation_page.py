@@ -140,7 +140,8 @@ def test_a_new_conversation_gets_a_fresh_id_in_the_url_with_its_first_message(ap
 
 
 @pytest.mark.parametrize(
-    ("raw", "says"), [("../etc/<b>passwd</b>", "is not a valid conversation id"), ("abc123", "There is no conversation")]
+    ("raw", "says"),
+    [("../etc/<b>passwd</b>", "is not a valid conversation id"), ("abc123", "There is no conversation")],
 )
 def test_malformed_or_unknown_id_is_explained_and_nothing_is_created(raw: str, says: str, app_service: ApprovalService):
     at = open_page(raw)
@@ -203,7 +204,8 @@ def test_reject_asks_for_a_message_and_the_agent_is_told(app_service: ApprovalSe
     assert app_service.pending_approval(thread_of(at), viewer=ALICE) is not None
 
     at.text_area[0].input("Customer already got store credit")
-    at = settle(at.button(key=f"FormSubmitter:{at.text_area[0].key.removesuffix('_message')}-Reject").click().run(timeout=30))
+    form = at.text_area[0].key.removesuffix("_message")
+    at = settle(at.button(key=f"FormSubmitter:{form}-Reject").click().run(timeout=30))
     assert not at.error
     assert "⛔ issue_refund: Customer already got store credit" in texts(at)
     assert "Not done: the reviewer rejected issue_refund: Customer already got store credit" in texts(at)
@@ -217,7 +219,8 @@ def test_edit_with_an_invalid_amount_shows_an_error_and_stays_pending(app_servic
     at = click(at, "Approve with edits")
     assert "amount: Input should be greater than 0" in messages(at)
     thread_id = thread_of(at)
-    assert app_service.pending_approval(thread_id, viewer=ALICE) is not None and app_service.decisions(thread_id=thread_id, viewer=ALICE) == []
+    assert app_service.pending_approval(thread_id, viewer=ALICE) is not None
+    assert app_service.decisions(thread_id=thread_id, viewer=ALICE) == []
 
     at.number_input[0].set_value(30)
     at = settle(click(at, "Approve with edits"))
@@ -249,7 +252,8 @@ def test_reviewer_only_request_waits_for_a_reviewer():
 def test_html_and_markdown_in_args_show_literally():
     at = send(open_page(), "Email jo@example.com about <b>late</b> **order** [here](http://x.test)")
     assert card_args(at)["subject"] == "About <b>late</b> **order** [here](http://x.test)"
-    assert "Proposed send_email(to=jo@example.com, subject=About <b>late</b> **order** [here](http://x.test)" in texts(at)[1]
+    proposed = "Proposed send_email(to=jo@example.com, subject=About <b>late</b> **order** [here](http://x.test)"
+    assert proposed in texts(at)[1]
     assert not any("<b>" in m.value for m in at.markdown)  # data never reaches markdown unescaped
 
 
@@ -345,8 +349,12 @@ def test_field_kinds_follow_the_schema_and_the_value():
 
 def test_text_helpers_keep_data_literal():
     assert escape_markdown("**x** <b>y</b> :red[z] $1") == r"\*\*x\*\* \<b\>y\<\/b\> \:red\[z\] \$1"
-    assert tool_call_line("issue_refund", {"order_id": "1234", "amount": 25.0}) == "issue_refund(order_id=1234, amount=25.0)"
-    assert tool_call_line("send_email", {"body": "Hello,\n\nBye", "subject": "x" * 90}) == f"send_email(body=Hello,…, subject={'x' * 79}…)"
+    assert tool_call_line("issue_refund", {"order_id": "1234", "amount": 25.0}) == (
+        "issue_refund(order_id=1234, amount=25.0)"
+    )
+    assert tool_call_line("send_email", {"body": "Hello,\n\nBye", "subject": "x" * 90}) == (
+        f"send_email(body=Hello,…, subject={'x' * 79}…)"
+    )
 
 
 def test_chat_entries_mark_proposed_called_and_rejected_calls(app_service: ApprovalService):

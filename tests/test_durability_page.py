@@ -42,12 +42,13 @@ def test_run_button_fills_both_tables_and_keeps_them_for_the_next_visit():
     at.button(key="durability_run").click().run(timeout=120)
     assert not at.exception
     matrix, crash = (frame.value for frame in at.dataframe)
-    payload = dict(zip(zip(matrix["variant"], matrix["durability"]), matrix["payload after reload"]))
+    cells = zip(matrix["variant"], matrix["durability"], strict=True)
+    payload = dict(zip(cells, matrix["payload after reload"], strict=True))
     assert payload["inplace", "exit"] == "✅ kept 1/1"
     assert payload["inplace", "sync"] == "❌ kept 0/1"
     assert {payload["copied", d] for d in ("exit", "async", "sync")} == {"❌ kept 0/1"}
     assert {payload["two_node", d] for d in ("exit", "async", "sync")} == {"✅ kept 1/1"}
-    continued = dict(zip(crash["durability"], crash["invoke(None) finished the run"]))
+    continued = dict(zip(crash["durability"], crash["invoke(None) finished the run"], strict=True))
     assert continued == {"exit": "❌", "async": "✅", "sync": "✅"}
 
     later = AppTest.from_file(PAGE).run(timeout=30)  # another visitor, another session

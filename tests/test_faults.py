@@ -75,6 +75,7 @@ def test_a_decision_interrupted_by_sigkill_is_applied_once_on_restart(db_url, se
         assert [m.content for m in tool_messages] == [refunds[0]["result"]]
         assert restarted.messages(thread_id, viewer=ALICE)[-1].content.startswith("Done: Refunded $25.00")
         assert restarted.decision(thread_id, interrupt_id, viewer=ALICE).applied_at
-        assert restarted.pending_approval(thread_id, viewer=ALICE) is None and restarted.count_pending(viewer=ALICE) == 0
+        assert restarted.pending_approval(thread_id, viewer=ALICE) is None
+        assert restarted.count_pending(viewer=ALICE) == 0
     finally:
         restarted.store.close()

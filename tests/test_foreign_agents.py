@@ -111,7 +111,8 @@ def test_a_bad_edit_or_a_missing_respond_message_is_refused_and_nothing_is_saved
     for bad in ({"type": "respond"}, {"type": "edit", "edited_action": {"name": "drop_table", "args": {}}}):
         with pytest.raises(InvalidDecision):
             app.decide(thread_id, item.interrupt_id, {"decisions": [bad]}, ALICE)
-    assert app.decisions(viewer=ALICE) == [] and [i.interrupt_id for i in app.list_pending(viewer=ALICE)] == [item.interrupt_id]
+    assert app.decisions(viewer=ALICE) == []
+    assert [i.interrupt_id for i in app.list_pending(viewer=ALICE)] == [item.interrupt_id]
 
 
 def test_a_requester_cannot_decide_a_foreign_request(app):
@@ -243,7 +244,8 @@ def test_a_worker_process_interrupt_reaches_the_queue_through_the_discovery_loop
         loop.stop()
     [item] = app.list_pending(viewer=ALICE)
     assert (item.thread_id, item.requester, item.graph) == (thread_id, "erin", "shipping")
-    assert [t.thread_id for t in app.recent_threads(viewer=ALICE)] == []  # a worker's thread is not a chat of the built-in agent
+    # A worker's thread is not a chat of the built-in agent.
+    assert [t.thread_id for t in app.recent_threads(viewer=ALICE)] == []
 
 
 def test_threads_a_worker_wrote_before_the_app_ever_opened_the_database_are_found(tmp_path, monkeypatch):

@@ -77,7 +77,8 @@ def assert_refused_cleanly(service: ApprovalService, thread_id: str, interrupt_i
 def test_bad_or_unknown_thread_ids_are_refused(service, refund_pending, raw):
     thread_id, interrupt_id = refund_pending
     assume(raw != thread_id)
-    assert_refused_cleanly(service, thread_id, interrupt_id, (raw, interrupt_id, {"decisions": [{"type": "approve"}]}, ALICE))
+    assert_refused_cleanly(service, thread_id, interrupt_id,
+                           (raw, interrupt_id, {"decisions": [{"type": "approve"}]}, ALICE))
 
 
 @FUZZ

@@ -98,7 +98,8 @@ def test_approve_runs_the_tool_once_and_the_agent_summarizes(graph, ledger):
 
 def test_edit_runs_the_tool_with_the_edited_args_and_shows_them_on_the_message(graph, ledger):
     ask(graph, "Refund order 1234 for $25")
-    result = resume(graph, {"type": "edit", "edited_action": {"name": "issue_refund", "args": {"order_id": "1234", "amount": "20"}}})
+    result = resume(graph, {"type": "edit",
+                            "edited_action": {"name": "issue_refund", "args": {"order_id": "1234", "amount": "20"}}})
 
     ai = next(m for m in result["messages"] if isinstance(m, AIMessage) and m.tool_calls)
     assert ai.tool_calls[0]["args"] == {"order_id": "1234", "amount": 20.0}
@@ -138,15 +139,20 @@ def test_reviewer_policy_for_large_refunds_emails_and_deletions(graph):
         assert result["__interrupt__"][0].value["requested_by"] == "guest"
 
 
+def edit(tool: str, args: dict) -> dict:
+    """A reviewer's edit decision, as the UI sends it."""
+    return {"type": "edit", "edited_action": {"name": tool, "args": args}}
+
+
 @pytest.mark.parametrize(
     "decisions, message",
     [
         ([{"type": "approve"}, {"type": "approve"}], "expected 1 decision(s), got 2"),
         ([{"type": "maybe"}], "does not match any of the expected tags"),
         ([{"type": "reject", "message": ""}], "at least 1 character"),
-        ([{"type": "edit", "edited_action": {"name": "issue_refund", "args": {"order_id": "1234", "amount": -5}}}], "greater than 0"),
-        ([{"type": "edit", "edited_action": {"name": "issue_refund", "args": {"order_id": "<b>1</b>", "amount": 5}}}], "order_id"),
-        ([{"type": "edit", "edited_action": {"name": "delete_customer", "args": {"customer_id": "1"}}}], "must keep the tool"),
+        ([edit("issue_refund", {"order_id": "1234", "amount": -5})], "greater than 0"),
+        ([edit("issue_refund", {"order_id": "<b>1</b>", "amount": 5})], "order_id"),
+        ([edit("delete_customer", {"customer_id": "1"})], "must keep the tool"),
     ],
 )
 def test_invalid_decision_raises_clearly_saves_nothing_and_stays_pending(graph, saver, ledger, decisions, message):

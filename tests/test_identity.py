@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from conftest import ALICE, BOB, CAROL, GUEST
@@ -41,10 +42,10 @@ def test_someone_elses_conversation_reads_exactly_like_an_unknown_one(service):
             never_was, thread_id
         )
         for read in (
-            lambda: service.messages(thread_id, viewer=outsider),
-            lambda: service.pending_approval(thread_id, viewer=outsider),
-            lambda: service.approval(thread_id, interrupt_id, viewer=outsider),
-            lambda: service.decision(thread_id, interrupt_id, viewer=outsider),
+            partial(service.messages, thread_id, viewer=outsider),
+            partial(service.pending_approval, thread_id, viewer=outsider),
+            partial(service.approval, thread_id, interrupt_id, viewer=outsider),
+            partial(service.decision, thread_id, interrupt_id, viewer=outsider),
         ):
             with pytest.raises(UnknownThread):
                 read()
@@ -174,4 +175,5 @@ def test_a_locked_out_refusal_costs_the_same_whether_the_account_exists(store, m
             with pytest.raises(sessions.SignInRefused) as refused:
                 sessions.sign_in(store.db, token, username, "wrong")
         said[username] = (len(checks), str(refused.value).replace(username, "NAME"))
-    assert said["alice"] == said["nobody-here"] == (sessions.MAX_FAILURES, "Too many wrong passwords for NAME. Try again in 15 min.")
+    refusal = "Too many wrong passwords for NAME. Try again in 15 min."
+    assert said["alice"] == said["nobody-here"] == (sessions.MAX_FAILURES, refusal)

@@ -93,7 +93,8 @@ def test_results_are_json_serializable(cells, crashes):
 
 def test_kept_results_read_back_as_they_were_saved(cells, crashes, tmp_path, monkeypatch):
     monkeypatch.setenv("DURABILITY_LAB_RESULTS", str(tmp_path / "lab.json"))
-    experiment = Experiment("1.2.3", RUNS, list(cells.values()), list(crashes.values()), 1.5, "2026-11-26T12:00:00+00:00")
+    experiment = Experiment("1.2.3", RUNS, list(cells.values()), list(crashes.values()), 1.5,
+                            "2026-11-26T12:00:00+00:00")
     save_experiment(experiment)
     assert last_experiment() == experiment
 

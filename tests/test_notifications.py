@@ -73,7 +73,9 @@ def test_every_event_arrives_signed_after_the_receiver_recovers_from_503s_and_a_
     assert pending["text"] == ("Approval needed: issue_refund (order_id=1234, amount=25.0) requested by guest-test."
                                f" <{pending['url']}|Open in the console>")
     assert decided["decided_by"] == "guest-test" and decided["decision"] == "approve"
-    assert decided["text"].startswith("guest-test approved issue_refund (order_id=1234, amount=25.0) requested by guest-test.")
+    assert decided["text"].startswith(
+        "guest-test approved issue_refund (order_id=1234, amount=25.0) requested by guest-test."
+    )
 
 
 def test_one_event_per_new_pending_row_and_per_decision_that_landed(service, receiver):
@@ -114,7 +116,7 @@ def test_two_replicas_send_each_event_exactly_once(db_url, service, receiver):
         wait_for(lambda: {e["thread_id"] for e in receiver.events().values()} == expected)
         wait_for(lambda: outbox_size(service) == 0)
     finally:
-        for sender, store in zip(senders, replicas):
+        for sender, store in zip(senders, replicas, strict=True):
             sender.stop()
             store.close()
     ids = [json.loads(body)["id"] for _, body in receiver.requests]
@@ -125,7 +127,8 @@ def pause_then_hang(url: str, point: str, reached: Event) -> None:
     """The 'app': commits a new pending approval, then stops at `point` until it is killed."""
     store = open_store(url)
     service = ApprovalService(store)
-    sender = start_sender(store, Delivery(poll_s=0.02, first_retry_s=0.5, max_retry_s=0.5)) if point != "no try" else None
+    delivery = Delivery(poll_s=0.02, first_retry_s=0.5, max_retry_s=0.5)
+    sender = start_sender(store, delivery) if point != "no try" else None
     request_refund(service)
     if sender is not None:
         wait_for(lambda: service.db.query("SELECT attempts FROM outbox")[0]["attempts"] >= 1)
@@ -158,5 +161,6 @@ def test_an_event_committed_before_a_sigkill_is_delivered_after_the_restart(db_u
         restarted.close()
         receiver.close()
     [event] = receiver.events().values()
-    assert event["event"] == "approval.pending" and event["thread_id"] == service.list_pending(viewer=ALICE)[0].thread_id
+    assert event["event"] == "approval.pending"
+    assert event["thread_id"] == service.list_pending(viewer=ALICE)[0].thread_id
 

@@ -133,8 +133,10 @@ def test_without_our_guard_two_processes_resume_one_interrupt_and_the_tool_runs_
     graph.invoke({"messages": [("user", "Refund order 1234 for $25")]}, config, durability="sync")
     interrupt_id = graph.get_state(config).tasks[0].interrupts[0].id
     start, both_in_tool, executions = SPAWN.Barrier(2), SPAWN.Barrier(2), SPAWN.Value("i", 0)
-    resumes = [SPAWN.Process(target=resume_bare_graph, args=(db_url, "bare", interrupt_id, start, executions, both_in_tool))
-               for _ in range(2)]
+    resumes = [
+        SPAWN.Process(target=resume_bare_graph, args=(db_url, "bare", interrupt_id, start, executions, both_in_tool))
+        for _ in range(2)
+    ]
 
     assert run_all(resumes) == [0, 0]  # both resumes succeeded
     assert executions.value == 2  # and both ran the refund

@@ -111,7 +111,8 @@ def test_concurrent_decisions_on_one_interrupt_apply_exactly_once(service, store
 
 def test_reject_reaches_the_model_and_nothing_runs(service, store):
     thread_id, interrupt_id = start(service, "Delete customer 77", CAROL)
-    record = service.decide(thread_id, interrupt_id, {"decisions": [{"type": "reject", "message": "Open orders"}]}, ALICE)
+    reject = {"decisions": [{"type": "reject", "message": "Open orders"}]}
+    record = service.decide(thread_id, interrupt_id, reject, ALICE)
     assert record.message == "Open orders"
     assert store.ledger.entries(thread_id) == []
     assert "Open orders" in service.messages(thread_id, viewer=ALICE)[-1].content
@@ -119,7 +120,8 @@ def test_reject_reaches_the_model_and_nothing_runs(service, store):
 
 def test_edit_is_validated_recorded_with_a_diff_and_run_with_the_new_args(service, store, refund_pending):
     thread_id, interrupt_id = refund_pending
-    edit = {"decisions": [{"type": "edit", "edited_action": {"name": "issue_refund", "args": {"order_id": "1234", "amount": 20}}}]}
+    edited = {"name": "issue_refund", "args": {"order_id": "1234", "amount": 20}}
+    edit = {"decisions": [{"type": "edit", "edited_action": edited}]}
     record = service.decide(thread_id, interrupt_id, edit, GUEST)
     assert record.edit_diff == [{"tool": "issue_refund", "changes": {"amount": [25.0, 20.0]}}]
     assert "Refunded $20.00" in store.ledger.entries(thread_id)[0]["result"]
@@ -206,12 +208,18 @@ def test_queue_is_oldest_first_and_filters_by_tool_policy_and_requester(service)
 
     assert [i.thread_id for i in service.list_pending(viewer=ALICE)] == [refund, email, delete]
     assert [i.thread_id for i in service.list_pending(QueueFilter(tools=("send_email",)), viewer=ALICE)] == [email]
-    assert [i.thread_id for i in service.list_pending(QueueFilter(policies=("reviewer",)), viewer=ALICE)] == [email, delete]
-    assert [i.thread_id for i in service.list_pending(QueueFilter(requesters=("carol",)), viewer=ALICE)] == [refund, delete]
+    assert [i.thread_id for i in service.list_pending(QueueFilter(policies=("reviewer",)), viewer=ALICE)] == [
+        email, delete
+    ]
+    assert [i.thread_id for i in service.list_pending(QueueFilter(requesters=("carol",)), viewer=ALICE)] == [
+        refund, delete
+    ]
     assert service.count_pending(QueueFilter(requesters=("carol",), policies=("reviewer",)), viewer=ALICE) == 1
     assert [i.thread_id for i in service.list_pending(limit=1, offset=1, viewer=ALICE)] == [email]
     newest = service.list_pending(viewer=ALICE)[-1].created_at
-    assert [i.thread_id for i in service.list_pending(QueueFilter(created_before=newest), viewer=ALICE)] == [refund, email]
+    assert [i.thread_id for i in service.list_pending(QueueFilter(created_before=newest), viewer=ALICE)] == [
+        refund, email
+    ]
 
 
 def test_reconcile_rebuilds_the_index_from_the_checkpoints(service, store):

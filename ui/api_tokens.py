@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import streamlit as st
 
 import resources
@@ -58,7 +60,5 @@ def _token_list(db: Database, actor: Actor) -> None:
 
 
 def _revoke(db: Database, token_id: str, actor: Actor) -> None:
-    try:
+    with suppress(api_tokens.UnknownToken):  # revoked meanwhile (another tab): the click's wish is already true
         api_tokens.revoke_token(db, token_id, owner=actor.name)
-    except api_tokens.UnknownToken:
-        pass  # revoked meanwhile (another tab): what the click asked for is already true

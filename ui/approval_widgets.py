@@ -17,7 +17,7 @@ import streamlit as st
 
 from approvals.core.errors import ApprovalError
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
-from graphs.tools import TOOLS_BY_NAME
+from graphs.tools import args_json_schema
 
 FieldKind = Literal["number", "integer", "boolean", "text", "text_area", "json"]
 
@@ -107,8 +107,8 @@ def arg_fields(request: HITLRequest, index: int) -> list[tuple[str, dict, Any]]:
     """
     action = request.action_requests[index]
     schema = (request.review_configs[index].args_schema if index < len(request.review_configs) else None) or {}
-    if not schema.get("properties") and action.name in TOOLS_BY_NAME:
-        schema = TOOLS_BY_NAME[action.name].args_schema.model_json_schema()
+    if not schema.get("properties"):
+        schema = args_json_schema(action.name)
     properties: dict[str, dict] = schema.get("properties") or {name: {} for name in action.args}
     return [(name, prop, action.args.get(name, prop.get("default"))) for name, prop in properties.items()]
 
@@ -117,7 +117,7 @@ def field_kind(prop: dict, current: Any) -> FieldKind:
     """Which widget edits this argument: numbers get a number input, long strings a text area."""
     kind = prop.get("type") or _type_of(current)
     if kind in ("number", "integer") and _is_number(current):
-        return kind
+        return "integer" if kind == "integer" else "number"
     if kind == "boolean" and isinstance(current, bool | None):
         return "boolean"
     if kind == "string":
@@ -240,7 +240,7 @@ def reject_form(request: HITLRequest, key: str, shortcut: str | None = None) -> 
         return None
 
 
-def show_error(error: Exception) -> None:
+def show_error(error: BaseException) -> None:
     """Service refusals carry messages meant for the user; anything else is named so it can be reported."""
     text = str(error) if isinstance(error, ApprovalError | InvalidDecision) else f"{type(error).__name__}: {error}"
     st.error(escape_markdown(text), icon="⚠️")

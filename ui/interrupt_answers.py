@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from approvals.core.records import PendingApproval
-from graphs.hitl import HITLRequest, InvalidDecision
+from graphs.hitl import DecisionType, HITLRequest, InvalidDecision
 from ui.approval_widgets import (
     arg_widget,
     escape_markdown,
@@ -46,9 +46,11 @@ def answer_form(pending: PendingApproval, key: str) -> tuple[bool, Any]:
     properties: dict[str, dict] = schema.get("properties") or {} if schema.get("type") == "object" else {}
     with st.form(key=key):
         if properties:
-            raw = {name: (kind := field_kind(prop, prop.get("default")), arg_widget(kind, name, prop, prop.get("default"),
-                                                                                  f"{key}_{name}"))
-                   for name, prop in properties.items()}
+            raw = {
+                name: (kind := field_kind(prop, prop.get("default")),
+                       arg_widget(kind, name, prop, prop.get("default"), f"{key}_{name}"))
+                for name, prop in properties.items()
+            }
         else:
             text = st.text_area("Answer (JSON)", value='""', key=f"{key}_json", help=ANSWER_HELP)
         submitted = st.form_submit_button("Send answer", type="primary")
@@ -82,7 +84,7 @@ def respond_form(request: HITLRequest, key: str) -> dict | None:
     return None if message is None else respond_value(request, message)
 
 
-def allowed_decisions(request: HITLRequest) -> set[str]:
+def allowed_decisions(request: HITLRequest) -> set[DecisionType]:
     """Decisions every action of the request allows (one set of buttons decides them all)."""
     return set.intersection(*(set(config.allowed_decisions) for config in request.review_configs))
 

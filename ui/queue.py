@@ -7,8 +7,9 @@ session_state only holds what may be lost: the bulk selection, by item, and the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -161,7 +162,7 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
             "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
             "SLA": "⚠️ overdue" if key in late else "",
         }
-        for item, key in zip(items, keys)
+        for item, key in zip(items, keys, strict=True)
     )
     selected = st.session_state.setdefault("console_selected", {})
     current = opened()
@@ -205,7 +206,7 @@ def item_key(item: QueueItem) -> ItemKey:
     return item.thread_id, item.interrupt_id
 
 
-def _selection(state: object) -> dict | None:
+def _selection(state: Mapping[str, Any] | None) -> dict | None:
     """The table's selection as plain lists (cells as (row, column) tuples), for comparing with what was drawn."""
     if not state:
         return None

@@ -96,7 +96,7 @@ def check_policy(review: ReviewRequest, decision: CheckedDecision, actor: Actor,
 def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:
     """Per edited action, each changed argument as [before, after]."""
     diffs = []
-    for action, decision in zip(request.action_requests, response.decisions):
+    for action, decision in zip(request.action_requests, response.decisions, strict=True):
         if isinstance(decision, Edit):
             after = decision.edited_action.args
             keys = sorted(set(action.args) | set(after))

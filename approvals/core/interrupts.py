@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal, get_args
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -29,6 +29,7 @@ from approvals.core.digest import request_digest
 from approvals.core.records import BUILTIN_GRAPH
 from graphs.hitl import (
     ActionRequest,
+    DecisionType,
     FilledHITLRequest,
     HITLRequest,
     InvalidDecision,
@@ -39,7 +40,7 @@ from graphs.hitl import (
 
 Kind = Literal["hitl", "tool_approval", "raw"]
 UNKNOWN_REQUESTER = "unknown"
-FOREIGN_POLICY = "reviewer"
+FOREIGN_POLICY: Final = "reviewer"
 INTERRUPT, RESUME, ERROR = "__interrupt__", "__resume__", "__error__"
 CONTROL_WRITES = {INTERRUPT, RESUME, ERROR, "__error_source_node__"}
 NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
@@ -174,19 +175,19 @@ def _tool_approval(value: Any, schema: dict | None, requested_by: str, created_a
     if not (isinstance(value, dict) and value.get("type") == "tool_approval" and isinstance(value.get("args"), dict)):
         return None
     allowed = _decision_types(schema) or ["approve", "edit", "reject", "respond"]
-    action = ActionRequest(name=str(value.get("name")), args=value["args"], description=str(value.get("description") or ""),
-                           tool_call_id=value.get("tool_call_id"))
+    action = ActionRequest(name=str(value.get("name")), args=value["args"],
+                           description=str(value.get("description") or ""), tool_call_id=value.get("tool_call_id"))
     config = ReviewConfig(action_name=action.name, allowed_decisions=allowed, args_schema=_edit_args_schema(schema))
     return FilledHITLRequest(action_requests=[action], review_configs=[config], requested_by=requested_by,
                              created_at=created_at, policy=FOREIGN_POLICY)
 
 
-def _decision_types(schema: dict | None) -> list[str]:
+def _decision_types(schema: dict | None) -> list[DecisionType]:
     if not schema:
         return []
     members = schema.get("oneOf") or schema.get("anyOf") or [schema]
     consts = [_resolve(schema, m).get("properties", {}).get("type", {}).get("const") for m in members]
-    return [c for c in consts if c in ("approve", "edit", "reject", "respond")]
+    return [c for c in consts if c in get_args(DecisionType)]
 
 
 def _edit_args_schema(schema: dict | None) -> dict | None:

@@ -85,7 +85,7 @@ class DecisionRecord:
     requested_at: str
     decided_by: str
     decided_at: str
-    edit_diff: dict
+    edit_diff: list[dict]
     message: str
     applied_at: str | None
 

@@ -158,7 +158,9 @@ def _fallback(routes: list[Route]) -> Route:
 
     async def no_such_endpoint(request: Request) -> Response:
         path = request.scope["path"]
-        allowed = sorted({method for route in routes if route.path_regex.fullmatch(path) for method in route.methods})
+        allowed = sorted(
+            {method for route in routes if route.path_regex.fullmatch(path) for method in route.methods or ()}
+        )
         if allowed:
             return ApiError(405, "method_not_allowed", f"Use {' or '.join(allowed)} here.",
                             {"Allow": ", ".join(allowed)}).response()
@@ -221,8 +223,8 @@ class _Api:
             pending = service.approval(thread_id, interrupt_id, viewer=actor)
         except AlreadyDecided:
             decided = service.decision(thread_id, interrupt_id, viewer=actor)
-            return ApprovalOut(status="decided", request=None, decision=_decision_out(decided), claimed_by=None,
-                               **common)
+            return ApprovalOut(status="decided", request=None, decision=_decision_out(decided) if decided else None,
+                               claimed_by=None, **common)
         claim = claims.holder(service.db, thread_id, interrupt_id)
         oversight.note_open(service.db, thread_id, interrupt_id, actor)  # the oversight metrics' "opened"
         return ApprovalOut(status="pending", request=pending.request, value=pending.value, decision=None,

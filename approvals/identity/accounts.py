@@ -34,7 +34,8 @@ def seed_demo_accounts(db: Database) -> None:
     with db.transaction() as tx:
         for username, (role, password) in DEMO_ACCOUNTS.items():
             tx.execute(
-                "INSERT INTO accounts (username, role, password_hash) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING",
+                "INSERT INTO accounts (username, role, password_hash) VALUES (?, ?, ?)"
+                " ON CONFLICT (username) DO NOTHING",
                 (username, role, hash_password(password)),
             )
 

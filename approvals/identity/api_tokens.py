@@ -48,16 +48,16 @@ def create_token(db: Database, username: str, label: str = "") -> tuple[ApiToken
     username = username.strip().lower()
     label = label.strip()[:MAX_LABEL_CHARS] or "API token"
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = {"token_id": uuid.uuid4().hex[:16], "username": username, "label": label, "created_at": utcnow(),
-           "last_used_at": None, "revoked_at": None}
+    token = ApiToken(token_id=uuid.uuid4().hex[:16], username=username, label=label, created_at=utcnow(),
+                     last_used_at=None, revoked_at=None)
     with db.transaction() as tx:
         if not tx.query("SELECT 1 AS found FROM accounts WHERE username = ?", (username,)):
             raise UnknownAccount(f"There is no account {username!r}.")
         tx.execute(
             "INSERT INTO api_tokens (token_id, username, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (row["token_id"], username, label, secret_hash(secret), row["created_at"]),
+            (token.token_id, username, label, secret_hash(secret), token.created_at),
         )
-    return ApiToken(**row), secret
+    return token, secret
 
 
 def list_tokens(db: Database, username: str | None = None) -> list[ApiToken]:

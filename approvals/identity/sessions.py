@@ -40,7 +40,8 @@ def start(db: Database, actor: Actor, *, signed_in: bool) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.execute(
-        "INSERT INTO sessions (token_hash, username, role, signed_in, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (token_hash, username, role, signed_in, created_at, last_seen_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         (secret_hash(token), actor.name, actor.role, int(signed_in), now, now),
     )
     return token
@@ -80,7 +81,7 @@ def sign_in(db: Database, token: str | None, username: str, password: str, now: 
     """
     now = now or datetime.now(UTC)
     username = username.strip().lower()
-    if _live_row(db, token, now) is None:
+    if token is None or _live_row(db, token, now) is None:
         raise SignInRefused("This browser has no session: reload the page (and allow cookies for this site).")
     failures = db.query(
         "SELECT failed_at FROM sign_in_failures WHERE username = ? AND failed_at > ? ORDER BY failed_at",
@@ -106,11 +107,13 @@ def sign_in(db: Database, token: str | None, username: str, password: str, now: 
 def sign_out(db: Database, token: str | None) -> None:
     """Revoke this browser's session: every tab of it is signed out on its next run."""
     if token:
-        db.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", (utcnow(), secret_hash(token)))
+        db.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+                   (utcnow(), secret_hash(token)))
 
 
 def revoke_all(db: Database, username: str) -> int:
     """Sign an account out everywhere (a lost laptop, a changed password); returns how many sessions ended."""
     return db.execute(
-        "UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL", (utcnow(), username.strip().lower())
+        "UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+        (utcnow(), username.strip().lower()),
     )

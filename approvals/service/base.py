@@ -13,7 +13,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
@@ -27,7 +29,7 @@ from approvals.store.schema import Store
 from graphs import build_graph
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-DURABILITY = "sync"  # each step is on disk before the next starts; "exit" loses everything on a crash
+DURABILITY: Final = "sync"  # each step is on disk before the next starts; "exit" loses everything on a crash
 INDEX_LOCK_CLASS = 0x617070  # PostgreSQL advisory lock class for "indexing thread X" (the second key is its hash)
 
 
@@ -84,7 +86,7 @@ class ServiceBase:
         return read_snapshot(self.store.checkpointer, thread_id)
 
     @staticmethod
-    def _config(thread_id: str, graph: str, requester: str | None) -> dict:
+    def _config(thread_id: str, graph: str, requester: str | None) -> RunnableConfig:
         """Run metadata goes into every checkpoint: which graph the thread runs on, and who asked (as LangGraph's
         server records `graph_id`), so any process reading the checkpoint knows both."""
         metadata = {"graph_id": graph, **({"requester": requester} if requester else {})}

@@ -27,7 +27,10 @@ class ConversationService(RunService):
             " FROM threads t WHERE t.requester = ? AND t.graph = ? ORDER BY t.updated_at DESC LIMIT ?",
             (viewer.name, BUILTIN_GRAPH, limit),
         )
-        return [ThreadSummary(r["thread_id"], r["title"], r["requester"], r["updated_at"], bool(r["awaiting"])) for r in rows]
+        return [
+            ThreadSummary(r["thread_id"], r["title"], r["requester"], r["updated_at"], bool(r["awaiting"]))
+            for r in rows
+        ]
 
     def messages(self, thread_id: str, *, viewer: Actor) -> list[BaseMessage]:
         snapshot = self._snapshot(self.require_thread(thread_id, viewer=viewer))

@@ -43,7 +43,9 @@ class AuditFilter:
     def matches(self, record: DecisionRecord) -> bool:
         return all(
             not wanted or value in wanted
-            for wanted, value in ((self.deciders, record.decided_by), (self.decisions, record.decision), (self.tools, record.tool))
+            for wanted, value in (
+                (self.deciders, record.decided_by), (self.decisions, record.decision), (self.tools, record.tool)
+            )
         )
 
 
@@ -128,7 +130,11 @@ def hourly(records: list[DecisionRecord]) -> list[dict]:
     for record in records:
         waits[record.decided_at[:13]].append(record.waited_seconds / 60)
     return [
-        {"hour": f"{hour.replace('T', ' ')}:00", "decisions": len(minutes), "median wait (min)": round(statistics.median(minutes), 2)}
+        {
+            "hour": f"{hour.replace('T', ' ')}:00",
+            "decisions": len(minutes),
+            "median wait (min)": round(statistics.median(minutes), 2),
+        }
         for hour, minutes in sorted(waits.items())
     ]
 

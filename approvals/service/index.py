@@ -48,7 +48,8 @@ def add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
 
 
 def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None) -> None:
-    """The checkpoint's open interrupts become pending rows; every other row of the thread (all, for None) is resolved."""
+    """The checkpoint's open interrupts become pending rows; every other row of the thread (all, for None) is
+    resolved."""
     items = pending_in(snapshot, False) if snapshot else []
     current = [item.interrupt_id for item in items]
     marks = ", ".join("?" * len(current)) or "''"

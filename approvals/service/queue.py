@@ -29,7 +29,9 @@ class QueueService(ServiceBase):
         snapshot = self._snapshot(self.require_thread(thread_id, viewer=viewer))
         return pending_in(snapshot, with_messages) if snapshot else []
 
-    def approval(self, thread_id: str, interrupt_id: str, *, viewer: Actor, with_messages: bool = False) -> PendingApproval:
+    def approval(
+        self, thread_id: str, interrupt_id: str, *, viewer: Actor, with_messages: bool = False
+    ) -> PendingApproval:
         """One pending approval, or why not: UnknownThread (unknown or not the viewer's), AlreadyDecided, NotPending."""
         pending = self._pending(self.require_thread(thread_id, viewer=viewer), with_messages, interrupt_id)
         if pending is None:
@@ -73,11 +75,14 @@ class QueueService(ServiceBase):
         thread_ids = sorted({c.config["configurable"]["thread_id"] for c in self.store.checkpointer.list(None)})
         for thread_id in thread_ids:
             self.sync_index(thread_id)
-        orphaned = {r["thread_id"] for r in self.db.query("SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved'")}
+        open_rows = self.db.query("SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved'")
+        orphaned = {r["thread_id"] for r in open_rows}
         for thread_id in orphaned - set(thread_ids):
             self.db.execute("UPDATE pending SET status = 'resolved' WHERE thread_id = ?", (thread_id,))
         return len(thread_ids)
 
     def _decision(self, thread_id: str, interrupt_id: str) -> DecisionRecord | None:
-        rows = self.db.query("SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
+        rows = self.db.query(
+            "SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id)
+        )
         return decision_record(rows[0]) if rows else None

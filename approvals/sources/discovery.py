@@ -66,7 +66,8 @@ def _index(service: Indexer, thread_ids: list[str]) -> None:
     for thread_id in dict.fromkeys(thread_ids):
         try:
             service.sync_index(thread_id)
-        except Exception:  # one unreadable thread (e.g. a state class this process cannot import) must not stop the rest
+        except Exception:
+            # One unreadable thread (e.g. a state class this process cannot import) must not stop the rest.
             log.exception("could not index thread %s; it is retried on its next change or a reconcile", thread_id)
 
 

@@ -25,7 +25,9 @@ def utcnow() -> str:
 class Database:
     """A small portable SQL layer: `?` placeholders, dict rows, one transaction per `transaction()` block."""
 
-    def __init__(self, dialect: Literal["sqlite", "postgres"], borrow: Callable[[], Any], give_back: Callable[[Any], None]):
+    def __init__(
+        self, dialect: Literal["sqlite", "postgres"], borrow: Callable[[], Any], give_back: Callable[[Any], None]
+    ):
         self.dialect = dialect
         self._borrow = borrow
         self._give_back = give_back
@@ -77,7 +79,7 @@ class Transaction:
         if cursor.description is None:
             return []
         names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def execute(self, sql: str, params: tuple | list = ()) -> int:
         return self._conn.execute(self._sql(sql), tuple(params)).rowcount

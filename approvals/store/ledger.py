@@ -24,7 +24,10 @@ class SqlLedger:
             " ON CONFLICT (tool_call_id) DO NOTHING",
             (tool_call_id, thread_id, tool, json.dumps(args, sort_keys=True), result, utcnow()),
         )
-        return result if inserted else self.result(tool_call_id)  # a concurrent run was first: its result stands
+        if inserted:
+            return result
+        first = self.result(tool_call_id)  # a concurrent run was first: its result stands
+        return result if first is None else first
 
     def result(self, tool_call_id: str) -> str | None:
         rows = self._db.query("SELECT result FROM ledger WHERE tool_call_id = ?", (tool_call_id,))

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy import create_engine, make_url
@@ -24,6 +24,9 @@ from approvals.store.changelog import install_change_log
 from approvals.store.database import Database, Transaction
 from approvals.store.ledger import SqlLedger
 from approvals.store.migrations import upgrade
+
+if TYPE_CHECKING:  # imported where it is used: a SQLite deployment never loads psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
 
 DEFAULT_SQLITE_PATH = Path("data/app.db")
 BUSY_TIMEOUT_S = 30.0
@@ -78,7 +81,8 @@ def _open_sqlite(path: str) -> Store:
         idle.put(conn)
 
     db = Database("sqlite", borrow, give_back)
-    checkpointer = SqliteSaver(_sqlite_connect(path, "NORMAL"))  # the saver serializes use of its connection with a lock
+    # The saver serializes use of its connection with a lock.
+    checkpointer = SqliteSaver(_sqlite_connect(path, "NORMAL"))
     checkpointer.setup()
     _migrate_sqlite(path)
 
@@ -92,11 +96,13 @@ def _open_sqlite(path: str) -> Store:
 
 def _open_postgres(url: str) -> Store:
     from langgraph.checkpoint.postgres import PostgresSaver
-    from psycopg.rows import dict_row
+    from psycopg import Connection
+    from psycopg.rows import DictRow, dict_row
     from psycopg_pool import ConnectionPool
 
     saver_pool = ConnectionPool(
-        url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        url, min_size=1, max_size=8, open=True, connection_class=Connection[DictRow],
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
     app_pool = ConnectionPool(url, min_size=1, max_size=8, open=True, kwargs={"autocommit": True})
     db = Database("postgres", app_pool.getconn, app_pool.putconn)
@@ -126,7 +132,7 @@ def _migrate_sqlite(path: str) -> None:
     engine.dispose()
 
 
-def _create_postgres_schema(db: Database, url: str, checkpointer: BaseCheckpointSaver) -> None:
+def _create_postgres_schema(db: Database, url: str, checkpointer: PostgresSaver) -> None:
     """Run the checkpointer's migrations and ours while holding a session-level advisory lock.
 
     Replicas starting together on an empty database would otherwise collide: concurrent CREATE TABLE IF NOT
@@ -140,7 +146,7 @@ def _create_postgres_schema(db: Database, url: str, checkpointer: BaseCheckpoint
 
     deadline = time.monotonic() + SCHEMA_LOCK_TIMEOUT_S
     with psycopg.connect(url, autocommit=True) as lock:
-        while not lock.execute("SELECT pg_try_advisory_lock(%s)", (SCHEMA_LOCK_KEY,)).fetchone()[0]:
+        while lock.execute("SELECT pg_try_advisory_lock(%s)", (SCHEMA_LOCK_KEY,)).fetchone() != (True,):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"another process held the schema lock for {SCHEMA_LOCK_TIMEOUT_S:.0f} s")
             time.sleep(0.05)

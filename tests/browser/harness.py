@@ -1,4 +1,5 @@
-"""Real-browser helpers: start `streamlit run app.py` on a free port, wait for a page the way Streamlit's e2e tests do."""
+"""Real-browser helpers: start `streamlit run app.py` on a free port, wait for a page the way Streamlit's e2e tests
+do."""
 
 from __future__ import annotations
 

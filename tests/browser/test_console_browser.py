@@ -56,15 +56,17 @@ def test_two_reviewers_approve_at_once_and_exactly_one_decision_applies(app_serv
         button.click(no_wait_after=True)
 
     decided = {name: page.get_by_text("You decided this: approve") for name, page in (("alice", alice), ("bob", bob))}
-    expect(alice.get_by_text("You decided this: approve").or_(alice.get_by_text("Already decided by bob at"))).to_be_visible()
-    expect(bob.get_by_text("You decided this: approve").or_(bob.get_by_text("Already decided by alice at"))).to_be_visible()
+    for page, other in ((alice, "bob"), (bob, "alice")):
+        expect(page.get_by_text("You decided this: approve").or_(page.get_by_text(f"Already decided by {other} at"))
+               ).to_be_visible()
     winners = [name for name, banner in decided.items() if banner.count()]
     assert len(winners) == 1
     loser = bob if winners == ["alice"] else alice
     expect(loser.get_by_text(f"Already decided by {winners[0]} at")).to_be_visible()
 
     deadline = time.monotonic() + 30
-    while value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ? AND applied_at IS NOT NULL", thread_id) == 0:
+    applied = "SELECT COUNT(*) FROM decisions WHERE thread_id = ? AND applied_at IS NOT NULL"
+    while value(app_db, applied, thread_id) == 0:
         assert time.monotonic() < deadline, "the winning decision was never applied"
         time.sleep(0.1)
     assert value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id) == 1

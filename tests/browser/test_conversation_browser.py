@@ -72,7 +72,9 @@ def test_card_survives_reload_and_approve_shows_the_refund(app_server: str, new_
     expect(card(page)).to_have_count(0)
 
 
-def test_second_tab_gets_already_decided_and_no_second_refund(app_server: str, app_db: str, new_page: Callable[[], Page]):
+def test_second_tab_gets_already_decided_and_no_second_refund(
+    app_server: str, app_db: str, new_page: Callable[[], Page]
+):
     first = open_conversation(new_page(), app_server)
     send(first, REFUND)
     card_args(first)

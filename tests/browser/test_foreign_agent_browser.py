@@ -34,7 +34,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
 def start_worker(url: str, text: str) -> str:
     """`python -m examples.worker` as its own process; returns the thread it stopped in."""
     done = subprocess.run([sys.executable, "-m", "examples.worker", text, "--requester", "dave"], cwd=ROOT,
-                          env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=120, check=True)
+                          env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=120,
+                          check=True)
     return json.loads(done.stdout)["thread_id"]
 
 
@@ -62,12 +63,13 @@ def applied(url: str, thread_id: str) -> dict:
     try:
         deadline = time.monotonic() + 30
         while not (rows := store.db.query(
-                "SELECT decision, decided_by FROM decisions WHERE thread_id = ? AND applied_at IS NOT NULL", (thread_id,))):
+                "SELECT decision, decided_by FROM decisions WHERE thread_id = ? AND applied_at IS NOT NULL",
+                (thread_id,))):
             assert time.monotonic() < deadline, "the decision was never applied"
             time.sleep(0.2)
         [decision] = rows
-        shipped = store.db.query("SELECT order_id, address FROM shipments") if decision["decision"] in ("approve", "edit") \
-            else []
+        shipped = (store.db.query("SELECT order_id, address FROM shipments")
+                   if decision["decision"] in ("approve", "edit") else [])
         return {**decision, "shipped": shipped}
     finally:
         store.close()
