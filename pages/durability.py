@@ -7,15 +7,9 @@ from importlib.metadata import version
 import streamlit as st
 
 import resources
-from graphs.lab import (
-    VARIANTS,
-    crash_rows,
-    last_experiment,
-    matrix_rows,
-    run_experiment,
-    save_experiment,
-    variant_source,
-)
+from graphs.lab import run_experiment
+from graphs.lab_results import crash_rows, last_experiment, matrix_rows, save_experiment
+from graphs.lab_variants import VARIANTS, variant_source
 from ui.approval_widgets import short_time
 
 MECHANISM = """

@@ -7,7 +7,7 @@ from importlib.metadata import version
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from graphs.lab import SHIPPED_RESULTS, Experiment
+from graphs.lab_results import SHIPPED_RESULTS, Experiment
 
 PAGE = "../pages/durability.py"
 

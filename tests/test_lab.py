@@ -9,19 +9,9 @@ from dataclasses import asdict
 
 import pytest
 
-from graphs.lab import (
-    DURABILITIES,
-    CellResult,
-    CrashResult,
-    Experiment,
-    last_experiment,
-    mark,
-    matrix_rows,
-    run_crash,
-    run_matrix,
-    save_experiment,
-    variant_source,
-)
+from graphs.lab import run_crash, run_matrix
+from graphs.lab_results import CellResult, CrashResult, Experiment, last_experiment, mark, matrix_rows, save_experiment
+from graphs.lab_variants import DURABILITIES, variant_source
 
 RUNS = 3
 

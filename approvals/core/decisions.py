@@ -9,7 +9,8 @@ from typing import Any
 
 from approvals.core.actors import Actor
 from approvals.core.errors import NotAllowed
-from approvals.core.interrupts import ReviewRequest, check_answer
+from approvals.core.interrupts import check_answer
+from approvals.core.records import ReviewRequest
 from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, Respond, parse_response
 from graphs.tools import Policy, approval_policy, strictest
 

@@ -16,17 +16,15 @@ Three kinds of interrupt value are understood:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, get_args
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.types import Interrupt
 from pydantic import ValidationError
 
-from approvals.core.digest import request_digest
-from approvals.core.records import BUILTIN_GRAPH
+from approvals.core.records import BUILTIN_GRAPH, Kind, ReviewRequest
 from graphs.hitl import (
     ActionRequest,
     DecisionType,
@@ -38,7 +36,6 @@ from graphs.hitl import (
     check_json_schema,
 )
 
-Kind = Literal["hitl", "tool_approval", "raw"]
 UNKNOWN_REQUESTER = "unknown"
 FOREIGN_POLICY: Final = "reviewer"
 INTERRUPT, RESUME, ERROR = "__interrupt__", "__resume__", "__error__"
@@ -105,39 +102,6 @@ def open_interrupts(pending_writes: list[tuple[str, str, Any]]) -> list[Interrup
 # -- what an interrupt asks ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReviewRequest:
-    """One interrupt as the reviewer sees it: the raw value, and a HITL request when it is one."""
-
-    kind: Kind
-    value: Any
-    """The interrupt value exactly as the graph wrote it."""
-    response_schema: dict | None
-    request: HITLRequest | None
-    """For "hitl" and "tool_approval": the request with requester, time and policy filled in."""
-    requested_by: str
-    created_at: str
-    policy: str
-
-    @property
-    def digest(self) -> str:
-        """sha256 of the value's canonical JSON: a decision carries the digest its reviewer was shown."""
-        return request_digest(self.value)
-
-    @property
-    def tool(self) -> str:
-        return ", ".join(a.name for a in self.request.action_requests) if self.request else "(question)"
-
-    def summary(self, limit: int = 120) -> str:
-        if self.request:
-            text = "; ".join(", ".join(f"{k}={v}" for k, v in a.args.items()) for a in self.request.action_requests)
-        else:
-            text = self.value if isinstance(self.value, str) else json.dumps(self.value, default=str)
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
-    def resume_value(self, checked: Any) -> Any:
-        """What the graph is resumed with: a per-call request takes its single decision, the rest as given."""
-        return checked["decisions"][0] if self.kind == "tool_approval" else checked
 
 
 def review_request(interrupt: Interrupt, requester: str | None, checkpoint_time: str) -> ReviewRequest:

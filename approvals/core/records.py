@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
+from approvals.core.digest import request_digest
 from graphs.hitl import HITLRequest
 
-if TYPE_CHECKING:
-    from approvals.core.interrupts import Kind, ReviewRequest
-
+Kind = Literal["hitl", "tool_approval", "raw"]
+"""How an interrupt is answered (approvals.core.interrupts tells them apart)."""
 
 BUILTIN_GRAPH = "support"
 """The built-in demo agent's name in langgraph.json; threads with no `graph_id` metadata belong to it."""
@@ -20,6 +21,41 @@ BUILTIN_GRAPH = "support"
 
 def age_seconds(iso: str, now: datetime | None = None) -> float:
     return ((now or datetime.now(UTC)) - datetime.fromisoformat(iso)).total_seconds()
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """One interrupt as the reviewer sees it: the raw value, and a HITL request when it is one."""
+
+    kind: Kind
+    value: Any
+    """The interrupt value exactly as the graph wrote it."""
+    response_schema: dict | None
+    request: HITLRequest | None
+    """For "hitl" and "tool_approval": the request with requester, time and policy filled in."""
+    requested_by: str
+    created_at: str
+    policy: str
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the value's canonical JSON: a decision carries the digest its reviewer was shown."""
+        return request_digest(self.value)
+
+    @property
+    def tool(self) -> str:
+        return ", ".join(a.name for a in self.request.action_requests) if self.request else "(question)"
+
+    def summary(self, limit: int = 120) -> str:
+        if self.request:
+            text = "; ".join(", ".join(f"{k}={v}" for k, v in a.args.items()) for a in self.request.action_requests)
+        else:
+            text = self.value if isinstance(self.value, str) else json.dumps(self.value, default=str)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def resume_value(self, checked: Any) -> Any:
+        """What the graph is resumed with: a per-call request takes its single decision, the rest as given."""
+        return checked["decisions"][0] if self.kind == "tool_approval" else checked
 
 
 @dataclass(frozen=True)
