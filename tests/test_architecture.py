@@ -91,6 +91,32 @@ def test_the_project_has_no_import_cycle_type_only_imports_included():
     assert cycle is None, "import cycle: " + " → ".join(cycle or [])
 
 
+LAYERS = {
+    "graphs": 0,
+    "approvals.core": 1,
+    "approvals.store": 2, "approvals.sources": 2, "approvals.notify": 2, "approvals.identity": 2,
+    "approvals.service": 3,
+    "approvals.http": 4, "approvals.__main__": 4,
+}
+"""Lower imports nothing higher (README, "How it fits together"); everything else (pages, ui, app, bench, ...)
+is on top."""
+
+
+def layer(module: str) -> tuple[str, int]:
+    parts = module.split(".")
+    name = ".".join(parts[:2]) if parts[0] == "approvals" else parts[0]
+    return name, LAYERS.get(name, len(set(LAYERS.values())))
+
+
+def test_imports_point_down_the_layers_only():
+    upward = [
+        f"{module} ({layer(module)[0]}) imports {target} ({layer(target)[0]})"
+        for module, targets in import_graph().items() for target in sorted(targets)
+        if layer(target)[1] > layer(module)[1]
+    ]
+    assert upward == []
+
+
 def test_the_cycle_finder_names_a_type_only_cycle():
     """The detector itself: a cycle that exists only under TYPE_CHECKING is found and named."""
     first = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n")
