@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, SystemMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END
 from langgraph.types import interrupt
 
 from graphs.hitl import ActionRequest, HITLRequest, Reject, ReviewConfig, response_model
 from graphs.ledger import Ledger
 from graphs.state import State
-from graphs.tools import TOOLS, TOOLS_BY_NAME, Policy, approval_policy, strictest
+from graphs.tools import TOOLS, TOOLS_BY_NAME, Policy, approval_policy, args_json_schema, strictest
 
 CLEARANCE_KEY = "approval_clearance"
 """`configurable` key the app resumes with: the policy the decider satisfied ("self" or "reviewer")."""
@@ -27,6 +25,18 @@ SYSTEM_PROMPT = (
 )
 
 
+class Node(Protocol):
+    """A node as StateGraph.add_node types it: its parameter is named `state`, which a bare Callable cannot say."""
+
+    def __call__(self, state: State) -> dict: ...
+
+
+class ConfiguredNode(Protocol):
+    """A node that also reads its run's config (the thread id, the decider's clearance)."""
+
+    def __call__(self, state: State, config: RunnableConfig) -> dict: ...
+
+
 def last_ai_message(state: State) -> AIMessage:
     message = state["messages"][-1]
     if not isinstance(message, AIMessage):
@@ -34,11 +44,11 @@ def last_ai_message(state: State) -> AIMessage:
     return message
 
 
-def needs_approval(call: dict) -> bool:
+def needs_approval(call: ToolCall) -> bool:
     return approval_policy(call["name"], call["args"]) != "none"
 
 
-def make_agent(model: BaseChatModel) -> Callable[[State], dict]:
+def make_agent(model: BaseChatModel) -> Node:
     bound = model.bind_tools(TOOLS)
 
     def agent(state: State) -> dict:
@@ -51,7 +61,7 @@ def make_agent(model: BaseChatModel) -> Callable[[State], dict]:
 def route_after_agent(state: State) -> Literal["annotate", "tools", "__end__"]:
     calls = last_ai_message(state).tool_calls
     if not calls:
-        return END
+        return "__end__"  # END, spelled out: the Literal return type is how LangGraph draws this edge
     return "annotate" if any(map(needs_approval, calls)) else "tools"
 
 
@@ -76,7 +86,9 @@ def annotate(state: State) -> dict:
             )
             for call in calls
         ],
-        review_configs=[ReviewConfig(action_name=call["name"], args_schema=_args_schema(call["name"])) for call in calls],
+        review_configs=[
+            ReviewConfig(action_name=call["name"], args_schema=args_json_schema(call["name"])) for call in calls
+        ],
         requested_by=state.get("requester", "guest"),
         created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         policy=strictest([approval_policy(call["name"], call["args"]) for call in calls]),
@@ -87,11 +99,6 @@ def annotate(state: State) -> dict:
     return {"messages": [annotated]}
 
 
-def _args_schema(name: str) -> dict:
-    tool = TOOLS_BY_NAME.get(name)
-    return tool.args_schema.model_json_schema() if tool else {}
-
-
 def await_approval(state: State) -> dict:
     """Pause for the reviewer; on resume, apply edits to the message (same id) and hand decisions to `tools`."""
     message = last_ai_message(state)
@@ -99,23 +106,21 @@ def await_approval(state: State) -> dict:
     response = interrupt(request.model_dump(mode="json"), response_schema=response_model(request))
     decisions = {
         action.tool_call_id: decision.model_dump()
-        for action, decision in zip(request.action_requests, response.decisions)
+        for action, decision in zip(request.action_requests, response.decisions, strict=True)
     }
     edits = {call_id: d["edited_action"]["args"] for call_id, d in decisions.items() if d["type"] == "edit"}
     calls = [{**call, "args": edits.get(call["id"], call["args"])} for call in message.tool_calls]
     return {"messages": [message.model_copy(update={"tool_calls": calls})], "decisions": decisions}
 
 
-def make_tools(ledger: Ledger) -> Callable[[State, RunnableConfig], dict]:
+def make_tools(ledger: Ledger) -> ConfiguredNode:
     def tools(state: State, config: RunnableConfig) -> dict:
         """Run approved and edited calls once each (through the ledger); rejected ones become ToolMessages."""
         thread_id = config["configurable"]["thread_id"]
         decisions = state.get("decisions") or {}
         message = last_ai_message(state)
         granted = _clearance(message, config)
-        results = [
-            _run_call(call, decisions.get(call["id"]), granted, ledger, thread_id) for call in message.tool_calls
-        ]
+        results = [_run_call(call, decisions, granted, ledger, thread_id) for call in message.tool_calls]
         return {"messages": results, "decisions": {}}
 
     return tools
@@ -133,23 +138,28 @@ def _clearance(message: AIMessage, config: RunnableConfig) -> Policy:
     return "reviewer" if hitl.get("policy") == "reviewer" else "self" if hitl else "none"
 
 
-def _refusal(call: dict, granted: Policy) -> ToolMessage | None:
+def _refusal(call: ToolCall, call_id: str, granted: Policy) -> ToolMessage | None:
     """Re-check before running: a call whose arguments (after any edit) need more than the decider had never runs."""
     needed = approval_policy(call["name"], call["args"])
     if strictest([needed, granted]) == granted:
         return None
     return ToolMessage(
         f"{call['name']} did not run: with these arguments it needs a reviewer's approval, which it did not have.",
-        tool_call_id=call["id"], name=call["name"], status="error",
+        tool_call_id=call_id, name=call["name"], status="error",
     )
 
 
-def _run_call(call: dict, decision: dict | None, granted: Policy, ledger: Ledger, thread_id: str) -> ToolMessage:
+def _run_call(
+    call: ToolCall, decisions: dict[str, dict], granted: Policy, ledger: Ledger, thread_id: str
+) -> ToolMessage:
     name, call_id = call["name"], call["id"]
+    if call_id is None:  # the ledger runs each call once by its id; without one it could run twice
+        raise ValueError(f"the model's call of {name} has no id")
+    decision = decisions.get(call_id)
     if decision and decision["type"] == "reject":
         message = Reject.model_validate(decision).message or f"The reviewer rejected {name}; it did not run."
         return ToolMessage(message, tool_call_id=call_id, name=name, status="error")
-    if refusal := _refusal(call, granted):
+    if refusal := _refusal(call, call_id, granted):
         return refusal
     tool = TOOLS_BY_NAME.get(name)
     if tool is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
+from approvals.core.actors import Actor
 from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, ThreadBusy, UnknownThread
 from approvals.core.records import PendingApproval
 from graphs.hitl import InvalidDecision
@@ -36,10 +37,11 @@ RECENT_THREADS = 20
 resources.route_through_app()
 service = resources.approval_service()
 runner = resources.background_runner()
-if (actor := current_actor()) is None:
+if (signed_in := current_actor()) is None:
     st.title("Conversation")
     session_ended()
     st.stop()
+actor: Actor = signed_in  # declared, so the functions below see an Actor, not the Optional before the check
 
 
 def open_thread(thread_id: str) -> None:
@@ -153,7 +155,8 @@ def approval_card(pending: PendingApproval) -> None:
             waiting_for_reviewer(pending)
             return
         mode = st.session_state.get("conversation_mode")
-        form = {"edit": edit_form, "reject": reject_form}.get(mode[1]) if mode and mode[0] == interrupt_id else None
+        opened = mode[1] if mode and mode[0] == interrupt_id else None
+        form = {"edit": edit_form, "reject": reject_form}.get(opened) if opened else None
         row = st.container(horizontal=True)  # one block, where st.columns(3) sent four
         # While a form is open, Approve would run the request as proposed, not what the form says: disabled.
         row.button("Approve", key=f"conversation_approve_{interrupt_id}", type="primary", width="stretch",
@@ -163,7 +166,7 @@ def approval_card(pending: PendingApproval) -> None:
                    on_click=set_mode, args=(interrupt_id, "edit"))
         row.button("Reject", key=f"conversation_reject_{interrupt_id}", width="stretch",
                    on_click=set_mode, args=(interrupt_id, "reject"))
-        if form and (response := form(request, key=f"conversation_{mode[1]}_form_{interrupt_id}")) is not None:
+        if form and (response := form(request, key=f"conversation_{opened}_form_{interrupt_id}")) is not None:
             try:
                 record(pending.thread_id, interrupt_id, response)
             except (ApprovalError, InvalidDecision) as error:
@@ -207,7 +210,7 @@ if flash and flash[0] == thread_id:
 run = service.run_status(thread_id, viewer=actor) if thread_id is not None else None
 running = run is not None and run.run.active
 pending = None
-if running:
+if thread_id is not None and running:
     watch_run(thread_id)
 elif thread_id is not None:
     if run is not None and run.run.state == "failed":

@@ -212,7 +212,8 @@ def test_an_item_claimed_by_someone_else_is_409_until_the_claim_is_gone(service,
     ({"decisions": [{"type": "edit", "edited_action": {"name": "issue_refund",
                                                        "args": {"order_id": "55", "amount": "lots"}}}]},
      "invalid args for issue_refund: amount: Input should be a valid number, unable to parse string as a number"),
-    ({"decisions": [{"type": "maybe"}]}, "decisions.0: Input tag 'maybe' found using 'type' does not match any of the expected tags: 'approve', 'edit', 'reject', 'respond'"),
+    ({"decisions": [{"type": "maybe"}]}, "decisions.0: Input tag 'maybe' found using 'type' does not match any of the"
+     " expected tags: 'approve', 'edit', 'reject', 'respond'"),
     ([], "Input should be a valid dictionary or instance of RequestResponse"),
 ])
 def test_an_invalid_decision_is_422_with_the_reason_and_saves_nothing(service, client, body, reason):
@@ -225,9 +226,11 @@ def test_an_invalid_decision_is_422_with_the_reason_and_saves_nothing(service, c
 
 def test_a_body_that_is_not_json_is_422(service, client):
     item = request(service, LARGE)
-    answer = client(ALICE).post(decision_url(item), content=b'{"decisions": [', headers={"Content-Type": "application/json"})
+    answer = client(ALICE).post(decision_url(item), content=b'{"decisions": [',
+                                headers={"Content-Type": "application/json"})
     assert answer.status_code == 422
-    assert answer.json()["error"] == "invalid_json" and answer.json()["detail"].startswith("The body is not valid JSON: ")
+    assert answer.json()["error"] == "invalid_json"
+    assert answer.json()["detail"].startswith("The body is not valid JSON: ")
     assert_nothing_saved(service, item)
 
 
@@ -259,7 +262,8 @@ def test_the_openapi_document_describes_what_the_api_accepts(service, client):
     decide = document["paths"]["/api/approvals/{thread_id}/{interrupt_id}/decision"]["post"]
     assert set(decide["responses"]) == {"200", "401", "403", "404", "409", "413", "422"}
     assert "exactly one decision per action request" in decide["description"]
-    body_schema = {**decide["requestBody"]["content"]["application/json"]["schema"], "components": document["components"]}
+    body_schema = {**decide["requestBody"]["content"]["application/json"]["schema"],
+                   "components": document["components"]}
     jsonschema.validate({"decisions": [{"type": "reject", "message": "too much"}]}, body_schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"decisions": [{"type": "maybe"}]}, body_schema)

@@ -17,8 +17,10 @@ def history(actor: Actor) -> None:
     records = decision_log.history(resources.approval_service(), actor)
     decider_col, decision_col, tool_col = st.columns(3)
     filters = decision_log.AuditFilter(
-        tuple(decider_col.multiselect("Decider", sorted({r.decided_by for r in records}), key="console_audit_decider")),
-        tuple(decision_col.multiselect("Decision", ["approve", "edit", "reject", "mixed"], key="console_audit_decision")),
+        tuple(decider_col.multiselect("Decider", sorted({r.decided_by for r in records}),
+                                      key="console_audit_decider")),
+        tuple(decision_col.multiselect("Decision", ["approve", "edit", "reject", "mixed"],
+                                       key="console_audit_decision")),
         tuple(tool_col.multiselect("Tool", sorted({r.tool for r in records}), key="console_audit_tool")),
     )
     shown = [record for record in records if filters.matches(record)]
@@ -35,7 +37,8 @@ def charts(records: list[DecisionRecord], actor: Actor) -> None:
     st.metric("Median time to decision", "—" if median is None else f"{median:g} min")
     age_col, count_col, wait_col = st.columns(3)
     age_col.markdown("**Pending by age**")
-    age_col.bar_chart(pd.DataFrame(decision_log.pending_by_age(resources.approval_service(), actor)), x="age", y="pending", sort=False)
+    ages = pd.DataFrame(decision_log.pending_by_age(resources.approval_service(), actor))
+    age_col.bar_chart(ages, x="age", y="pending", sort=False)
     if not records:
         count_col.info("No decisions yet.")
         return

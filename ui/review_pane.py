@@ -18,7 +18,7 @@ from approvals.core.decisions import edit_diff
 from approvals.core.errors import AlreadyDecided, ApprovalError
 from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.service import claims, history
-from graphs.hitl import InvalidDecision, parse_response
+from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from ui.approval_widgets import (
     approve_value,
     edit_form,
@@ -130,7 +130,7 @@ def review(pending: PendingApproval, actor: Actor) -> None:
             st.rerun()
     else:
         if allowed:
-            decision_controls(pending)
+            decision_controls(pending, request)
         render_request(request)
     payloads(pending)
     conversation(pending.messages)
@@ -174,15 +174,16 @@ def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
         st.rerun()
 
 
-def decision_controls(pending: PendingApproval) -> None:
+def decision_controls(pending: PendingApproval, request: HITLRequest) -> None:
     """Approve, Edit, Reject; Edit and Reject open their forms, an edit shows its diff before it is confirmed.
 
     While a form is open the keys act on it, never on the request as proposed: Approve is disabled and A
     belongs to the form's own button (Approve with edits, Confirm edit); X sends the reject. A destructive
     request asks for a confirmation naming what will run before A runs it.
     """
-    request, mode_key = pending.request, st.session_state.get("console_mode")
-    mode = mode_key[1] if mode_key and mode_key[0] == pending.interrupt_id else None
+    mode_key = st.session_state.get("console_mode")
+    opened: tuple = mode_key if mode_key and mode_key[0] == pending.interrupt_id else ()
+    mode = opened[1] if opened else None
     row, allowed = st.container(horizontal=True), allowed_decisions(request)
     if "approve" in allowed:
         confirm_first = bool(destructive_calls(request))
@@ -205,9 +206,9 @@ def decision_controls(pending: PendingApproval) -> None:
             st.session_state["console_mode"] = (pending.interrupt_id, "confirm", value)
             st.rerun()
     elif mode == "confirm":
-        confirm_edit(pending, mode_key[2])
+        confirm_edit(pending, request, opened[2])
     elif mode == "run":
-        confirm_run(pending)
+        confirm_run(pending, request)
     elif mode == "reject":
         form_key = f"console_reject_form_{pending.interrupt_id}"
         if (value := reject_form(request, form_key, shortcut="X")) is not None:
@@ -224,18 +225,18 @@ def set_mode(interrupt_id: str, mode: str) -> None:
         st.session_state.pop("console_mode", None)
 
 
-def confirm_run(pending: PendingApproval) -> None:
+def confirm_run(pending: PendingApproval, request: HITLRequest) -> None:
     """A destructive request is approved only after the reviewer has read, once more, exactly what will run."""
-    calls = destructive_calls(pending.request)
+    calls = destructive_calls(request)
     st.warning("This cannot be undone. Approving runs:", icon="⚠️")
     for call in calls:
         st.text(call)
     st.button(f"Confirm: run {pending.review.tool}", key="console_confirm_run", type="primary", shortcut="A",
-              on_click=decide, args=(pending, approve_value(pending.request)))
+              on_click=decide, args=(pending, approve_value(request)))
 
 
-def confirm_edit(pending: PendingApproval, value: dict) -> None:
-    changes = history.diff_rows(edit_diff(pending.request, parse_response(value, pending.request)))
+def confirm_edit(pending: PendingApproval, request: HITLRequest, value: dict) -> None:
+    changes = history.diff_rows(edit_diff(request, parse_response(value, request)))
     st.markdown("**Your edit**")
     if changes:
         st.dataframe(changes, hide_index=True, key="console_edit_diff")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from approvals.core.actors import Actor
@@ -126,6 +127,8 @@ class DecisionService(QueueService):
                 oversight.chain_decision(tx, row, pending, actor)  # last: the chain's lock is held until commit
         if not inserted:
             winner = self._decision(pending.thread_id, pending.interrupt_id)
+            if winner is None:  # decisions are never deleted, so the row that won the conflict is there to read
+                raise ApprovalError("The decision could not be recorded; try again.")
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
         return {**row, "applied_at": None}
 
@@ -169,7 +172,7 @@ class DecisionService(QueueService):
                         output = graph.invoke(None, config, durability=DURABILITY)
             if pending is not None:
                 config = with_clearance(self._config(thread_id, pending.graph, pending.review.requested_by), row)
-                resume = Command(resume={interrupt_id: json.loads(row["response"])})
+                resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
                 output = self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
             # A run that ended without "__interrupt__" left nothing pending: no need to read it back.
             read = output is None or "__interrupt__" in output
@@ -206,14 +209,15 @@ class DecisionService(QueueService):
         return [decision_record(row) for row in rows]
 
 
-def with_clearance(config: dict, row: Row) -> dict:
+def with_clearance(config: RunnableConfig, row: Row) -> RunnableConfig:
     """Tell the graph what the decider was cleared for, so its tools node can refuse to run anything stricter.
 
     A row recorded before clearances existed has none; the graph then assumes the request's own policy.
     """
     if not row.get("clearance"):
         return config
-    return {**config, "configurable": {**config["configurable"], CLEARANCE_KEY: row["clearance"]}}
+    configured: RunnableConfig = {**config, "configurable": {**config["configurable"], CLEARANCE_KEY: row["clearance"]}}
+    return configured
 
 
 def _for_requests(response_factory: Callable[[HITLRequest], Any]) -> Callable[[HITLRequest | None], Any]:
