@@ -57,7 +57,7 @@ def history(
 
 
 def diff_rows(diffs: list[dict]) -> list[dict]:
-    """An edit diff (`approvals.service.edit_diff`) as one row per changed argument."""
+    """An edit diff (`approvals.core.decisions.edit_diff`) as one row per changed argument."""
     return [
         {"tool": diff["tool"], "argument": name, "before": json.dumps(before), "after": json.dumps(after)}
         for diff in diffs
