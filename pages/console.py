@@ -13,6 +13,7 @@ import resources
 from approvals.service import expiry
 from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
+from ui.delivery import undelivered
 from ui.history import history
 from ui.identity import sign_in, sign_out, signed_in_actor
 from ui.oversight import stop_switch
@@ -45,6 +46,7 @@ if queue_tab.open:
     list_col, item_col = queue_tab.columns([11, 9], gap="medium")
     with list_col:
         stop_switch(actor)
+        undelivered(actor)
         queue()
     with item_col:
         navigation(actor)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, TypedDict
 
 from langgraph.graph import START, StateGraph
@@ -52,3 +54,26 @@ question = _single(_ask)
 """An uncompiled StateGraph: the registry compiles it with the app's checkpointer."""
 schema_question = _single(_ask_with_schema).compile()
 standard_request = _single(_standard_request).compile()
+
+
+class Shipment(TypedDict, total=False):
+    answer: Any
+    shipped: bool
+
+
+def _confirm_shipment(state: Shipment) -> Shipment:
+    """Asks, then ships: appends one line to $FLAKY_EFFECTS. While the file $FLAKY_FAIL exists, the resume raises
+    after the answer arrived (a warehouse that is down), so the interrupt stays open."""
+    answer = interrupt("Ship order 7?")
+    if Path(os.environ["FLAKY_FAIL"]).exists():
+        raise RuntimeError("the warehouse is offline")
+    with open(os.environ["FLAKY_EFFECTS"], "a") as effects:
+        effects.write(f"shipped {answer!r}\n")
+    return {"answer": answer, "shipped": True}
+
+
+def flaky_shipment() -> StateGraph:
+    builder = StateGraph(Shipment)
+    builder.add_node("confirm_shipment", _confirm_shipment)
+    builder.add_edge(START, "confirm_shipment")
+    return builder

@@ -16,7 +16,7 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
-from approvals.core.records import DecisionRecord, QueueItem, age_seconds
+from approvals.core.records import UNKNOWN_GRAPH, DecisionRecord, QueueItem, age_seconds
 from approvals.core.visibility import QueueFilter
 from approvals.service import claims, expiry
 from approvals.store.database import iso
@@ -155,7 +155,7 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
         {
             "Age": age_text(item.created_at),
             "Tool": item.tool,
-            "Graph": item.graph if service.is_registered(item.graph) else f"{item.graph} (not registered)",
+            "Graph": graph_label(item, service.is_registered(item.graph)),
             "Requester": item.requester,
             "Policy": item.policy,
             "Arguments": item.args_summary,
@@ -179,6 +179,13 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     shown = frame.style.apply(lambda row: [OVERDUE_STYLE if row["SLA"] else ""] * len(row), axis=1) if late else frame
     st.dataframe(shown, key=TABLE_KEY, hide_index=True, on_select="rerun",
                  selection_mode=["multi-row", "single-cell"])
+
+
+def graph_label(item: QueueItem, registered: bool) -> str:
+    """The graph's name as the queue shows it: unknown and unregistered graphs say so."""
+    if item.graph == UNKNOWN_GRAPH:
+        return "graph unknown: open it for what to do"
+    return item.graph if registered else f"{item.graph} (not registered)"
 
 
 def read_selection() -> ItemKey | None:

@@ -103,6 +103,9 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
              icon=decision_icon(decided.decision))
     else:
         st.warning(escape_markdown(str(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))))
+    if decided.applied_at is None and decided.delivery_error:
+        st.warning(escape_markdown(f"Decided, not yet delivered (try {decided.delivery_attempts}; next try"
+                                   f" {decided.next_delivery_at}): {decided.delivery_error}"), icon="⏳")
     runner = resources.background_runner()
     if error := runner.take_error(decided.thread_id):
         show_error(error)

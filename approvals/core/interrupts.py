@@ -16,15 +16,15 @@ Three kinds of interrupt value are understood:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, get_args
 
 from langchain_core.messages import BaseMessage, HumanMessage
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple
 from langgraph.types import Interrupt
 from pydantic import ValidationError
 
-from approvals.core.records import BUILTIN_GRAPH, Kind, ReviewRequest
+from approvals.core.records import UNKNOWN_GRAPH, Kind, ReviewRequest
 from graphs.hitl import (
     ActionRequest,
     DecisionType,
@@ -39,6 +39,7 @@ from graphs.hitl import (
 UNKNOWN_REQUESTER = "unknown"
 FOREIGN_POLICY: Final = "reviewer"
 INTERRUPT, RESUME, ERROR = "__interrupt__", "__resume__", "__error__"
+BRANCH, TASKS = "branch:to:", "__pregel_tasks"
 CONTROL_WRITES = {INTERRUPT, RESUME, ERROR, "__error_source_node__"}
 NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -51,10 +52,15 @@ class ThreadSnapshot:
     checkpoint_id: str
     created_at: str
     graph: str
+    """The graph's name: `graph_id` from the metadata, else the one `identify_graph` found, else UNKNOWN_GRAPH."""
     requester: str | None
     """From the checkpoint's metadata (`requester`), when the run was given one."""
     values: dict[str, Any]
     interrupts: list[Interrupt]
+    nodes: frozenset[str] = frozenset()
+    """Every node the checkpoint shows (ran before, or paused now): what identifies a graph without `graph_id`."""
+    identified: bool = False
+    """True when `graph` was found from `nodes` rather than read from the metadata."""
 
     @property
     def messages(self) -> list[BaseMessage]:
@@ -78,11 +84,42 @@ def snapshot_of(thread_id: str, saved: CheckpointTuple) -> ThreadSnapshot:
         thread_id=thread_id,
         checkpoint_id=saved.config["configurable"]["checkpoint_id"],
         created_at=saved.checkpoint["ts"],
-        graph=str(metadata.get("graph_id") or BUILTIN_GRAPH),
+        graph=str(metadata.get("graph_id") or UNKNOWN_GRAPH),
         requester=str(requester) if requester else None,
         values=saved.checkpoint.get("channel_values") or {},
         interrupts=open_interrupts(saved.pending_writes or []),
+        nodes=known_nodes(saved.checkpoint),
     )
+
+
+def known_nodes(checkpoint: Checkpoint) -> frozenset[str]:
+    """The nodes that ran (`versions_seen`) and the ones triggered but not finished (a `branch:to:NODE` trigger still
+    holding a value, or a Send in `__pregel_tasks`): the checkpoint's own record of which nodes its graph has."""
+    values = checkpoint.get("channel_values") or {}
+    paused = {channel.removeprefix(BRANCH) for channel in values if channel.startswith(BRANCH)}
+    sent = {getattr(task, "node", None) for task in values.get(TASKS) or []}
+    names = set(checkpoint.get("versions_seen") or {}) | paused | {n for n in sent if isinstance(n, str)}
+    return frozenset(n for n in names if not n.startswith("__"))
+
+
+def identify_graph(nodes: frozenset[str], graphs: dict[str, frozenset[str]]) -> str | None:
+    """The one graph whose nodes include every node the checkpoint shows; None when none or several do.
+
+    Never a guess: two registered graphs with the same node names (two create_agent agents) both match, and the
+    thread stays "graph unknown" until its run says `graph_id`.
+    """
+    if not nodes:
+        return None
+    matches = [name for name, graph_nodes in graphs.items() if nodes <= graph_nodes]
+    return matches[0] if len(matches) == 1 else None
+
+
+def with_graph(snapshot: ThreadSnapshot, graphs: dict[str, frozenset[str]]) -> ThreadSnapshot:
+    """The snapshot with its graph identified from its nodes when the metadata did not name one."""
+    if snapshot.graph != UNKNOWN_GRAPH:
+        return snapshot
+    found = identify_graph(snapshot.nodes, graphs)
+    return snapshot if found is None else replace(snapshot, graph=found, identified=True)
 
 
 def open_interrupts(pending_writes: list[tuple[str, str, Any]]) -> list[Interrupt]:

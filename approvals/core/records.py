@@ -16,7 +16,15 @@ Kind = Literal["hitl", "tool_approval", "raw"]
 """How an interrupt is answered (approvals.core.interrupts tells them apart)."""
 
 BUILTIN_GRAPH = "support"
-"""The built-in demo agent's name in langgraph.json; threads with no `graph_id` metadata belong to it."""
+"""The built-in demo agent's name in langgraph.json; its runs record it as `graph_id` in their metadata."""
+UNKNOWN_GRAPH = "graph unknown"
+"""A thread whose checkpoint names no graph and whose nodes match no single registered one: listed, never decided."""
+UNKNOWN_GRAPH_HELP = (
+    "This thread's checkpoint does not say which graph it runs on (no graph_id in its run's metadata), and its"
+    " nodes match no single registered graph. Set graph_id in the run's metadata (config={\"metadata\":"
+    " {\"graph_id\": NAME}}) or register the graph in langgraph.json or APPROVAL_GRAPHS; until then it cannot be"
+    " decided, so nothing is resumed with a graph that was only assumed."
+)
 
 
 def age_seconds(iso: str, now: datetime | None = None) -> float:
@@ -124,6 +132,15 @@ class DecisionRecord:
     edit_diff: list[dict]
     message: str
     applied_at: str | None
+    """When the agent got the decision (its checkpoint, or its deployment, shows the interrupt resolved)."""
+    delivery_error: str = ""
+    """Why the last delivery did not take ("decided, not yet delivered"); empty once applied."""
+    delivery_attempts: int = 0
+    next_delivery_at: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.applied_at is not None
 
     @property
     def waited_seconds(self) -> float:

@@ -114,13 +114,18 @@ class DecisionOut(BaseModel):
     decided_at: str
     edit_diff: list[dict[str, Any]] = Field(description="Per edited action, each changed argument as [before, after].")
     message: str
-    applied_at: str | None = Field(description="When the agent was resumed with the decision.")
+    applied_at: str | None = Field(description="When the agent got the decision (its checkpoint or deployment shows"
+                                               " the interrupt resolved); null while not yet delivered.")
+    delivery_error: str = Field("", description="Why the last delivery did not take (decided, not yet delivered).")
+    delivery_attempts: int = Field(0, description="How many deliveries were tried and did not take.")
+    next_delivery_at: str | None = Field(None, description="When recovery tries again, while not yet delivered.")
 
 
 class ApprovalOut(BaseModel):
     thread_id: str
     interrupt_id: str
-    status: Literal["pending", "decided"]
+    status: Literal["pending", "decided", "undelivered"] = Field(
+        description='"undelivered": decided, not yet delivered to the agent (see decision.delivery_error).')
     request: HITLRequest | None = Field(description="What to decide (while pending): actions, args, allowed decisions.")
     value: Any = Field(None, description="The interrupt value exactly as the graph wrote it (while pending).")
     decision: DecisionOut | None = Field(description="The decision (once decided).")
@@ -223,7 +228,8 @@ class _Api:
             pending = service.approval(thread_id, interrupt_id, viewer=actor)
         except AlreadyDecided:
             decided = service.decision(thread_id, interrupt_id, viewer=actor)
-            return ApprovalOut(status="decided", request=None, decision=_decision_out(decided) if decided else None,
+            status: Literal["decided", "undelivered"] = "decided" if decided and decided.applied_at else "undelivered"
+            return ApprovalOut(status=status, request=None, decision=_decision_out(decided) if decided else None,
                                claimed_by=None, **common)
         claim = claims.holder(service.db, thread_id, interrupt_id)
         oversight.note_open(service.db, thread_id, interrupt_id, actor)  # the oversight metrics' "opened"

@@ -19,9 +19,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
-from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread
-from approvals.core.interrupts import ThreadSnapshot, read_snapshot
-from approvals.core.records import BUILTIN_GRAPH
+from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread, UnregisteredGraph
+from approvals.core.interrupts import ThreadSnapshot, read_snapshot, with_graph
+from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP
 from approvals.core.visibility import may_see
 from approvals.sources.registry import GraphRegistry, load_registry
 from approvals.store.database import Transaction
@@ -45,10 +45,28 @@ class ServiceBase:
         self.registry = registry if registry is not None else load_registry()
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+        self._node_sets: dict[str, frozenset[str]] | None = None
 
     def graph_for(self, name: str) -> Pregel:
         """The graph a thread runs on, with the app's checkpointer; UnregisteredGraph when it cannot be loaded."""
+        if name == UNKNOWN_GRAPH:
+            raise UnregisteredGraph(UNKNOWN_GRAPH_HELP)
         return self.graph if name == BUILTIN_GRAPH else self.registry.load(name, self.store.checkpointer)
+
+    def graph_nodes(self) -> dict[str, frozenset[str]]:
+        """Each loadable graph's node names, computed once: what a checkpoint without `graph_id` is matched against.
+
+        A graph that cannot be loaded has no entry (its threads stay "graph unknown" unless they name it).
+        """
+        if self._node_sets is None:
+            sets = {BUILTIN_GRAPH: frozenset(self.graph.nodes)}
+            for name in self.registry.specs:
+                try:
+                    sets.setdefault(name, frozenset(self.graph_for(name).nodes))
+                except UnregisteredGraph:
+                    continue
+            self._node_sets = sets
+        return self._node_sets
 
     def is_registered(self, name: str) -> bool:
         return name == BUILTIN_GRAPH or name in self.registry
@@ -83,7 +101,9 @@ class ServiceBase:
 
 
     def _snapshot(self, thread_id: str) -> ThreadSnapshot | None:
-        return read_snapshot(self.store.checkpointer, thread_id)
+        """The thread's latest checkpoint, its graph identified from its nodes when the metadata names none."""
+        snapshot = read_snapshot(self.store.checkpointer, thread_id)
+        return None if snapshot is None else with_graph(snapshot, self.graph_nodes())
 
     @staticmethod
     def _config(thread_id: str, graph: str, requester: str | None) -> RunnableConfig:

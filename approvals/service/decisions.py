@@ -17,11 +17,11 @@ from approvals.core.errors import AlreadyDecided, ApprovalError, NotAllowed, Not
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import may_see
 from approvals.notify import webhooks
-from approvals.service import claims, oversight
+from approvals.service import claims, delivery, oversight
 from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
 from approvals.service.queue import QueueService
-from approvals.store.database import Row, utcnow
+from approvals.store.database import Row, Transaction, utcnow
 from graphs.hitl import HITLRequest, InvalidDecision
 from graphs.nodes import CLEARANCE_KEY
 
@@ -38,7 +38,7 @@ class DecisionService(QueueService):
         `request_digest`: the digest of the request the decider was shown; another one is refused (RequestChanged).
         """
         row, pending = self._record(thread_id, interrupt_id, lambda request: response, actor, request_digest)
-        return decision_record({**row, "applied_at": self._apply(row, pending)})
+        return self._deliver(row, pending)
 
     def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor,
                         request_digest: str | None = None) -> DecisionRecord:
@@ -110,6 +110,7 @@ class DecisionService(QueueService):
             "edit_diff": json.dumps(decision.edit_diff),
             "message": decision.message,
             "clearance": granted,
+            "next_delivery_at": delivery.later(delivery.DELIVERY_LEASE_S),  # the recorder delivers it
         }
         with self.db.transaction() as tx:
             oversight.refuse_if_paused(tx, pending, decision)
@@ -123,14 +124,13 @@ class DecisionService(QueueService):
                     "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
                     (pending.thread_id, pending.interrupt_id),
                 )
-                webhooks.enqueue_decided(tx, row, review.summary())
                 oversight.chain_decision(tx, row, pending, actor)  # last: the chain's lock is held until commit
         if not inserted:
             winner = self._decision(pending.thread_id, pending.interrupt_id)
             if winner is None:  # decisions are never deleted, so the row that won the conflict is there to read
                 raise ApprovalError("The decision could not be recorded; try again.")
             raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
-        return {**row, "applied_at": None}
+        return {**row, "applied_at": None, "delivery_error": "", "delivery_attempts": 0}
 
     def withdraw(self, thread_id: str, interrupt_id: str, actor: Actor) -> DecisionRecord:
         """The requester takes back their own pending request: recorded as "withdraw", and the agent is told with a
@@ -145,21 +145,37 @@ class DecisionService(QueueService):
         decision = replace(checked_decision(pending.review, raw), name="withdraw")
         return decision_record(self._insert_decision(pending, decision, actor, clearance(pending.review, actor)))
 
-    def apply_decision(self, decision_id: str) -> None:
-        """Resume the graph with a recorded decision; safe to repeat (a crash between record and resume)."""
+    def apply_decision(self, decision_id: str) -> DecisionRecord:
+        """Deliver a recorded decision; safe to repeat (a crash between record and resume, a retry)."""
         rows = self.db.query("SELECT * FROM decisions WHERE decision_id = ?", (decision_id,))
         if not rows:
             raise ApprovalError(f"No decision {decision_id!r}.")
-        if not rows[0]["applied_at"]:
-            self._apply(rows[0])
+        return decision_record(rows[0]) if rows[0]["applied_at"] else self._deliver(rows[0])
 
-    def _apply(self, row: Row, pending: PendingApproval | None = None) -> str:
-        """Resume with the decision in `row`, then mark it applied; returns when it was applied.
+    def _deliver(self, row: Row, pending: PendingApproval | None = None) -> DecisionRecord:
+        """Resume with the decision; when that did not take, keep it unapplied with the reason and a retry time.
+
+        Any error of the agent's is the agent's business: it is recorded for reviewers, never raised at them.
+        """
+        try:
+            applied_at = self._apply(row, pending)
+        except Exception as error:  # a user's graph or a server: whatever it raised, the decision stays recorded
+            reason = f"{type(error).__name__}: {error}"
+        else:
+            if applied_at is not None:
+                return decision_record({**row, "applied_at": applied_at, "delivery_error": ""})
+            reason = delivery.STILL_PAUSED
+        attempts, retry_at = delivery.failed(self.db, row["decision_id"], reason)
+        return decision_record({**row, "applied_at": None, "delivery_error": reason, "delivery_attempts": attempts,
+                                "next_delivery_at": retry_at})
+
+    def _apply(self, row: Row, pending: PendingApproval | None = None) -> str | None:
+        """Resume with the decision in `row`; mark it applied only if the checkpoint then shows its interrupt
+        resolved. Returns when it was applied, or None when the thread still waits on it.
 
         `pending` is the approval the decision was just checked against (saves reading the state again).
         """
-        thread_id, decision_id, interrupt_id = row["thread_id"], row["decision_id"], row["interrupt_id"]
-        output: dict[str, Any] | None = None
+        thread_id, interrupt_id = row["thread_id"], row["interrupt_id"]
         with self._exclusive(thread_id, wait=True):
             if pending is None or pending.interrupt_id != interrupt_id:
                 snapshot = self._snapshot(thread_id)
@@ -169,31 +185,56 @@ class DecisionService(QueueService):
                     config = with_clearance(self._config(thread_id, snapshot.graph, snapshot.requester), row)
                     if graph.get_state(config).next:
                         # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
-                        output = graph.invoke(None, config, durability=DURABILITY)
+                        graph.invoke(None, config, durability=DURABILITY)
             if pending is not None:
                 config = with_clearance(self._config(thread_id, pending.graph, pending.review.requested_by), row)
                 resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
-                output = self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
-            # A run that ended without "__interrupt__" left nothing pending: no need to read it back.
-            read = output is None or "__interrupt__" in output
-            with self._index_writer(thread_id, read) as (tx, snapshot):  # one commit: decision, thread list, index
-                now = utcnow()
-                tx.execute("UPDATE decisions SET applied_at = ? WHERE decision_id = ?", (now, decision_id))
-                tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, thread_id))
+                self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
+            with self._index_writer(thread_id) as (tx, snapshot):  # one commit: decision, thread list, index
                 write_index(tx, thread_id, snapshot)
-                oversight.chain_delivery(tx, row, now)
+                if open_interrupt(snapshot, interrupt_id) is not None:
+                    return None  # the run ended, but not past this interrupt (a wrong graph, a swallowed resume)
+                return self._mark_delivered(tx, row)
+
+    def _mark_delivered(self, tx: Transaction, row: Row) -> str:
+        """Applied, the thread touched, and "approval.decided" queued: only now has the agent got the decision."""
+        now = utcnow()
+        if delivery.delivered(tx, row["decision_id"], now):
+            tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, row["thread_id"]))
+            summary = tx.query("SELECT args_summary FROM pending WHERE thread_id = ? AND interrupt_id = ?",
+                               (row["thread_id"], row["interrupt_id"]))
+            webhooks.enqueue_decided(tx, row, summary[0]["args_summary"] if summary else "")
+            oversight.chain_delivery(tx, row, now)
         return now
 
     def recover(self) -> int:
-        """Apply decisions that were recorded but never applied (the process died in between)."""
+        """On start: deliver every decision recorded but never applied (the process died in between, or a
+        delivery failed); returns how many were tried."""
         unapplied = self.db.query("SELECT decision_id FROM decisions WHERE applied_at IS NULL ORDER BY decided_at")
         for row in unapplied:
-            self.apply_decision(row["decision_id"])
+            if delivery.claim(self.db, row["decision_id"], force=True):
+                self.apply_decision(row["decision_id"])
         return len(unapplied)
+
+    def deliver_due(self) -> int:
+        """Retry the undelivered decisions that are due (the recovery loop); one replica takes each, by lease."""
+        tried = 0
+        for decision_id in delivery.due(self.db):
+            if delivery.claim(self.db, decision_id):
+                self.apply_decision(decision_id)
+                tried += 1
+        return tried
 
     def decision(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> DecisionRecord | None:
         """How the approval was decided, if it was; UnknownThread for a conversation `viewer` may not read."""
         return self._decision(self.require_thread(thread_id, viewer=viewer), interrupt_id)
+
+    def undelivered(self, limit: int = 100, *, viewer: Actor) -> list[DecisionRecord]:
+        """Decided, not yet delivered: oldest first, each with the reason its last delivery did not take."""
+        mine, params = ("", ()) if may_see(viewer, None) else (" AND requested_by = ?", (viewer.name,))
+        rows = self.db.query(f"SELECT * FROM decisions WHERE applied_at IS NULL{mine} ORDER BY decided_at LIMIT ?",
+                             (*params, limit))
+        return [decision_record(row) for row in rows]
 
     def decisions(self, limit: int = 1000, thread_id: str | None = None, *, viewer: Actor) -> list[DecisionRecord]:
         """Newest first: who decided what, when, and how the args were edited; a requester sees their own only."""

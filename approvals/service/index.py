@@ -74,5 +74,5 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
 
 
 def decision_record(row: Row) -> DecisionRecord:
-    fields = {k: row[k] for k in DecisionRecord.__dataclass_fields__}
+    fields = {k: row[k] for k in DecisionRecord.__dataclass_fields__ if k in row}
     return DecisionRecord(**{**fields, "edit_diff": json.loads(row["edit_diff"])})

@@ -34,9 +34,10 @@ class QueueService(ServiceBase):
     ) -> PendingApproval:
         """One pending approval, or why not: UnknownThread (unknown or not the viewer's), AlreadyDecided, NotPending."""
         pending = self._pending(self.require_thread(thread_id, viewer=viewer), with_messages, interrupt_id)
+        # Decided but not yet delivered, the interrupt is still open in the checkpoint: it is decided all the same.
+        if existing := self._decision(thread_id, interrupt_id):
+            raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
         if pending is None:
-            if existing := self._decision(thread_id, interrupt_id):
-                raise AlreadyDecided(existing.decided_by, existing.decided_at, existing.decision)
             raise NotPending("This approval is no longer pending.")
         return pending
 
