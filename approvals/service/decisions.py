@@ -230,10 +230,12 @@ class DecisionService(QueueService):
         return self._decision(self.require_thread(thread_id, viewer=viewer), interrupt_id)
 
     def undelivered(self, limit: int = 100, *, viewer: Actor) -> list[DecisionRecord]:
-        """Decided, not yet delivered: oldest first, each with the reason its last delivery did not take."""
+        """Decided, not yet delivered: a delivery did not take, or none finished within its lease. Oldest first,
+        each with the reason; a decision still being delivered for the first time is not listed."""
         mine, params = ("", ()) if may_see(viewer, None) else (" AND requested_by = ?", (viewer.name,))
-        rows = self.db.query(f"SELECT * FROM decisions WHERE applied_at IS NULL{mine} ORDER BY decided_at LIMIT ?",
-                             (*params, limit))
+        rows = self.db.query(
+            "SELECT * FROM decisions WHERE applied_at IS NULL AND (delivery_error <> '' OR next_delivery_at IS NULL"
+            f" OR next_delivery_at <= ?){mine} ORDER BY decided_at LIMIT ?", (utcnow(), *params, limit))
         return [decision_record(row) for row in rows]
 
     def decisions(self, limit: int = 1000, thread_id: str | None = None, *, viewer: Actor) -> list[DecisionRecord]:
