@@ -36,17 +36,17 @@ def langgraph_dev(workdir: Path, effects: Path, port: int | None = None) -> Iter
     env = {**os.environ, "DEPLOYED_EFFECTS": str(effects), "LANGSMITH_TRACING": "false",
            "LANGGRAPH_NO_VERSION_CHECK": "true"}
     env.pop("DATABASE_URL", None)
-    log = open(workdir / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "langgraph_cli", "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
-         "--no-reload"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process, workdir / "server.log")
-        yield base
-    finally:
-        stop(process)
-        log.close()
+    with open(workdir / "server.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "langgraph_cli", "dev", "--host", "127.0.0.1", "--port", str(port),
+             "--no-browser", "--no-reload"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        try:
+            _wait_ready(base, process, workdir / "server.log")
+            yield base
+        finally:
+            stop(process)
 
 
 def _wait_ready(base: str, process: subprocess.Popen, log: Path) -> None:
