@@ -137,10 +137,13 @@ def test_queue_lists_every_pending_item_oldest_first_with_a_count(seeder):
     assert not at.exception
     assert "**3 pending**" in texts(at.markdown)
     table = rows(at)
-    assert list(table["Tool"]) == ["send_email", "issue_refund", "delete_customer"]
+    assert list(table["Tool"]) == ["send_email", "issue_refund", "⚠️ delete_customer"]  # destructive, flagged
+    assert list(table.columns[:5]) == ["Tool", "Amount", "Recipient", "Customer", "Order"]  # what, before who
+    assert list(table["Amount"]) == ["", "$250.00", ""] and list(table["Recipient"]) == ["jo@example.com", "", ""]
+    assert list(table["Customer"]) == ["", "", "77"]
     assert list(table["Requester"]) == ["carol", "alice", "carol"]
     assert list(table["Policy"]) == ["reviewer"] * 3
-    assert table["Arguments"][0] == email.args_summary and table["Age"][0] == "0 min"
+    assert table["Arguments"][0] == email.args_summary and table["Age"][0].endswith(" s")  # not "0 min"
 
 
 def test_filter_narrows_the_queue_and_lives_in_the_url(seeder):
@@ -148,15 +151,40 @@ def test_filter_narrows_the_queue_and_lives_in_the_url(seeder):
     ask(seeder, "Delete customer 77")
     at = console()
     at.multiselect(key="console_tool").set_value(["delete_customer"]).run(timeout=30)
-    assert "**1 pending**" in texts(at.markdown)
-    assert list(rows(at)["Tool"]) == ["delete_customer"]
+    assert "**1 of 2 pending match these filters**" in texts(at.markdown)
+    assert list(rows(at)["Tool"]) == ["⚠️ delete_customer"]
     assert at.query_params["tool"] == "delete_customer"
 
     reloaded = console(tool="delete_customer", requester="carol")
     assert reloaded.multiselect(key="console_tool").value == ["delete_customer"]
     assert reloaded.text_input(key="console_requester").value == "carol"
-    assert "**1 pending**" in texts(reloaded.markdown)
-    assert "**0 pending**" in texts(console(requester="nobody").markdown)
+    assert "**1 of 2 pending match these filters**" in texts(reloaded.markdown)
+    empty = console(requester="nobody")
+    assert "**0 of 2 pending match these filters**" in texts(empty.markdown)  # not "nothing is waiting"
+    assert [i.value for i in empty.info] == ["None of the 2 pending items match these filters."]
+    empty.button(key="console_clear_empty").click().run(timeout=30)
+    assert "**2 pending**" in texts(empty.markdown) and "requester" not in empty.query_params
+
+
+def test_tool_choices_are_what_is_pending_and_a_url_tool_is_kept(seeder):
+    ask(seeder, "Email jo@example.com about the delay")
+    at = console(tool="ship_order")
+    assert at.multiselect(key="console_tool").options == ["send_email", "ship_order"]  # no lookup_order
+    assert at.multiselect(key="console_tool").value == ["ship_order"] and at.query_params["tool"] == "ship_order"
+    assert "**0 of 1 pending match these filters**" in texts(at.markdown)
+
+
+def test_search_sort_and_a_partial_requester_live_in_the_url(seeder):
+    ask(seeder, "Email jo@example.com about the delay")
+    ask(seeder, "Refund order 1234 for $250", ALICE)
+    ask(seeder, "Refund order 99 for $999")
+    at = console(q="refund", sort="amount", requester="CAR")
+    assert list(rows(at)["Amount"]) == ["$999.00"]
+    at.text_input(key="console_requester").set_value("").run(timeout=30)
+    assert list(rows(at)["Amount"]) == ["$999.00", "$250.00"]
+    assert at.query_params["q"] == "refund" and at.query_params["sort"] == "amount"
+    at.button(key="console_clear_filters").click().run(timeout=30)
+    assert len(rows(at)) == 3 and "q" not in at.query_params
 
 
 def test_queue_pages_by_200_and_the_page_is_in_the_url(seeder):
@@ -217,7 +245,7 @@ def test_approving_opens_the_next_item_in_queue_order_and_claims_it(seeder):
     assert claims.holder(seeder.db, third.thread_id, third.interrupt_id).claimed_by == "alice"
     assert claims.holder(seeder.db, first.thread_id, first.interrupt_id) is None
     assert seeder.decision(first.thread_id, first.interrupt_id, viewer=ALICE).decided_by == "alice"
-    assert list(rows(at)["Tool"]) == ["delete_customer", "issue_refund"]
+    assert list(rows(at)["Tool"]) == ["⚠️ delete_customer", "issue_refund"]
     wait_applied(seeder, first)
 
 
@@ -356,7 +384,7 @@ def test_selection_survives_a_refresh_that_adds_rows(seeder):
     ask(seeder, "Refund order 1234 for $250")
     at.run(timeout=30)  # what the live refresh does
     assert drawn_ticks(at) == [0]
-    assert list(rows(at)["Tool"]) == ["delete_customer", "issue_refund"]
+    assert list(rows(at)["Tool"]) == ["⚠️ delete_customer", "issue_refund"]
     assert at.button(key="console_bulk_approve").label == "Approve selected (1)"
 
 

@@ -21,18 +21,27 @@ from approvals.core.visibility import QueueFilter
 from approvals.service import claims, expiry
 from approvals.store.database import iso
 from graphs.hitl import HITLRequest, InvalidDecision
-from graphs.tools import TOOLS
-from ui.approval_widgets import approve_value, reject_value, show_error
+from ui.approval_widgets import approve_value, escape_markdown, reject_value, show_error
+from ui.human import KEY_COLUMNS, is_destructive, key_columns
 from ui.identity import signed_in_actor
 
 PAGE_SIZE = 200
 REFRESH_SECONDS = 5
-TOOL_NAMES = [tool.name for tool in TOOLS]
 POLICIES = ["self", "reviewer"]
 OVERDUE_STYLE = "background-color: rgba(255, 75, 75, 0.18)"
 TABLE_KEY = "console_queue"
 OPEN_COLUMN = "Tool"
 """The cell the open item's row shows selected (any column would do; a click on any cell opens the row)."""
+
+COLUMNS = {
+    "Tool": st.column_config.TextColumn(width="medium", help="⚠️ marks a tool whose effect cannot be undone"),
+    **{name: st.column_config.TextColumn(width="small") for name in KEY_COLUMNS},
+    "Requester": st.column_config.TextColumn(width="small"),
+    "Age": st.column_config.TextColumn(width="small"),
+    "Arguments": st.column_config.TextColumn(width="large"),
+}
+"""Fixed widths, and the columns that say what is being approved first: the table keeps its shape between loads
+and a narrow screen shows the tool and its key arguments before anything else."""
 
 ItemKey = tuple[str, str]
 """(thread_id, interrupt_id): how an item is named across reruns, pages and refreshes."""
@@ -63,31 +72,92 @@ def open_item(key: ItemKey | None, actor: Actor) -> None:
     st.session_state.pop("console_mode", None)
 
 
-def queue_filter() -> QueueFilter:
-    """Filter widgets, seeded from the URL on a fresh session and written back to it on every run."""
+FILTER_KEYS = {"console_tool": [], "console_policy": [], "console_min_age": 0, "console_requester": "",
+               "console_search": "", "console_mine": False}
+"""Each filter widget's key and its empty value (what Clear puts back)."""
+SORT_LABELS = {"age": "Oldest first", "newest": "Newest first", "amount": "Largest amount", "tool": "Tool"}
+
+
+def queue_filter(actor: Actor, pending_tools: list[str]) -> QueueFilter:
+    """Search, sort and filter widgets, seeded from the URL on a fresh session and written back to it on every run.
+
+    The tool filter offers what is pending now, plus whatever the URL names (`?tool=ship_order` is kept even
+    before such an item arrives).
+    """
     url = {
-        "console_tool": [t for t in st.query_params.get_all("tool") if t in TOOL_NAMES],
+        "console_tool": st.query_params.get_all("tool"),
         "console_policy": [p for p in st.query_params.get_all("policy") if p in POLICIES],
         "console_min_age": _number(st.query_params.get("min_age")),
         "console_requester": st.query_params.get("requester", ""),
+        "console_search": st.query_params.get("q", ""),
+        "console_mine": st.query_params.get("mine") == "1",
     }
     for key, value in url.items():
         st.session_state.setdefault(key, value)
-    active = sum(bool(st.session_state[key]) for key in url)
+    st.session_state.setdefault("console_sort", st.query_params.get("sort", "age") if st.query_params.get(
+        "sort") in SORT_LABELS else "age")
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    search = row.text_input("Search", key="console_search", placeholder="Search tool, arguments, requester, title",
+                            label_visibility="collapsed").strip()
+    sort = row.selectbox("Sort", list(SORT_LABELS), format_func=SORT_LABELS.__getitem__, key="console_sort",
+                         label_visibility="collapsed", width=170)
+    mine = row.toggle("Mine", key="console_mine", help="Only the items you have claimed")
+    active = sum(bool(st.session_state[key]) for key in ("console_tool", "console_policy", "console_min_age",
+                                                           "console_requester"))
     # In a popover: its widgets are drawn when it opens, so a reload does not wait for four widget bundles.
-    with st.popover(f"Filters ({active})" if active else "Filters", key="console_filters"):
-        tools = st.multiselect("Tool", TOOL_NAMES, key="console_tool")
+    with row.popover(f"Filters ({active})" if active else "Filters", key="console_filters"):
+        tool_choices = sorted(set(pending_tools) | set(st.session_state["console_tool"]))
+        tools = st.multiselect("Tool", tool_choices, key="console_tool")
         policies = st.multiselect("Policy", POLICIES, key="console_policy")
         min_age = st.number_input("Min age (minutes)", min_value=0, step=5, key="console_min_age")
-        requester = st.text_input("Requester", key="console_requester").strip()
-    if [tools, policies, min_age, requester] != list(url.values()):
+        requester = st.text_input("Requester", key="console_requester", placeholder="part of a name").strip()
+    now = list(url.values())[:4] + [search, mine]
+    if [tools, policies, min_age, requester, search, mine] != now:
         set_param("offset", None)
-    set_param("tool", tools)
-    set_param("policy", policies)
-    set_param("min_age", str(min_age) if min_age else None)
-    set_param("requester", requester)
+    for name, value in (("tool", tools), ("policy", policies), ("min_age", str(min_age) if min_age else None),
+                        ("requester", requester), ("q", search), ("mine", "1" if mine else None),
+                        ("sort", None if sort == "age" else sort)):
+        set_param(name, value)
+    filter_chips()
     cutoff = iso(datetime.now(UTC) - timedelta(minutes=min_age)) if min_age else None
-    return QueueFilter(tuple(tools), tuple(policies), (requester,) if requester else (), cutoff)
+    return QueueFilter(tuple(tools), tuple(policies), (), cutoff, search=search, requester_like=requester,
+                       claimed_by=actor.name if mine else None, now=iso(datetime.now(UTC)), sort=sort)
+
+
+def filter_chips() -> None:
+    """One chip per active filter (✕ drops it) and Clear for all: what hides items is always on screen."""
+    chips = [(key, value) for key in ("console_tool", "console_policy") for value in st.session_state[key]]
+    chips += [(key, st.session_state[key]) for key in ("console_min_age", "console_requester", "console_search",
+                                                       "console_mine") if st.session_state[key]]
+    if not chips:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    for n, (key, value) in enumerate(chips):
+        row.button(chip_text(key, value), key=f"console_chip_{n}", type="secondary", icon=":material/close:",
+                   on_click=drop_filter, args=(key, value))
+    row.button("Clear filters", key="console_clear_filters", type="tertiary", on_click=clear_filters)
+
+
+def chip_text(key: str, value: object) -> str:
+    name = {"console_tool": "tool", "console_policy": "policy", "console_min_age": "older than",
+            "console_requester": "requester", "console_search": "search", "console_mine": "mine"}[key]
+    shown = f"{value} min" if key == "console_min_age" else "claimed by me" if key == "console_mine" else value
+    return escape_markdown(f"{name}: {shown}")
+
+
+def drop_filter(key: str, value: object) -> None:
+    """Chip callback (before the widgets are drawn, so their state may change)."""
+    current = st.session_state[key]
+    st.session_state[key] = [v for v in current if v != value] if isinstance(current, list) else FILTER_KEYS[key]
+
+
+def clear_filters() -> None:
+    for key, empty in FILTER_KEYS.items():
+        st.session_state[key] = empty
+
+
+def filtering() -> bool:
+    return any(st.session_state.get(key) for key in FILTER_KEYS)
 
 
 def _number(raw: str | None) -> int:
@@ -98,7 +168,11 @@ def _number(raw: str | None) -> int:
 
 
 def age_text(created_at: str) -> str:
-    minutes = max(int(age_seconds(created_at) // 60), 0)
+    """`40 s`, `12 min`, `3 h 05 min`, `2 d 4 h`: a fresh item does not read "0 min"."""
+    seconds = max(int(age_seconds(created_at)), 0)
+    minutes = seconds // 60
+    if minutes < 1:
+        return f"{seconds} s"
     if minutes < 60:
         return f"{minutes} min"
     if minutes < 24 * 60:
@@ -123,16 +197,22 @@ def queue() -> None:
         st.rerun()
     service = resources.approval_service()
     apply_in_background(expiry.expire_overdue(service, expiry.ttl_minutes()).decided)
-    filters = queue_filter()
+    filters = queue_filter(actor, service.pending_tools(viewer=actor))
     total = service.count_pending(filters, viewer=actor)
+    everything = service.count_pending(viewer=actor) if filtering() else total
     offset = min(_number(st.query_params.get("offset")), max(total - 1, 0) // PAGE_SIZE * PAGE_SIZE)
     items = service.list_pending(filters, PAGE_SIZE, offset, viewer=actor)
     sla = expiry.sla_minutes()
     late = {(item.thread_id, item.interrupt_id) for item in items if expiry.past_sla(item.created_at, sla)}
-    st.markdown(f"**{total} pending**" + (f" · {len(late)} past the {sla:g}-minute SLA on this page" if late else ""))
+    counted = f"{total} pending" if not filtering() else f"{total} of {everything} pending match these filters"
+    st.markdown(f"**{counted}**" + (f" · {len(late)} past the {sla:g}-minute SLA on this page" if late else ""))
     if not items:
         st.session_state["console_rows"] = []
-        st.info("Nothing is waiting for a decision.")
+        if not everything:
+            st.info("Nothing is waiting for a decision.")
+        else:
+            st.info(f"None of the {everything} pending items match these filters.", icon="🔎")
+            st.button("Clear filters", key="console_clear_empty", on_click=clear_filters)
     else:
         queue_table(items, late, actor)
         pager(offset, len(items), total)
@@ -153,14 +233,15 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     held = claims.active_claims(service.db)
     frame = pd.DataFrame(
         {
-            "Age": age_text(item.created_at),
-            "Tool": item.tool,
-            "Graph": graph_label(item, service.is_registered(item.graph)),
+            "Tool": ("⚠️ " if is_destructive(item.tool) else "") + item.tool,
+            **key_columns(item.arguments),
             "Requester": item.requester,
+            "Age": age_text(item.created_at),
+            "Graph": graph_label(item, service.is_registered(item.graph)),
             "Policy": item.policy,
-            "Arguments": item.args_summary,
             "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
             "SLA": "⚠️ overdue" if key in late else "",
+            "Arguments": item.args_summary,
         }
         for item, key in zip(items, keys, strict=True)
     )
@@ -177,7 +258,7 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     st.session_state["console_rows"], st.session_state["console_drawn"] = items, drawn
     # Highlighting costs a Styler pass over every cell: only pay it when something is overdue.
     shown = frame.style.apply(lambda row: [OVERDUE_STYLE if row["SLA"] else ""] * len(row), axis=1) if late else frame
-    st.dataframe(shown, key=TABLE_KEY, hide_index=True, on_select="rerun",
+    st.dataframe(shown, key=TABLE_KEY, hide_index=True, on_select="rerun", column_config=COLUMNS,
                  selection_mode=["multi-row", "single-cell"])
 
 

@@ -84,6 +84,16 @@ class QueueItem:
     """"hitl", "tool_approval" (decided like "hitl") or "raw" (answered with a JSON value)."""
     request_digest: str = ""
     """sha256 of the interrupt value's canonical JSON when it was indexed: a bulk decision is bound to it."""
+    args: str = "{}"
+    """The request's arguments as JSON (every action's, the first action's winning a clash): the queue's columns."""
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.args)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from langchain_core.messages import AIMessage
 
-from approvals.core.interrupts import ThreadSnapshot, review_request
+from approvals.core.interrupts import ReviewRequest, ThreadSnapshot, review_request
 from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
 from approvals.notify import webhooks
 from approvals.store.database import Row, Transaction
@@ -62,15 +63,30 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
         review = pending.review
         item = QueueItem(thread_id, pending.interrupt_id, pending.checkpoint_id, review.tool, review.requested_by,
                          review.policy, review.summary(), review.created_at, pending.graph, review.kind, review.digest)
+        args, amount, search = searchable(review, snapshot.title() if snapshot else "")
         inserted = tx.execute(
             "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
-            " created_at, status, graph, kind, request_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
+            " created_at, status, graph, kind, request_digest, args, amount, search)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
-             item.args_summary, item.created_at, item.graph, item.kind, item.request_digest),
+             item.args_summary, item.created_at, item.graph, item.kind, item.request_digest, args, amount, search),
         )
         if inserted:
             webhooks.enqueue_pending(tx, item)
+
+
+def searchable(review: ReviewRequest, title: str) -> tuple[str, float | None, str]:
+    """What the queue filters and sorts on without reading checkpoints: the arguments as JSON, the amount (when
+    a number), and one lower-cased text with the tool, the arguments, the requester and the conversation title."""
+    args: dict[str, Any] = {}
+    for action in reversed(review.request.action_requests if review.request else []):
+        args.update(action.args)
+    raw = args.get("amount")
+    amount = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+    question = "" if review.request else json.dumps(review.value, default=str, ensure_ascii=False)
+    text = " ".join([review.tool, json.dumps(args, default=str, ensure_ascii=False), question, review.requested_by,
+                     title])
+    return json.dumps(args, default=str), amount, text.lower()
 
 
 def decision_record(row: Row) -> DecisionRecord:

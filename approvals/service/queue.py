@@ -48,14 +48,21 @@ class QueueService(ServiceBase):
     def list_pending(
         self, filters: QueueFilter = QueueFilter(), limit: int = 200, offset: int = 0, *, viewer: Actor
     ) -> list[QueueItem]:
-        """Oldest first, straight from the index (never a get_state loop over threads); a requester's own only."""
+        """In the filter's order (oldest first by default), straight from the index (never a get_state loop over
+        threads); a requester's own only."""
         where, params = scoped(filters, viewer).where()
         rows = self.db.query(
             "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at, graph,"
-            f" kind, request_digest FROM pending WHERE {where} ORDER BY created_at, thread_id LIMIT ? OFFSET ?",
+            f" kind, request_digest, args FROM pending WHERE {where} ORDER BY {filters.order_by()} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [QueueItem(**row) for row in rows]
+
+    def pending_tools(self, *, viewer: Actor) -> list[str]:
+        """The tools that are pending now (what the queue's tool filter offers), alphabetically."""
+        where, params = scoped(QueueFilter(), viewer).where()
+        return [row["tool"] for row in self.db.query(f"SELECT DISTINCT tool FROM pending WHERE {where} ORDER BY tool",
+                                                     params)]
 
     def count_pending(self, filters: QueueFilter = QueueFilter(), *, viewer: Actor) -> int:
         where, params = scoped(filters, viewer).where()
