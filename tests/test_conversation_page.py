@@ -6,7 +6,6 @@ runs the script again (AppTest never fires `run_every` by itself), just as the p
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
@@ -87,9 +86,20 @@ def send(at: AppTest, text: str) -> AppTest:
     return settle(at)
 
 
-def card_args(at: AppTest) -> dict:
-    """The proposed call's args, drawn as indented JSON text."""
-    return json.loads(next(text.value for text in at.text if text.value.startswith("{")))
+def card_args(at: AppTest) -> dict[str, str]:
+    """The proposed call's args as the card draws them, one text per argument: "Label: value" (or the value on the
+    lines after "Label:" when it spans lines)."""
+    lines = [text.value for text in at.text if text.value.split(":")[0] in ARG_LABELS]
+    return {label: value.lstrip(" ").removeprefix("\n") for label, value in (line.split(":", 1) for line in lines)}
+
+
+ARG_LABELS = {"Order Id", "Amount", "To", "Subject", "Body", "Customer Id"}
+
+
+def test_an_email_body_keeps_its_line_breaks_as_text():
+    at = send(open_page(), "Email jo@example.com about the delay")
+    assert card_args(at)["Body"] == "Hello,\n\nWe are writing about the delay.\n\nBest regards,\nSupport"
+    assert card_args(at)["To"] == "jo@example.com"
 
 
 def texts(at: AppTest) -> list[str]:
@@ -176,7 +186,7 @@ def test_refund_request_shows_a_card_with_its_args_and_blocks_the_chat():
     assert not at.exception
     assert texts(at)[:2] == [REFUND, "Proposed issue_refund(order_id=1234, amount=25.0)"]
     assert "Approval needed" in [h.value for h in at.subheader]
-    assert card_args(at) == {"order_id": "1234", "amount": 25.0}
+    assert card_args(at) == {"Order Id": "1234", "Amount": "$25.00"}  # money as money
     assert labels(at)[:3] == ["Approve", "Edit", "Reject"]
     assert not at.chat_input  # nothing to write in until the card is decided
     assert "Decide the pending action above before writing more." in [c.value for c in at.caption]
@@ -251,7 +261,7 @@ def test_reviewer_only_request_waits_for_a_reviewer():
 
 def test_html_and_markdown_in_args_show_literally():
     at = send(open_page(), "Email jo@example.com about <b>late</b> **order** [here](http://x.test)")
-    assert card_args(at)["subject"] == "About <b>late</b> **order** [here](http://x.test)"
+    assert card_args(at)["Subject"] == "About <b>late</b> **order** [here](http://x.test)"
     proposed = "Proposed send_email(to=jo@example.com, subject=About <b>late</b> **order** [here](http://x.test)"
     assert proposed in texts(at)[1]
     assert not any("<b>" in m.value for m in at.markdown)  # data never reaches markdown unescaped

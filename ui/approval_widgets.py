@@ -18,6 +18,7 @@ import streamlit as st
 from approvals.core.errors import ApprovalError
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from graphs.tools import args_json_schema
+from ui.human import arg_text, is_destructive
 
 FieldKind = Literal["number", "integer", "boolean", "text", "text_area", "json"]
 
@@ -61,7 +62,7 @@ def browser_zone() -> tzinfo:
         return UTC
 
 
-def local_time(iso: str, zone: tzinfo | None = None) -> str:
+def local_time(iso: str, zone: tzinfo | None = None, *, seconds: bool = False) -> str:
     """A stored UTC time in the reader's zone: `14:02` today, `Dec 01 14:02` another day, `2025-12-01 14:02` in
     another year; the zone is named when it is UTC, so nobody takes UTC for their own clock."""
     try:
@@ -69,8 +70,9 @@ def local_time(iso: str, zone: tzinfo | None = None) -> str:
     except ValueError:
         return iso
     now = datetime.now(moment.tzinfo)
-    shown = moment.strftime("%H:%M" if moment.date() == now.date() else
-                            "%b %d %H:%M" if moment.year == now.year else "%Y-%m-%d %H:%M")
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    shown = moment.strftime(clock if moment.date() == now.date() else
+                            f"%b %d {clock}" if moment.year == now.year else f"%Y-%m-%d {clock}")
     return f"{shown} UTC" if moment.utcoffset() == timedelta(0) else shown
 
 
@@ -158,15 +160,24 @@ def _is_number(value: Any) -> bool:
 
 
 def render_request(request: HITLRequest) -> None:
-    """Tool name, description and args of each proposed action, all shown literally."""
-    for action in request.action_requests:
-        st.markdown(f"**{escape_markdown(action.name)}**")
+    """Each proposed action in human terms: its tool (flagged when it cannot be undone), its description, and one
+    line per argument, labelled by the schema's title, money as money, text as text with its line breaks.
+
+    Plain `st.text`, never markdown: literal, and in Streamlit's main bundle (st.json and st.code load bundles
+    of their own, which a reload waits for before the card is drawn).
+    """
+    for index, action in enumerate(request.action_requests):
+        flag = " · ⚠️ cannot be undone" if is_destructive(action.name, action.description or "") else ""
+        st.markdown(f"**{escape_markdown(action.name)}**{escape_markdown(flag)}")
         if action.description:
-            st.text(action.description)
-        # Indented JSON as plain text: literal, and in Streamlit's main bundle. st.json loads a JSON viewer's
-        # bundle and st.code a highlighter's, which a reload waits for before the card is drawn.
-        st.text(json.dumps(action.args, indent=2, ensure_ascii=False))
-    st.caption(escape_markdown(f"Requested by {request.requested_by} at {short_time(request.created_at)}"))
+            st.caption(escape_markdown(action.description))
+        titles = {name: prop.get("title") or name for name, prop, _ in arg_fields(request, index)}
+        for name, value in action.args.items():
+            text = arg_text(name, value) if isinstance(value, str | int | float | bool) else json.dumps(
+                value, indent=2, ensure_ascii=False)
+            label = titles.get(name, name)
+            st.text(f"{label}:\n{text}" if "\n" in text or len(text) > LONG_TEXT_CHARS // 2 else f"{label}: {text}")
+    st.caption(escape_markdown(f"Requested by {request.requested_by} at {local_time(request.created_at)}"))
 
 
 def edit_form(request: HITLRequest, key: str, shortcut: str | None = None) -> dict | None:
@@ -207,8 +218,10 @@ def arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str) -
         return st.number_input(label, value=int(current if current is not None else 0), step=1, key=key, help=help_text)
     if kind == "boolean":
         return st.checkbox(label, value=bool(current), key=key, help=help_text)
-    if kind == "text_area":
-        return st.text_area(label, value=str(current or ""), key=key, help=help_text)
+    if kind == "text_area":  # as tall as its text (within reason), so the whole body is in view while editing
+        lines = sum(len(line) // 60 + 1 for line in str(current or "").splitlines()) or 1
+        return st.text_area(label, value=str(current or ""), key=key, help=help_text,
+                            height=min(max(lines * 24 + 24, 80), 480))
     if kind == "text":
         return st.text_input(label, value=str(current or ""), key=key, help=help_text)
     return st.text_input(label, value=json.dumps(current), key=key, help=(help_text or "") + " (JSON)")

@@ -148,7 +148,7 @@ def may_decide(pending: PendingApproval, actor: Actor) -> bool:
     item = (pending.thread_id, pending.interrupt_id)
     on_screen = st.session_state.get("console_deciding") == item
     try:
-        held = claims.claim(resources.approval_service().db, *item, actor)
+        claims.claim(resources.approval_service().db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES)
     except claims.Claimed as taken:
         st.session_state["console_deciding"] = None
         st.warning(escape_markdown(str(taken)))
@@ -156,8 +156,19 @@ def may_decide(pending: PendingApproval, actor: Actor) -> bool:
             take_over(item, taken.claim, actor)
         return on_screen
     st.session_state["console_deciding"] = item
-    st.caption(f"Claimed by you until {held.expires_at[11:19]} UTC.")
+    heartbeat(item, actor)
     return True
+
+
+@st.fragment(run_every=claims.HEARTBEAT_SECONDS)
+def heartbeat(item: ItemKey, actor: Actor) -> None:
+    """Renew the claim every few seconds while this pane is open; a tab that goes away stops renewing, so its
+    claim lapses ~20 s later instead of blocking the item for minutes. Taken over meanwhile: redraw the pane."""
+    try:
+        held = claims.claim(resources.approval_service().db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES)
+    except claims.Claimed:
+        st.rerun()
+    st.caption(f"Claimed by you until {local_time(held.expires_at, seconds=True)}.")
 
 
 def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
@@ -169,7 +180,7 @@ def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
     st.write(escape_markdown(f"Take this item over from {claim.claimed_by}? They may be deciding it right now."))
     row = st.container(horizontal=True)
     if row.button("Confirm take over", key="console_confirm_take_over_button", type="primary"):
-        claims.claim(resources.approval_service().db, *item, actor, take_over=True)
+        claims.claim(resources.approval_service().db, *item, actor, take_over=True, minutes=claims.TAB_CLAIM_MINUTES)
         st.session_state.pop("console_confirm_take_over")
         st.rerun()
     if row.button("Cancel", key="console_cancel_take_over"):

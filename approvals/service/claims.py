@@ -17,6 +17,10 @@ from approvals.service.oversight import record_open
 from approvals.store.database import Database, Row, iso
 
 DEFAULT_CLAIM_MINUTES = 5.0
+HEARTBEAT_SECONDS = 5
+"""How often an open review pane renews its claim."""
+TAB_CLAIM_MINUTES = 20 / 60
+"""A claim held by an open tab lasts this long after its last heartbeat: a closed tab lets go within ~20 s."""
 
 
 @dataclass(frozen=True)

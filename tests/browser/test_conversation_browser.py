@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -37,12 +36,12 @@ def card(page: Page) -> Locator:
 
 def card_args(page: Page) -> str:
     expect(card(page).get_by_role("button", name="Approve")).to_be_visible()
-    return args_text(page).inner_text()
+    return "\n".join(args_text(page).all_inner_texts())
 
 
 def args_text(page: Page) -> Locator:
-    """The proposed call's args: indented JSON, drawn as plain text."""
-    return card(page).get_by_test_id("stText").filter(has_text="{")
+    """The proposed call's args: one plain text per argument, "Label: value"."""
+    return card(page).get_by_test_id("stText").filter(has_text=re.compile(r"^[A-Z][A-Za-z ]*:"))
 
 
 def thread_in(page: Page) -> str:
@@ -54,7 +53,7 @@ def test_card_survives_reload_and_approve_shows_the_refund(app_server: str, new_
     send(page, REFUND)
     args = card_args(page)
     thread_id = thread_in(page)
-    assert json.loads(args) == {"order_id": "1234", "amount": 25.0}
+    assert args == "Order Id: 1234\nAmount: $25.00"
 
     page.reload()
     wait_ready(page)
@@ -95,11 +94,25 @@ def test_second_tab_gets_already_decided_and_no_second_refund(
         store.close()
 
 
+def test_an_email_body_shows_its_real_line_breaks(app_server: str, new_page: Callable[[], Page]):
+    page = open_conversation(new_page(), app_server)
+    page.set_viewport_size({"width": 420, "height": 900})  # a phone: what is approved is still there to read
+    send(page, "Email jo@example.com about the delay")
+    waiting = card(page).get_by_text("Waiting for a reviewer")
+    expect(card(page).get_by_role("button", name="Approve").or_(waiting)).to_be_visible()
+    body = card(page).get_by_test_id("stText").filter(has_text="Hello,")
+    expect(body).to_have_count(1)
+    assert body.inner_text() == "Body:\nHello,\n\nWe are writing about the delay.\n\nBest regards,\nSupport"
+    assert "\\n" not in card(page).inner_text()  # no escaped JSON anywhere on the card
+    box = body.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 420
+
+
 def test_html_and_markdown_in_args_are_drawn_as_text(app_server: str, new_page: Callable[[], Page]):
     page = open_conversation(new_page(), app_server)
     send(page, "Email jo@example.com about <b>late</b> **order** <img src=x onerror=alert(1)>")
-    args = args_text(page)
-    expect(args).to_contain_text("<b>late</b> **order** <img src=x onerror=alert(1)>")
+    subject = args_text(page).filter(has_text="Subject:")
+    expect(subject).to_contain_text("<b>late</b> **order** <img src=x onerror=alert(1)>")
     for tag in ("b", "img"):
         expect(card(page).locator(tag)).to_have_count(0)
     expect(card(page).locator("strong", has_text="order")).to_have_count(0)  # only the tool name is bold
