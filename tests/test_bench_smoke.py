@@ -13,6 +13,7 @@ from conftest import ROOT
 
 TINY = {
     "api.py": ["--rounds", "2"],
+    "audit.py": ["--rounds", "2", "--entries", "50"],
     "decision.py": ["--rounds", "2"],
     "bulk.py": ["--items", "3"],
     "queue.py": ["--threads", "80", "--pending", "5", "--foreign", "8", "--foreign-pending", "2", "--rounds", "2"],

@@ -127,7 +127,7 @@ def test_the_api_serves_the_metrics_to_reviewers_and_the_stop_switch(service, kn
         assert carol.post("/api/pauses", json={"kind": "tool", "name": "send_email"}).status_code == 403
         assert alice.post("/api/pauses", json={"kind": "thread", "name": "x"}).status_code == 422
         paused = alice.post("/api/pauses", json={"kind": "tool", "name": "send_email"})
-        assert paused.status_code == 200 and paused.json()["paused_by"] == "alice"
+        assert paused.status_code == 200 and paused.json()["paused"][0]["paused_by"] == "alice"
         refused = alice.post(item, json={"decisions": [{"type": "approve"}]})
         assert refused.status_code == 409 and refused.json()["error"] == "paused"
         assert service.decision(thread_id, item.split("/")[4], viewer=ALICE) is None

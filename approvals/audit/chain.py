@@ -89,20 +89,39 @@ def first_seq_since(db: Database, since: str) -> int | None:
 
 
 def entries_of(rows: Iterable[Row]) -> Iterator[dict[str, Any]]:
-    """Stored rows as entries (the stored JSON plus the stored hash), as an export writes them."""
+    """Stored rows as entries (the stored JSON plus the stored hash)."""
     for row in rows:
-        entry = json.loads(row["entry"])
-        # the row's own seq wins: an entry moved to another position must not pass as the one stored there
-        yield {**entry, "seq": int(row["seq"]) if entry.get("seq") == int(row["seq"]) else -1, "hash": row["hash"]}
+        yield {**json.loads(row["entry"]), "hash": row["hash"]}
 
 
-def first_break(entries: Iterable[dict[str, Any]], prev_hash: str | None = GENESIS) -> tuple[int, str] | None:
+def export_line(row: Row) -> str:
+    """A stored row as an export line: its canonical JSON with `,"hash":"…"` added last.
+
+    Dropping that last member gives back exactly the text that was hashed, so anyone can check a line with
+    sed and sha256sum; and no entry is parsed or re-serialised to export it.
+    """
+    return f'{row["entry"][:-1]},"hash":"{row["hash"]}"}}'
+
+
+def line_hash_ok(line: str, entry: dict[str, Any]) -> bool:
+    """Whether the line's `hash` is SHA-256 over the entry without it: over the line minus its last member when
+    the line is as exported, else over the entry's canonical JSON (a line another tool re-serialised)."""
+    suffix = f',"hash":"{entry.get("hash")}"}}'
+    text = line.rstrip("\r\n")
+    if text.endswith(suffix) and sha256_hex(text[: -len(suffix)] + "}") == entry.get("hash"):
+        return True
+    return entry.get("hash") == entry_hash(entry)
+
+
+def first_break(entries: Iterable[tuple[dict[str, Any], bool]], prev_hash: str | None = GENESIS
+                ) -> tuple[int, str] | None:
     """The first entry that does not chain, as (seq, reason); None when all do.
 
+    Each entry comes with whether its hash matched its content (checked by the caller on the text it has).
     `prev_hash=None` accepts the first entry's own `prev_hash` (a range export starts mid-chain).
     """
     expected_seq: int | None = None if prev_hash is None else 1
-    for entry in entries:
+    for entry, hash_ok in entries:
         seq = entry.get("seq")
         if not isinstance(seq, int):
             return (expected_seq or 0, "an entry without a seq")
@@ -110,7 +129,17 @@ def first_break(entries: Iterable[dict[str, Any]], prev_hash: str | None = GENES
             return (expected_seq, f"seq {expected_seq} is missing (found {seq})")
         if prev_hash is not None and entry.get("prev_hash") != prev_hash:
             return (seq, "its prev_hash is not the previous entry's hash")
-        if entry.get("hash") != entry_hash(entry):
+        if not hash_ok:
             return (seq, "its hash does not match its content")
         prev_hash, expected_seq = entry["hash"], seq + 1
     return None
+
+
+def checked_rows(rows: Iterable[Row]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Stored rows as (entry, hash matches): the hash is checked on the stored text itself, which `append`
+    wrote as canonical JSON; an entry stored under another seq than its own fails as a gap."""
+    for row in rows:
+        entry = {**json.loads(row["entry"]), "hash": row["hash"]}
+        if entry.get("seq") != int(row["seq"]):
+            entry["seq"] = -1
+        yield entry, sha256_hex(row["entry"]) == row["hash"]

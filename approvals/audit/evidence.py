@@ -7,12 +7,25 @@ database also holds every decisions row to its chained entry, so an UPDATE of `d
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from approvals.audit.chain import GENESIS, Head, entries_of, first_break, first_seq_since, head, stored_entries
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from approvals.audit.chain import (
+    GENESIS,
+    Head,
+    checked_rows,
+    export_line,
+    first_break,
+    first_seq_since,
+    head,
+    line_hash_ok,
+    stored_entries,
+)
 from approvals.audit.events import LATER_FIELDS, row_fields
 from approvals.audit.signing import SignedHead, sign_head, signature_valid, signed_heads
 from approvals.core.digest import canonical_json
@@ -30,14 +43,15 @@ class Problem:
         return f"seq {self.seq}: {self.reason}" if self.seq is not None else self.reason
 
 
-def export(db: Database, out: TextIO, since: str | None = None) -> SignedHead:
-    """Write the chain (from the first entry recorded at or after `since`, when given) and its signed head."""
+def export(db: Database, out: TextIO, since: str | None = None, key: Ed25519PrivateKey | None = None) -> SignedHead:
+    """Write the chain (from the first entry recorded at or after `since`, when given) and its head, signed with
+    `key` (default: the key at APPROVAL_AUDIT_KEY)."""
     current = head(db) or Head(0, GENESIS)
     start = first_seq_since(db, since) if since else 1
     if start is not None:
-        for entry in entries_of(stored_entries(db, start, current.seq)):
-            out.write(canonical_json(entry) + "\n")
-    signed = sign_head(db, current)
+        for row in stored_entries(db, start, current.seq):
+            out.write(export_line(row) + "\n")
+    signed = sign_head(db, current, key)
     out.write(canonical_json({"type": "head", "seq": signed.seq, "hash": signed.hash, "signature": signed.signature,
                               "public_key": signed.public_key}) + "\n")
     return signed
@@ -45,34 +59,56 @@ def export(db: Database, out: TextIO, since: str | None = None) -> SignedHead:
 
 def verify_export(lines: Iterable[str], trusted_keys: set[str]) -> Problem | None:
     """Check an export: every entry chains (from the first entry's prev_hash: a range export starts mid-chain,
-    a full one at the genesis), the head names the last entry, and a trusted key signed it."""
-    entries: list[dict[str, Any]] = []
-    head_line: dict[str, Any] | None = None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            return Problem(None, f"line {number} is not JSON")
-        if head_line is not None:
-            return Problem(record.get("seq"), "an entry after the head line")
-        if isinstance(record, dict) and record.get("type") == "head":
-            head_line = record
-        elif isinstance(record, dict):
-            entries.append(record)
-        else:
-            return Problem(None, f"line {number} is not an entry")
-    start = GENESIS if entries and entries[0].get("seq") == 1 else None
-    if broken := first_break(entries, start):
+    a full one at the genesis), the head names the last entry, and a trusted key signed it.
+
+    One pass, holding one entry at a time: a long export never sits in memory (nor in the garbage collector's).
+    """
+    reader = _ExportReader()
+    entries = reader.entries(lines)
+    first = next(entries, None)
+    start = GENESIS if first is None or first[0].get("seq") == 1 else None
+    broken = first_break(itertools.chain([first], entries), start) if first is not None else None
+    if reader.problem is not None:
+        return reader.problem
+    if broken:
         return Problem(*broken)
-    return _check_head(head_line, entries, trusted_keys)
+    return _check_head(reader.head, reader.last, trusted_keys)
 
 
-def _check_head(head_line: dict[str, Any] | None, entries: list[dict[str, Any]], trusted: set[str]) -> Problem | None:
+class _ExportReader:
+    """Reads an export's lines into (entry, hash matches), remembering the last entry, the head, or what is wrong."""
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] | None = None
+        self.last: dict[str, Any] | None = None
+        self.problem: Problem | None = None
+
+    def entries(self, lines: Iterable[str]) -> Iterator[tuple[dict[str, Any], bool]]:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                self.problem = Problem(None, f"line {number} is not JSON")
+                return
+            if not isinstance(record, dict):
+                self.problem = Problem(None, f"line {number} is not an entry")
+                return
+            if self.head is not None:
+                self.problem = Problem(record.get("seq"), "an entry after the head line")
+                return
+            if record.get("type") == "head":
+                self.head = record
+                continue
+            self.last = record
+            yield record, line_hash_ok(line, record)
+
+
+def _check_head(head_line: dict[str, Any] | None, last: dict[str, Any] | None, trusted: set[str]) -> Problem | None:
     if head_line is None:
         return Problem(None, "the export has no head line")
-    last_seq, last_hash = (entries[-1]["seq"], entries[-1]["hash"]) if entries else (0, GENESIS)
+    last_seq, last_hash = (last["seq"], last["hash"]) if last else (0, GENESIS)
     if (head_line.get("seq"), head_line.get("hash")) != (last_seq, last_hash):
         return Problem(head_line.get("seq"), "the head does not name the last entry")
     key = str(head_line.get("public_key") or "")
@@ -87,21 +123,22 @@ def verify_live(db: Database) -> Problem | None:
     """The whole chain in the database, each signed head against it, and each decisions row against its entry."""
     decisions: dict[str, tuple[int, dict[str, Any]]] = {}
     hashes: dict[int, str] = {}
-    broken = first_break(_tapped(entries_of(stored_entries(db)), decisions, hashes))
+    broken = first_break(_tapped(checked_rows(stored_entries(db)), decisions, hashes))
     problems = [Problem(*broken)] if broken else []
     problems += _head_problems(signed_heads(db), hashes, broken[0] if broken else None)
     problems += _row_problems(db, decisions)
     return min(problems, key=lambda p: p.seq if p.seq is not None else 2**62) if problems else None
 
 
-def _tapped(entries: Iterator[dict[str, Any]], decisions: dict[str, tuple[int, dict[str, Any]]],
-            hashes: dict[int, str]) -> Iterator[dict[str, Any]]:
+def _tapped(entries: Iterator[tuple[dict[str, Any], bool]], decisions: dict[str, tuple[int, dict[str, Any]]],
+            hashes: dict[int, str]) -> Iterator[tuple[dict[str, Any], bool]]:
     """Pass the entries through, keeping each decision entry (the latest per decision id) and every hash."""
-    for entry in entries:
+    for checked in entries:
+        entry = checked[0]
         if entry.get("type") == "decision" and entry.get("decision_id"):
             decisions[entry["decision_id"]] = (entry["seq"], entry)
         hashes[entry["seq"]] = entry["hash"]
-        yield entry
+        yield checked
 
 
 def _head_problems(heads: list[SignedHead], hashes: dict[int, str], broken_at: int | None) -> list[Problem]:

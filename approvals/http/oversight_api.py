@@ -10,7 +10,6 @@ API's catch-all, with its token check and refusals.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
@@ -29,20 +28,9 @@ from approvals.store.database import iso
 from graphs.hitl import describe
 
 
-class MetricsRow(BaseModel):
-    name: str
-    decisions: int
-    approve_share: float
-    edit_share: float
-    reject_share: float
-    median_request_to_decision_s: float | None
-    median_open_to_decision_s: float | None
-    fast_approvals: int
-
-
 class MetricsOut(BaseModel):
-    by_reviewer: list[MetricsRow] = Field(description="In name order: numbers to read, not a ranking.")
-    by_tool: list[MetricsRow]
+    by_reviewer: list[metrics.OversightRow] = Field(description="In name order: numbers to read, not a ranking.")
+    by_tool: list[metrics.OversightRow]
     fast_seconds: float
     since: str | None
 
@@ -53,15 +41,8 @@ class PauseIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class PausedOut(BaseModel):
-    kind: str
-    name: str
-    paused_by: str
-    paused_at: str
-
-
 class PausesOut(BaseModel):
-    paused: list[PausedOut]
+    paused: list[oversight.PausedTarget]
 
 
 def oversight_routes(get_service: Callable[[], ApprovalService]) -> list[BaseRoute]:
@@ -97,26 +78,30 @@ def _metrics(service: ApprovalService, request: Request) -> MetricsOut:
     except ValueError as error:
         raise ApiError(422, "invalid_query", f"since must be an ISO time, not {raw!r}.") from error
     found = metrics.oversight_metrics(service.db, actor, since)
-    return MetricsOut(by_reviewer=[MetricsRow(**asdict(r)) for r in found.by_reviewer],
-                      by_tool=[MetricsRow(**asdict(r)) for r in found.by_tool],
-                      fast_seconds=found.fast_seconds, since=found.since)
+    return MetricsOut(by_reviewer=found.by_reviewer, by_tool=found.by_tool, fast_seconds=found.fast_seconds,
+                      since=found.since)
 
 
 def _paused(service: ApprovalService, request: Request) -> PausesOut:
     _actor(service, request)
-    return PausesOut(paused=[PausedOut(**asdict(p)) for p in oversight.paused_targets(service.db)])
+    return _listed(service)
 
 
-def _pause(service: ApprovalService, actor: Actor, body: object) -> PausedOut:
+def _listed(service: ApprovalService) -> PausesOut:
+    return PausesOut(paused=oversight.paused_targets(service.db))
+
+
+def _pause(service: ApprovalService, actor: Actor, body: object) -> PausesOut:
     try:
         wanted = PauseIn.model_validate(body)
     except ValidationError as error:
         raise ApiError(422, "invalid_decision", describe(error)) from error
-    return PausedOut(**asdict(oversight.pause(service.db, wanted.kind, wanted.name, actor)))
+    oversight.pause(service.db, wanted.kind, wanted.name, actor)
+    return _listed(service)
 
 
 def _resume(service: ApprovalService, request: Request, kind: str, name: str) -> PausesOut:
     actor = _actor(service, request)
     if not oversight.resume(service.db, kind, name, actor):
         raise ApiError(404, "not_found", f"The {kind} {name!r} is not paused.")
-    return _paused(service, request)
+    return _listed(service)

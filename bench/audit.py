@@ -1,0 +1,124 @@
+"""The audit chain's cost: `service.decide` with the chain against the same call with the chain's two appends
+(the decision's entry, the delivery's entry) left out, same run, same database; and `audit verify` over a chain
+of 100,000 entries (the live database, then an export file).
+
+Targets: the chain adds <= 5% to a decision (medians); verify of 100,000 entries < 5 s.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from approvals.audit import chain, evidence, signing  # noqa: E402
+from approvals.core.digest import canonical_json  # noqa: E402
+from approvals.service import oversight  # noqa: E402
+from approvals.store.database import Database  # noqa: E402
+from bench.common import (  # noqa: E402
+    APPROVE,
+    REVIEWER,
+    app_service,
+    arguments,
+    backend_name,
+    fresh_database,
+    paired_medians,
+    ratio_target,
+    report,
+    request_refunds,
+    seconds,
+)
+
+WARMUP = 3
+TARGET_RATIO = 1.05
+VERIFY_TARGET_S = 5.0
+INSERT_BATCH = 5000
+
+
+@contextmanager
+def chain_left_out() -> Iterator[None]:
+    """The baseline: the same decide, minus the two appends (the pause check and everything else stay)."""
+    saved = oversight.chain_decision, oversight.chain_delivery
+    oversight.chain_decision = lambda *args: None
+    oversight.chain_delivery = lambda *args: None
+    try:
+        yield
+    finally:
+        oversight.chain_decision, oversight.chain_delivery = saved
+
+
+def decision_cost(url: str, rounds: int) -> None:
+    with app_service(url) as service:
+        pending = request_refunds(service, 2 * (rounds + WARMUP))
+
+        def without(thread_id: str, interrupt_id: str) -> float:
+            with chain_left_out():
+                return seconds(lambda: service.decide(thread_id, interrupt_id, APPROVE, REVIEWER))
+
+        def with_chain(thread_id: str, interrupt_id: str) -> float:
+            return seconds(lambda: service.decide(thread_id, interrupt_id, APPROVE, REVIEWER))
+
+        baseline_s, ours_s = paired_medians(pending, rounds, WARMUP, without, with_chain)
+        report(f"Decision with the audit chain, median of {rounds}", backend_name(url),
+               ("service.decide, chain left out", baseline_s), ("service.decide with the chain", ours_s),
+               ratio_target(baseline_s, ours_s, TARGET_RATIO))
+
+
+def fill_chain(db: Database, entries: int) -> None:
+    """`entries` delivery-sized entries (no decision rows to hold them to), chained exactly as `append` chains
+    them, written in large batches."""
+    prev = chain.GENESIS
+    for start in range(1, entries + 1, INSERT_BATCH):
+        rows = []
+        for seq in range(start, min(start + INSERT_BATCH, entries + 1)):
+            approved = [{"name": "issue_refund", "args": {"order_id": str(seq), "amount": 25.0}}]
+            event = {"type": "delivery", "thread_id": f"t{seq}", "interrupt_id": f"i{seq}", "decided_by": "alice",
+                     "tool": "issue_refund", "executed": approved}
+            entry = chain.chained(event, seq, prev)
+            rows.append((seq, prev, entry["hash"], "delivery", entry["thread_id"], entry["interrupt_id"], None,
+                         entry["recorded_at"], canonical_json(chain.without_hash(entry))))
+            prev = entry["hash"]
+        with db.transaction() as tx:
+            tx.executemany("INSERT INTO audit_log (seq, prev_hash, hash, type, thread_id, interrupt_id, decision_id,"
+                           " recorded_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def verify_cost(url: str, entries: int) -> None:
+    with app_service(url) as service, tempfile.TemporaryDirectory(prefix="bench-audit-") as keys:
+        signing_key = signing.signing_key(Path(keys) / "audit-key.pem")
+        fill_chain(service.db, entries)
+        live_s = seconds(lambda: _expect_ok(evidence.verify_live(service.db)))
+        out = io.StringIO()
+        export_s = seconds(lambda: evidence.export(service.db, out, key=signing_key))
+        lines = out.getvalue().splitlines()
+        trusted = {signing.public_pem(signing_key)}
+        file_s = seconds(lambda: _expect_ok(evidence.verify_export(lines, trusted)))
+        backend = backend_name(url)
+        for label, took in (("audit verify (live database)", live_s), ("audit export", export_s),
+                            ("audit verify FILE", file_s)):
+            verdict = "met" if took < VERIFY_TARGET_S else "MISSED"
+            print(f"{label} over {entries} entries [{backend}]: {took:.2f} s (target < {VERIFY_TARGET_S:g} s: "
+                  f"{verdict})")
+
+
+def _expect_ok(problem: evidence.Problem | None) -> None:
+    if problem is not None:
+        raise SystemExit(f"the benchmark's own chain does not verify: {problem}")
+
+
+def main() -> None:
+    args = arguments(__doc__, rounds=100, entries=100_000)
+    with fresh_database(args.database_url) as url:
+        decision_cost(url, args.rounds)
+    with fresh_database(args.database_url) as url:
+        verify_cost(url, args.entries)
+
+
+if __name__ == "__main__":
+    main()
