@@ -71,12 +71,14 @@ def decision_cost(url: str, rounds: int) -> None:
 
 
 def fill_chain(db: Database, entries: int) -> None:
-    """`entries` delivery-sized entries (no decision rows to hold them to), chained exactly as `append` chains
-    them, written in large batches."""
-    prev = chain.GENESIS
-    for start in range(1, entries + 1, INSERT_BATCH):
+    """`entries` more delivery-sized entries after the head (no decision rows to hold them to), chained exactly
+    as `append` chains them, written in large batches."""
+    current = chain.head(db)
+    first, prev = (current.seq + 1, current.hash) if current else (1, chain.GENESIS)
+    last = first + entries - 1
+    for start in range(first, last + 1, INSERT_BATCH):
         rows = []
-        for seq in range(start, min(start + INSERT_BATCH, entries + 1)):
+        for seq in range(start, min(start + INSERT_BATCH, last + 1)):
             approved = [{"name": "issue_refund", "args": {"order_id": str(seq), "amount": 25.0}}]
             event = {"type": "delivery", "thread_id": f"t{seq}", "interrupt_id": f"i{seq}", "decided_by": "alice",
                      "tool": "issue_refund", "executed": approved}
@@ -116,8 +118,14 @@ def main() -> None:
     args = arguments(__doc__, rounds=100, entries=100_000)
     with fresh_database(args.database_url) as url:
         decision_cost(url, args.rounds)
-    with fresh_database(args.database_url) as url:
+    # a database of its own: the baseline's decisions were recorded with the chain left out, which verify reports
+    with fresh_database(_second(args.database_url)) as url:
         verify_cost(url, args.entries)
+
+
+def _second(url: str | None) -> str | None:
+    """Where the second fresh database goes: a new one on the same server, or a SQLite file beside the first."""
+    return url if url is None or url.startswith(("postgresql://", "postgres://")) else f"{url}.verify.db"
 
 
 if __name__ == "__main__":
