@@ -40,7 +40,8 @@ def start_streamlit(
     URL once /_stcore/health answers."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env_overrides}
-    env.pop("OPENAI_API_KEY", None)
+    if "OPENAI_API_KEY" not in env_overrides:  # the offline scripted model, unless a test brings a model server
+        env.pop("OPENAI_API_KEY", None)
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
