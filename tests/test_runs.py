@@ -203,3 +203,17 @@ def test_a_run_killed_mid_model_call_is_finished_by_another_replica_once(db_url,
         assert len(survivor.store.ledger.entries(thread_id)) == 1
     finally:
         survivor.store.close()
+
+
+def test_waiting_runs_and_the_limit_are_visible(db_url, model, monkeypatch):
+    monkeypatch.setenv("APPROVAL_MAX_RUNS", "2")
+    service = replica(db_url)
+    try:
+        threads = [service.new_thread_id() for _ in range(3)]
+        started = [service.start_message(thread_id, REFUND, CAROL) for thread_id in threads]
+        last = service.run_status(threads[-1], viewer=CAROL)
+        assert (last.run.state, last.queued_ahead, last.max_runs) == ("queued", 2, 2)
+        assert service.execute_run(started[0].run_id) is None
+        assert service.run_status(threads[-1], viewer=CAROL).queued_ahead == 1
+    finally:
+        service.store.close()

@@ -181,10 +181,11 @@ def age_text(created_at: str) -> str:
 
 
 def apply_in_background(records: list[DecisionRecord]) -> None:
-    """Decisions are recorded already (the fast part); resuming the graphs happens off the script thread."""
+    """Decisions are recorded already (the fast part); resuming the graphs happens off the script thread, each as
+    a run record that every replica sees and that another replica finishes if this one dies."""
     service, runner = resources.approval_service(), resources.background_runner()
     for record in records:
-        runner.enqueue(record.thread_id, service.apply_decision, record.decision_id)
+        runner.start(service.start_decision(record))
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

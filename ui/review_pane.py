@@ -106,10 +106,10 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
     if decided.applied_at is None and decided.delivery_error:
         st.warning(escape_markdown(f"Decided, not yet delivered (try {decided.delivery_attempts}; next try"
                                    f" {decided.next_delivery_at}): {decided.delivery_error}"), icon="⏳")
-    runner = resources.background_runner()
-    if error := runner.take_error(decided.thread_id):
-        show_error(error)
-    elif runner.is_running(decided.thread_id):
+    run = resources.approval_service().latest_run(decided.thread_id)  # whichever replica resumes it
+    if run is not None and run.decision_id == decided.decision_id and run.state == "failed":
+        st.error(escape_markdown(f"Resuming the agent failed: {run.error}"), icon="⚠️")
+    elif run is not None and run.decision_id == decided.decision_id and run.active:
         st.caption("The agent is resuming with this decision…")
 
 

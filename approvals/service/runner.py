@@ -1,6 +1,7 @@
 """Runs graph work off the Streamlit script thread, at most one job per conversation at a time.
 
-A rerun, a second click or a browser refresh starts a new script run; the job keeps going here. Runs of the
+A rerun, a second click or a browser refresh starts a new script run; the job keeps going here. Jobs of one
+conversation run in order, one at a time (a decision recorded while the agent works waits for it). Runs of the
 built-in agent are also rows (approvals/service/runs.py): this process renews their leases while it works on
 them, and takes over the runs of replicas that stopped renewing theirs (a crash, a restart), so every cut run is
 finished by someone. The pool is sized for I/O-bound model calls (APPROVAL_MAX_RUNS), not for CPU cores.
@@ -34,14 +35,6 @@ class BackgroundRunner:
             self._supervisor = threading.Thread(target=self._supervise, name="run-heartbeat", daemon=True)
             self._supervisor.start()
 
-    def submit(self, thread_id: str, job: Callable[..., object], *args: object) -> bool:
-        """Start `job(*args)` for this conversation unless one is already running; False means it was not started."""
-        with self._lock:
-            if (running := self._jobs.get(thread_id)) is not None and not running.done():
-                return False
-            self._jobs[thread_id] = self._executor.submit(job, *args)
-            return True
-
     def enqueue(self, thread_id: str, job: Callable[..., object], *args: object) -> None:
         """Run `job(*args)` after the conversation's current job: a decision recorded while the agent still works.
 
@@ -56,11 +49,6 @@ class BackgroundRunner:
         if self._runs is None:
             raise RuntimeError("this runner was made without a run service")
         self.enqueue(run.thread_id, self._runs.execute_run, run.run_id)
-
-    def is_running(self, thread_id: str) -> bool:
-        with self._lock:
-            job = self._jobs.get(thread_id)
-        return job is not None and not job.done()
 
     def wait(self, thread_id: str, timeout: float | None = None) -> None:
         """Block until the conversation's job ends (tests and scripts; pages poll the run's row)."""
