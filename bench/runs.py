@@ -23,7 +23,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,8 +88,8 @@ def in_process_seconds(url: str, count: int) -> float:
 def _in_process_round(service: ApprovalService, runner: BackgroundRunner, count: int) -> float:
     already = service.count_pending(viewer=REVIEWER)
     started = time.perf_counter()
-    for number in range(count):
-        runner.start(service.start_message(service.new_thread_id(), refund(number), REQUESTER))
+    at_once(count, lambda number: runner.start(service.start_message(service.new_thread_id(), refund(number),
+                                                                     REQUESTER)))
     while service.count_pending(viewer=REVIEWER) < already + count:
         _check_deadline(started)
         time.sleep(0.005)
@@ -147,15 +148,24 @@ def langgraph_dev_seconds(base: str, count: int) -> float:
 def _dev_round(client: object, count: int) -> float:
     tag = uuid.uuid4().hex
     started = time.perf_counter()
-    for number in range(count):
+
+    def start(number: int) -> None:
         thread = client.threads.create(metadata={"bench": tag})  # type: ignore[attr-defined]
         client.runs.create(thread["thread_id"], "support",  # type: ignore[attr-defined]
                            input={"messages": [{"role": "user", "content": refund(number)}]})
+
+    at_once(count, start)
     search = client.threads.search  # type: ignore[attr-defined]
     while len(search(status="interrupted", metadata={"bench": tag}, limit=count)) < count:
         _check_deadline(started)
         time.sleep(0.01)
     return time.perf_counter() - started
+
+
+def at_once(count: int, start: Callable[[int], object]) -> None:
+    """N requesters pressing Enter at the same moment: each start on its own thread, all awaited."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        list(pool.map(start, range(count)))
 
 
 def _check_deadline(started: float) -> None:
