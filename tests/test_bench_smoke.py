@@ -16,6 +16,7 @@ TINY = {
     "audit.py": ["--rounds", "2", "--entries", "50"],
     "decision.py": ["--rounds", "2"],
     "bulk.py": ["--items", "3"],
+    "runs.py": ["--conversations", "2", "--many", "3", "--delay-ms", "50"],
     "queue.py": ["--threads", "80", "--pending", "5", "--foreign", "8", "--foreign-pending", "2", "--rounds", "2"],
 }
 

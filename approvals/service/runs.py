@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
@@ -216,7 +218,7 @@ class RunService(DecisionService):
                 raise ApprovalError("This run has no decision to apply.")
             self.apply_decision(run.decision_id)
             return
-        config = self._config(run.thread_id, BUILTIN_GRAPH, run.requester)
+        config = cast(RunnableConfig, self._config(run.thread_id, BUILTIN_GRAPH, run.requester))
         snapshot = self._snapshot(run.thread_id)
         written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
         if run.kind == "message" and not written:
