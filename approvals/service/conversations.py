@@ -10,7 +10,7 @@ from approvals.core.records import BUILTIN_GRAPH, ThreadSummary
 from approvals.core.runs import Run
 from approvals.core.visibility import may_see
 from approvals.service.runs import RunService
-from approvals.store.database import utcnow
+from approvals.store.database import Transaction, utcnow
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -60,12 +60,13 @@ class ConversationService(RunService):
             raise NotAllowed(f"This conversation runs on the graph {snapshot.graph!r} in its own worker.")
         if snapshot is not None and snapshot.interrupts:
             raise NotPending("This conversation is waiting for an approval; decide it before writing more.")
-        self._touch_thread(thread_id, text, actor)
-        return self.begin_run(thread_id, "message", actor.name, input=text)
+        return self.begin_run(thread_id, "message", actor.name, input=text,
+                              along=lambda tx: self._touch_thread(tx, thread_id, text, actor))
 
-    def _touch_thread(self, thread_id: str, text: str, actor: Actor) -> None:
+    @staticmethod
+    def _touch_thread(tx: Transaction, thread_id: str, text: str, actor: Actor) -> None:
         now = utcnow()
-        self.db.execute(
+        tx.execute(
             "INSERT INTO threads (thread_id, title, requester, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (thread_id) DO UPDATE SET updated_at = excluded.updated_at",
             (thread_id, text[:80], actor.name, now, now),

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -31,8 +31,9 @@ from approvals.core.records import BUILTIN_GRAPH, DecisionRecord
 from approvals.core.runs import ACTIVE_STATES, Run, RunKind, RunStatus
 from approvals.service.base import DURABILITY
 from approvals.service.decisions import DecisionService
+from approvals.service.index import add_thread_row, write_index
 from approvals.sources.registry import GraphRegistry
-from approvals.store.database import Row, iso, utcnow
+from approvals.store.database import Row, Transaction, iso, utcnow
 from approvals.store.schema import Store
 
 DEFAULT_MAX_RUNS = 32
@@ -78,10 +79,12 @@ class RunService(DecisionService):
     # -- the records ----------------------------------------------------------------------------------------
 
     def begin_run(self, thread_id: str, kind: RunKind, requester: str, *, input: str = "",
-                  decision_id: str | None = None, wait: float = 0.0) -> Run:
+                  decision_id: str | None = None, wait: float = 0.0,
+                  along: Callable[[Transaction], None] | None = None) -> Run:
         """Record a queued run owned by this replica; ThreadBusy when the thread already has an active run.
 
         The partial unique index decides, so two replicas starting a run of one thread at once cannot both win.
+        `along` writes in the same commit (one disk flush, and nothing written when the run is refused).
         """
         deadline = time.monotonic() + wait
         while True:
@@ -92,13 +95,20 @@ class RunService(DecisionService):
                 "heartbeat_at": iso(now), "lease_until": _lease_until(now), "attempts": 1, "error": "",
                 "created_at": iso(now), "started_at": None, "ended_at": None,
             }
-            if self.db.execute(
-                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) ON CONFLICT DO NOTHING",
-                list(row.values()),
-            ):
+            try:
+                with self.db.transaction() as tx:
+                    if along is not None:
+                        along(tx)
+                    if not tx.execute(
+                        f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                        " ON CONFLICT DO NOTHING",
+                        list(row.values()),
+                    ):
+                        raise ThreadBusy("The agent is still working on this conversation; wait for it to finish.")
                 return _run(row)
-            if time.monotonic() >= deadline:
-                raise ThreadBusy("The agent is still working on this conversation; wait for it to finish.")
+            except ThreadBusy:
+                if time.monotonic() >= deadline:
+                    raise
             time.sleep(0.05)
 
     def latest_run(self, thread_id: str) -> Run | None:
@@ -159,10 +169,10 @@ class RunService(DecisionService):
             (iso(now), iso(now), _lease_until(now), run_id, self.replica),
         ))
 
-    def _finish(self, run_id: str, error: BaseException | None) -> None:
+    def _finish(self, tx: Transaction, run_id: str, error: BaseException | None) -> None:
         reason = "" if error is None else (f"{type(error).__name__}: {error}" if not isinstance(error, ApprovalError)
                                           else str(error))
-        self.db.execute(
+        tx.execute(
             f"UPDATE runs SET state = ?, error = ?, ended_at = ? WHERE run_id = ? AND replica = ? AND {ACTIVE}",
             ("failed" if error else "done", reason[:1000], utcnow(), run_id, self.replica),
         )
@@ -177,12 +187,19 @@ class RunService(DecisionService):
         try:
             with self._kept_alive(run_id):
                 self._advance(run)
-                if run.kind != "decision":  # apply_decision writes the index in its own commit
-                    self.sync_index(run.thread_id)
+                if run.kind == "decision":  # apply_decision wrote the index in its own commit
+                    with self.db.transaction() as tx:
+                        self._finish(tx, run_id, None)
+                else:
+                    with self._index_writer(run.thread_id) as (tx, snapshot):  # the card and "done" in one commit
+                        if snapshot is not None:
+                            add_thread_row(tx, snapshot)
+                        write_index(tx, run.thread_id, snapshot)
+                        self._finish(tx, run_id, None)
         except Exception as error:  # any failure of the agent (model down, bad tool) is the run's reason
-            self._finish(run_id, error)
+            with self.db.transaction() as tx:
+                self._finish(tx, run_id, error)
             return error
-        self._finish(run_id, None)
         return None
 
     @contextmanager
