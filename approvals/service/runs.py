@@ -233,7 +233,10 @@ class RunService(DecisionService):
         if run.kind == "decision":
             if run.decision_id is None:
                 raise ApprovalError("This run has no decision to apply.")
-            self.apply_decision(run.decision_id)
+            record = self.apply_decision(run.decision_id)  # records a delivery that did not take, never raises
+            if record.applied_at is None:
+                raise ApprovalError(f"The decision is recorded but did not reach the agent: "
+                                    f"{record.delivery_error or 'the agent still waits for it'}")
             return
         config = cast(RunnableConfig, self._config(run.thread_id, BUILTIN_GRAPH, run.requester))
         snapshot = self._snapshot(run.thread_id)
