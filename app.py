@@ -5,7 +5,8 @@ survives reloads, new tabs and app restarts. The lifespan starts the webhook sen
 the first visitor: events committed before a restart go out even if nobody opens the app. It starts interrupt
 discovery the same way, so items that workers (other processes) write reach the queue within about a second,
 and the run runner, whose heartbeat loop takes over runs cut by a crash (this replica's predecessor or another
-replica) as soon as their lease runs out, and the delivery loop that retries decisions whose resume did not take.
+replica) as soon as their lease runs out, the delivery loop that retries decisions whose resume did not take, and
+the identity housekeeping (one replica purges ended sessions, dead tokens and old sign-in failures).
 """
 
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ import resources
 from approvals.http.api import api_routes
 from approvals.http.oversight_api import oversight_routes
 from approvals.http.web import BrowserSessionMiddleware, FrameGuardMiddleware
+from approvals.identity.housekeeping import HousekeepingLoop
 from approvals.notify.webhooks import start_sender
 from approvals.service.delivery import DeliveryLoop
 from approvals.sources.discovery import DiscoveryLoop
@@ -29,9 +31,11 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
     discovery = DiscoveryLoop(resources.approval_service())
     resources.background_runner()  # its loop starts now: cut runs are finished before anyone reloads
     deliveries = DeliveryLoop(resources.approval_service())  # decisions whose resume did not take, with backoff
+    housekeeping = HousekeepingLoop(resources.approval_service().db)
     try:
         yield
     finally:
+        housekeeping.stop()
         deliveries.stop()
         discovery.stop()
         if sender is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from approvals.identity.accounts import seed_demo_accounts
+from approvals.identity.accounts import demo_mode, seed_demo_accounts
 from approvals.service.facade import ApprovalService
 from approvals.service.runner import BackgroundRunner
 from approvals.store.schema import open_store
@@ -21,7 +21,8 @@ def _release_service(service: ApprovalService) -> None:
 def approval_service() -> ApprovalService:
     """The store, graph and service; decisions left unapplied by a crash are applied on start."""
     service = ApprovalService(open_store())
-    seed_demo_accounts(service.db)
+    if demo_mode(service.db):
+        seed_demo_accounts(service.db)
     service.recover()
     return service
 

@@ -56,7 +56,8 @@ def _create(db: Database, args: argparse.Namespace) -> None:
 
 def _list(db: Database, args: argparse.Namespace) -> None:
     for token in api_tokens.list_tokens(db, args.username and args.username.strip().lower()):
-        state = f"revoked {token.revoked_at}" if token.revoked_at else f"last used {token.last_used_at or 'never'}"
+        state = f"revoked {token.revoked_at}" if token.revoked_at else (
+            f"expires {token.expires_at}, last used {token.last_used_at or 'never'}")
         print(f"{token.token_id}  {token.username}  {token.label!r}  created {token.created_at}  {state}")
 
 

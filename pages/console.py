@@ -10,12 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
+from approvals.identity.accounts import demo_mode
 from approvals.service import expiry
 from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
 from ui.delivery import undelivered
 from ui.history import history
-from ui.identity import sign_in, sign_out, signed_in_actor
+from ui.identity import attack_notes, sign_in, sign_out, signed_in_actor
 from ui.oversight import stop_switch
 from ui.queue import queue
 from ui.review_pane import navigation, review_pane
@@ -24,13 +25,15 @@ resources.route_through_app()
 
 st.title("Reviewer console")
 if (actor := signed_in_actor()) is None:
-    st.caption("Sign in to review. Demo reviewers: alice / alice-demo, bob / bob-demo.")
+    st.caption("Sign in to review." + (" Demo reviewers: alice / alice-demo, bob / bob-demo." if demo_mode(
+        resources.approval_service().db) else ""))
     sign_in()
     st.stop()
 
 who = st.container(horizontal=True, vertical_alignment="center")  # Sign out right after the name, not a column away
 who.caption(escape_markdown(f"Signed in as {actor.name} ({actor.role})."), width="content")
 who.button("Sign out", key="console_sign_out", type="tertiary", on_click=sign_out)
+attack_notes(actor)
 if not actor.is_reviewer:
     st.info("Requesters can decide only their own self-approval requests here; everything else needs a reviewer.")
 ttl = expiry.ttl_minutes()

@@ -6,11 +6,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ["APPROVAL_DEMO"] = "1"  # the app under test is the quick start's, demo accounts included (and children)
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
 import postgres_cluster
@@ -145,6 +146,17 @@ class BrowserCookie:
 
     def __init__(self) -> None:
         self.token: str | None = None
+        self.device: str | None = None
+
+    def follow(self, url: str) -> None:
+        """What the browser does with the sign-in redirect: trade the code at the middleware for new cookies."""
+        import resources
+        from approvals.identity import sessions
+
+        code = parse_qs(urlsplit(url).query)["code"][0]
+        traded = sessions.finish_sign_in(resources.approval_service().db, self.token, code, self.device)
+        if traded is not None:
+            self.token, self.device = traded
 
     def become(self, actor: Actor) -> str:
         """Start a session for `actor` on the page's own database and carry its token."""
@@ -164,8 +176,9 @@ def browser_cookie(monkeypatch: pytest.MonkeyPatch) -> BrowserCookie:
     """Pages read the session token from BROWSER (and nowhere else) during this test."""
     import ui.identity
 
-    BROWSER.token = None
+    BROWSER.token = BROWSER.device = None
     monkeypatch.setattr(ui.identity, "browser_token", lambda: BROWSER.token)
+    monkeypatch.setattr(ui.identity, "follow", BROWSER.follow)
     return BROWSER
 
 

@@ -103,7 +103,8 @@ def labels(at: AppTest) -> list[str]:
 def sign_in(at: AppTest, username: str, password: str) -> AppTest:
     at.text_input(key="console_username").input(username)
     at.text_input(key="console_password").input(password)
-    return at.button[0].click().run(timeout=30)
+    at = at.button[0].click().run(timeout=30)
+    return at if at.error else at.run(timeout=30)  # the browser reloads after the sign-in redirect (BROWSER.follow)
 
 
 def test_wrong_password_is_refused(seeder):

@@ -47,13 +47,13 @@ def _create_form(db: Database, actor: Actor) -> None:
 
 
 def _token_list(db: Database, actor: Actor) -> None:
-    active = [token for token in api_tokens.list_tokens(db, actor.name) if token.revoked_at is None]
+    active = [token for token in api_tokens.list_tokens(db, actor.name) if token.active]
     if not active:
         st.caption("No API tokens yet.")
     for token in active:
         name, created, used, action = st.columns([3, 3, 3, 2], vertical_alignment="center")
         name.text(token.label)
-        created.text(f"created {token.created_at[:16].replace('T', ' ')} UTC")
+        created.text(f"created {token.created_at[:10]}, expires {token.expires_at[:10]}")
         used.text(f"last used {token.last_used_at[:16].replace('T', ' ') + ' UTC' if token.last_used_at else 'never'}")
         action.button("Revoke", key=f"api_token_revoke_{token.token_id}", on_click=_revoke,
                       args=(db, token.token_id, actor))

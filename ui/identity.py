@@ -6,13 +6,19 @@ Nothing about identity lives in session_state: a reload empties it, and a signed
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit import config
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import resources
 from approvals.core.actors import Actor
 from approvals.core.errors import NotAllowed
-from approvals.identity import sessions
+from approvals.identity import sessions, throttle
+from ui.approval_widgets import escape_markdown
 
 
 def oidc_configured() -> bool:
@@ -75,11 +81,42 @@ def sign_in() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            sessions.sign_in(resources.approval_service().db, browser_token(), username, password)
+            code = sessions.begin_sign_in(resources.approval_service().db, browser_token(), username, password,
+                                          client=st.context.ip_address or "",
+                                          device=st.context.cookies.get(throttle.DEVICE_COOKIE))
         except sessions.SignInRefused as refused:
             st.error(str(refused))
         else:
-            st.rerun()
+            follow(handoff_url(code))
+
+
+def handoff_url(code: str) -> str:
+    """Where the browser trades its sign-in code for a new session cookie, then back to the console as it was."""
+    base = config.get_option("server.baseUrlPath").strip("/")
+    root = f"/{base}" if base else ""
+    params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+    back = f"{root}/console" + ("?" + urlencode(params) if params else "")
+    return f"{root}{sessions.HANDOFF_PATH}?{urlencode({'code': code, 'next': back})}"
+
+
+def follow(url: str) -> None:
+    """Send the browser to `url` of this site, as st.login and st.logout do (Streamlit's redirect message):
+    a script cannot set a cookie, so the new session token comes from that request's answer."""
+    context = get_script_run_ctx()
+    if context is not None:
+        message = ForwardMsg()
+        message.auth_redirect.url = url
+        context.enqueue(message)
+
+
+def attack_notes(actor: Actor) -> None:
+    """Tell reviewers which accounts are being guessed at; their owners' own browsers are not slowed by it."""
+    if not actor.is_reviewer:
+        return
+    for username, failures in throttle.accounts_under_attack(resources.approval_service().db, datetime.now(UTC)):
+        st.warning(escape_markdown(
+            f"{failures} failed sign-ins for {username} in the last hour from browsers that never signed in to it. "
+            "Those are slowed down; browsers that signed in to it before are not."), icon="⚠️")
 
 
 def sign_out() -> None:

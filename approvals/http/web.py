@@ -1,4 +1,5 @@
-"""The HTTP side of identity: every page load leaves the browser with a live session cookie.
+"""The HTTP side of identity: every page load leaves the browser with a live session cookie, and a sign-in
+ends at HANDOFF_PATH, where the browser gets a new token (the old one dead).
 
 A Streamlit script cannot set a cookie, but it reads `st.context.cookies` on every run. So this middleware, run by
 `st.App` in front of Streamlit, checks the cookie on each page load and, when there is no live session (first
@@ -9,14 +10,15 @@ scripts never see it; SameSite=Lax, so other sites cannot send it along with the
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from approvals.identity import sessions
+from approvals.identity import sessions, throttle
 from approvals.store.database import Database
 
 COOKIE_MAX_AGE_S = 400 * 24 * 3600
@@ -50,6 +52,34 @@ def session_cookie(token: str, secure: bool) -> str:
     return response.headers["set-cookie"]
 
 
+def device_cookie(value: str, secure: bool) -> str:
+    """The Set-Cookie header value for the known-device cookie (see approvals.identity.throttle)."""
+    response = Response()
+    response.set_cookie(throttle.DEVICE_COOKIE, value, max_age=COOKIE_MAX_AGE_S, path="/", httponly=True,
+                        samesite="lax", secure=secure)
+    return response.headers["set-cookie"]
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only (never `//elsewhere` or a full URL)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/console"
+    return target
+
+
+def _finish_sign_in(database: Callable[[], Database], scope: Scope) -> Response:
+    """The hand-off: a sign-in code plus the old cookie become a new session cookie (and the device cookie)."""
+    request_cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    response = RedirectResponse(safe_next(query.get("next")), status_code=303)
+    traded = sessions.finish_sign_in(database(), request_cookies.get(sessions.COOKIE), query.get("code", ""),
+                                     request_cookies.get(throttle.DEVICE_COOKIE))
+    if traded is not None:
+        response.headers.append("set-cookie", session_cookie(traded[0], is_https(scope)))
+        response.headers.append("set-cookie", device_cookie(traded[1], is_https(scope)))
+    return response
+
+
 def _live_or_new(database: Callable[[], Database], token: str | None) -> str | None:
     """None when `token` is a live session; otherwise the token of a new guest session."""
     db = database()
@@ -64,6 +94,10 @@ class BrowserSessionMiddleware:
         self.database = database
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == sessions.HANDOFF_PATH:
+            response = await run_in_threadpool(_finish_sign_in, self.database, scope)
+            await response(scope, receive, send)
+            return
         if not is_page_load(scope):
             await self.app(scope, receive, send)
             return

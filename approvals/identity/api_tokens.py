@@ -1,12 +1,14 @@
 """API tokens: a bearer secret per account for the JSON API, shown once when made and stored only as a hash.
 
 A token acts as its account with the account's current role, so a role change or a deleted account takes effect
-on the next request. The stored hash is sha256 of the token: the token is 32 random bytes, so a slow
+on the next request. Every token expires (`token_days()`, default 90), and `sessions.revoke_all` ends tokens
+too. The stored hash is sha256 of the token: the token is 32 random bytes, so a slow
 password hash would add nothing but latency to every API call.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -19,8 +21,17 @@ from approvals.store.database import Database, Row, iso, utcnow
 
 TOKEN_PREFIX = "apr_"
 MAX_LABEL_CHARS = 80
+DEFAULT_TOKEN_DAYS = 90.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 """`last_used_at` is rewritten at most this often, so a busy client does not turn every read into a write."""
+
+
+def token_days() -> float:
+    """How long a new API token lives (env APPROVAL_TOKEN_DAYS, default 90)."""
+    days = float(os.environ.get("APPROVAL_TOKEN_DAYS") or DEFAULT_TOKEN_DAYS)
+    if not 0 < days <= 3660:
+        raise ValueError(f"APPROVAL_TOKEN_DAYS must be between 0 and 3660 days, not {days:g}.")
+    return days
 
 
 class UnknownAccount(ApprovalError):
@@ -41,6 +52,12 @@ class ApiToken:
     created_at: str
     last_used_at: str | None
     revoked_at: str | None
+    expires_at: str
+    """When it stops working, even if nobody revokes it."""
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > utcnow()
 
 
 def create_token(db: Database, username: str, label: str = "") -> tuple[ApiToken, str]:
@@ -48,26 +65,40 @@ def create_token(db: Database, username: str, label: str = "") -> tuple[ApiToken
     username = username.strip().lower()
     label = label.strip()[:MAX_LABEL_CHARS] or "API token"
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(token_id=uuid.uuid4().hex[:16], username=username, label=label, created_at=utcnow(),
-                     last_used_at=None, revoked_at=None)
+    now = datetime.now(UTC)
+    row = {"token_id": uuid.uuid4().hex[:16], "username": username, "label": label, "created_at": iso(now),
+           "last_used_at": None, "revoked_at": None, "expires_at": iso(now + timedelta(days=token_days()))}
     with db.transaction() as tx:
         if not tx.query("SELECT 1 AS found FROM accounts WHERE username = ?", (username,)):
             raise UnknownAccount(f"There is no account {username!r}.")
         tx.execute(
-            "INSERT INTO api_tokens (token_id, username, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (token.token_id, username, label, secret_hash(secret), token.created_at),
+            "INSERT INTO api_tokens (token_id, username, label, token_hash, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (row["token_id"], username, label, secret_hash(secret), row["created_at"], row["expires_at"]),
         )
-    return token, secret
+    return ApiToken(**row), secret
 
 
 def list_tokens(db: Database, username: str | None = None) -> list[ApiToken]:
     """Newest first; one account's tokens, or everyone's for `None` (the command line)."""
-    columns = "token_id, username, label, created_at, last_used_at, revoked_at"
+    columns = "token_id, username, label, created_at, last_used_at, revoked_at, expires_at"
     if username is None:
         rows = db.query(f"SELECT {columns} FROM api_tokens ORDER BY created_at DESC")
     else:
         rows = db.query(f"SELECT {columns} FROM api_tokens WHERE username = ? ORDER BY created_at DESC", (username,))
-    return [ApiToken(**row) for row in rows]
+    return [ApiToken(**{**row, "expires_at": expiry(row)}) for row in rows]
+
+
+def expiry(row: Row) -> str:
+    """A token made before tokens expired (no expires_at) lives the default term from when it was made."""
+    made = datetime.fromisoformat(row["created_at"])
+    return row["expires_at"] or iso(made + timedelta(days=DEFAULT_TOKEN_DAYS))
+
+
+def revoke_account_tokens(db: Database, username: str) -> int:
+    """Revoke every live token of an account (signed out everywhere); returns how many."""
+    return db.execute("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                      (utcnow(), username.strip().lower()))
 
 
 def revoke_token(db: Database, token_id: str, owner: str | None = None) -> None:
@@ -82,17 +113,18 @@ def revoke_token(db: Database, token_id: str, owner: str | None = None) -> None:
 
 
 def actor_for_token(db: Database, secret: str, now: datetime | None = None) -> Actor | None:
-    """The account a bearer token acts as, or None for an unknown, revoked or orphaned token."""
+    """The account a bearer token acts as, or None for an unknown, revoked, expired or orphaned token."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
+    now = now or datetime.now(UTC)
     rows = db.query(
-        "SELECT t.token_id, t.last_used_at, a.username, a.role FROM api_tokens t"
+        "SELECT t.token_id, t.last_used_at, t.created_at, t.expires_at, a.username, a.role FROM api_tokens t"
         " JOIN accounts a ON a.username = t.username WHERE t.token_hash = ? AND t.revoked_at IS NULL",
         (secret_hash(secret),),
     )
-    if not rows:
+    if not rows or expiry(rows[0]) <= iso(now):
         return None
-    _note_use(db, rows[0], now or datetime.now(UTC))
+    _note_use(db, rows[0], now)
     return Actor(rows[0]["username"], rows[0]["role"])
 
 

@@ -1,9 +1,11 @@
 """Browser sessions: who a browser is, across reloads, new tabs and app restarts.
 
 Every browser gets a server-issued session the first time it loads a page: a random token in an HttpOnly,
-SameSite=Lax cookie, stored here only as its SHA-256. It starts as a private guest; signing in binds it to an
-account, signing out revokes it. A session ends after `idle_hours()` without use. Sign-in is throttled per
-username so passwords cannot be guessed quickly, and the refusal costs the same whether the account exists.
+SameSite=Lax cookie, stored here only as its SHA-256. It starts as a private guest. Signing in never promotes
+that token (someone may have planted it): the password check hands out a one-time code, and the browser trades
+code and old cookie at HANDOFF_PATH for a new token, the old one dead. Signing out revokes the token; the next
+page load brings a new guest. A signed-in session takes its role, and its existence, from the account on every
+use. A session ends after `idle_hours()` without use. Sign-in is throttled (approvals.identity.throttle).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
+from approvals.identity import throttle
 from approvals.identity.accounts import check_password, secret_hash
+from approvals.identity.api_tokens import revoke_account_tokens
 from approvals.store.database import Database, Row, iso, utcnow
 
 COOKIE = "approvals_session"
+HANDOFF_PATH = "/auth/session"
+HANDOFF_TTL = timedelta(minutes=2)
 DEFAULT_IDLE_HOURS = 12.0
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 TOUCH_EVERY = timedelta(minutes=1)
 """last_seen_at is written at most this often per session: a page run must not cost a write each time."""
 
@@ -34,32 +38,46 @@ def idle_hours() -> float:
     return float(os.environ.get("APPROVAL_SESSION_IDLE_HOURS") or DEFAULT_IDLE_HOURS)
 
 
-
 def start(db: Database, actor: Actor, *, signed_in: bool) -> str:
     """A new session for `actor`; returns the token, which is stored nowhere but in the browser's cookie."""
     token = secrets.token_urlsafe(32)
-    now = utcnow()
-    db.execute(
-        "INSERT INTO sessions (token_hash, username, role, signed_in, created_at, last_seen_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (secret_hash(token), actor.name, actor.role, int(signed_in), now, now),
-    )
+    db.execute(_INSERT, _session_row(token, actor, signed_in, utcnow()))
     return token
 
 
 def start_guest(db: Database) -> str:
-    """A private guest for a browser without a live session: its own name, seen by nobody else."""
-    return start(db, Actor(f"guest-{secrets.token_hex(5)}", "requester"), signed_in=False)
+    """A private guest for a browser without a live session: its own name, seen by nobody else.
+
+    Every cookie-less page load makes one, so it is written without an fsync: a guest lost in a power cut just
+    gets a new one on the next load.
+    """
+    token = secrets.token_urlsafe(32)
+    guest = Actor(f"guest-{secrets.token_hex(5)}", "requester")
+    db.execute_unsynced(_INSERT, _session_row(token, guest, False, utcnow()))
+    return token
+
+
+_INSERT = ("INSERT INTO sessions (token_hash, username, role, signed_in, created_at, last_seen_at)"
+           " VALUES (?, ?, ?, ?, ?, ?)")
+
+
+def _session_row(token: str, actor: Actor, signed_in: bool, now: str) -> tuple:
+    return (secret_hash(token), actor.name, actor.role, int(signed_in), now, now)
 
 
 def _live_row(db: Database, token: str | None, now: datetime) -> Row | None:
+    """The session with its account's current role; None when it ended or its account is gone."""
     if not token:
         return None
     rows = db.query(
-        "SELECT * FROM sessions WHERE token_hash = ? AND revoked_at IS NULL AND last_seen_at > ?",
+        "SELECT s.token_hash, s.username, s.role, s.signed_in, s.last_seen_at, a.role AS account_role"
+        " FROM sessions s LEFT JOIN accounts a ON a.username = s.username"
+        " WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.last_seen_at > ?",
         (secret_hash(token), iso(now - timedelta(hours=idle_hours()))),
     )
-    return rows[0] if rows else None
+    if not rows or (rows[0]["signed_in"] and rows[0]["account_role"] is None):
+        return None
+    return rows[0]
 
 
 def actor_for(db: Database, token: str | None, now: datetime | None = None) -> Actor | None:
@@ -70,38 +88,59 @@ def actor_for(db: Database, token: str | None, now: datetime | None = None) -> A
         return None
     if datetime.fromisoformat(row["last_seen_at"]) < now - TOUCH_EVERY:
         db.execute("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (iso(now), row["token_hash"]))
-    return Actor(row["username"], row["role"], signed_in=bool(row["signed_in"]))
+    signed_in = bool(row["signed_in"])
+    return Actor(row["username"], row["account_role"] if signed_in else row["role"], signed_in=signed_in)
 
 
-def sign_in(db: Database, token: str | None, username: str, password: str, now: datetime | None = None) -> Actor:
-    """Bind the browser's session to the account; raises SignInRefused with a message to show.
+def begin_sign_in(db: Database, token: str | None, username: str, password: str, *, client: str = "",
+                  device: str | None = None, now: datetime | None = None) -> str:
+    """Check the password; returns the one-time code this browser trades for a signed-in session.
 
-    After MAX_FAILURES wrong passwords for one username within LOCKOUT, tries are refused unchecked for LOCKOUT,
-    so the answer (and its cost) is the same for an account that does not exist.
+    Raises SignInRefused with a message to show: wrong credentials (the same for an unknown username), or a
+    wait imposed by the throttle.
     """
     now = now or datetime.now(UTC)
     username = username.strip().lower()
-    if token is None or _live_row(db, token, now) is None:
+    if _live_row(db, token, now) is None or token is None:
         raise SignInRefused("This browser has no session: reload the page (and allow cookies for this site).")
-    failures = db.query(
-        "SELECT failed_at FROM sign_in_failures WHERE username = ? AND failed_at > ? ORDER BY failed_at",
-        (username, iso(now - LOCKOUT)),
-    )
-    if len(failures) >= MAX_FAILURES:
-        until = datetime.fromisoformat(failures[-MAX_FAILURES]["failed_at"]) + LOCKOUT
-        minutes = max(1, round((until - now).total_seconds() / 60))
-        raise SignInRefused(f"Too many wrong passwords for {username}. Try again in {minutes} min.")
-    actor = check_password(db, username, password)
-    if actor is None:
-        db.execute("INSERT INTO sign_in_failures (username, failed_at) VALUES (?, ?)", (username, iso(now)))
+    device_hash = throttle.known_device(db, device, username)
+    key = throttle.client_key(client, device_hash)
+    try:
+        throttle.check(db, username, key, device_hash is not None, now)
+    except throttle.Throttled as waiting:
+        raise SignInRefused(str(waiting)) from waiting
+    if check_password(db, username, password) is None:
+        throttle.record_failure(db, username, key, now)
         raise SignInRefused("Wrong username or password.")
+    code = secrets.token_urlsafe(32)
+    db.execute("INSERT INTO sign_in_handoffs (code_hash, from_token_hash, username, created_at) VALUES (?, ?, ?, ?)",
+               (secret_hash(code), secret_hash(token), username, iso(now)))
+    return code
+
+
+def finish_sign_in(db: Database, token: str | None, code: str, device: str | None = None,
+                   now: datetime | None = None) -> tuple[str, str] | None:
+    """Trade a sign-in code (with the cookie that asked for it) for (new session token, device cookie value).
+
+    The old token is revoked in the same transaction. None when the code is unknown, used, stale, or was asked
+    for by another browser's session.
+    """
+    now = now or datetime.now(UTC)
     with db.transaction() as tx:
-        tx.execute("DELETE FROM sign_in_failures WHERE username = ?", (username,))
-        tx.execute(
-            "UPDATE sessions SET username = ?, role = ?, signed_in = 1, last_seen_at = ? WHERE token_hash = ?",
-            (actor.name, actor.role, iso(now), secret_hash(token)),
-        )
-    return Actor(actor.name, actor.role, signed_in=True)
+        rows = tx.query("SELECT * FROM sign_in_handoffs WHERE code_hash = ?", (secret_hash(code),))
+        tx.execute("DELETE FROM sign_in_handoffs WHERE code_hash = ?", (secret_hash(code),))  # one use only
+        if not rows or not token or rows[0]["from_token_hash"] != secret_hash(token):
+            return None
+        if datetime.fromisoformat(rows[0]["created_at"]) < now - HANDOFF_TTL:
+            return None
+        username = rows[0]["username"]
+        account = tx.query("SELECT role FROM accounts WHERE username = ?", (username,))
+        if not account:
+            return None
+        tx.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ?", (iso(now), secret_hash(token)))
+        new_token = secrets.token_urlsafe(32)
+        tx.execute(_INSERT, _session_row(new_token, Actor(username, account[0]["role"]), True, iso(now)))
+        return new_token, throttle.remember_device(tx, device, username, now)
 
 
 def sign_out(db: Database, token: str | None) -> None:
@@ -112,8 +151,11 @@ def sign_out(db: Database, token: str | None) -> None:
 
 
 def revoke_all(db: Database, username: str) -> int:
-    """Sign an account out everywhere (a lost laptop, a changed password); returns how many sessions ended."""
-    return db.execute(
-        "UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
-        (utcnow(), username.strip().lower()),
-    )
+    """Sign an account out everywhere (a lost laptop, a changed password): its sessions and its API tokens end.
+
+    Returns how many ended.
+    """
+    username = username.strip().lower()
+    ended = db.execute("UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                       (utcnow(), username))
+    return ended + revoke_account_tokens(db, username)

@@ -55,6 +55,25 @@ class Database:
         with self._statement() as tx:
             return tx.execute(sql, params)
 
+    def execute_unsynced(self, sql: str, params: tuple | list = ()) -> int:
+        """One write committed without waiting for the disk: for rows a power cut may lose harmlessly (a guest's
+        session: the browser just gets a new one). SQLite: synchronous=NORMAL for this statement (WAL: no fsync);
+        PostgreSQL: synchronous_commit off for this transaction.
+        """
+        if self.dialect == "postgres":
+            with self.transaction() as tx:
+                tx.execute("SET LOCAL synchronous_commit = off")
+                return tx.execute(sql, params)
+        conn = self._borrow()
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                return Transaction(conn, self.dialect).execute(sql, params)
+            finally:
+                conn.execute("PRAGMA synchronous=FULL")
+        finally:
+            self._give_back(conn)
+
     @contextmanager
     def _statement(self) -> Iterator[Transaction]:
         """A single statement in autocommit mode: atomic by itself, and a read takes no write lock."""

@@ -1,0 +1,104 @@
+"""Sign-in throttling that slows guessing without locking anyone out.
+
+A browser that signed in to an account before carries a device token (a long-lived HttpOnly cookie, stored here
+hashed): it is judged by its own failures only, so an attacker elsewhere cannot keep the account's owner out.
+Every other client waits a growing delay after a few failures, counted per client (its address) and per account;
+tries made while waiting are refused unchecked and not counted, so hammering does not buy more tries. The check
+runs before the password is looked at, so an unknown username costs and answers the same.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from approvals.identity.accounts import secret_hash
+from approvals.store.database import Database, Transaction, iso
+
+DEVICE_COOKIE = "approvals_device"
+FREE_TRIES = 3
+FIRST_DELAY = timedelta(seconds=2)
+MAX_DELAY = timedelta(minutes=5)
+WINDOW = timedelta(hours=1)
+UNDER_ATTACK_AT = 10
+"""Failures within WINDOW from clients the account does not know after which reviewers see a note."""
+MAX_DEVICE_ACCOUNTS = 5
+
+
+class Throttled(Exception):
+    def __init__(self, wait: timedelta):
+        self.wait = wait
+        seconds = max(1, round(wait.total_seconds()))
+        super().__init__(f"Too many failed sign-ins. Try again in {seconds} s"
+                         f"{f' (about {round(seconds / 60)} min)' if seconds >= 120 else ''}.")
+
+
+def delay(failures: int) -> timedelta:
+    """How long to wait after `failures` recent failures: none for the first few, then doubling up to MAX_DELAY."""
+    if failures < FREE_TRIES:
+        return timedelta(0)
+    return min(MAX_DELAY, FIRST_DELAY * 2 ** (failures - FREE_TRIES))
+
+
+def device_tokens(cookie: str | None) -> list[str]:
+    return [part for part in (cookie or "").split(".") if part][:MAX_DEVICE_ACCOUNTS]
+
+
+def known_device(db: Database, cookie: str | None, username: str) -> str | None:
+    """The hash of this browser's device token for `username`, if it signed in to that account before."""
+    hashes = [secret_hash(token) for token in device_tokens(cookie)]
+    if not hashes:
+        return None
+    rows = db.query(f"SELECT device_hash FROM known_devices WHERE username = ? AND device_hash IN "
+                    f"({', '.join('?' * len(hashes))})", (username, *hashes))
+    return rows[0]["device_hash"] if rows else None
+
+
+def client_key(client: str, device_hash: str | None) -> str:
+    """Whose failures a try is counted with: the known device's own, else the client's address."""
+    return f"device:{device_hash}" if device_hash else f"client:{client}"
+
+
+def check(db: Database, username: str, key: str, known: bool, now: datetime) -> None:
+    """Raise Throttled when this client (and, for an unknown device, this account) must wait longer."""
+    since = iso(now - WINDOW)
+    counts = [db.query("SELECT failed_at FROM sign_in_failures WHERE client = ? AND failed_at > ?"
+                       " ORDER BY failed_at", (key, since))]
+    if not known:
+        counts.append(db.query("SELECT failed_at FROM sign_in_failures WHERE username = ? AND failed_at > ?"
+                               " AND client NOT LIKE 'device:%' ORDER BY failed_at", (username, since)))
+    for failures in counts:
+        if failures:
+            wait = datetime.fromisoformat(failures[-1]["failed_at"]) + delay(len(failures)) - now
+            if wait > timedelta(0):
+                raise Throttled(wait)
+
+
+def record_failure(db: Database, username: str, key: str, now: datetime) -> None:
+    db.execute("INSERT INTO sign_in_failures (username, failed_at, client) VALUES (?, ?, ?)",
+               (username, iso(now), key))
+
+
+def remember_device(tx: Transaction, cookie: str | None, username: str, now: datetime) -> str:
+    """The device cookie after a successful sign-in: this browser's tokens, with one for `username` added."""
+    tokens = device_tokens(cookie)
+    hashes = {secret_hash(token): token for token in tokens}
+    if hashes:
+        rows = tx.query(f"SELECT device_hash FROM known_devices WHERE username = ? AND device_hash IN "
+                        f"({', '.join('?' * len(hashes))})", (username, *hashes))
+        if rows:
+            tx.execute("UPDATE known_devices SET last_used_at = ? WHERE device_hash = ?",
+                       (iso(now), rows[0]["device_hash"]))
+            return ".".join(tokens)
+    token = secrets.token_urlsafe(24)
+    tx.execute("INSERT INTO known_devices (device_hash, username, created_at, last_used_at) VALUES (?, ?, ?, ?)",
+               (secret_hash(token), username, iso(now), iso(now)))
+    return ".".join([token, *tokens][:MAX_DEVICE_ACCOUNTS])
+
+
+def accounts_under_attack(db: Database, now: datetime) -> list[tuple[str, int]]:
+    """Accounts with many recent failures from clients they do not know: (username, failures), most first."""
+    rows = db.query("SELECT username, COUNT(*) AS failures FROM sign_in_failures WHERE failed_at > ?"
+                    " AND client NOT LIKE 'device:%' GROUP BY username HAVING COUNT(*) >= ? ORDER BY failures DESC",
+                    (iso(now - WINDOW), UNDER_ATTACK_AT))
+    return [(row["username"], int(row["failures"])) for row in rows]
