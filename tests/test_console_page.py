@@ -4,6 +4,7 @@ decisions, history, SLA and TTL, each against its own SQLite file."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from conftest import ALICE, BOB, BROWSER, CAROL, GUEST
@@ -11,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from approvals.core.actors import Actor
 from approvals.core.records import QueueItem
-from approvals.identity import sessions
+from approvals.identity import sessions, throttle
 from approvals.service import claims
 from approvals.service.facade import ApprovalService
 from approvals.store.schema import Store
@@ -125,6 +126,19 @@ def test_sign_in_shows_who_and_the_queue(seeder):
     at.button(key="console_sign_out").click().run(timeout=30)
     assert sessions.actor_for(seeder.db, BROWSER.token) is None  # revoked: every tab of this browser is signed out
     assert "Signed in as" not in " ".join(texts(at.caption)) and at.text_input(key="console_username")
+
+
+def test_demo_passwords_are_shown_only_in_demo_mode(seeder, monkeypatch):
+    assert "alice / alice-demo" in console(None).caption[0].value
+    monkeypatch.setenv("APPROVAL_DEMO", "0")
+    assert [c.value for c in console(None).caption] == ["Sign in to review."]
+
+
+def test_reviewers_see_a_note_when_an_account_is_under_attack(seeder):
+    for _ in range(throttle.UNDER_ATTACK_AT):
+        throttle.record_failure(seeder.db, "bob", "client:203.0.113.9", datetime.now(UTC))
+    assert any("failed sign-ins for bob" in w.value.replace("\\", "") for w in console(ALICE).warning)
+    assert not any("failed sign-ins" in w.value for w in console(CAROL).warning)
 
 
 # -- queue -------------------------------------------------------------------------------------------------
