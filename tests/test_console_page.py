@@ -264,6 +264,12 @@ def test_approving_opens_the_next_item_in_queue_order_and_claims_it(seeder):
     wait_applied(seeder, first)
 
 
+def test_the_edit_form_warns_of_hidden_characters_in_the_args(seeder):
+    at = opened(ask(seeder, "Email jo@\u202emoc.elpmaxe.ni about the delay"))
+    at = at.button(key="console_edit").click().run(timeout=30)
+    assert any("Hidden characters in to" in w.value.replace("\\", "") for w in at.warning)
+
+
 def test_next_and_previous_walk_the_queue_from_the_first_item(seeder):
     items = [ask(seeder, f"Email jo{n}@example.com about the delay") for n in range(3)]
     at = console()

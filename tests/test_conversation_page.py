@@ -250,6 +250,15 @@ def test_a_guest_cannot_approve_its_refund_edited_to_9999(app_service: ApprovalS
     assert app_service.store.ledger.entries(thread_of(at)) == []
 
 
+def test_bidi_characters_in_args_are_shown_escaped_with_a_warning():
+    """jo@<U+202E>moc.elpmaxe.ni would display as jo@in.example.com: the card shows what will really be used."""
+    thread_id = thread_of(send(open_page(), "Email jo@\u202emoc.elpmaxe.ni about the delay"))
+    at = open_page(thread_id, ALICE)  # an email waits for a reviewer
+    assert any("jo@\\u202emoc.elpmaxe.ni" in text for text in texts(at))
+    assert not any("\u202e" in text for text in texts(at))
+    assert "Hidden characters in to" in messages(at)
+
+
 def test_reviewer_only_request_waits_for_a_reviewer():
     at = send(open_page(), "Refund order 1234 for $250")
     assert "Waiting for a reviewer" in at.info[0].value and "Reviewer console" in at.info[0].value

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from approvals.core.errors import ApprovalError
+from approvals.core.hidden_text import hidden_in, reveal
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from graphs.tools import args_json_schema
 from ui.human import arg_text, is_destructive
@@ -41,7 +42,7 @@ def tool_call_line(name: str, args: dict[str, Any], limit: int = 80) -> str:
 
 
 def _one_line(value: Any, limit: int) -> str:
-    text = str(value)
+    text = reveal(str(value))
     first = text.splitlines()[0] if text.strip() else text
     return first if first == text and len(text) <= limit else first[: limit - 1] + "…"
 
@@ -171,13 +172,22 @@ def render_request(request: HITLRequest) -> None:
         st.markdown(f"**{escape_markdown(action.name)}**{escape_markdown(flag)}")
         if action.description:
             st.caption(escape_markdown(action.description))
+        hidden_warning(action.args)
         titles = {name: prop.get("title") or name for name, prop, _ in arg_fields(request, index)}
         for name, value in action.args.items():
             text = arg_text(name, value) if isinstance(value, str | int | float | bool) else json.dumps(
                 value, indent=2, ensure_ascii=False)
-            label = titles.get(name, name)
+            text, label = reveal(text), titles.get(name, name)
             st.text(f"{label}:\n{text}" if "\n" in text or len(text) > LONG_TEXT_CHARS // 2 else f"{label}: {text}")
     st.caption(escape_markdown(f"Requested by {request.requested_by} at {local_time(request.created_at)}"))
+
+
+def hidden_warning(args: dict[str, Any]) -> None:
+    """Warn when arguments hold invisible or direction-changing characters (shown escaped, never rendered)."""
+    if names := hidden_in(args):
+        st.warning(escape_markdown(
+            f"Hidden characters in {', '.join(names)}: invisible or direction-changing characters are shown as "
+            "\\u escapes here; what you see in an input box may not be what will be used."), icon="⚠️")
 
 
 def edit_form(request: HITLRequest, key: str, shortcut: str | None = None) -> dict | None:
@@ -185,6 +195,8 @@ def edit_form(request: HITLRequest, key: str, shortcut: str | None = None) -> di
 
     `shortcut` gives the submit button a key (the console's A, so A acts on the edit, not on the request).
     """
+    for action in request.action_requests:
+        hidden_warning(action.args)
     with st.form(key=key):
         collected = [_arg_widgets(request, index, key) for index in range(len(request.action_requests))]
         submitted = st.form_submit_button("Approve with edits", type="primary", shortcut=shortcut)

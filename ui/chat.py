@@ -8,6 +8,7 @@ from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from approvals.core.hidden_text import reveal
 from ui.approval_widgets import tool_call_line
 
 Role = Literal["user", "assistant", "tool", "review"]
@@ -38,7 +39,7 @@ def chat_entries(messages: Iterable[BaseMessage], outcomes: Mapping[str, str] | 
         elif isinstance(message, ToolMessage):
             mark = "⛔ " if message.status == "error" else ""
             entries.append(ChatEntry("tool", f"{mark}{message.name or 'tool'}: {message.text}"))
-    return [entry for entry in entries if entry.text]
+    return [ChatEntry(entry.role, reveal(entry.text)) for entry in entries if entry.text]  # hidden chars shown
 
 
 def _assistant_text(message: AIMessage, answered: set[str]) -> str:
