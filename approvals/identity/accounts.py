@@ -86,3 +86,9 @@ def check_password(db: Database, username: str, password: str) -> Actor | None:
     matches = verify_password(password, rows[0]["password_hash"] if rows else _NO_ACCOUNT_HASH)
     return Actor(username, rows[0]["role"]) if rows and matches else None
 
+
+
+def account_actor(db: Database, username: str) -> Actor | None:
+    """The actor of an existing account (the CLI acting for a named person), or None when there is none."""
+    rows = db.query("SELECT username, role FROM accounts WHERE username = ?", (username.strip().lower(),))
+    return Actor(rows[0]["username"], rows[0]["role"]) if rows else None

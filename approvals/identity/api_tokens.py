@@ -66,17 +66,17 @@ def create_token(db: Database, username: str, label: str = "") -> tuple[ApiToken
     label = label.strip()[:MAX_LABEL_CHARS] or "API token"
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    row = {"token_id": uuid.uuid4().hex[:16], "username": username, "label": label, "created_at": iso(now),
-           "last_used_at": None, "revoked_at": None, "expires_at": iso(now + timedelta(days=token_days()))}
+    token = ApiToken(token_id=uuid.uuid4().hex[:16], username=username, label=label, created_at=iso(now),
+                     last_used_at=None, revoked_at=None, expires_at=iso(now + timedelta(days=token_days())))
     with db.transaction() as tx:
         if not tx.query("SELECT 1 AS found FROM accounts WHERE username = ?", (username,)):
             raise UnknownAccount(f"There is no account {username!r}.")
         tx.execute(
             "INSERT INTO api_tokens (token_id, username, label, token_hash, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (row["token_id"], username, label, secret_hash(secret), row["created_at"], row["expires_at"]),
+            (token.token_id, username, label, secret_hash(secret), token.created_at, token.expires_at),
         )
-    return ApiToken(**row), secret
+    return token, secret
 
 
 def list_tokens(db: Database, username: str | None = None) -> list[ApiToken]:
