@@ -130,7 +130,7 @@ def withdraw(thread_id: str, interrupt_id: str) -> None:
     except (ApprovalError, InvalidDecision) as error:
         st.session_state["conversation_flash"] = (thread_id, error)
     else:
-        runner.enqueue(thread_id, service.apply_decision, decision.decision_id)
+        runner.start(service.start_decision(decision))
 
 
 def outcomes(thread_id: str) -> dict[str, str]:

@@ -387,6 +387,9 @@ def test_bulk_approve_reports_successes_and_failures(seeder):
     seeder.record_decision(deletion.thread_id, deletion.interrupt_id, APPROVE, BOB)  # while alice was selecting
 
     at.button(key="console_bulk_approve").click().run(timeout=30)
+    assert texts(at.warning) == ["Approve 2 requests? This runs:"]  # a deletion among them: asked first
+    assert "⚠️ delete_customer(customer_id=77)" in at.text[-1].value
+    at.button(key="console_bulk_confirm_button").click().run(timeout=30)
     assert not at.exception
     assert texts(at.success) == ["1 approved."]
     assert texts(at.warning) == ["1 not approved:"]
@@ -395,6 +398,26 @@ def test_bulk_approve_reports_successes_and_failures(seeder):
     assert seeder.decision(refund.thread_id, refund.interrupt_id, viewer=ALICE) is None
     assert not drawn_ticks(at) and "console_bulk_approve" not in [button.key for button in at.button]
     wait_applied(seeder, email)
+
+
+def test_bulk_over_the_threshold_names_what_will_run_and_runs_nothing_until_confirmed(seeder):
+    items = [ask(seeder, text) for text in ("Refund order 56 for $999", "Email jo@example.com about the delay",
+                                            "Email al@example.com about the refund")]
+    at = select_rows(console(), 0, 1, 2)
+    at.button(key="console_bulk_approve").click().run(timeout=30)
+    assert texts(at.warning) == ["Approve 3 requests? This runs:"]
+    lines = at.text[-1].value.splitlines()
+    assert lines[0] == "issue_refund(order_id=56, amount=$999.00)" and lines[1].startswith("send_email(to=jo@")
+    assert at.button(key="console_bulk_confirm_button").label == "Confirm: approve 3"
+    assert seeder.count_pending(viewer=ALICE) == 3 and seeder.decisions(viewer=ALICE) == []
+    at.button(key="console_bulk_cancel").click().run(timeout=30)
+    assert "console_bulk_confirm_button" not in [button.key for button in at.button]
+    assert seeder.decisions(viewer=ALICE) == []
+    at.button(key="console_bulk_approve").click().run(timeout=30)
+    at.button(key="console_bulk_confirm_button").click().run(timeout=30)
+    assert texts(at.success) == ["3 approved."]
+    for item in items:
+        wait_applied(seeder, item)
 
 
 def test_selection_survives_a_refresh_that_adds_rows(seeder):

@@ -7,7 +7,7 @@ session_state only holds what may be lost: the bulk selection, by item, and the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,12 +16,12 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
-from approvals.core.records import UNKNOWN_GRAPH, DecisionRecord, QueueItem, age_seconds
+from approvals.core.records import UNKNOWN_GRAPH, QueueItem, age_seconds
 from approvals.core.visibility import QueueFilter
 from approvals.service import claims, expiry
 from approvals.store.database import iso
-from graphs.hitl import HITLRequest, InvalidDecision
-from ui.approval_widgets import approve_value, escape_markdown, reject_value, show_error
+from ui.approval_widgets import escape_markdown
+from ui.bulk import apply_in_background, bulk_actions
 from ui.human import KEY_COLUMNS, is_destructive, key_columns
 from ui.identity import signed_in_actor
 
@@ -180,14 +180,6 @@ def age_text(created_at: str) -> str:
     return f"{minutes // (24 * 60)} d {minutes // 60 % 24} h"
 
 
-def apply_in_background(records: list[DecisionRecord]) -> None:
-    """Decisions are recorded already (the fast part); resuming the graphs happens off the script thread, each as
-    a run record that every replica sees and that another replica finishes if this one dies."""
-    service, runner = resources.approval_service(), resources.background_runner()
-    for record in records:
-        runner.start(service.start_decision(record))
-
-
 @st.fragment(run_every=REFRESH_SECONDS)
 def queue() -> None:
     """The live queue: refreshes itself without rerunning the open item; a row click reruns the whole page.
@@ -340,57 +332,3 @@ def go(step: int, actor: Actor) -> None:
     """J/K button callback: open the next/previous item (nothing happens at either end of the queue)."""
     if (key := neighbour(step, actor)) is not None:
         open_item(key, actor)
-
-
-# -- bulk decisions ----------------------------------------------------------------------------------------
-
-
-def bulk_actions(actor: Actor) -> None:
-    """Shown once rows are ticked (a reload then does not wait for the message box's bundle); the last bulk
-    action's outcome stays either way."""
-    selected: dict[ItemKey, QueueItem] = st.session_state.setdefault("console_selected", {})
-    if not selected:
-        bulk_outcome()
-        return
-    message = st.text_input("Reject message", key="console_bulk_message", placeholder="Every selected agent gets this")
-    row = st.container(horizontal=True)
-    if row.button(f"Approve selected ({len(selected)})", key="console_bulk_approve"):
-        run_bulk(actor, "approved", approve_value)
-    if row.button(f"Reject selected ({len(selected)})", key="console_bulk_reject"):
-        if message.strip():
-            run_bulk(actor, "rejected", lambda request: reject_value(request, message))
-        else:
-            show_error(InvalidDecision("Write a reject message first; every agent gets it."))
-    if row.button("Clear selection", key="console_bulk_clear"):
-        st.session_state["console_selected"] = {}
-        st.rerun()
-    bulk_outcome()
-
-
-def run_bulk(actor: Actor, verb: str, response: Callable[[HITLRequest], dict]) -> None:
-    service = resources.approval_service()
-    result = service.decide_many(list(st.session_state["console_selected"].values()), response, actor)
-    apply_in_background(result.decided)
-    st.session_state["console_bulk_result"] = (verb, result)
-    st.session_state["console_selected"] = {}
-    st.rerun()
-
-
-def bulk_outcome() -> None:
-    """The last bulk action's result stays until dismissed: how many landed, and which did not and why."""
-    if (outcome := st.session_state.get("console_bulk_result")) is None:
-        return
-    verb, result = outcome
-    if result.decided:
-        st.success(f"{len(result.decided)} {verb}.")
-    if result.failed:
-        st.warning(f"{len(result.failed)} not {verb}:")
-        st.dataframe(
-            [{"tool": item.tool, "requester": item.requester, "thread": item.thread_id, "reason": why}
-             for item, why in result.failed],
-            hide_index=True,
-            key="console_bulk_failed",
-        )
-    if st.button("Dismiss", key="console_bulk_dismiss"):
-        st.session_state.pop("console_bulk_result")
-        st.rerun()

@@ -28,11 +28,12 @@ from ui.approval_widgets import (
     render_request,
     show_error,
 )
+from ui.bulk import apply_in_background
 from ui.chat import AVATARS, chat_entries
 from ui.human import destructive_calls
 from ui.identity import require_actor
 from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
-from ui.queue import ItemKey, apply_in_background, go, neighbour, open_item, opened, set_param
+from ui.queue import ItemKey, go, neighbour, open_item, opened, set_param
 
 NOT_RUN = ("reject", "withdraw")
 """Decisions after which nothing ran."""
