@@ -193,6 +193,11 @@ def test_openssl_verifies_a_head_with_the_printed_public_key(service, store, cli
     (tmp_path / "head.txt").write_text(head["hash"][::-1])
     assert subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=30).returncode != 0
 
+    # and the chain without our code: drop each line's last member (its hash), sha256sum the rest
+    shell = "head -n 1 audit.jsonl | sed 's/,\"hash\":\"[0-9a-f]*\"}$/}/' | tr -d '\\n' | sha256sum"
+    digest = subprocess.run(["sh", "-c", shell], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert digest.stdout.split()[0] == json.loads(export.read_text().splitlines()[0])["hash"]
+
 
 def test_the_key_is_made_on_first_use_readable_by_its_owner_only(store, audit_key):
     assert not audit_key.exists()
