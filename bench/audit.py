@@ -17,11 +17,11 @@ from pathlib import Path
 # Run as a script, sys.path[0] is bench/, where queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from approvals.audit import chain, evidence, signing  # noqa: E402
-from approvals.core.digest import canonical_json  # noqa: E402
-from approvals.service import oversight  # noqa: E402
-from approvals.store.database import Database  # noqa: E402
-from bench.common import (  # noqa: E402
+from approvals.audit import chain, evidence, signing
+from approvals.core.digest import canonical_json
+from approvals.service import oversight
+from approvals.store.database import Database
+from bench.common import (
     APPROVE,
     REVIEWER,
     app_service,
