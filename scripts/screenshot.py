@@ -1,7 +1,10 @@
-"""Save docs/conversation.png: the conversation page with a pending $25 refund card, from a real app and browser.
+"""Save the README's screenshots, from a real app and browser: the conversation and the reviewer console, each at
+1400×900 and 420 px wide (docs/conversation.png, docs/conversation-narrow.png, docs/console.png,
+docs/console-narrow.png).
 
-Usage: python scripts/screenshot.py [output.png]. Starts `streamlit run app.py` on a throwaway database with the
-browser tests' harness, sends "Refund order 1234 for $25" and captures the page once the card is up.
+Usage: python scripts/screenshot.py [DIR]. Starts `streamlit run app.py` on a throwaway database with the browser
+tests' harness; carol asks for an email and a few more actions (a queue of eight), then carol's conversation and
+alice's console with the email open are captured.
 """
 
 from __future__ import annotations
@@ -11,39 +14,81 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
-from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop, wait_ready  # noqa: E402
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from harness import CHROMIUM, CHROMIUM_ARGS, sign_in, start_streamlit, stop, visit, wait_ready  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
-REQUEST = "Refund order 1234 for $25"
+from approvals.core.actors import Actor  # noqa: E402
+from approvals.service.facade import ApprovalService  # noqa: E402
+from approvals.store.schema import open_store  # noqa: E402
+
+CAROL = Actor("carol", "requester")
+QUEUE = [
+    "Refund order 56 for $999",
+    "Delete customer 77",
+    "Email al@example.com about the refund",
+    "Refund order 57 for $180",
+    "Email bo@example.com about the invoice",
+    "Refund order 58 for $420",
+    "Email cy@example.com about the delay",
+]
+WIDE, NARROW = {"width": 1400, "height": 900}, {"width": 420, "height": 900}
 
 
-def show_pending_card(page: Page, base: str) -> None:
-    page.goto(base)
-    wait_ready(page)
-    page.get_by_test_id("stChatInputTextArea").fill(REQUEST)
+def seed(app_db: str) -> None:
+    """A queue of other requests ahead of carol's email, made through the service as the app would."""
+    store = open_store(app_db)
+    try:
+        service = ApprovalService(store)
+        for text in QUEUE:
+            service.send_message(service.new_thread_id(), text, CAROL)
+    finally:
+        store.close()
+
+
+def carols_email(browser: Browser, base: str) -> tuple[Page, str]:
+    page = browser.new_page(viewport=WIDE)
+    page.set_default_timeout(30_000)
+    sign_in(page, f"{base}/console", "carol")
+    visit(page, base)
+    page.get_by_test_id("stChatInputTextArea").fill("Email jo@example.com about the delay")
     page.keyboard.press("Enter")
-    page.get_by_role("button", name="Approve").wait_for()
+    page.get_by_text("Waiting for a reviewer").wait_for()
     wait_ready(page)
+    return page, page.url
 
 
-def main(output: Path) -> None:
+def capture(page: Page, path: Path, viewport: dict[str, int]) -> None:
+    page.set_viewport_size(viewport)
+    page.wait_for_timeout(500)
+    wait_ready(page)
+    page.screenshot(path=str(path))
+    print(f"saved {path}")
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        process, base = start_streamlit({"DATABASE_URL": str(Path(tmp) / "app.db")}, Path(tmp) / "streamlit.log")
+        app_db = str(Path(tmp) / "app.db")
+        process, base = start_streamlit({"DATABASE_URL": app_db, "APPROVAL_DEMO": "1"}, Path(tmp) / "streamlit.log")
         try:
+            seed(app_db)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                page.set_default_timeout(30_000)
-                show_pending_card(page, base)
-                output.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(output), full_page=True)
+                carol, url = carols_email(browser, base)
+                capture(carol, out / "conversation.png", WIDE)
+                capture(carol, out / "conversation-narrow.png", NARROW)
+                alice = browser.new_page(viewport=WIDE)
+                alice.set_default_timeout(30_000)
+                sign_in(alice, f"{base}/console?thread={url.split('thread=')[1]}", "alice")
+                alice.get_by_text("Claimed by you until").wait_for()
+                capture(alice, out / "console.png", WIDE)
+                capture(alice, out / "console-narrow.png", NARROW)
                 browser.close()
         finally:
             stop(process)
-    print(f"saved {output}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "conversation.png")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs")

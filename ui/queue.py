@@ -22,7 +22,7 @@ from approvals.service import claims, expiry
 from approvals.store.database import iso
 from ui.approval_widgets import escape_markdown
 from ui.bulk import apply_in_background, bulk_actions
-from ui.human import KEY_COLUMNS, is_destructive, key_columns
+from ui.human import is_destructive, key_columns
 from ui.identity import signed_in_actor
 
 PAGE_SIZE = 200
@@ -34,8 +34,11 @@ OPEN_COLUMN = "Tool"
 """The cell the open item's row shows selected (any column would do; a click on any cell opens the row)."""
 
 COLUMNS = {
-    "Tool": st.column_config.TextColumn(width="medium", help="⚠️ marks a tool whose effect cannot be undone"),
-    **{name: st.column_config.TextColumn(width="small") for name in KEY_COLUMNS},
+    "Tool": st.column_config.TextColumn(width=150, help="⚠️ marks a tool whose effect cannot be undone"),
+    "Amount": st.column_config.TextColumn(width=85),
+    "Recipient": st.column_config.TextColumn(width=150),
+    "Customer": st.column_config.TextColumn(width=75),
+    "Order": st.column_config.TextColumn(width=60),
     "Requester": st.column_config.TextColumn(width="small"),
     "Age": st.column_config.TextColumn(width="small"),
     "Arguments": st.column_config.TextColumn(width="large"),
