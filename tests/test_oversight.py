@@ -135,6 +135,9 @@ def test_the_api_serves_the_metrics_to_reviewers_and_the_stop_switch(service, kn
         assert alice.delete("/api/pauses/tool/send_email").status_code == 200
         assert alice.delete("/api/pauses/tool/send_email").status_code == 404
         assert alice.post(item, json={"decisions": [{"type": "approve"}]}).status_code == 200
+        document = alice.get("/api/openapi.json").json()
+        assert {"/api/metrics", "/api/pauses", "/api/pauses/{kind}/{name}", "/api/approvals"} <= set(document["paths"])
+        assert "MetricsOut" in document["components"]["schemas"]
 
 
 def console_as(actor, **params):

@@ -9,18 +9,21 @@ API's catch-all, with its token check and refusals.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from approvals.core.actors import Actor
-from approvals.http.api import ApiError, _actor, _answer
+from approvals.http.api import ApiError, _actor, _answer, _json_ref, _responses, openapi_document
 from approvals.http.limits import capped_body, max_body_bytes, parse_json
 from approvals.service import metrics, oversight
 from approvals.service.facade import ApprovalService
@@ -65,9 +68,42 @@ def oversight_routes(get_service: Callable[[], ApprovalService]) -> list[BaseRou
         kind, name = request.path_params["kind"], request.path_params["name"]
         return await _answer(lambda: _resume(get_service(), request, kind, name))
 
-    return [Route("/api/metrics", read_metrics, methods=["GET"]),
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_with_oversight())
+
+    return [Route("/api/openapi.json", openapi, methods=["GET"]),
+            Route("/api/metrics", read_metrics, methods=["GET"]),
             Route("/api/pauses", pauses, methods=["GET", "POST"]),
             Route("/api/pauses/{kind}/{name}", unpause, methods=["DELETE"])]
+
+
+@lru_cache(maxsize=1)
+def openapi_with_oversight() -> dict[str, Any]:
+    """The API's OpenAPI document with these routes added (served in its place, before the API's routes)."""
+    document = copy.deepcopy(openapi_document())
+    _, definitions = models_json_schema(
+        [(MetricsOut, "serialization"), (PauseIn, "validation"), (PausesOut, "serialization")],
+        ref_template="#/components/schemas/{model}",
+    )
+    document["components"]["schemas"].update(definitions["$defs"])
+    since = {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"},
+             "description": "Only decisions recorded at or after this ISO time."}
+    target = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in ("kind", "name")]
+    document["paths"].update({
+        "/api/metrics": {"get": {
+            "summary": "Oversight metrics per reviewer and per tool (reviewers only), in name order",
+            "parameters": [since], "responses": _responses(("200", "MetricsOut"), "401", "403", "422")}},
+        "/api/pauses": {
+            "get": {"summary": "What is paused (the stop switch)",
+                    "responses": _responses(("200", "PausesOut"), "401")},
+            "post": {"summary": "Pause a tool or a graph: its items refuse every decision but a reject (reviewers)",
+                     "requestBody": {"required": True, "content": _json_ref("PauseIn")},
+                     "responses": _responses(("200", "PausesOut"), "401", "403", "422")}},
+        "/api/pauses/{kind}/{name}": {"delete": {
+            "summary": "Resume a paused tool or graph (reviewers)", "parameters": target,
+            "responses": _responses(("200", "PausesOut"), "401", "403", "404")}},
+    })
+    return document
 
 
 def _metrics(service: ApprovalService, request: Request) -> MetricsOut:
