@@ -119,3 +119,11 @@ def test_the_served_app_guards_frames_cookies_and_its_memory(tmp_path: Path):
         assert after - before < 50 * 1024, f"resident memory grew from {before} KiB to {after} KiB"
     finally:
         stop(process)
+
+
+def test_what_schemathesis_found_is_fixed(service: ApprovalService, alice: TestClient):
+    """bench/api_fuzz.py: OPTIONS on a route named the wrong methods, and a schema-valid null digest was 422."""
+    url = pending_item(service)
+    answer = alice.options(url)
+    assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
+    assert alice.post(url, json={**APPROVE, "request_digest": None}).status_code == 200

@@ -332,6 +332,20 @@ def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
     wait_applied(seeder, item)
 
 
+def test_carol_cannot_approve_her_own_refund_edited_to_10000(seeder):
+    """The policy judges what will run (issue 19): hers to approve at $25, a reviewer's at $10000."""
+    item = ask(seeder, "Refund order 12 for $25")
+    at = opened(item, CAROL)
+    at.button(key="console_edit").click().run(timeout=30)
+    at.number_input(key=f"console_edit_form_{item.interrupt_id}_0_amount").set_value(10000.0)
+    labelled(at, "Approve with edits").click().run(timeout=30)
+    at.button(key="console_confirm_edit").click().run(timeout=30)
+    assert not at.exception
+    assert any("Only a reviewer can decide this request as edited." in e.value.replace("\\", "") for e in at.error)
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
+    assert seeder.store.ledger.entries(item.thread_id) == []
+
+
 def test_reject_sends_the_message(seeder):
     item = ask(seeder, "Delete customer 77")
     at = opened(item)

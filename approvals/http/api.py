@@ -171,7 +171,8 @@ def _fallback(routes: list[Route]) -> Route:
                             {"Allow": ", ".join(allowed)}).response()
         return ApiError(404, "not_found", "There is no such API endpoint; see /api/openapi.json.").response()
 
-    return Route("/api/{path:path}", no_such_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    return Route("/api/{path:path}", no_such_endpoint,
+                 methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])
 
 
 class _Api:
@@ -251,6 +252,8 @@ def _request_digest(body: Any) -> str | None:
     if not isinstance(body, dict) or "request_digest" not in body:
         return None
     digest = body.pop("request_digest")
+    if digest is None:  # the schema allows null: the same as not sending it
+        return None
     if not isinstance(digest, str):
         raise ApiError(422, "invalid_decision", "request_digest must be the item's digest, a hex string.")
     return digest
