@@ -32,16 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 sys.path.insert(1, str(ROOT / "tests"))
 
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402  (imports queue: after the path fix)
+from concurrent.futures import ThreadPoolExecutor
 
-from langchain_core.messages import HumanMessage  # noqa: E402
-from langgraph_sdk import get_sync_client  # noqa: E402
-from openai_compatible import OpenAICompatibleServer, serve  # noqa: E402
+from langchain_core.messages import HumanMessage
+from langgraph_sdk import get_sync_client
+from openai_compatible import OpenAICompatibleServer, serve
 
-from approvals.service.facade import ApprovalService  # noqa: E402
-from approvals.service.runner import BackgroundRunner  # noqa: E402
-from approvals.store.schema import open_store  # noqa: E402
-from bench.common import (  # noqa: E402
+from approvals.service.facade import ApprovalService
+from approvals.service.runner import BackgroundRunner
+from approvals.store.schema import open_store
+from bench.common import (
     REQUESTER,
     REVIEWER,
     arguments,
@@ -51,8 +51,8 @@ from bench.common import (  # noqa: E402
     ratio_target,
     report,
 )
-from graphs import build_graph  # noqa: E402
-from graphs.models import load_model  # noqa: E402
+from graphs import build_graph
+from graphs.models import load_model
 
 TARGET = 1.5
 TIMEOUT_S = 300.0
@@ -184,14 +184,18 @@ def main() -> None:
         if not args.skip_server:
             with langgraph_dev(model, max(sizes)) as base:
                 for count in sizes:
+                    model.peak = 0
                     took = langgraph_dev_seconds(base, count)
                     report(f"{count} conversations at once, on langgraph dev", "in-memory server", (label, ideal),
-                           ("every thread interrupted (threads.search)", took), ratio_target(ideal, took, TARGET))
+                           (f"every thread interrupted (threads.search); {model.peak} model calls at once", took),
+                           ratio_target(ideal, took, TARGET))
         with fresh_database(args.database_url) as url:
             for count in reversed(sizes):  # N = 12 last: the script's last line is its ratio
+                model.peak = 0
                 took = in_process_seconds(url, count)
                 report(f"{count} conversations at once, in-process", backend_name(url), (label, ideal),
-                       ("every card's pending item seen by the service", took), ratio_target(ideal, took, TARGET))
+                       (f"every card's pending item seen by the service; {model.peak} model calls at once", took),
+                       ratio_target(ideal, took, TARGET))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ class OpenAICompatibleServer(ThreadingHTTPServer):
         self.started = threading.Event()
         """Set when a completion request has arrived: the model call is in flight."""
         self.calls = 0
+        self.in_flight = 0
+        self.peak = 0
+        """The most calls answered at once: how many model calls the engine under test really overlaps."""
+        self._count = threading.Lock()
 
     @property
     def base_url(self) -> str:
@@ -60,9 +64,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.calls += 1
+        with self.server._count:
+            self.server.calls += 1
+            self.server.in_flight += 1
+            self.server.peak = max(self.server.peak, self.server.in_flight)
         self.server.started.set()
         time.sleep(self.server.delay)
+        with self.server._count:
+            self.server.in_flight -= 1
         if self.server.failing:
             self._send(503, {"error": {"message": "the model is overloaded", "type": "server_error"}})
         else:
