@@ -19,10 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 from langchain_core.messages import HumanMessage
-from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
@@ -238,7 +236,7 @@ class RunService(DecisionService):
                 raise ApprovalError(f"The decision is recorded but did not reach the agent: "
                                     f"{record.delivery_error or 'the agent still waits for it'}")
             return
-        config = cast(RunnableConfig, self._config(run.thread_id, BUILTIN_GRAPH, run.requester))
+        config = self._config(run.thread_id, BUILTIN_GRAPH, run.requester)
         snapshot = self._snapshot(run.thread_id)
         written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
         if run.kind == "message" and not written:
