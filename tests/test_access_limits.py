@@ -127,3 +127,15 @@ def test_what_schemathesis_found_is_fixed(service: ApprovalService, alice: TestC
     answer = alice.options(url)
     assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
     assert alice.post(url, json={**APPROVE, "request_digest": None}).status_code == 200
+
+
+def test_a_405_names_the_methods_of_routes_other_modules_add(service: ApprovalService):
+    async def extra(request):
+        raise AssertionError("not called")
+
+    from starlette.routing import Route
+
+    app = Starlette(routes=[Route("/api/extra", extra, methods=["GET"]), *api_routes(lambda: service)])
+    with TestClient(app) as http:
+        answer = http.request("TRACE", "/api/extra")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET, HEAD")

@@ -38,6 +38,7 @@ from approvals.http.limits import (
     ApiError,
     ApiErrorOut,
     capped_body,
+    fallback,
     max_body_bytes,
     parse_json,
 )
@@ -155,24 +156,7 @@ def api_routes(get_service: Callable[[], ApprovalService]) -> list[BaseRoute]:
         Route("/api/approvals/{thread_id}/{interrupt_id}", api.approval, methods=["GET"]),
         Route("/api/approvals/{thread_id}/{interrupt_id}/decision", api.decide, methods=["POST"]),
     ]
-    return [*routes, _fallback(routes)]
-
-
-def _fallback(routes: list[Route]) -> Route:
-    """A JSON 404 (or 405) for every other /api/ request, which Streamlit would answer with its HTML page."""
-
-    async def no_such_endpoint(request: Request) -> Response:
-        path = request.scope["path"]
-        allowed = sorted(
-            {method for route in routes if route.path_regex.fullmatch(path) for method in route.methods or ()}
-        )
-        if allowed:
-            return ApiError(405, "method_not_allowed", f"Use {' or '.join(allowed)} here.",
-                            {"Allow": ", ".join(allowed)}).response()
-        return ApiError(404, "not_found", "There is no such API endpoint; see /api/openapi.json.").response()
-
-    return Route("/api/{path:path}", no_such_endpoint,
-                 methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])
+    return [*routes, fallback(routes)]
 
 
 class _Api:

@@ -1,5 +1,6 @@
 """What the API refuses before it does any work: bodies over a cap (read as a stream, never whole), JSON
-nested past a limit, and the error shape every refusal shares.
+nested past a limit, paths and methods it does not serve (a JSON 404 or 405), and the error shape every refusal
+shares.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 DEFAULT_MAX_BODY = 64 * 1024
 MAX_JSON_DEPTH = 32
@@ -91,3 +93,28 @@ def json_depth(value: Any) -> int:
         if depth <= MAX_JSON_DEPTH:
             stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def fallback(routes: list[Route]) -> Route:
+    """A JSON 404 (or 405) for every other /api/ request, which Streamlit would answer with its HTML page."""
+
+    async def no_such_endpoint(request: Request) -> Response:
+        path = request.scope["path"]
+        known = [route for route in _app_routes(request) or routes if route.endpoint is not no_such_endpoint]
+        allowed = sorted(
+            {method for route in known if route.path_regex.fullmatch(path) for method in route.methods or ()}
+        )
+        if allowed:
+            return ApiError(405, "method_not_allowed", f"Use {' or '.join(allowed)} here.",
+                            {"Allow": ", ".join(allowed)}).response()
+        return ApiError(404, "not_found", "There is no such API endpoint; see /api/openapi.json.").response()
+
+    return Route("/api/{path:path}", no_such_endpoint,
+                 methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])
+
+
+def _app_routes(request: Request) -> list[Route]:
+    """Every /api/ route the app serves (other modules add some), so a 405 names their methods too."""
+    router = request.scope.get("router")
+    return [route for route in getattr(router, "routes", []) if isinstance(route, Route)
+            and route.path.startswith("/api/")]
