@@ -1,7 +1,8 @@
-"""Command line: `python -m approvals token|audit|pause|resume ...`, on DATABASE_URL or the default SQLite file.
+"""Command line: `python -m approvals token|audit|pause|resume|user|policy ...`, on DATABASE_URL or SQLite.
 
 `token create` prints the secret alone on stdout (so `TOKEN=$(python -m approvals token create alice)` works)
-and everything meant for a person on stderr.
+and everything meant for a person on stderr. `policy` commands read the policy file and return their own exit
+status (`check` exits 1 on any `FILE:LINE: reason`); `token` and `user` commands work on the database.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import sys
 
 from approvals.audit_commands import add_commands as add_audit_commands
+from approvals.cli import policy, users
 from approvals.core.errors import ApprovalError
 from approvals.identity import api_tokens
 from approvals.store.database import Database
@@ -18,6 +20,8 @@ from approvals.store.schema import open_store
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "standalone", False):
+        return int(args.command(args))
     store = open_store()
     try:
         return args.command(store.db, args) or 0
@@ -30,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m approvals", description=__doc__.splitlines()[0])
-    topics = parser.add_subparsers(required=True, metavar="token|audit|pause|resume")
+    topics = parser.add_subparsers(required=True, metavar="token|audit|pause|resume|user|policy")
     token = topics.add_parser("token", help="API tokens for the JSON API (/api/approvals)")
     actions = token.add_subparsers(required=True, metavar="create|list|revoke")
     create = actions.add_parser("create", help="make a token for an account and print it once")
@@ -44,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("token_id")
     revoke.set_defaults(command=_revoke)
     add_audit_commands(topics)
+    users.add_commands(topics)
+    policy.add_commands(topics)
     return parser
 
 

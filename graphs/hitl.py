@@ -49,7 +49,8 @@ class HITLRequest(StandardHITLRequest):
 
     requested_by: str
     created_at: str
-    policy: Policy
+    policy: Policy = "reviewer"
+    """A display hint only: the service decides who may approve from the approval policy."""
 
 
 class FilledHITLRequest(HITLRequest):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -13,10 +14,27 @@ from langgraph.types import interrupt
 from graphs.hitl import ActionRequest, HITLRequest, Reject, ReviewConfig, response_model
 from graphs.ledger import Ledger
 from graphs.state import State
-from graphs.tools import TOOLS, TOOLS_BY_NAME, Policy, approval_policy, args_json_schema, strictest
+from graphs.tools import APPROVAL_TOOLS, TOOLS, TOOLS_BY_NAME, Policy, args_json_schema, strictest
 
 CLEARANCE_KEY = "approval_clearance"
 """`configurable` key the app resumes with: the policy the decider satisfied ("self" or "reviewer")."""
+
+POLICY_KEY = "approval_policy_for"
+"""`configurable` key the app runs with: a PolicyFor over its approval policy's rules (approvals.toml)."""
+
+PolicyFor = Callable[[str, dict, str], Policy]
+"""What one call (tool, args, requester) needs: "self" or "reviewer", from the approval policy's rules."""
+
+
+def reviewer_for_everything(tool: str, args: dict, requester: str) -> Policy:
+    """No policy given (`langgraph dev`, a bare graph): one reviewer for every call that stops, as with no file."""
+    return "reviewer"
+
+
+def policy_for(config: RunnableConfig) -> PolicyFor:
+    """The app's rules come with each run's config, so a reload applies at once and any graph object obeys them."""
+    given = config.get("configurable", {}).get(POLICY_KEY)
+    return given if callable(given) else reviewer_for_everything
 
 SYSTEM_PROMPT = (
     "You are a customer-support agent. Use the tools to act; a human approves refunds, emails and deletions "
@@ -45,7 +63,8 @@ def last_ai_message(state: State) -> AIMessage:
 
 
 def needs_approval(call: ToolCall) -> bool:
-    return approval_policy(call["name"], call["args"]) != "none"
+    """Which calls stop for a person at all; who may decide them is the approval policy's (approvals.toml)."""
+    return call["name"] in APPROVAL_TOOLS
 
 
 def make_agent(model: BaseChatModel) -> Node:
@@ -65,7 +84,7 @@ def route_after_agent(state: State) -> Literal["annotate", "tools", "__end__"]:
     return "annotate" if any(map(needs_approval, calls)) else "tools"
 
 
-def annotate(state: State) -> dict:
+def annotate(state: State, config: RunnableConfig) -> dict:
     """Write the HITL request onto the last AIMessage and *return* it (same id, so add_messages replaces it).
 
     Why this is its own node: when a node raises `interrupt()`, LangGraph discards that node's writes, in every
@@ -89,9 +108,9 @@ def annotate(state: State) -> dict:
         review_configs=[
             ReviewConfig(action_name=call["name"], args_schema=args_json_schema(call["name"])) for call in calls
         ],
-        requested_by=state.get("requester", "guest"),
+        requested_by=(requester := state.get("requester", "guest")),
         created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        policy=strictest([approval_policy(call["name"], call["args"]) for call in calls]),
+        policy=strictest([policy_for(config)(call["name"], call["args"], requester) for call in calls]),
     )
     annotated = message.model_copy(
         update={"additional_kwargs": {**message.additional_kwargs, "hitl": request.model_dump(mode="json")}}
@@ -120,7 +139,10 @@ def make_tools(ledger: Ledger) -> ConfiguredNode:
         decisions = state.get("decisions") or {}
         message = last_ai_message(state)
         granted = _clearance(message, config)
-        results = [_run_call(call, decisions, granted, ledger, thread_id) for call in message.tool_calls]
+        requester = state.get("requester", "guest")
+        needs = policy_for(config)
+        results = [_run_call(call, decisions, granted, _needed(call, requester, needs), ledger, thread_id)
+                   for call in message.tool_calls]
         return {"messages": results, "decisions": {}}
 
     return tools
@@ -138,9 +160,12 @@ def _clearance(message: AIMessage, config: RunnableConfig) -> Policy:
     return "reviewer" if hitl.get("policy") == "reviewer" else "self" if hitl else "none"
 
 
-def _refusal(call: ToolCall, call_id: str, granted: Policy) -> ToolMessage | None:
+def _needed(call: ToolCall, requester: str, needs: PolicyFor) -> Policy:
+    return needs(call["name"], call["args"], requester) if needs_approval(call) else "none"
+
+
+def _refusal(call: ToolCall, call_id: str, granted: Policy, needed: Policy) -> ToolMessage | None:
     """Re-check before running: a call whose arguments (after any edit) need more than the decider had never runs."""
-    needed = approval_policy(call["name"], call["args"])
     if strictest([needed, granted]) == granted:
         return None
     return ToolMessage(
@@ -150,7 +175,7 @@ def _refusal(call: ToolCall, call_id: str, granted: Policy) -> ToolMessage | Non
 
 
 def _run_call(
-    call: ToolCall, decisions: dict[str, dict], granted: Policy, ledger: Ledger, thread_id: str
+    call: ToolCall, decisions: dict[str, dict], granted: Policy, needed: Policy, ledger: Ledger, thread_id: str
 ) -> ToolMessage:
     name, call_id = call["name"], call["id"]
     if call_id is None:  # the ledger runs each call once by its id; without one it could run twice
@@ -159,7 +184,7 @@ def _run_call(
     if decision and decision["type"] == "reject":
         message = Reject.model_validate(decision).message or f"The reviewer rejected {name}; it did not run."
         return ToolMessage(message, tool_call_id=call_id, name=name, status="error")
-    if refusal := _refusal(call, call_id, granted):
+    if refusal := _refusal(call, call_id, granted, needed):
         return refusal
     tool = TOOLS_BY_NAME.get(name)
     if tool is None:

@@ -1,4 +1,4 @@
-"""Demo tools with pydantic args, and the approval policy each one declares."""
+"""Demo tools with pydantic args, and which of them stop for a person (who decides is approvals.toml's)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 
 Policy = Literal["none", "self", "reviewer"]
-"""Who may approve: nobody needs to, the chat user themself, or a signed-in reviewer other than the requester."""
+"""What a call needs: no one, the requester themself, or a reviewer other than the requester. The approval
+policy's rules (approvals.toml) say which; the graph shows it on the request and re-checks it before a tool runs."""
 
-SELF_APPROVAL_LIMIT = 100.0
-"""Refunds up to this amount may be approved by the person who asked for them."""
 
 
 class RefundArgs(BaseModel):
@@ -65,6 +64,8 @@ def lookup_order(order_id: str) -> str:
 
 TOOLS: list[BaseTool] = [issue_refund, send_email, delete_customer, lookup_order]
 TOOLS_BY_NAME: dict[str, BaseTool] = {t.name: t for t in TOOLS}
+APPROVAL_TOOLS = frozenset({"issue_refund", "send_email", "delete_customer"})
+"""The calls that change the world, so the graph stops for a decision; `lookup_order` is read-only and runs."""
 
 
 def args_model(name: str) -> type[BaseModel]:
@@ -78,23 +79,6 @@ def args_model(name: str) -> type[BaseModel]:
 def args_json_schema(name: str) -> dict:
     """The JSON schema of a tool's arguments (what an edit must satisfy); {} for a tool this agent lacks."""
     return args_model(name).model_json_schema() if name in TOOLS_BY_NAME else {}
-
-
-def approval_policy(name: str, args: dict) -> Policy:
-    """The demo policy: small refunds are self-approved, anything else that changes the world needs a reviewer."""
-    if name == "lookup_order":
-        return "none"
-    if name == "issue_refund" and _amount(args) <= SELF_APPROVAL_LIMIT:
-        return "self"
-    return "reviewer"
-
-
-def _amount(args: dict) -> float:
-    """The refund amount, or infinity when a model sent something unreadable (so a reviewer looks at it)."""
-    try:
-        return float(args["amount"])
-    except (KeyError, TypeError, ValueError):
-        return float("inf")
 
 
 def strictest(policies: list[Policy]) -> Policy:

@@ -36,10 +36,14 @@ who.button("Sign out", key="console_sign_out", type="tertiary", on_click=sign_ou
 attack_notes(actor)
 if not actor.is_reviewer:
     st.info("Requesters can decide only their own self-approval requests here; everything else needs a reviewer.")
+if actor.is_reviewer and (policy_error := resources.approval_service().policy.error):
+    st.error("The approval policy file was refused; the last good policy stays in force until it is fixed.")
+    st.code(policy_error, language=None)
 ttl = expiry.ttl_minutes()
 st.caption(
     f"Highlighted: pending longer than the {expiry.sla_minutes():g}-minute SLA."
-    + (f" Items pending {ttl:g} minutes are rejected automatically." if ttl else "")
+    + (f" Items pending {ttl:g} minutes are rejected automatically unless their policy rule says otherwise."
+       if ttl else "")
 )
 
 # Bound to ?tab=: only the open tab runs, so the queue does not wait for the history's 5,000 decisions.

@@ -20,6 +20,7 @@ from ui.approval_widgets import (
     edit_form,
     escape_markdown,
     local_time,
+    progress_note,
     reject_form,
     render_request,
     show_error,
@@ -117,7 +118,7 @@ def waiting_for_reviewer(pending: PendingApproval) -> None:
     if service.decision(pending.thread_id, pending.interrupt_id, viewer=actor) is not None:
         st.rerun()
     st.info("Waiting for a reviewer. Any reviewer other than the requester can decide it in the Reviewer console; "
-            "their decision shows here as soon as they make it.", icon="⏳")
+            "their decision shows here as soon as they make it." + progress_note(pending), icon="⏳")
     if pending.review.requested_by == actor.name:
         st.button("Withdraw request", key=f"conversation_withdraw_{pending.interrupt_id}", icon="↩️",
                   on_click=withdraw, args=(pending.thread_id, pending.interrupt_id))
@@ -151,7 +152,7 @@ def approval_card(pending: PendingApproval) -> None:
         if not pending.payload_matches:
             st.warning("The proposal on the message differs from the paused run's request; "
                        "the request above is what runs.")
-        if request.policy == "reviewer":
+        if not service.approval_state(pending)[0].requester_may_approve:
             waiting_for_reviewer(pending)
             return
         mode = st.session_state.get("conversation_mode")

@@ -260,7 +260,7 @@ def test_the_openapi_document_describes_what_the_api_accepts(service, client):
     assert set(document["paths"]) == {"/api/approvals", "/api/approvals/{thread_id}/{interrupt_id}",
                                       "/api/approvals/{thread_id}/{interrupt_id}/decision"}
     decide = document["paths"]["/api/approvals/{thread_id}/{interrupt_id}/decision"]["post"]
-    assert set(decide["responses"]) == {"200", "401", "403", "404", "409", "413", "422"}
+    assert set(decide["responses"]) == {"200", "202", "401", "403", "404", "409", "413", "422"}
     assert "exactly one decision per action request" in decide["description"]
     body_schema = {**decide["requestBody"]["content"]["application/json"]["schema"],
                    "components": document["components"]}

@@ -97,7 +97,7 @@ LAYERS = {
     "approvals.store": 2, "approvals.sources": 2, "approvals.notify": 2, "approvals.identity": 2,
     "approvals.audit": 2,
     "approvals.service": 3,
-    "approvals.http": 4, "approvals.__main__": 4, "approvals.audit_commands": 4,
+    "approvals.http": 4, "approvals.__main__": 4, "approvals.audit_commands": 4, "approvals.cli": 4,
 }
 """Lower imports nothing higher (README, "How it fits together"); everything outside approvals/ and graphs/
 (pages, ui, app, bench, examples, ...) is on top. A new package under approvals/ gets its line here."""

@@ -14,9 +14,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import ValidationError
 
+from approvals.service.policy import PolicySource, policy_for_rules
 from graphs import build_graph
 from graphs.ledger import MemoryLedger
 from graphs.models import ScriptedChatModel
+from graphs.nodes import POLICY_KEY
+
+SHIPPED_POLICY = policy_for_rules(PolicySource(Path(__file__).resolve().parent.parent / "approvals.toml").current)
 
 
 @pytest.fixture
@@ -51,7 +55,8 @@ def graph(saver: SqliteSaver, ledger: CountingLedger) -> CompiledStateGraph:
     return build_graph(saver, ScriptedChatModel(), ledger=ledger)
 
 
-CONFIG = {"configurable": {"thread_id": "t-1"}}
+CONFIG = {"configurable": {"thread_id": "t-1", POLICY_KEY: SHIPPED_POLICY}}
+"""As the app runs the graph: what a call needs comes from the shipped approvals.toml."""
 
 
 def ask(graph: CompiledStateGraph, text: str, requester: str = "carol") -> dict:
@@ -133,7 +138,7 @@ def test_plain_question_gets_a_plain_reply(graph):
 
 def test_reviewer_policy_for_large_refunds_emails_and_deletions(graph):
     for text in ("Refund order 9 for $250", "Email jo@example.com about the delay", "Delete customer 77"):
-        config = {"configurable": {"thread_id": text}}
+        config = {"configurable": {"thread_id": text, POLICY_KEY: SHIPPED_POLICY}}
         result = graph.invoke({"messages": [HumanMessage(text)]}, config, durability="sync")
         assert result["__interrupt__"][0].value["policy"] == "reviewer", text
         assert result["__interrupt__"][0].value["requested_by"] == "guest"

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from approvals.core.errors import ApprovalError
+import resources
+from approvals.core.errors import ApprovalError, approvals_progress
 from approvals.core.hidden_text import hidden_in, reveal
+from approvals.core.records import PendingApproval
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from graphs.tools import args_json_schema
 from ui.human import arg_text, is_destructive
@@ -269,3 +271,9 @@ def show_error(error: BaseException) -> None:
     """Service refusals carry messages meant for the user; anything else is named so it can be reported."""
     text = str(error) if isinstance(error, ApprovalError | InvalidDecision) else f"{type(error).__name__}: {error}"
     st.error(escape_markdown(text), icon="⚠️")
+
+
+def progress_note(pending: PendingApproval) -> str:
+    """ " 1 of 2 approvals (alice)." for an item that needs several approvers, "" otherwise."""
+    verdict, approved_by = resources.approval_service().approval_state(pending)
+    return f" {approvals_progress(approved_by, verdict.approvers)}." if verdict.approvers > 1 else ""

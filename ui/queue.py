@@ -234,7 +234,7 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
             "Requester": item.requester,
             "Age": age_text(item.created_at),
             "Graph": graph_label(item, service.is_registered(item.graph)),
-            "Policy": item.policy,
+            "Policy": f"{item.policy} · {item.progress}" if item.progress else item.policy,
             "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
             "SLA": "⚠️ overdue" if key in late else "",
             "Arguments": item.args_summary,

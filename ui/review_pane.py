@@ -15,7 +15,7 @@ from langchain_core.messages import BaseMessage
 import resources
 from approvals.core.actors import Actor
 from approvals.core.decisions import edit_diff
-from approvals.core.errors import AlreadyDecided, ApprovalError
+from approvals.core.errors import AlreadyDecided, ApprovalError, AwaitingApprovals, approvals_progress
 from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.service import claims, history
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
@@ -133,11 +133,19 @@ def review(pending: PendingApproval, actor: Actor) -> None:
             decide(pending, answer[1])
             st.rerun()
     else:
+        policy_line(pending)
         if allowed:
             decision_controls(pending, request)
         render_request(request)
     payloads(pending)
     conversation(pending.messages)
+
+
+def policy_line(pending: PendingApproval) -> None:
+    """Which rule decides the item and, for several approvers, how far it got: "1 of 2 approvals (alice)"."""
+    verdict, approved_by = resources.approval_service().approval_state(pending)
+    progress = f" · {approvals_progress(approved_by, verdict.approvers)}" if verdict.approvers > 1 else ""
+    st.caption(escape_markdown(f"Policy: {verdict.describe()}{progress}"))
 
 
 def may_decide(pending: PendingApproval, actor: Actor) -> bool:
@@ -277,6 +285,11 @@ def decide(pending: PendingApproval, value: object) -> None:
                                          pending.request_digest)  # refused if the request is not the one drawn
     except AlreadyDecided:
         pass  # the pane shows "Already decided by X at T"
+    except AwaitingApprovals as waiting:  # recorded; the item stays in the queue for the other approvers
+        claims.release(service.db, pending.thread_id, pending.interrupt_id, actor)
+        st.session_state["console_flash"] = ("approve", str(waiting))
+        if following is not None:
+            open_item(following, actor)
     except (ApprovalError, InvalidDecision) as error:
         st.session_state["console_flash"] = ("refused", str(error))
         return

@@ -13,6 +13,8 @@ class Actor:
     role: Role
     signed_in: bool = field(default=True, compare=False)
     """False for a browser's private guest, which has no account."""
+    groups: frozenset[str] = field(default=frozenset(), compare=False)
+    """The groups an approval policy rule may require (from the account, or the sign-in's ID-token claim)."""
 
     @property
     def is_reviewer(self) -> bool:
@@ -20,3 +22,8 @@ class Actor:
 
 
 EXPIRY = Actor("system (expired)", "system")
+
+
+def policy_actor(rule: str) -> Actor:
+    """Who a decision the policy made itself is recorded as: `policy:<rule name>`."""
+    return Actor(f"policy:{rule}", "system")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from approvals.core.actors import Actor
-from approvals.core.errors import NotAllowed
+from approvals.core.errors import NotAllowed, NotInGroup
 from approvals.core.interrupts import check_answer
+from approvals.core.policy import Policy as Rules
+from approvals.core.policy import Verdict
 from approvals.core.records import ReviewRequest
 from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, Respond, parse_response
-from graphs.tools import Policy, approval_policy, strictest
-
-PolicyFor = Callable[[str, dict], Policy]
-"""The policy one tool call needs for these arguments. Today the demo policy; a rule engine plugs in here."""
+from graphs.tools import Policy
 
 
 @dataclass(frozen=True)
@@ -56,15 +55,30 @@ def checked_decision(review: ReviewRequest, raw: Any) -> CheckedDecision:
     )
 
 
-def required_policy(review: ReviewRequest, decision: CheckedDecision,
-                    policy_for: PolicyFor = approval_policy) -> Policy:
-    """What deciding this takes: the stricter of the proposed call's policy and the policy of what will run.
-
-    An edit changes what runs, so it is judged again: a $25 self-approvable refund edited to $10000 needs a
-    reviewer, exactly as if the agent had proposed $10000.
-    """
-    proposed: Policy = "reviewer" if review.policy not in ("none", "self") else review.policy  # type: ignore[assignment]
-    return strictest([proposed, *(policy_for(tool, args) for tool, args in decision.edited)])
+def check_policy(review: ReviewRequest, decision: CheckedDecision, actor: Actor, verdict: Verdict) -> Policy:
+    """Whether `actor` may make `decision` under the policy's `verdict`, which judged the proposed call and what
+    will run after any edit (the stricter wins). Returns the actor's clearance, which the graph re-checks."""
+    granted = clearance(review, actor)
+    if actor.role == "system":
+        return granted
+    own = actor.name == review.requested_by
+    if verdict.requester_may_approve:
+        if not own and not actor.is_reviewer:
+            raise NotAllowed(f"Only {review.requested_by} or a reviewer can decide this request.")
+        if not own and verdict.groups and not actor.groups & set(verdict.groups):
+            raise NotInGroup(verdict.groups, verdict.rule)
+        return granted
+    if not actor.is_reviewer:
+        raise NotAllowed("Only a reviewer can decide this request" + (" as edited." if decision.edited else "."))
+    if own:
+        if decision.types != {"reject"}:
+            raise NotAllowed("You cannot approve your own request; another reviewer must.")
+        return granted  # withdrawing one's own request is always allowed
+    if verdict.groups and not actor.groups & set(verdict.groups):
+        raise NotInGroup(verdict.groups, verdict.rule)
+    if verdict.decide == "deny" and decision.types != {"reject"}:
+        raise NotAllowed(f"The policy denies this request (rule {verdict.rule!r}); it can only be rejected.")
+    return granted
 
 
 def clearance(review: ReviewRequest, actor: Actor) -> Policy:
@@ -74,24 +88,18 @@ def clearance(review: ReviewRequest, actor: Actor) -> Policy:
     return "self"
 
 
-def check_policy(review: ReviewRequest, decision: CheckedDecision, actor: Actor,
-                 policy_for: PolicyFor = approval_policy) -> Policy:
-    """Who may decide: the rules live here so no page (or script) can skip them. Returns the actor's clearance.
+def edited_actions(review: ReviewRequest, resume: Any) -> list[tuple[str, dict]]:
+    """The (tool, args) a recorded resume value's edits run instead (an earlier approver's edit, read back)."""
+    decisions = [resume] if review.kind == "tool_approval" else (resume or {}).get("decisions", [])
+    return [(d["edited_action"]["name"], d["edited_action"]["args"]) for d in decisions
+            if isinstance(d, dict) and d.get("type") == "edit" and isinstance(d.get("edited_action"), dict)]
 
-    The policy is the one the decision needs (`required_policy`), so an edit cannot lower what it takes.
-    """
-    granted = clearance(review, actor)
-    if actor.role == "system":
-        return granted
-    own = actor.name == review.requested_by
-    if required_policy(review, decision, policy_for) == "reviewer":
-        if not actor.is_reviewer:
-            raise NotAllowed("Only a reviewer can decide this request" + (" as edited." if decision.edited else "."))
-        if own and decision.types != {"reject"}:
-            raise NotAllowed("You cannot approve your own request; another reviewer must.")
-    elif not own and not actor.is_reviewer:
-        raise NotAllowed(f"Only {review.requested_by} or a reviewer can decide this request.")
-    return granted
+
+def review_verdict(policy: Rules, review: ReviewRequest, graph: str,
+                   edited: Sequence[tuple[str, dict]] = ()) -> Verdict:
+    """The policy's verdict on a request: its proposed actions and any edited ones, the strictest of them all."""
+    proposed = [(a.name, a.args) for a in review.request.action_requests] if review.request else [(review.tool, {})]
+    return policy.verdict([*proposed, *edited], graph, review.requested_by)
 
 
 def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:

@@ -39,3 +39,33 @@ class AlreadyDecided(ApprovalError):
 
 class RequestChanged(ApprovalError):
     """The interrupt's request is not the one the decider was shown (its digest differs): nothing is saved."""
+
+
+class NotInGroup(NotAllowed):
+    """The policy names the groups that may decide, and the actor is in none of them."""
+
+    def __init__(self, groups: tuple[str, ...], rule: str):
+        self.groups = groups
+        super().__init__(f"Only a reviewer in {' or '.join(groups)} can decide this request (rule {rule!r}).")
+
+
+class AlreadyApproved(ApprovalError):
+    """The same reviewer approving a multi-approver item twice: their approval counts once."""
+
+    def __init__(self, approver: str, approved_at: str):
+        self.approver, self.approved_at = approver, approved_at
+        super().__init__(f"You approved this at {approved_at} already; another reviewer must approve it too.")
+
+
+class AwaitingApprovals(ApprovalError):
+    """Not a refusal: the approval was recorded, and the item waits for more approvers before it resumes."""
+
+    def __init__(self, approved_by: tuple[str, ...], required: int):
+        self.approved_by, self.required = approved_by, required
+        super().__init__(f"Recorded: {approvals_progress(approved_by, required)}; waiting for "
+                         f"{required - len(approved_by)} more.")
+
+
+def approvals_progress(approved_by: tuple[str, ...], required: int) -> str:
+    """What the queue, the review pane, the API and the webhook say: "1 of 2 approvals (alice)"."""
+    return f"{len(approved_by)} of {required} approvals ({', '.join(approved_by) or 'none yet'})"

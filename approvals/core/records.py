@@ -10,6 +10,7 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage
 
 from approvals.core.digest import request_digest
+from approvals.core.errors import approvals_progress
 from graphs.hitl import HITLRequest
 
 Kind = Literal["hitl", "tool_approval", "raw"]
@@ -94,6 +95,18 @@ class QueueItem:
         except ValueError:
             return {}
         return value if isinstance(value, dict) else {}
+    rule: str = ""
+    """The policy rule that decides it (as of the policy in force when it was indexed or last re-evaluated)."""
+    approvers: int = 1
+    approved_by: str = ""
+    """Comma-separated: who approved it so far, when it needs several approvers."""
+
+    @property
+    def progress(self) -> str:
+        """ "1 of 2 approvals (alice)" for a multi-approver item, "" otherwise."""
+        if self.approvers < 2:
+            return ""
+        return approvals_progress(tuple(filter(None, self.approved_by.split(","))), self.approvers)
 
 
 @dataclass(frozen=True)

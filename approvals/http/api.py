@@ -24,11 +24,7 @@ from approvals.core.actors import Actor
 from approvals.core.errors import (
     AlreadyDecided,
     ApprovalError,
-    InvalidThreadId,
-    NotAllowed,
-    NotPending,
-    RequestChanged,
-    UnknownThread,
+    AwaitingApprovals,
 )
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import QueueFilter
@@ -42,6 +38,8 @@ from approvals.http.limits import (
     max_body_bytes,
     parse_json,
 )
+from approvals.http.progress import ProgressOut
+from approvals.http.refusals import refusal
 from approvals.identity import api_tokens
 from approvals.notify.webhooks import console_link
 from approvals.service import claims, oversight
@@ -93,6 +91,9 @@ class QueueEntry(BaseModel):
     claimed_by: str | None = Field(description="Who has the item open in the console right now, if anyone.")
     url: str = Field(description="The item in the reviewer console.")
     request_digest: str = Field(description=DIGEST_MEANING)
+    rule: str = Field("", description="The approval policy rule that decides it.")
+    approvers: int = Field(1, description="How many distinct reviewers must approve it.")
+    progress: str = Field("", description='For several approvers: e.g. "1 of 2 approvals (alice)".')
 
 
 class QueuePage(BaseModel):
@@ -198,7 +199,8 @@ class _Api:
         items = service.list_pending(filters, query.limit, query.offset, viewer=actor)
         held = claims.active_claims(service.db) if items else {}
         entries = [
-            QueueEntry.model_validate({**asdict(item), "url": console_link(item.thread_id, item.interrupt_id),
+            QueueEntry.model_validate({**asdict(item), "progress": item.progress,
+                                       "url": console_link(item.thread_id, item.interrupt_id),
                                        "claimed_by": _holder(held.get((item.thread_id, item.interrupt_id)))})
             for item in items
         ]
@@ -228,7 +230,10 @@ class _Api:
             service.require_thread(thread_id, viewer=actor)  # a claim must not reveal an item one may not see
             raise claims.Claimed(claim)
         digest = _request_digest(response)
-        return _decision_out(service.decide(thread_id, interrupt_id, response, actor, request_digest=digest))
+        try:
+            return _decision_out(service.decide(thread_id, interrupt_id, response, actor, request_digest=digest))
+        except AwaitingApprovals as waiting:
+            return ProgressOut.of(thread_id, interrupt_id, waiting)
 
 
 def _request_digest(body: Any) -> str | None:
@@ -272,33 +277,8 @@ async def _answer(work: Callable[[], BaseModel]) -> Response:
     try:
         result = await run_in_threadpool(work)
     except (ApprovalError, InvalidDecision, ApiError) as error:
-        return _refusal(error).response()
-    return JSONResponse(result.model_dump(mode="json"))
-
-
-def _refusal(error: Exception) -> ApiError:
-    """The status code and body for each way the service (or the route) refuses a request."""
-    match error:
-        case ApiError():
-            return error
-        case AlreadyDecided():
-            return ApiError(409, "already_decided", str(error), decided_by=error.decided_by,
-                            decided_at=error.decided_at)
-        case RequestChanged():
-            return ApiError(409, "request_changed", "The request changed since you opened it; read it again "
-                            "(GET the item) before deciding. Nothing was saved.")
-        case oversight.Paused():
-            return ApiError(409, "paused", str(error))
-        case claims.Claimed():
-            return ApiError(409, "claimed", str(error), claimed_by=error.claim.claimed_by,
-                            claimed_until=error.claim.expires_at)
-        case NotAllowed():
-            return ApiError(403, "not_allowed", str(error))
-        case UnknownThread() | InvalidThreadId() | NotPending():
-            return ApiError(404, "not_found", str(error))
-        case InvalidDecision():
-            return ApiError(422, "invalid_decision", str(error))
-    return ApiError(400, "refused", str(error))
+        return refusal(error).response()
+    return JSONResponse(result.model_dump(mode="json"), 202 if isinstance(result, ProgressOut) else 200)
 
 
 # -- the OpenAPI document ----------------------------------------------------------------------------------
@@ -309,7 +289,7 @@ def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 for the routes above; every schema comes from the pydantic models the routes use."""
     _, definitions = models_json_schema(
         [(DecisionBody, "validation"), (QueuePage, "serialization"), (ApprovalOut, "serialization"),
-         (DecisionOut, "serialization"), (ApiErrorOut, "serialization")],
+         (DecisionOut, "serialization"), (ProgressOut, "serialization"), (ApiErrorOut, "serialization")],
         ref_template="#/components/schemas/{model}",
     )
     item = [_path_param("thread_id", "The conversation id."), _path_param("interrupt_id", "The interrupt id.")]
@@ -342,7 +322,9 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": item,
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
-                "responses": _responses(("200", "DecisionOut"), "401", "403", "404", "409", "413", "422"),
+                "responses": {**_responses(("200", "DecisionOut"), "401", "403", "404", "409", "413", "422"),
+                              "202": {"description": "Approval recorded; waiting for more approvers",
+                                      "content": _json_ref("ProgressOut")}},
             }},
         },
     }
@@ -350,11 +332,11 @@ def openapi_document() -> dict[str, Any]:
 
 _ERROR_MEANINGS = {
     "401": "No API token, or an unknown or revoked one.",
-    "403": "The approval policy does not let you decide this.",
+    "403": "The approval policy does not let you decide this (`groups`: the groups that may).",
     "404": "No such approval, or one you may not see.",
-    "409": "Already decided (by whom, when), claimed by someone else in the console, the request changed since "
-           "you read it (`request_changed`: your request_digest no longer matches), or its tool or graph is "
-           "paused (`paused`: only a reject goes through).",
+    "409": "Already decided (by whom, when), already approved by you (`already_approved`), claimed by someone "
+           "else in the console, the request changed since you read it (`request_changed`: your request_digest "
+           "no longer matches), or its tool or graph is paused (`paused`: only a reject goes through).",
     "413": "The body is larger than the cap (64 KB unless APPROVAL_API_MAX_BODY says otherwise).",
     "422": "The decision, query or JSON body is invalid; `detail` says why. Nothing was saved.",
 }

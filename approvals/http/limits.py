@@ -25,20 +25,23 @@ def max_body_bytes() -> int:
 
 
 class ApiErrorOut(BaseModel):
-    error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_found, "
-                                   "method_not_allowed, already_decided, claimed, invalid_decision, "
-                                   "invalid_query, invalid_json, too_large, refused (any other refusal, 400).")
+    error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_in_group, "
+                                   "not_found, method_not_allowed, already_decided, already_approved, claimed, "
+                                   "invalid_decision, invalid_query, invalid_json, too_large, "
+                                   "refused (any other refusal, 400).")
     detail: str = Field(description="What went wrong, in words meant for a person.")
     decided_by: str | None = None
     decided_at: str | None = None
     claimed_by: str | None = None
     claimed_until: str | None = None
+    groups: list[str] | None = Field(None, description="not_in_group: the groups that may decide this item.")
+    approved_at: str | None = Field(None, description="already_approved: when you approved it.")
 
 
 class ApiError(Exception):
     """A refusal with its status code; the body is an ApiErrorOut."""
 
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: str):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(detail)
         self.status, self.headers = status, headers
         self.body = ApiErrorOut(error=code, detail=detail, **extra)

@@ -1,20 +1,42 @@
-"""Who is acting: local accounts with scrypt-hashed passwords, and the roles the approval policy checks."""
+"""Who is acting: local accounts with scrypt-hashed passwords, and the roles and groups the approval policy checks.
+
+Accounts are managed with `python -m approvals user add|list|set|remove`; groups are stored comma-separated.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import cast
 
 from approvals.core.actors import Actor, Role
+from approvals.core.errors import ApprovalError
 from approvals.store.database import Database, utcnow
 
-DEMO_ACCOUNTS: dict[str, tuple[Role, str]] = {
-    "alice": ("reviewer", "alice-demo"),
-    "bob": ("reviewer", "bob-demo"),
-    "carol": ("requester", "carol-demo"),
+DEMO_ACCOUNTS: dict[str, tuple[Role, str, str]] = {
+    "alice": ("reviewer", "alice-demo", "finance"),
+    "bob": ("reviewer", "bob-demo", "support"),
+    "carol": ("requester", "carol-demo", ""),
 }
+ACCOUNT_ROLES = ("requester", "reviewer")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+MIN_PASSWORD = 8
+
+
+class AccountError(ApprovalError):
+    """A refused account change; nothing was saved."""
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: Role
+    groups: frozenset[str]
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -61,10 +83,10 @@ def seed_demo_accounts(db: Database) -> list[str]:
         earlier = tx.query(f"SELECT 1 AS found FROM accounts WHERE username IN ({', '.join('?' * len(names))})"
                            " LIMIT 1", names)
         now = utcnow()
-        for username, (role, password) in DEMO_ACCOUNTS.items():
+        for username, (role, password, groups) in DEMO_ACCOUNTS.items():
             if not earlier:
-                tx.execute("INSERT INTO accounts (username, role, password_hash) VALUES (?, ?, ?)"
-                           " ON CONFLICT (username) DO NOTHING", (username, role, hash_password(password)))
+                tx.execute("INSERT INTO accounts (username, role, password_hash, groups) VALUES (?, ?, ?, ?)"
+                           " ON CONFLICT (username) DO NOTHING", (username, role, hash_password(password), groups))
             tx.execute("INSERT INTO demo_seeded (username, seeded_at) VALUES (?, ?) ON CONFLICT (username) DO NOTHING",
                        (username, now))
     return [] if earlier else names
@@ -82,9 +104,89 @@ _NO_ACCOUNT_HASH = hash_password(secrets.token_urlsafe(16))
 def check_password(db: Database, username: str, password: str) -> Actor | None:
     """The account's actor, or None for an unknown user or a wrong password (callers must not say which)."""
     username = username.strip().lower()
-    rows = db.query("SELECT role, password_hash FROM accounts WHERE username = ?", (username,))
+    rows = db.query("SELECT role, password_hash, groups FROM accounts WHERE username = ?", (username,))
     matches = verify_password(password, rows[0]["password_hash"] if rows else _NO_ACCOUNT_HASH)
-    return Actor(username, rows[0]["role"]) if rows and matches else None
+    return Actor(username, rows[0]["role"], groups=parse_groups(rows[0]["groups"])) if rows and matches else None
+
+
+def parse_groups(raw: str | Iterable[str] | None) -> frozenset[str]:
+    """Groups from the stored comma-separated text, a CLI argument or an ID-token claim (a list or a string)."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw or [])
+    return frozenset(str(item).strip() for item in items if str(item).strip())
+
+
+def list_accounts(db: Database) -> list[Account]:
+    rows = db.query("SELECT username, role, groups FROM accounts ORDER BY username")
+    return [Account(row["username"], row["role"], parse_groups(row["groups"])) for row in rows]
+
+
+def known_groups(db: Database) -> set[str]:
+    """Every group some account is in: a policy naming any other group gets a warning."""
+    return {group for account in list_accounts(db) for group in account.groups}
+
+
+def add_account(db: Database, username: str, role: str, password: str, groups: Iterable[str] = ()) -> Account:
+    username, role = _checked_name(username), _checked_role(role)
+    _check_password(password)
+    inserted = db.execute(
+        "INSERT INTO accounts (username, role, password_hash, groups) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (username) DO NOTHING",
+        (username, role, hash_password(password), ",".join(sorted(parse_groups(groups)))),
+    )
+    if not inserted:
+        raise AccountError(f"There is an account {username!r} already; change it with `user set`.")
+    return Account(username, cast(Role, role), parse_groups(groups))
+
+
+def set_account(db: Database, username: str, *, role: str | None = None, groups: Iterable[str] | None = None,
+                password: str | None = None) -> Account:
+    """Change what is given (role, groups, password); the rest stays. Takes effect on the account's next request."""
+    username = _checked_name(username)
+    changes: dict[str, str] = {}
+    if role is not None:
+        changes["role"] = _checked_role(role)
+    if groups is not None:
+        changes["groups"] = ",".join(sorted(parse_groups(groups)))
+    if password is not None:
+        _check_password(password)
+        changes["password_hash"] = hash_password(password)
+    if changes:
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        if not db.execute(f"UPDATE accounts SET {assignments} WHERE username = ?", (*changes.values(), username)):
+            raise AccountError(f"There is no account {username!r}.")
+    account = next((a for a in list_accounts(db) if a.username == username), None)
+    if account is None:
+        raise AccountError(f"There is no account {username!r}.")
+    return account
+
+
+def remove_account(db: Database, username: str) -> None:
+    """Delete the account and end its sessions and API tokens with it."""
+    username = _checked_name(username)
+    with db.transaction() as tx:
+        if not tx.execute("DELETE FROM accounts WHERE username = ?", (username,)):
+            raise AccountError(f"There is no account {username!r}.")
+        for table in ("sessions", "api_tokens"):
+            tx.execute(f"UPDATE {table} SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                       (utcnow(), username))
+
+
+def _checked_name(username: str) -> str:
+    name = username.strip().lower()
+    if not NAME.fullmatch(name):
+        raise AccountError(f"{username!r} is not a valid username (letters, digits, . _ @ -, up to 64).")
+    return name
+
+
+def _checked_role(role: str) -> str:
+    if role not in ACCOUNT_ROLES:
+        raise AccountError(f"{role!r} is not a role: use {' or '.join(ACCOUNT_ROLES)}.")
+    return role
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
 
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
-from approvals.identity.accounts import secret_hash
+from approvals.identity.accounts import parse_groups, secret_hash
 from approvals.store.database import Database, Row, iso, utcnow
 
 TOKEN_PREFIX = "apr_"
@@ -118,14 +118,15 @@ def actor_for_token(db: Database, secret: str, now: datetime | None = None) -> A
         return None
     now = now or datetime.now(UTC)
     rows = db.query(
-        "SELECT t.token_id, t.last_used_at, t.created_at, t.expires_at, a.username, a.role FROM api_tokens t"
+        "SELECT t.token_id, t.last_used_at, t.created_at, t.expires_at, a.username, a.role, a.groups"
+        " FROM api_tokens t"
         " JOIN accounts a ON a.username = t.username WHERE t.token_hash = ? AND t.revoked_at IS NULL",
         (secret_hash(secret),),
     )
     if not rows or expiry(rows[0]) <= iso(now):
         return None
     _note_use(db, rows[0], now)
-    return Actor(rows[0]["username"], rows[0]["role"])
+    return Actor(rows[0]["username"], rows[0]["role"], groups=parse_groups(rows[0]["groups"]))
 
 
 def _note_use(db: Database, row: Row, now: datetime) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
 from approvals.identity import throttle
-from approvals.identity.accounts import check_password, secret_hash
+from approvals.identity.accounts import check_password, parse_groups, secret_hash
 from approvals.identity.api_tokens import revoke_account_tokens
 from approvals.store.database import Database, Row, iso, utcnow
 
@@ -70,8 +70,8 @@ def _live_row(db: Database, token: str | None, now: datetime) -> Row | None:
     if not token:
         return None
     rows = db.query(
-        "SELECT s.token_hash, s.username, s.role, s.signed_in, s.last_seen_at, a.role AS account_role"
-        " FROM sessions s LEFT JOIN accounts a ON a.username = s.username"
+        "SELECT s.token_hash, s.username, s.role, s.signed_in, s.last_seen_at, a.role AS account_role,"
+        " COALESCE(a.groups, '') AS groups FROM sessions s LEFT JOIN accounts a ON a.username = s.username"
         " WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.last_seen_at > ?",
         (secret_hash(token), iso(now - timedelta(hours=idle_hours()))),
     )
@@ -89,7 +89,8 @@ def actor_for(db: Database, token: str | None, now: datetime | None = None) -> A
     if datetime.fromisoformat(row["last_seen_at"]) < now - TOUCH_EVERY:
         db.execute("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (iso(now), row["token_hash"]))
     signed_in = bool(row["signed_in"])
-    return Actor(row["username"], row["account_role"] if signed_in else row["role"], signed_in=signed_in)
+    return Actor(row["username"], row["account_role"] if signed_in else row["role"], signed_in=signed_in,
+                 groups=parse_groups(row["groups"]) if signed_in else frozenset())
 
 
 def begin_sign_in(db: Database, token: str | None, username: str, password: str, *, client: str = "",

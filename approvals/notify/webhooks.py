@@ -72,6 +72,25 @@ def enqueue_decided(tx: Transaction, decision: Row, args_summary: str) -> None:
     })
 
 
+def enqueue_progress(tx: Transaction, approval: Row, args_summary: str, progress: str) -> None:
+    """Queue "approval.progress": an approval of a multi-approver item that still waits for more approvers."""
+    _enqueue(tx, "approval.progress", approval["thread_id"], approval["interrupt_id"], {
+        "tool": approval["tool"], "args_summary": args_summary, "requester": approval["requested_by"],
+        "requested_at": approval["requested_at"], "decided_by": approval["decided_by"], "progress": progress,
+        "summary": f"{approval['decided_by']} approved {approval['tool']} ({args_summary}): {progress}",
+    })
+
+
+def enqueue_escalation(tx: Transaction, item: QueueItem, step: str, rule: str, detail: str, age: str) -> None:
+    """Queue "approval.reminder" or "approval.reassigned": the policy's escalation of an undecided item."""
+    _enqueue(tx, f"approval.{step}", item.thread_id, item.interrupt_id, {
+        "tool": item.tool, "args_summary": item.args_summary, "requester": item.requester,
+        "requested_at": item.created_at, "decided_by": f"policy:{rule}", "age": age, "detail": detail,
+        "summary": f"Still waiting after {age}: {item.tool} ({item.args_summary}) requested by {item.requester}"
+                   f"{'; ' + detail if detail else ''}",
+    })
+
+
 def _enqueue(tx: Transaction, event: str, thread_id: str, interrupt_id: str, fields: dict[str, Any]) -> None:
     if webhook_url() is None:
         return  # nobody listens: an outbox nobody drains would only grow

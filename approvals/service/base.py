@@ -23,10 +23,12 @@ from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread, Un
 from approvals.core.interrupts import ThreadSnapshot, read_snapshot, with_graph
 from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP
 from approvals.core.visibility import may_see
+from approvals.service.policy import PolicySource, policy_for_rules
 from approvals.sources.registry import GraphRegistry, load_registry
 from approvals.store.database import Transaction
 from approvals.store.schema import Store
 from graphs import build_graph
+from graphs.nodes import POLICY_KEY
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DURABILITY: Final = "sync"  # each step is on disk before the next starts; "exit" loses everything on a crash
@@ -36,14 +38,19 @@ INDEX_LOCK_CLASS = 0x617070  # PostgreSQL advisory lock class for "indexing thre
 class ServiceBase:
     """What every part of the service shares: the store, the graphs, per-thread locks and reading a checkpoint."""
 
-    def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None):
+    def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None,
+                 policy: PolicySource | None = None):
         """`graph` is the built-in agent (default: built on the store, tool side effects in its ledger); every
-        other graph comes from `registry` (default: langgraph.json plus APPROVAL_GRAPHS)."""
+        other graph comes from `registry` (default: langgraph.json plus APPROVAL_GRAPHS); who may decide what
+        comes from `policy` (default: approvals.toml or APPROVALS_CONFIG, re-read when it changes)."""
         self.store = store
+        self.policy = policy if policy is not None else PolicySource()
         self.db = store.db
         self.graph = graph or build_graph(store.checkpointer, ledger=store.ledger)
+        self._policy_for = policy_for_rules(self.policy.current)
         self.registry = registry if registry is not None else load_registry()
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
+        self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
         self._node_sets: dict[str, frozenset[str]] | None = None
 
@@ -112,6 +119,14 @@ class ServiceBase:
         metadata = {"graph_id": graph, **({"requester": requester} if requester else {})}
         return {"configurable": {"thread_id": thread_id}, "metadata": metadata}
 
+    def _run_config(self, thread_id: str, graph: str, requester: str | None) -> RunnableConfig:
+        """`_config` for a run in this process: the graph also gets what a call needs under the policy's rules
+        (for the request's hint and its re-check before a tool runs). Never sent to a remote server."""
+        config = self._config(thread_id, graph, requester)
+        configured: RunnableConfig = {**config, "configurable": {**config["configurable"],
+                                                                POLICY_KEY: self._policy_for}}
+        return configured
+
     def _exclusive(self, thread_id: str, wait: bool = False) -> _ThreadLock:
         """One graph run per thread in this process: a second click or a rerun must not start a parallel run."""
         with self._locks_guard:
@@ -137,7 +152,7 @@ class ServiceBase:
 
 
 class _ThreadLock:
-    def __init__(self, lock: threading.Lock, wait: bool):
+    def __init__(self, lock: threading.RLock, wait: bool):
         self._lock, self._wait = lock, wait
 
     def __enter__(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -11,13 +12,29 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from approvals.core.actors import Actor
-from approvals.core.decisions import CheckedDecision, check_policy, checked_decision, clearance
-from approvals.core.errors import AlreadyDecided, ApprovalError, NotAllowed, NotPending, RequestChanged
+from approvals.core.actors import Actor, policy_actor
+from approvals.core.decisions import (
+    CheckedDecision,
+    check_policy,
+    checked_decision,
+    clearance,
+    edited_actions,
+    review_verdict,
+)
+from approvals.core.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    AwaitingApprovals,
+    NotAllowed,
+    NotPending,
+    RequestChanged,
+    approvals_progress,
+)
+from approvals.core.policy import Verdict
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import may_see
 from approvals.notify import webhooks
-from approvals.service import claims, delivery, oversight
+from approvals.service import approvals, claims, delivery, escalation, oversight
 from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
 from approvals.service.queue import QueueService
@@ -25,6 +42,7 @@ from approvals.store.database import Row, Transaction, utcnow
 from graphs.hitl import HITLRequest, InvalidDecision
 from graphs.nodes import CLEARANCE_KEY
 
+log = logging.getLogger(__name__)
 
 class DecisionService(QueueService):
     """Decisions: checked against the interrupt and the policy, recorded once, applied once."""
@@ -90,12 +108,36 @@ class DecisionService(QueueService):
             raise RequestChanged("The request changed since you opened it; look at it again before deciding.")
         self.graph_for(pending.graph)  # an unregistered graph: refused before anything is saved
         decision = checked_decision(pending.review, response_for(pending.request))
-        granted = check_policy(pending.review, decision, actor)
-        return self._insert_decision(pending, decision, actor, granted), pending
+        verdict = self._verdict(pending, decision, self._tally(pending))
+        granted = check_policy(pending.review, decision, actor, verdict)
+        return self._insert_decision(pending, decision, actor, granted, verdict), pending
+
+    def approval_state(self, pending: PendingApproval) -> tuple[Verdict, tuple[str, ...]]:
+        """Who may decide the item under the policy in force, and who approved it so far (multi-approver items)."""
+        tally = self._tally(pending)
+        return self._verdict(pending, None, tally), tally.approved_by if tally else ()
+
+    def _tally(self, pending: PendingApproval) -> approvals.Tally | None:
+        return approvals.current(self.db.query("SELECT * FROM approvals WHERE thread_id = ? AND interrupt_id = ?",
+                                               (pending.thread_id, pending.interrupt_id)))
+
+    def _verdict(self, pending: PendingApproval, decision: CheckedDecision | None,
+                 tally: approvals.Tally | None) -> Verdict:
+        """The rules on the proposed call, on this decision's edits and on an edit earlier approvers approved."""
+        review = pending.review
+        edited = edited_actions(review, decision.resume) if decision else []
+        if tally is not None and (decision is None or decision.name == "approve"):
+            edited += edited_actions(review, json.loads(tally.response))
+        verdict = review_verdict(self.policy.current(), review, pending.graph, edited)
+        return escalation.reassigned(self.db, pending.thread_id, pending.interrupt_id, verdict)
 
     def _insert_decision(self, pending: PendingApproval, decision: CheckedDecision, actor: Actor,
-                         granted: str) -> Row:
+                         granted: str, verdict: Verdict | None = None) -> Row:
+        """The compare-and-set; a counted approval of a multi-approver item inserts the decision only when it is
+        the last one required (AwaitingApprovals otherwise, with the approval saved)."""
         review = pending.review
+        verdict = verdict or self._verdict(pending, decision, self._tally(pending))
+        counted = actor.role != "system" and verdict.approvers > 1 and bool(decision.types & {"approve", "edit"})
         row = {
             "decision_id": uuid.uuid4().hex,
             "thread_id": pending.thread_id,
@@ -111,26 +153,46 @@ class DecisionService(QueueService):
             "message": decision.message,
             "clearance": granted,
             "next_delivery_at": delivery.later(delivery.DELIVERY_LEASE_S),  # the recorder delivers it
+            "rule": verdict.rule,
+            "policy_version": verdict.version,
         }
-        with self.db.transaction() as tx:
-            oversight.refuse_if_paused(tx, pending, decision)
-            inserted = tx.execute(
-                f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-                " ON CONFLICT (thread_id, interrupt_id) DO NOTHING",
-                list(row.values()),
-            )
-            if inserted:
-                tx.execute(
-                    "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
-                    (pending.thread_id, pending.interrupt_id),
-                )
-                oversight.chain_decision(tx, row, pending, actor)  # last: the chain's lock is held until commit
-        if not inserted:
+        waiting: tuple[str, ...] = ()
+        try:
+            with self.db.transaction() as tx:
+                oversight.refuse_if_paused(tx, pending, decision)
+                if counted:
+                    tally = approvals.add(tx, pending.thread_id, pending.interrupt_id, decision, actor, verdict)
+                    if len(tally.approved_by) < verdict.approvers:
+                        webhooks.enqueue_progress(tx, row, review.summary(),
+                                                  approvals_progress(tally.approved_by, verdict.approvers))
+                        waiting = tally.approved_by
+                    else:
+                        row.update(decision=tally.decision, response=tally.response, edit_diff=tally.edit_diff)
+                if not waiting:
+                    self._write_decision(tx, row, pending, actor)
+        except _Lost:
             winner = self._decision(pending.thread_id, pending.interrupt_id)
             if winner is None:  # decisions are never deleted, so the row that won the conflict is there to read
-                raise ApprovalError("The decision could not be recorded; try again.")
-            raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision)
+                raise ApprovalError("The decision could not be recorded; try again.") from None
+            raise AlreadyDecided(winner.decided_by, winner.decided_at, winner.decision) from None
+        if waiting:
+            raise AwaitingApprovals(waiting, verdict.approvers)
         return {**row, "applied_at": None, "delivery_error": "", "delivery_attempts": 0}
+
+    @staticmethod
+    def _write_decision(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor) -> None:
+        inserted = tx.execute(
+            f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+            " ON CONFLICT (thread_id, interrupt_id) DO NOTHING",
+            list(row.values()),
+        )
+        if not inserted:
+            raise _Lost()  # someone was first: nothing of ours is saved
+        tx.execute(
+            "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
+            (row["thread_id"], row["interrupt_id"]),
+        )
+        oversight.chain_decision(tx, row, pending, actor)  # last: the chain's lock is held until commit
 
     def withdraw(self, thread_id: str, interrupt_id: str, actor: Actor) -> DecisionRecord:
         """The requester takes back their own pending request: recorded as "withdraw", and the agent is told with a
@@ -182,19 +244,20 @@ class DecisionService(QueueService):
                 pending = open_interrupt(snapshot, interrupt_id)
                 if pending is None and snapshot is not None and not snapshot.interrupts:
                     graph = self.graph_for(snapshot.graph)
-                    config = with_clearance(self._config(thread_id, snapshot.graph, snapshot.requester), row)
+                    config = with_clearance(self._run_config(thread_id, snapshot.graph, snapshot.requester), row)
                     if graph.get_state(config).next:
                         # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
                         graph.invoke(None, config, durability=DURABILITY)
             if pending is not None:
-                config = with_clearance(self._config(thread_id, pending.graph, pending.review.requested_by), row)
+                config = with_clearance(self._run_config(thread_id, pending.graph, pending.review.requested_by), row)
                 resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
                 self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
             with self._index_writer(thread_id) as (tx, snapshot):  # one commit: decision, thread list, index
-                write_index(tx, thread_id, snapshot)
-                if open_interrupt(snapshot, interrupt_id) is not None:
-                    return None  # the run ended, but not past this interrupt (a wrong graph, a swallowed resume)
-                return self._mark_delivered(tx, row)
+                by_policy = write_index(tx, thread_id, snapshot, self.policy.current())
+                # the run ended, but not past this interrupt (a wrong graph, a swallowed resume): not applied
+                applied = None if open_interrupt(snapshot, interrupt_id) is not None else self._mark_delivered(tx, row)
+        self.decide_by_policy(by_policy)
+        return applied
 
     def _mark_delivered(self, tx: Transaction, row: Row) -> str:
         """Applied, the thread touched, and "approval.decided" queued: only now has the agent got the decision."""
@@ -206,6 +269,22 @@ class DecisionService(QueueService):
             webhooks.enqueue_decided(tx, row, summary[0]["args_summary"] if summary else "")
             oversight.chain_delivery(tx, row, now)
         return now
+
+    def sync_index(self, thread_id: str) -> None:
+        """The queue's `sync_index`, then the new items the policy approves or denies itself are decided."""
+        self.decide_by_policy(self._index_thread(thread_id))
+
+    def decide_by_policy(self, items: list[tuple[QueueItem, Verdict]]) -> None:
+        """Decide each item as `policy:<rule>`: `approve` approves every action, `deny` rejects with the rule's
+        message. One that cannot be decided so (a reviewer was first, no reject allowed) stays for people."""
+        for item, verdict in items:
+            try:
+                row, pending = self._record(item.thread_id, item.interrupt_id, _by_policy(verdict),
+                                            policy_actor(verdict.rule))
+                self._deliver(row, pending)
+            except (ApprovalError, InvalidDecision) as error:
+                log.warning("policy rule %r could not decide %s/%s: %s", verdict.rule, item.thread_id,
+                            item.interrupt_id, error)
 
     def recover(self) -> int:
         """On start: deliver every decision recorded but never applied (the process died in between, or a
@@ -261,6 +340,22 @@ def with_clearance(config: RunnableConfig, row: Row) -> RunnableConfig:
         return config
     configured: RunnableConfig = {**config, "configurable": {**config["configurable"], CLEARANCE_KEY: row["clearance"]}}
     return configured
+
+
+class _Lost(Exception):
+    """The compare-and-set found a decision already there (raised inside the transaction, to roll it back)."""
+
+
+def _by_policy(verdict: Verdict) -> Callable[[HITLRequest | None], Any]:
+    message = verdict.message or f"Denied by the approval policy (rule {verdict.rule!r})."
+
+    def response_for(request: HITLRequest | None) -> Any:
+        if request is None:
+            raise NotPending("A raw question is answered by people, not by the policy.")
+        decision = {"type": "approve"} if verdict.decide == "approve" else {"type": "reject", "message": message}
+        return {"decisions": [decision for _ in request.action_requests]}
+
+    return response_for
 
 
 def _for_requests(response_factory: Callable[[HITLRequest], Any]) -> Callable[[HITLRequest | None], Any]:

@@ -1,18 +1,24 @@
-"""SLA and expiry: when a pending approval is flagged as late, and (optionally) when nobody may decide it anymore.
+"""SLA, escalation and expiry: when a pending approval is flagged as late, reminded, reassigned, and decided.
 
-Expiry is a decision like any other: a reject by `EXPIRY` ("system (expired)") through the service's
-compare-and-set, so a reviewer who clicks at the same moment either wins or sees who was first, and the
-agent gets the reason as the reject message.
+Each item follows its policy rule's escalation (`remind_after_minutes`, `reassign_after_minutes` +
+`reassign_to`, `expire_after_minutes` + `expire_decide`); APPROVAL_TTL_MINUTES is the expiry of items whose rule
+sets none. Expiry is a decision like any other, through the service's compare-and-set, so a reviewer who clicks
+at the same moment either wins or sees who was first: by `policy:<rule>` for a rule's expiry, by `EXPIRY`
+("system (expired)") for the default one, and the agent gets the reason as the reject message.
 """
 
 from __future__ import annotations
 
 import os
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from approvals.core.actors import EXPIRY
-from approvals.core.records import BulkResult, age_seconds
+from approvals.core.actors import EXPIRY, Actor, policy_actor
+from approvals.core.policy import Policy, Rule
+from approvals.core.records import BulkResult, QueueItem, age_seconds
 from approvals.core.visibility import QueueFilter
+from approvals.service import escalation
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
 from graphs.hitl import HITLRequest
@@ -27,7 +33,7 @@ def sla_minutes() -> float:
 
 
 def ttl_minutes() -> float | None:
-    """Age after which an item is auto-rejected (env APPROVAL_TTL_MINUTES); None (unset) turns expiry off."""
+    """Default age after which an item is auto-rejected (env APPROVAL_TTL_MINUTES); None (unset): no default."""
     raw = os.environ.get("APPROVAL_TTL_MINUTES")
     return float(raw) if raw else None
 
@@ -41,18 +47,62 @@ def expiry_message(ttl: float) -> str:
     return f"Expired: no reviewer decided within {ttl:g} minutes. Ask again if this is still needed."
 
 
+Expiry = tuple[Actor, str, str]
+"""Who expires an item, with which decision ("reject" | "approve"), and the reject message."""
+
+
 def expire_overdue(service: ApprovalService, ttl: float | None, now: datetime | None = None) -> BulkResult:
-    """Reject, as EXPIRY, every item pending for longer than `ttl` minutes (None: do nothing).
+    """Run every due escalation step, then decide every item past its expiry (the rule's, else `ttl` minutes).
 
     Claims do not hold expiry off. Returns the recorded decisions; the caller resumes them (`apply_decision`).
     """
-    if ttl is None:
+    now = now or datetime.now(UTC)
+    policy = service.policy.current()
+    soonest = _soonest(policy, ttl)
+    if soonest is None:
         return BulkResult([], [])
-    cutoff = iso((now or datetime.now(UTC)) - timedelta(minutes=ttl))
+    cutoff = iso(now - timedelta(minutes=soonest))
     overdue = service.list_pending(QueueFilter(created_before=cutoff), limit=EXPIRE_BATCH, viewer=EXPIRY)
-    message = expiry_message(ttl)
+    rules = {rule.name: rule for rule in policy.rules}
+    expiring: defaultdict[Expiry, list[QueueItem]] = defaultdict(list)
+    with service.db.transaction() as tx:
+        for item in overdue:
+            rule = rules.get(item.rule)
+            for step, detail in escalation.due_steps(rule, item, now) if rule else []:
+                escalation.record_step(tx, item, step, rule.name if rule else "", detail, now)
+            if (how := _expiry(rule, ttl, item, now)) is not None:
+                expiring[how].append(item)
+    decided, failed = [], []
+    for (actor, decide, message), items in expiring.items():
+        result = service.decide_many(items, _response(decide, message), actor, honor_claims=False)
+        decided += result.decided
+        failed += result.failed
+    return BulkResult(decided, failed)
 
-    def reject(request: HITLRequest) -> dict:
-        return {"decisions": [{"type": "reject", "message": message} for _ in request.action_requests]}
 
-    return service.decide_many(overdue, reject, EXPIRY, honor_claims=False)
+def _soonest(policy: Policy, ttl: float | None) -> float | None:
+    """The shortest age at which anything happens: only items older than that are looked at."""
+    plans = [r.escalation for r in policy.rules]
+    ages = [m for p in plans for m in (p.remind_after, p.reassign_after, p.expire_after) if m is not None]
+    return min([*ages, *([ttl] if ttl is not None else [])], default=None)
+
+
+def _expiry(rule: Rule | None, ttl: float | None, item: QueueItem, now: datetime) -> Expiry | None:
+    minutes = age_seconds(item.created_at, now) / 60
+    after = rule.escalation.expire_after if rule is not None else None
+    if rule is not None and after is not None:
+        if minutes < after:
+            return None
+        message = rule.escalation.expire_message or expiry_message(after)
+        return policy_actor(rule.name), rule.escalation.expire_decide, message
+    if ttl is None or minutes < ttl:
+        return None
+    return EXPIRY, "reject", expiry_message(ttl)
+
+
+def _response(decide: str, message: str) -> Callable[[HITLRequest], dict]:
+    def respond(request: HITLRequest) -> dict:
+        decision = {"type": "approve"} if decide == "approve" else {"type": "reject", "message": message}
+        return {"decisions": [decision for _ in request.action_requests]}
+
+    return respond

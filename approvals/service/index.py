@@ -7,8 +7,10 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-from approvals.core.interrupts import ReviewRequest, ThreadSnapshot, review_request
-from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
+from approvals.core.decisions import review_verdict
+from approvals.core.interrupts import ThreadSnapshot, review_request
+from approvals.core.policy import Policy, Verdict
+from approvals.core.records import DecisionRecord, PendingApproval, QueueItem, ReviewRequest
 from approvals.notify import webhooks
 from approvals.store.database import Row, Transaction
 
@@ -48,9 +50,14 @@ def add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
     )
 
 
-def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None) -> None:
+def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None, policy: Policy
+                ) -> list[tuple[QueueItem, Verdict]]:
     """The checkpoint's open interrupts become pending rows; every other row of the thread (all, for None) is
-    resolved."""
+    resolved.
+
+    Each new row carries the policy's verdict (rule, who may decide, how many approvers); returns the new rows
+    the policy decides itself (`approve` / `deny`), for the caller to decide once this transaction commits.
+    """
     items = pending_in(snapshot, False) if snapshot else []
     current = [item.interrupt_id for item in items]
     marks = ", ".join("?" * len(current)) or "''"
@@ -59,20 +66,34 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
         f" AND interrupt_id NOT IN ({marks})",
         (thread_id, *current),
     )
+    by_policy: list[tuple[QueueItem, Verdict]] = []
     for pending in items:
         review = pending.review
+        verdict = review_verdict(policy, review, pending.graph)
         item = QueueItem(thread_id, pending.interrupt_id, pending.checkpoint_id, review.tool, review.requested_by,
-                         review.policy, review.summary(), review.created_at, pending.graph, review.kind, review.digest)
+                         verdict.display, review.summary(), review.created_at, pending.graph, review.kind,
+                         review.digest, rule=verdict.rule, approvers=verdict.approvers)
         args, amount, search = searchable(review, snapshot.title() if snapshot else "")
         inserted = tx.execute(
             "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
-            " created_at, status, graph, kind, request_digest, args, amount, search)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            " created_at, status, graph, kind, request_digest, args, amount, search, actions, rule, approvers)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
-             item.args_summary, item.created_at, item.graph, item.kind, item.request_digest, args, amount, search),
+             item.args_summary, item.created_at, item.graph, item.kind, item.request_digest, args, amount, search,
+             json.dumps(request_actions(review)), item.rule, item.approvers),
         )
-        if inserted:
+        if inserted and verdict.by_policy and review.request is not None:
+            by_policy.append((item, verdict))
+        elif inserted:
             webhooks.enqueue_pending(tx, item)
+    return by_policy
+
+
+def request_actions(review: ReviewRequest) -> list[list]:
+    """What the policy judges, kept on the index row so a reload re-evaluates the queue without the checkpoints."""
+    if review.request is None:
+        return [[review.tool, {}]]
+    return [[action.name, action.args] for action in review.request.action_requests]
 
 
 def searchable(review: ReviewRequest, title: str) -> tuple[str, float | None, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from approvals.core.actors import Actor
 from approvals.core.errors import AlreadyDecided, NotPending
+from approvals.core.policy import Verdict
 from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import QueueFilter, scoped
 from approvals.service.base import ServiceBase
@@ -53,7 +54,8 @@ class QueueService(ServiceBase):
         where, params = scoped(filters, viewer).where()
         rows = self.db.query(
             "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at, graph,"
-            f" kind, request_digest, args FROM pending WHERE {where} ORDER BY {filters.order_by()} LIMIT ? OFFSET ?",
+            f" kind, request_digest, args, rule, approvers, approved_by FROM pending WHERE {where}"
+            f" ORDER BY {filters.order_by()} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [QueueItem(**row) for row in rows]
@@ -72,11 +74,16 @@ class QueueService(ServiceBase):
         """Make the index agree with the thread's checkpoint: its interrupts pending, everything else resolved.
 
         Works for any thread, including one written by another process; the thread row is added when missing.
+        (DecisionService also decides the new items the policy approves or denies by itself.)
         """
+        self._index_thread(thread_id)
+
+    def _index_thread(self, thread_id: str) -> list[tuple[QueueItem, Verdict]]:
+        """`sync_index`'s work; returns the new items the policy decides itself."""
         with self._index_writer(thread_id) as (tx, snapshot):
             if snapshot is not None:
                 add_thread_row(tx, snapshot)
-            write_index(tx, thread_id, snapshot)
+            return write_index(tx, thread_id, snapshot, self.policy.current())
 
     def reconcile(self) -> int:
         """Rebuild the index (and the thread list) from the checkpoints; returns how many threads were checked."""

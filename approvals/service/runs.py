@@ -30,6 +30,7 @@ from approvals.core.runs import ACTIVE_STATES, Run, RunKind, RunStatus
 from approvals.service.base import DURABILITY
 from approvals.service.decisions import DecisionService
 from approvals.service.index import add_thread_row, write_index
+from approvals.service.policy import PolicySource
 from approvals.sources.registry import GraphRegistry
 from approvals.store.database import Row, Transaction, iso, utcnow
 from approvals.store.schema import Store
@@ -66,8 +67,9 @@ def _run(row: Row) -> Run:
 class RunService(DecisionService):
     """The runs table, and carrying a run out: a message, a decision, or the continuation of a cut run."""
 
-    def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None):
-        super().__init__(store, graph, registry)
+    def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None,
+                 policy: PolicySource | None = None):
+        super().__init__(store, graph, registry, policy)
         self.replica = new_replica_id()
         self.max_runs = max_runs()
         self._executing: set[str] = set()
@@ -192,8 +194,9 @@ class RunService(DecisionService):
                     with self._index_writer(run.thread_id) as (tx, snapshot):  # the card and "done" in one commit
                         if snapshot is not None:
                             add_thread_row(tx, snapshot)
-                        write_index(tx, run.thread_id, snapshot)
+                        by_policy = write_index(tx, run.thread_id, snapshot, self.policy.current())
                         self._finish(tx, run_id, None)
+                    self.decide_by_policy(by_policy)  # a stop the rules approve or deny goes on at once
         except Exception as error:  # any failure of the agent (model down, bad tool) is the run's reason
             with self.db.transaction() as tx:
                 self._finish(tx, run_id, error)
@@ -236,7 +239,7 @@ class RunService(DecisionService):
                 raise ApprovalError(f"The decision is recorded but did not reach the agent: "
                                     f"{record.delivery_error or 'the agent still waits for it'}")
             return
-        config = self._config(run.thread_id, BUILTIN_GRAPH, run.requester)
+        config = self._run_config(run.thread_id, BUILTIN_GRAPH, run.requester)
         snapshot = self._snapshot(run.thread_id)
         written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
         if run.kind == "message" and not written:
