@@ -288,3 +288,27 @@ def test_a_changed_policy_file_is_used_for_the_next_decision(app, policy_file):
     assert app.decide(medium.thread_id, medium.interrupt_id, APPROVE, SUPPORT_BOB).decided_by == "bob"
     row = app.db.query("SELECT policy_version FROM decisions")[0]
     assert row["policy_version"] == app.policy.current().version != ""
+
+
+def test_a_reload_re_evaluates_the_queue_and_the_policy_decides_what_it_now_approves(app, policy_file):
+    medium, big = ask(app, "Refund order 3 for $500"), ask(app, "Refund order 2 for $5000")
+    policy_file.write_text(POLICY.replace('groups = ["finance"]', 'decide = "approve"')
+                           .replace("approvers = 2", "approvers = 3"))
+    app.policy.reload()
+    assert app.follow_policy() == 1
+    [decided] = app.decisions(thread_id=medium.thread_id, viewer=ALICE)
+    assert (decided.decided_by, decided.decision) == ("policy:finance-refunds", "approve")
+    [still] = app.list_pending(viewer=ALICE)
+    assert (still.thread_id, still.approvers, still.progress) == (big.thread_id, 3, "0 of 3 approvals (none yet)")
+    assert app.follow_policy() == 0  # once per version
+
+
+def test_each_waiting_approval_is_a_webhook_event_saying_how_far_it_got(app, monkeypatch):
+    monkeypatch.setenv("APPROVAL_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    big = ask(app, "Refund order 2 for $5000")
+    with pytest.raises(AwaitingApprovals):
+        app.decide(big.thread_id, big.interrupt_id, APPROVE, ALICE)
+    events = [json.loads(r["body"]) for r in app.db.query("SELECT body FROM outbox")]
+    [progress] = [e for e in events if e["event"] == "approval.progress"]
+    assert progress["progress"] == "1 of 2 approvals (alice)" and progress["decided_by"] == "alice"
+    assert "1 of 2 approvals (alice)" in progress["text"]

@@ -17,7 +17,7 @@ from approvals.core.actors import Actor
 from approvals.core.decisions import edit_diff
 from approvals.core.errors import AlreadyDecided, ApprovalError, AwaitingApprovals, approvals_progress
 from approvals.core.records import DecisionRecord, PendingApproval
-from approvals.service import claims, history
+from approvals.service import claims, escalation, history
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from ui.approval_widgets import (
     approve_value,
@@ -143,9 +143,13 @@ def review(pending: PendingApproval, actor: Actor) -> None:
 
 def policy_line(pending: PendingApproval) -> None:
     """Which rule decides the item and, for several approvers, how far it got: "1 of 2 approvals (alice)"."""
-    verdict, approved_by = resources.approval_service().approval_state(pending)
+    service = resources.approval_service()
+    verdict, approved_by = service.approval_state(pending)
     progress = f" · {approvals_progress(approved_by, verdict.approvers)}" if verdict.approvers > 1 else ""
-    st.caption(escape_markdown(f"Policy: {verdict.describe()}{progress}"))
+    steps = [f"{step.step} at {local_time(step.happened_at)} ({step.detail})"
+             for step in escalation.steps(service.db, pending.thread_id) if step.interrupt_id == pending.interrupt_id]
+    st.caption(escape_markdown(f"Policy: {verdict.describe()}{progress}"
+                               + (f" · Escalation by rule: {'; '.join(steps)}" if steps else "")))
 
 
 def may_decide(pending: PendingApproval, actor: Actor) -> bool:

@@ -15,12 +15,14 @@ from typing import Any, Literal
 
 import celpy
 from celpy import celtypes
+from lark import Token, Tree
 
 Decide = Literal["approve", "self", "review", "deny"]
 DECIDES: tuple[Decide, ...] = ("approve", "self", "review", "deny")
 """From the most lenient to the strictest: a request with several actions takes the strictest verdict."""
 ExpireDecide = Literal["reject", "approve"]
 VARIABLES = frozenset({"args", "tool", "graph", "requester"})
+MACROS = {"all", "exists", "exists_one", "map", "filter"}
 DEFAULT_RULE = "default"
 """The verdict's rule when no rule matches (or there is no file): one reviewer, not the requester."""
 
@@ -46,11 +48,14 @@ class Condition:
 
     source: str
     program: Any = field(compare=False, repr=False)
+    names: frozenset[str] = frozenset()
+    """The free variables it reads: only those are converted to CEL values for each request."""
 
     @classmethod
     def compile(cls, source: str) -> Condition:
         """Raises celpy's CELParseError for a syntax error."""
-        return cls(source, _CEL.program(_CEL.compile(source)))
+        tree = _CEL.compile(source)
+        return cls(source, _CEL.program(tree), frozenset(free_names(tree)))
 
     def holds(self, activation: Mapping[str, Any]) -> bool:
         """True or False; raises ValueError when the expression fails (a missing key, a type mismatch)."""
@@ -149,15 +154,14 @@ class Policy:
 
     def match(self, tool: str, args: Mapping[str, Any], graph: str, requester: str) -> Verdict:
         """The first rule that matches decides; no rule matching means one reviewer, not the requester."""
-        activation: dict[str, Any] | None = None
+        request = _Request(tool, args, graph, requester)
         for rule in self.rules:
             if not rule.selects(tool, graph):
                 continue
             if rule.when is None:
                 return self._verdict(rule)
-            activation = activation or _activation(tool, args, graph, requester)
             try:
-                if rule.when.holds(activation):
+                if rule.when.holds(request.activation(rule.when.names)):
                     return self._verdict(rule)
             except ValueError as error:  # fail closed: a rule that cannot tell is at least a review
                 return self._verdict(rule, f"`when` failed: {error}")
@@ -186,9 +190,31 @@ def stricter(first: Verdict, second: Verdict) -> Verdict:
     return second if second.strictness > first.strictness else first
 
 
-def _activation(tool: str, args: Mapping[str, Any], graph: str, requester: str) -> dict[str, Any]:
-    return {"args": to_cel(dict(args)), "tool": celtypes.StringType(tool), "graph": celtypes.StringType(graph),
-            "requester": celtypes.StringType(requester)}
+class _Request:
+    """One request's variables, each converted to CEL once and only when a `when` reads it."""
+
+    def __init__(self, tool: str, args: Mapping[str, Any], graph: str, requester: str):
+        self._raw: dict[str, Any] = {"args": args, "tool": tool, "graph": graph, "requester": requester}
+        self._cel: dict[str, Any] = {}
+
+    def activation(self, names: frozenset[str]) -> dict[str, Any]:
+        for name in names - self._cel.keys():
+            self._cel[name] = to_cel(self._raw[name])
+        return {name: self._cel[name] for name in names}
+
+
+def free_names(tree: Tree) -> set[str]:
+    """Free names in a CEL expression: every bare identifier but those a macro binds (`x` in `l.exists(x, ...)`)."""
+    names, bound = set(), set()
+    for node in tree.iter_subtrees():
+        if node.data == "ident" and node.children and isinstance(node.children[0], Token):
+            names.add(str(node.children[0]))
+        if node.data == "member_dot_arg" and len(node.children) > 2 and str(node.children[1]) in MACROS:
+            first = next(node.children[2].iter_subtrees_topdown(), None) if isinstance(node.children[2], Tree) else None
+            variable = next((n for n in first.iter_subtrees_topdown() if n.data == "ident"), None) if first else None
+            if variable is not None:
+                bound.add(str(variable.children[0]))
+    return names - bound
 
 
 def to_cel(value: Any) -> Any:

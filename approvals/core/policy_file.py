@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from celpy.celparser import CELParseError
-from lark import Token, Tree
 
 from approvals.core.policy import DECIDES, VARIABLES, Condition, Decide, Escalation, Policy, PolicyTest, Rule
 
@@ -23,7 +22,6 @@ RULE_KEYS = {"name", "tool", "graph", "when", "decide", "approvers", "groups", "
 TEST_KEYS = {"name", "tool", "args", "graph", "requester", "expect", "rule", "approvers"}
 TOP_KEYS = {"rules", "tests", "deployments"}
 """`[deployments.NAME]` is read by the Agent Server sources, not here."""
-MACROS = {"all", "exists", "exists_one", "map", "filter"}
 DEFAULT_TEST_GRAPH, DEFAULT_TEST_REQUESTER = "support", "someone"
 
 
@@ -247,22 +245,8 @@ class _Checker:
             where = f" (line {error.line} of the expression, column {error.column})" if error.line else ""
             self._bad(key, f"does not parse{where}: {str(error).strip().splitlines()[0]!r}")
             return None
-        unknown = sorted(_identifiers(condition.program.ast) - VARIABLES)
+        unknown = sorted(condition.names - VARIABLES)
         if unknown:
             self._bad(key, f"unknown variable {', '.join(unknown)} (use {', '.join(sorted(VARIABLES))})")
             return None
         return condition
-
-
-def _identifiers(tree: Tree) -> set[str]:
-    """Free names in a CEL expression: every bare identifier but those a macro binds (`x` in `l.exists(x, ...)`)."""
-    names, bound = set(), set()
-    for node in tree.iter_subtrees():
-        if node.data == "ident" and node.children and isinstance(node.children[0], Token):
-            names.add(str(node.children[0]))
-        if node.data == "member_dot_arg" and len(node.children) > 2 and str(node.children[1]) in MACROS:
-            first = next(node.children[2].iter_subtrees_topdown(), None) if isinstance(node.children[2], Tree) else None
-            variable = next((n for n in first.iter_subtrees_topdown() if n.data == "ident"), None) if first else None
-            if variable is not None:
-                bound.add(str(variable.children[0]))
-    return names - bound

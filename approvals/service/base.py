@@ -48,6 +48,8 @@ class ServiceBase:
         self.db = store.db
         self.graph = graph or build_graph(store.checkpointer, ledger=store.ledger)
         self._policy_for = policy_for_rules(self.policy.current)
+        self._followed_version = self.policy.current().version
+        """The policy version the queue was last re-evaluated under (DecisionService.follow_policy)."""
         self.registry = registry if registry is not None else load_registry()
         # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)

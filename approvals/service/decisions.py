@@ -37,6 +37,7 @@ from approvals.notify import webhooks
 from approvals.service import approvals, claims, delivery, escalation, oversight
 from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
+from approvals.service.policy import reevaluate
 from approvals.service.queue import QueueService
 from approvals.store.database import Row, Transaction, utcnow
 from graphs.hitl import HITLRequest, InvalidDecision
@@ -274,17 +275,26 @@ class DecisionService(QueueService):
         """The queue's `sync_index`, then the new items the policy approves or denies itself are decided."""
         self.decide_by_policy(self._index_thread(thread_id))
 
-    def decide_by_policy(self, items: list[tuple[QueueItem, Verdict]]) -> None:
-        """Decide each item as `policy:<rule>`: `approve` approves every action, `deny` rejects with the rule's
-        message. One that cannot be decided so (a reviewer was first, no reject allowed) stays for people."""
-        for item, verdict in items:
+    def decide_by_policy(self, items: list[tuple[str, str, Verdict]]) -> None:
+        """Decide each (thread_id, interrupt_id) as `policy:<rule>`: `approve` approves every action, `deny` rejects
+        with the rule's message. One that cannot be decided so (a reviewer was first, no reject allowed) stays."""
+        for thread_id, interrupt_id, verdict in items:
             try:
-                row, pending = self._record(item.thread_id, item.interrupt_id, _by_policy(verdict),
-                                            policy_actor(verdict.rule))
+                row, pending = self._record(thread_id, interrupt_id, _by_policy(verdict), policy_actor(verdict.rule))
                 self._deliver(row, pending)
             except (ApprovalError, InvalidDecision) as error:
-                log.warning("policy rule %r could not decide %s/%s: %s", verdict.rule, item.thread_id,
-                            item.interrupt_id, error)
+                log.warning("policy rule %r could not decide %s/%s: %s", verdict.rule, thread_id, interrupt_id, error)
+
+    def follow_policy(self) -> int:
+        """Once per new policy version: the queue re-evaluated under it, and what it now approves or denies itself
+        decided. Returns how many items the policy decided."""
+        policy = self.policy.current()
+        if policy.version == self._followed_version:
+            return 0
+        self._followed_version = policy.version
+        by_policy = reevaluate(self.db, policy)
+        self.decide_by_policy(by_policy)
+        return len(by_policy)
 
     def recover(self) -> int:
         """On start: deliver every decision recorded but never applied (the process died in between, or a

@@ -57,6 +57,7 @@ def expire_overdue(service: ApprovalService, ttl: float | None, now: datetime | 
     Claims do not hold expiry off. Returns the recorded decisions; the caller resumes them (`apply_decision`).
     """
     now = now or datetime.now(UTC)
+    service.follow_policy()  # a changed policy file: the queue re-evaluated first
     policy = service.policy.current()
     soonest = _soonest(policy, ttl)
     if soonest is None:

@@ -51,7 +51,7 @@ def add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
 
 
 def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None, policy: Policy
-                ) -> list[tuple[QueueItem, Verdict]]:
+                ) -> list[tuple[str, str, Verdict]]:
     """The checkpoint's open interrupts become pending rows; every other row of the thread (all, for None) is
     resolved.
 
@@ -66,7 +66,7 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
         f" AND interrupt_id NOT IN ({marks})",
         (thread_id, *current),
     )
-    by_policy: list[tuple[QueueItem, Verdict]] = []
+    by_policy: list[tuple[str, str, Verdict]] = []
     for pending in items:
         review = pending.review
         verdict = review_verdict(policy, review, pending.graph)
@@ -83,7 +83,7 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
              json.dumps(request_actions(review)), item.rule, item.approvers),
         )
         if inserted and verdict.by_policy and review.request is not None:
-            by_policy.append((item, verdict))
+            by_policy.append((thread_id, item.interrupt_id, verdict))
         elif inserted:
             webhooks.enqueue_pending(tx, item)
     return by_policy

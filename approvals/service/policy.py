@@ -8,6 +8,7 @@ file: one reviewer, not the requester, for everything.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -15,9 +16,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from approvals.core.policy import NO_POLICY, Policy
+from approvals.core.policy import NO_POLICY, Policy, Verdict
 from approvals.core.policy_file import PolicyError, parse_policy
 from approvals.core.records import BUILTIN_GRAPH
+from approvals.store.database import Database
 from graphs.nodes import PolicyFor
 from graphs.tools import Policy as Needs
 
@@ -98,3 +100,24 @@ def policy_for_rules(current: Callable[[], Policy]) -> PolicyFor:
         return "self" if verdict.requester_may_approve else "reviewer"
 
     return policy_for
+
+
+def reevaluate(db: Database, policy: Policy) -> list[tuple[str, str, Verdict]]:
+    """The pending queue under `policy` (after a reload): each item's rule, outcome and approvers updated from the
+    call it asks for (kept on its index row), in one transaction. Returns the items the policy now decides itself.
+    """
+    rows = db.query("SELECT thread_id, interrupt_id, graph, requester, actions, policy, rule, approvers FROM pending"
+                    " WHERE status = 'pending' AND actions <> '[]'")
+    changed, by_policy = [], []
+    for row in rows:
+        verdict = policy.verdict([(tool, args) for tool, args in json.loads(row["actions"])], row["graph"],
+                                 row["requester"])
+        if (verdict.display, verdict.rule, verdict.approvers) != (row["policy"], row["rule"], row["approvers"]):
+            changed.append((verdict.display, verdict.rule, verdict.approvers, row["thread_id"], row["interrupt_id"]))
+        if verdict.by_policy:
+            by_policy.append((row["thread_id"], row["interrupt_id"], verdict))
+    if changed:
+        with db.transaction() as tx:
+            tx.executemany("UPDATE pending SET policy = ?, rule = ?, approvers = ? WHERE thread_id = ?"
+                           " AND interrupt_id = ? AND status = 'pending'", changed)
+    return by_policy

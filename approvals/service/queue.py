@@ -78,7 +78,7 @@ class QueueService(ServiceBase):
         """
         self._index_thread(thread_id)
 
-    def _index_thread(self, thread_id: str) -> list[tuple[QueueItem, Verdict]]:
+    def _index_thread(self, thread_id: str) -> list[tuple[str, str, Verdict]]:
         """`sync_index`'s work; returns the new items the policy decides itself."""
         with self._index_writer(thread_id) as (tx, snapshot):
             if snapshot is not None:
