@@ -139,3 +139,13 @@ def test_a_405_names_the_methods_of_routes_other_modules_add(service: ApprovalSe
     with TestClient(app) as http:
         answer = http.request("TRACE", "/api/extra")
     assert (answer.status_code, answer.headers["allow"]) == (405, "GET, HEAD")
+
+
+def test_what_schemathesis_found_in_the_oversight_routes_is_fixed(service: ApprovalService):
+    from approvals.http.oversight_api import oversight_routes
+
+    _, secret = api_tokens.create_token(service.db, "alice")
+    app = Starlette(routes=[*oversight_routes(lambda: service), *api_routes(lambda: service)])
+    with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as http:
+        assert http.get("/api/metrics?since=").status_code == 422
+        assert http.delete("/api/pauses/0/0").status_code == 404

@@ -110,7 +110,7 @@ def _metrics(service: ApprovalService, request: Request) -> MetricsOut:
     actor = _actor(service, request)
     raw = request.query_params.get("since")
     try:
-        since = iso(datetime.fromisoformat(raw)) if raw else None
+        since = iso(datetime.fromisoformat(raw)) if raw is not None else None  # an empty one is not a time
     except ValueError as error:
         raise ApiError(422, "invalid_query", f"since must be an ISO time, not {raw!r}.") from error
     found = metrics.oversight_metrics(service.db, actor, since)
@@ -138,6 +138,6 @@ def _pause(service: ApprovalService, actor: Actor, body: object) -> PausesOut:
 
 def _resume(service: ApprovalService, request: Request, kind: str, name: str) -> PausesOut:
     actor = _actor(service, request)
-    if not oversight.resume(service.db, kind, name, actor):
+    if kind not in ("tool", "graph") or not oversight.resume(service.db, kind, name, actor):  # documented: 404
         raise ApiError(404, "not_found", f"The {kind} {name!r} is not paused.")
     return _listed(service)
