@@ -229,3 +229,14 @@ def test_policy_explain_names_the_rule_and_its_outcome(tmp_path):
     assert 'approved by the policy (rule "partner-graph")' in partner.stdout
     bad = cli("policy", "explain", "issue_refund", "[1]", env=env)
     assert bad.returncode == 1 and "must be a JSON object" in bad.stderr
+
+
+def test_groups_come_from_the_id_token_claim_named_by_the_setting(monkeypatch):
+    from approvals.identity.accounts import groups_from_claims
+
+    token = {"email": "dana@example.com", "groups": ["finance", "legal"], "roles": "approvers, treasury"}
+    assert groups_from_claims(token) == {"finance", "legal"}
+    monkeypatch.setenv("APPROVAL_GROUPS_CLAIM", "roles")
+    assert groups_from_claims(token) == {"approvers", "treasury"}
+    assert groups_from_claims({"email": "x@example.com"}) == frozenset()
+    assert groups_from_claims({"roles": 7}) == frozenset()  # a claim of another shape grants nothing

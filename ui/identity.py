@@ -18,6 +18,7 @@ import resources
 from approvals.core.actors import Actor
 from approvals.core.errors import NotAllowed
 from approvals.identity import sessions, throttle
+from approvals.identity.accounts import groups_from_claims
 from ui.approval_widgets import escape_markdown
 
 
@@ -43,7 +44,8 @@ def current_actor() -> Actor | None:
     """The signed-in person, else this browser's private guest; None when its session has ended."""
     if oidc_configured() and st.user.get("is_logged_in"):
         email = str(st.user.get("email") or st.user.get("sub")).lower()
-        return Actor(email, "reviewer" if email in reviewer_emails() else "requester")
+        return Actor(email, "reviewer" if email in reviewer_emails() else "requester",
+                     groups=groups_from_claims(st.user.to_dict()))
     return sessions.actor_for(resources.approval_service().db, browser_token())
 
 

@@ -10,9 +10,9 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from approvals.core.actors import Actor, Role
 from approvals.core.errors import ApprovalError
@@ -109,10 +109,22 @@ def check_password(db: Database, username: str, password: str) -> Actor | None:
     return Actor(username, rows[0]["role"], groups=parse_groups(rows[0]["groups"])) if rows and matches else None
 
 
-def parse_groups(raw: str | Iterable[str] | None) -> frozenset[str]:
+def parse_groups(raw: object) -> frozenset[str]:
     """Groups from the stored comma-separated text, a CLI argument or an ID-token claim (a list or a string)."""
-    items = raw.split(",") if isinstance(raw, str) else list(raw or [])
+    if isinstance(raw, str):
+        items: list = raw.split(",")
+    else:
+        items = list(raw) if isinstance(raw, list | tuple | set | frozenset) else []
     return frozenset(str(item).strip() for item in items if str(item).strip())
+
+
+GROUPS_CLAIM = "APPROVAL_GROUPS_CLAIM"
+
+
+def groups_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:
+    """With st.login, a person's groups are the ID token's claim named by APPROVAL_GROUPS_CLAIM (default "groups"):
+    a list, or one comma-separated string. Read at every run from the sign-in, so a change shows at the next one."""
+    return parse_groups(claims.get(os.environ.get(GROUPS_CLAIM) or "groups"))
 
 
 def list_accounts(db: Database) -> list[Account]:
