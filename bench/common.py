@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from approvals.core.actors import Actor
+from approvals.identity.accounts import seed_demo_accounts
 from approvals.service.facade import ApprovalService
 from approvals.store.schema import Store, open_store
 from graphs import build_graph
@@ -76,6 +77,7 @@ def _fresh_postgres(server_url: str) -> Iterator[str]:
 def app_service(url: str) -> Iterator[ApprovalService]:
     """The service exactly as the app builds it, but with the offline model: we time our code, not an LLM."""
     store: Store = open_store(url)
+    seed_demo_accounts(store.db)  # the browser benchmarks sign in as carol and alice, who must exist
     try:
         yield ApprovalService(store, build_graph(store.checkpointer, ScriptedChatModel(), ledger=store.ledger))
     finally:

@@ -289,6 +289,8 @@ def test_deciding_the_last_item_shows_the_outcome_there(seeder):
     at.button(key="console_approve").click().run(timeout=30)
     assert not at.exception
     assert texts(at.success)[0].startswith("You decided this: approve at ")
+    captions = [shown(t) for t in texts(at.caption)]
+    assert any(t.startswith("Timeline: requested by carol at ") and "approve by alice at " in t for t in captions)
     wait_applied(seeder, item)
     assert [entry["tool"] for entry in seeder.store.ledger.entries()] == ["send_email"]
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "alice"

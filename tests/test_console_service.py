@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -207,6 +208,17 @@ def test_csv_export_has_who_what_when_and_the_edit_diff(service, decided):
     assert edited["edit"] == "issue_refund.amount: 250.0 → 200.0"
     assert edited["requested by"] == "carol" and edited["decided at"] and float(edited["waited (min)"]) >= 0
     assert next(row for row in rows if row["decision"] == "reject")["message"] == "No."
+
+
+def test_csv_export_says_what_was_proposed_and_what_ran(service, decided):
+    records = history.history(service, ALICE)
+    rows = list(csv.DictReader(io.StringIO(history.to_csv(records, history.proposed_arguments(service, records)))))
+    edited = next(row for row in rows if row["decision"] == "edit")
+    assert json.loads(edited["arguments"])["amount"] == 250.0 and json.loads(edited["ran with"])["amount"] == 200.0
+    rejected = next(row for row in rows if row["decision"] == "reject")
+    assert rejected["arguments"] and rejected["ran with"] == ""  # nothing ran
+    approved = next(row for row in rows if row["decision"] == "approve")
+    assert approved["arguments"] == approved["ran with"]
 
 
 def test_csv_export_of_nothing_is_just_the_header():

@@ -9,6 +9,7 @@ import resources
 from approvals.core.actors import Actor
 from approvals.core.records import DecisionRecord
 from approvals.service import history as decision_log
+from ui.approval_widgets import browser_zone, local_time
 from ui.oversight import oversight_numbers
 
 
@@ -25,11 +26,20 @@ def history(actor: Actor) -> None:
     )
     shown = [record for record in records if filters.matches(record)]
     st.caption(f"{len(shown)} of the latest {decision_log.HISTORY_LIMIT} decisions")
-    st.dataframe(decision_log.history_rows(shown), hide_index=True, key="console_audit_table")
-    st.download_button("Download CSV", decision_log.to_csv(shown), file_name="decisions.csv", mime="text/csv",
-                       key="console_audit_csv")
+    proposed = decision_log.proposed_arguments(resources.approval_service(), shown)
+    st.dataframe(readable_times(decision_log.history_rows(shown, proposed)), hide_index=True, key="console_audit_table")
+    st.download_button("Download CSV", decision_log.to_csv(shown, proposed), file_name="decisions.csv",
+                       mime="text/csv", key="console_audit_csv")
     charts(shown, actor)
     oversight_numbers(actor)
+
+
+def readable_times(rows: list[dict]) -> list[dict]:
+    """The table's times in the reader's own zone (the CSV keeps ISO UTC, for machines and other zones)."""
+    zone = browser_zone()
+    return [{**row, "decided at": local_time(row["decided at"], zone), "requested at": local_time(row["requested at"],
+                                                                                                  zone)}
+            for row in rows]
 
 
 def charts(records: list[DecisionRecord], actor: Actor) -> None:

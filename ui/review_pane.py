@@ -104,6 +104,7 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
              icon=decision_icon(decided.decision))
     else:
         st.warning(escape_markdown(str(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))))
+    timeline(decided)
     if decided.applied_at is None and decided.delivery_error:
         st.warning(escape_markdown(f"Decided, not yet delivered (try {decided.delivery_attempts}; next try"
                                    f" {decided.next_delivery_at}): {decided.delivery_error}"), icon="⏳")
@@ -112,6 +113,15 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
         st.error(escape_markdown(f"Resuming the agent failed: {run.error}"), icon="⚠️")
     elif run is not None and run.decision_id == decided.decision_id and run.active:
         st.caption("The agent is resuming with this decision…")
+
+
+def timeline(decided: DecisionRecord) -> None:
+    """The item's life in one line: requested, decided, delivered to the agent (or not yet)."""
+    steps = [f"requested by {decided.requested_by} at {local_time(decided.requested_at, seconds=True)}",
+             f"{decided.decision} by {decided.decided_by} at {local_time(decided.decided_at, seconds=True)}",
+             f"delivered to the agent at {local_time(decided.applied_at, seconds=True)}" if decided.applied_at
+             else "not yet delivered to the agent"]
+    st.caption(escape_markdown("Timeline: " + " → ".join(steps)))
 
 
 def review(pending: PendingApproval, actor: Actor) -> None:

@@ -71,20 +71,53 @@ def describe_diff(diffs: list[dict]) -> str:
 
 
 HISTORY_COLUMNS = (
-    "decided at", "decided by", "decision", "tool", "requested by", "requested at", "waited (min)", "edit", "message",
-    "thread",
+    "decided at", "decided by", "decision", "tool", "arguments", "ran with", "requested by", "requested at",
+    "waited (min)", "edit", "message", "thread",
 )
 
+Proposed = dict[tuple[str, str], dict]
+"""(thread_id, interrupt_id) → the arguments as proposed, from the pending index."""
 
-def history_rows(records: list[DecisionRecord]) -> list[dict]:
-    """The history table and the CSV: who decided what, when, how long it waited, and what was edited."""
-    return [
-        dict(zip(HISTORY_COLUMNS, (
-            r.decided_at, r.decided_by, r.decision, r.tool, r.requested_by, r.requested_at,
-            round(r.waited_seconds / 60, 2), describe_diff(r.edit_diff), r.message, r.thread_id,
-        ), strict=True))
-        for r in records
-    ]
+
+def proposed_arguments(service: ApprovalService, records: list[DecisionRecord]) -> Proposed:
+    """What each decided request proposed, read from the index (one query), so history can say what ran."""
+    thread_ids = sorted({r.thread_id for r in records})
+    found: Proposed = {}
+    for start in range(0, len(thread_ids), 500):
+        chunk = thread_ids[start:start + 500]
+        rows = service.db.query("SELECT thread_id, interrupt_id, args FROM pending WHERE thread_id IN"
+                                f" ({', '.join('?' * len(chunk))})", chunk)
+        found.update({(row["thread_id"], row["interrupt_id"]): json.loads(row["args"] or "{}") for row in rows})
+    return found
+
+
+def ran_with(record: DecisionRecord, proposed: dict) -> dict | None:
+    """The arguments the tool ran with: as proposed, with an edit's changes applied; None when nothing ran."""
+    if record.decision not in ("approve", "edit", "mixed"):
+        return None
+    after = dict(proposed)
+    for diff in record.edit_diff:
+        after.update({name: new for name, (_, new) in diff["changes"].items()})
+    return after
+
+
+def history_rows(records: list[DecisionRecord], proposed: Proposed | None = None) -> list[dict]:
+    """The history table and the CSV: who decided what, when, how long it waited, what was proposed, what it ran
+    with after any edit, and what was edited."""
+    proposed = proposed or {}
+    rows = []
+    for r in records:
+        before = proposed.get((r.thread_id, r.interrupt_id))
+        after = ran_with(r, before) if before is not None else None
+        rows.append(dict(zip(HISTORY_COLUMNS, (
+            r.decided_at, r.decided_by, r.decision, r.tool, _json(before), _json(after), r.requested_by,
+            r.requested_at, round(r.waited_seconds / 60, 2), describe_diff(r.edit_diff), r.message, r.thread_id,
+        ), strict=True)))
+    return rows
+
+
+def _json(value: dict | None) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -96,12 +129,12 @@ def spreadsheet_safe(value: object) -> object:
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def to_csv(records: list[DecisionRecord]) -> str:
+def to_csv(records: list[DecisionRecord], proposed: Proposed | None = None) -> str:
     """decisions.csv: requester names and messages are anyone's text, so none of it may open as a formula."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=HISTORY_COLUMNS)
     writer.writeheader()
-    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in history_rows(records))
+    writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in history_rows(records, proposed))
     return out.getvalue()
 
 
