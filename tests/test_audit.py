@@ -238,3 +238,23 @@ def test_the_cli_pauses_and_resumes_for_a_named_reviewer_and_both_are_chained(st
     assert [(e["type"], e["target"], e["decided_by"]) for e in chain(store)] == [
         ("pause", "issue_refund", "alice"), ("resume", "issue_refund", "bob")]
     assert cli("audit", "verify")[0] == 0
+
+
+def test_each_approval_of_a_four_eyes_item_gets_its_own_entry(store, tmp_path):
+    from approvals.core.errors import AwaitingApprovals
+    from approvals.service.policy import PolicySource
+
+    (tmp_path / "approvals.toml").write_text('[[rules]]\nname = "big-refunds"\ntool = "issue_refund"\n'
+                                             'when = "args.amount > 1000.0"\napprovers = 2\n')
+    service = ApprovalService(store, policy=PolicySource(tmp_path / "approvals.toml"))
+    thread_id = service.new_thread_id()
+    service.send_message(thread_id, "Refund order 2 for $5000", GUEST)
+    interrupt_id = service.pending_approval(thread_id, viewer=ALICE).interrupt_id
+    with pytest.raises(AwaitingApprovals):
+        service.decide(thread_id, interrupt_id, APPROVE, ALICE)
+    service.decide(thread_id, interrupt_id, APPROVE, BOB)
+    entries = chain(store)
+    assert [(e["type"], e["decided_by"]) for e in entries[:2]] == [("approval", "alice"), ("decision", "bob")]
+    assert (entries[0]["approved_by"], entries[0]["approvers_required"]) == (["alice"], 2)
+    assert entries[2]["type"] == "delivery"
+    assert evidence.verify_live(store.db) is None

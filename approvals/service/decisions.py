@@ -167,6 +167,7 @@ class DecisionService(QueueService):
                         webhooks.enqueue_progress(tx, row, review.summary(),
                                                   approvals_progress(tally.approved_by, verdict.approvers))
                         waiting = tally.approved_by
+                        oversight.chain_approval(tx, row, pending, actor, waiting, verdict.approvers)
                     else:
                         row.update(decision=tally.decision, response=tally.response, edit_diff=tally.edit_diff)
                 if not waiting:

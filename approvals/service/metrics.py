@@ -59,7 +59,9 @@ def oversight_metrics(db: Database, viewer: Actor, since: str | None = None,
     if not viewer.is_reviewer:
         raise NotAllowed("Only reviewers can read the oversight metrics.")
     fast = fast_seconds() if fast is None else fast
-    rows = db.query("SELECT entry FROM audit_log WHERE type = 'decision' AND recorded_at >= ? ORDER BY seq",
+    # an approval of a multi-approver item that waited for others is a reviewer's act too
+    rows = db.query("SELECT entry FROM audit_log WHERE type IN ('decision', 'approval') AND recorded_at >= ?"
+                    " ORDER BY seq",
                     (since or "",))
     entries = [json.loads(row["entry"]) for row in rows]
     people = [e for e in entries if not str(e.get("decided_by", "")).startswith(NOT_REVIEWERS)]

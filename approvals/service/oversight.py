@@ -39,9 +39,21 @@ class PausedTarget:
 
 def chain_decision(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor) -> None:
     """The decision's entry, with when its decider first opened the item (None: decided without opening it)."""
+    chain.append(tx, decision_event(row, pending.review, pending.graph, _opened_at(tx, pending, actor)))
+
+
+def chain_approval(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor, approved_by: tuple[str, ...],
+                   required: int) -> None:
+    """One approval of a multi-approver item that still waits for others: an entry of its own (type "approval",
+    not "decision": no decisions row answers for it), saying who has approved so far and how many must."""
+    event = decision_event(row, pending.review, pending.graph, _opened_at(tx, pending, actor))
+    chain.append(tx, {**event, "type": "approval", "approved_by": list(approved_by), "approvers_required": required})
+
+
+def _opened_at(tx: Transaction, pending: PendingApproval, actor: Actor) -> str | None:
     opened = tx.query("SELECT opened_at FROM item_opens WHERE thread_id = ? AND interrupt_id = ? AND opened_by = ?",
                       (pending.thread_id, pending.interrupt_id, actor.name))
-    chain.append(tx, decision_event(row, pending.review, pending.graph, opened[0]["opened_at"] if opened else None))
+    return opened[0]["opened_at"] if opened else None
 
 
 def chain_delivery(tx: Transaction, row: Row, applied_at: str) -> None:
