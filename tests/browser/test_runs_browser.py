@@ -41,6 +41,14 @@ def kill_mid_model_call(process: subprocess.Popen, model: OpenAICompatibleServer
     model.delay = 0.0
 
 
+def ask_for_refund(page: Page, base: str) -> str:
+    """The requester asks; the page shows the run working. Returns the conversation's id."""
+    open_conversation(page, base)
+    send(page, REFUND)
+    expect(page.get_by_text(WORKING)).to_be_visible()
+    return thread_in(page)
+
+
 def expect_card_after_reload(page: Page, url: str) -> None:
     page.goto(url)
     wait_ready(page)
@@ -65,10 +73,8 @@ def test_sigkill_mid_model_call_then_restart_and_reload_shows_the_card(
     env = {"DATABASE_URL": str(tmp_path / "app.db"), **slow_model.env(), **LEASE}
     process, base = start_streamlit(env, tmp_path / "before.log")
     try:
-        page = open_conversation(new_page(), base)
-        send(page, REFUND)
-        expect(page.get_by_text(WORKING)).to_be_visible()
-        thread_id = thread_in(page)
+        page = new_page()
+        thread_id = ask_for_refund(page, base)
         kill_mid_model_call(process, slow_model)
     finally:
         stop(process)
@@ -87,10 +93,8 @@ def test_replica_b_shows_the_run_working_refuses_another_and_finishes_it_when_a_
     first, first_url = start_streamlit(env, tmp_path / "first.log")
     second, second_url = start_streamlit(env, tmp_path / "second.log")
     try:
-        page = open_conversation(new_page(), first_url)
-        send(page, REFUND)
-        expect(page.get_by_text(WORKING)).to_be_visible()
-        thread_id = thread_in(page)
+        page = new_page()
+        thread_id = ask_for_refund(page, first_url)
         assert slow_model.started.wait(30)
 
         on_b = open_conversation(page.context.new_page(), f"{second_url}/?thread={thread_id}")  # same person
