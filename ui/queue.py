@@ -102,13 +102,14 @@ def queue_filter(actor: Actor, pending_tools: list[str]) -> QueueFilter:
     row = st.container(horizontal=True, vertical_alignment="bottom")
     search = row.text_input("Search", key="console_search", placeholder="Search tool, arguments, requester, title",
                             label_visibility="collapsed").strip()
-    sort = row.selectbox("Sort", list(SORT_LABELS), format_func=SORT_LABELS.__getitem__, key="console_sort",
-                         label_visibility="collapsed", width=170)
-    mine = row.toggle("Mine", key="console_mine", help="Only the items you have claimed")
     active = sum(bool(st.session_state[key]) for key in ("console_tool", "console_policy", "console_min_age",
-                                                           "console_requester"))
-    # In a popover: its widgets are drawn when it opens, so a reload does not wait for four widget bundles.
-    with row.popover(f"Filters ({active})" if active else "Filters", key="console_filters"):
+                                                           "console_requester", "console_mine"))
+    order = st.session_state["console_sort"]
+    sorted_by = "" if order == "age" else f" · {SORT_LABELS[order]}"
+    # In a popover: its widgets are drawn when it opens, so a reload does not wait for their widget bundles.
+    with row.popover((f"Filters ({active})" if active else "Filters") + sorted_by, key="console_filters"):
+        sort = st.selectbox("Sort", list(SORT_LABELS), format_func=SORT_LABELS.__getitem__, key="console_sort")
+        mine = st.toggle("Mine: only the items I have claimed", key="console_mine")
         tool_choices = sorted(set(pending_tools) | set(st.session_state["console_tool"]))
         tools = st.multiselect("Tool", tool_choices, key="console_tool")
         policies = st.multiselect("Policy", POLICIES, key="console_policy")
