@@ -11,6 +11,7 @@ from graphs.lab import run_experiment
 from graphs.lab_results import crash_rows, last_experiment, matrix_rows, save_experiment
 from graphs.lab_variants import VARIANTS, variant_source
 from ui.approval_widgets import short_time
+from ui.identity import current_actor
 
 MECHANISM = """
 A node's writes (its return value and anything it `send()`s through `CONFIG_KEY_SEND`) are dropped when it raises
@@ -27,12 +28,18 @@ resources.route_through_app()
 st.title("Durability lab")
 st.markdown(MECHANISM)
 
-runs = st.number_input("Runs per cell", min_value=1, max_value=100, value=10, key="durability_runs")
-if st.button("Run the experiment", key="durability_run", type="primary"):
+# A run replaces the results every visitor sees: reviewers only (checked again on the click itself).
+may_run = (actor := current_actor()) is not None and actor.is_reviewer
+runs = st.number_input("Runs per cell", min_value=1, max_value=100, value=10, key="durability_runs",
+                       disabled=not may_run)
+if st.button("Run the experiment", key="durability_run", type="primary", disabled=not may_run) and may_run:
     bar = st.progress(0.0, text="Starting")
     save_experiment(run_experiment(int(runs), lambda fraction, label: bar.progress(fraction, text=label)))
     bar.empty()
 
+if not may_run:
+    st.caption("Only reviewers can re-run the experiment (it replaces the results everyone sees); sign in on the"
+               " Reviewer console.")
 experiment = last_experiment()
 if experiment is None:
     st.info("No results yet: press **Run the experiment** (about ten seconds at 10 runs per cell).")

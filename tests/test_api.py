@@ -79,7 +79,14 @@ def test_the_queue_is_the_consoles_with_its_filters_and_paging(service, client):
     assert [i["thread_id"] for i in page["items"]] == [large[0]] and (page["total"], page["limit"]) == (3, 1)
     first = alice.get("/api/approvals").json()["items"][0]
     assert first["args_summary"] == "order_id=1234, amount=25.0" and first["claimed_by"] is None
-    assert first["url"] == f"http://localhost:8501/console?thread={small[0]}&interrupt={small[1]}"
+    assert first["url"] == f"http://testserver/console?thread={small[0]}&interrupt={small[1]}"  # the request's host
+
+
+def test_links_use_approval_base_url_when_set(service, client, monkeypatch):
+    item = request(service, SMALL)
+    monkeypatch.setenv("APPROVAL_BASE_URL", "https://approvals.example.com/")
+    answer = client(ALICE).get(f"/api/approvals/{item[0]}/{item[1]}").json()
+    assert answer["url"] == f"https://approvals.example.com/console?thread={item[0]}&interrupt={item[1]}"
 
 
 @pytest.mark.parametrize("query, reason", [

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 
 import pytest
+from conftest import ALICE, GUEST
 from streamlit.testing.v1 import AppTest
 
 from graphs.lab_results import SHIPPED_RESULTS, Experiment
@@ -13,8 +14,9 @@ PAGE = "../pages/durability.py"
 
 
 @pytest.fixture(autouse=True)
-def results_file(tmp_path, monkeypatch):
-    """Runs from the page are kept in a file of the test's own, not in the repository's data/."""
+def results_file(tmp_path, monkeypatch, page_store, browser_cookie):
+    """Runs from the page are kept in a file of the test's own, not in the repository's data/; the page's
+    database and its browser's cookie are the test's own too (no cookie: an anonymous browser)."""
     monkeypatch.setenv("DURABILITY_LAB_RESULTS", str(tmp_path / "durability-lab.json"))
 
 
@@ -36,8 +38,25 @@ def test_first_visit_shows_the_shipped_results_with_when_and_which_langgraph():
     assert shipped.langgraph_version == version("langgraph")  # re-measure (python -m graphs.lab measure) on upgrade
 
 
-def test_run_button_fills_both_tables_and_keeps_them_for_the_next_visit():
-    at = AppTest.from_file(PAGE).run(timeout=30)
+@pytest.fixture
+def reviewer(browser_cookie):
+    """This test's browser is signed in as alice, a reviewer."""
+    at = AppTest.from_file(PAGE)
+    browser_cookie.become(ALICE)
+    return at
+
+
+def test_a_guest_cannot_re_run_the_experiment(browser_cookie):
+    at = AppTest.from_file(PAGE)
+    browser_cookie.become(GUEST)
+    at.run(timeout=30)
+    assert at.button(key="durability_run").disabled
+    assert "Only reviewers can re-run the experiment" in " ".join(c.value for c in at.caption)
+    assert at.number_input(key="durability_runs").disabled and not at.exception
+
+
+def test_run_button_fills_both_tables_and_keeps_them_for_the_next_visit(reviewer):
+    at = reviewer.run(timeout=30)
     at.number_input(key="durability_runs").set_value(1)
     at.button(key="durability_run").click().run(timeout=120)
     assert not at.exception

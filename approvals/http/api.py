@@ -200,7 +200,7 @@ class _Api:
         held = claims.active_claims(service.db) if items else {}
         entries = [
             QueueEntry.model_validate({**asdict(item), "progress": item.progress,
-                                       "url": console_link(item.thread_id, item.interrupt_id),
+                                       "url": console_link(item.thread_id, item.interrupt_id, str(request.base_url)),
                                        "claimed_by": _holder(held.get((item.thread_id, item.interrupt_id)))})
             for item in items
         ]
@@ -210,7 +210,8 @@ class _Api:
     def _approval(self, request: Request, thread_id: str, interrupt_id: str) -> BaseModel:
         service = self._service()
         actor = _actor(service, request)
-        common = {"thread_id": thread_id, "interrupt_id": interrupt_id, "url": console_link(thread_id, interrupt_id)}
+        link = console_link(thread_id, interrupt_id, str(request.base_url))
+        common = {"thread_id": thread_id, "interrupt_id": interrupt_id, "url": link}
         try:  # unknown, or not the caller's to see: UnknownThread (404); an unknown interrupt: NotPending (404)
             pending = service.approval(thread_id, interrupt_id, viewer=actor)
         except AlreadyDecided:
