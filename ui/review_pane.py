@@ -131,7 +131,7 @@ def review(pending: PendingApproval, actor: Actor) -> None:
     request = pending.request
     st.subheader(escape_markdown(f"{pending.review.tool} for {pending.review.requested_by} · {pending.graph}"))
     try:
-        resources.approval_service().graph_for(pending.graph)
+        resources.approval_service().resumable(pending)
     except ApprovalError as error:
         unregistered_notice(error)
         allowed = False

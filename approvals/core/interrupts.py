@@ -61,6 +61,10 @@ class ThreadSnapshot:
     """Every node the checkpoint shows (ran before, or paused now): what identifies a graph without `graph_id`."""
     identified: bool = False
     """True when `graph` was found from `nodes` rather than read from the metadata."""
+    deployment: str = ""
+    """The Agent Server deployment the thread lives on; "" for the app's own checkpointer."""
+    assistant_id: str = ""
+    """On a deployment: the assistant to resume the thread with."""
 
     @property
     def messages(self) -> list[BaseMessage]:

@@ -100,6 +100,8 @@ class QueueItem:
     approvers: int = 1
     approved_by: str = ""
     """Comma-separated: who approved it so far, when it needs several approvers."""
+    deployment: str = ""
+    """The Agent Server deployment the item lives on ("" for the app's own checkpointer)."""
 
     @property
     def progress(self) -> str:
@@ -107,6 +109,11 @@ class QueueItem:
         if self.approvers < 2:
             return ""
         return approvals_progress(tuple(filter(None, self.approved_by.split(","))), self.approvers)
+
+    @property
+    def source(self) -> str:
+        """Where the item lives, as the queue names it: "deployment: graph" for a deployment's."""
+        return f"{self.deployment}: {self.graph}" if self.deployment else self.graph
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,10 @@ class PendingApproval:
     graph: str
     message_payload: dict | None
     messages: list[BaseMessage] = field(default_factory=list)
+    deployment: str = ""
+    """The Agent Server deployment the thread lives on ("" for the app's own checkpointer)."""
+    assistant_id: str = ""
+    """On a deployment: the assistant the thread is resumed with."""
 
     @property
     def request(self) -> HITLRequest | None:

@@ -85,7 +85,9 @@ class QueueEntry(BaseModel):
     policy: str
     args_summary: str
     created_at: str
-    graph: str = Field(description="The registered graph (langgraph.json / APPROVAL_GRAPHS) the thread runs on.")
+    graph: str = Field(description="The registered graph (langgraph.json / APPROVAL_GRAPHS) the thread runs on, or"
+                                   " a deployment's graph_id.")
+    deployment: str = Field("", description="The Agent Server deployment the item lives on; empty for local ones.")
     kind: Literal["hitl", "tool_approval", "raw"] = Field(
         description='"hitl" and "tool_approval" take {"decisions": [...]}; "raw" is answered with any JSON value.')
     claimed_by: str | None = Field(description="Who has the item open in the console right now, if anyone.")

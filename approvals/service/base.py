@@ -21,9 +21,11 @@ from langgraph.pregel import Pregel
 from approvals.core.actors import Actor
 from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread, UnregisteredGraph
 from approvals.core.interrupts import ThreadSnapshot, read_snapshot, with_graph
-from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP
+from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP, PendingApproval
 from approvals.core.visibility import may_see
 from approvals.service.policy import PolicySource, policy_for_rules
+from approvals.sources import deployments
+from approvals.sources.deployments import Deployment, DeploymentUnavailable, Remote
 from approvals.sources.registry import GraphRegistry, load_registry
 from approvals.store.database import Transaction
 from approvals.store.schema import Store
@@ -39,7 +41,7 @@ class ServiceBase:
     """What every part of the service shares: the store, the graphs, per-thread locks and reading a checkpoint."""
 
     def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None,
-                 policy: PolicySource | None = None):
+                 policy: PolicySource | None = None, remotes: dict[str, Deployment] | None = None):
         """`graph` is the built-in agent (default: built on the store, tool side effects in its ledger); every
         other graph comes from `registry` (default: langgraph.json plus APPROVAL_GRAPHS); who may decide what
         comes from `policy` (default: approvals.toml or APPROVALS_CONFIG, re-read when it changes)."""
@@ -51,6 +53,10 @@ class ServiceBase:
         self._followed_version = self.policy.current().version
         """The policy version the queue was last re-evaluated under (DecisionService.follow_policy)."""
         self.registry = registry if registry is not None else load_registry()
+        configured = remotes if remotes is not None else deployments.configured()
+        self.remotes = {name: Remote(deployment) for name, deployment in configured.items()}
+        """Agent Server deployments (APPROVAL_DEPLOYMENTS / approvals.toml): their threads are items too."""
+        self.replica_id = uuid.uuid4().hex
         # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
@@ -61,6 +67,21 @@ class ServiceBase:
         if name == UNKNOWN_GRAPH:
             raise UnregisteredGraph(UNKNOWN_GRAPH_HELP)
         return self.graph if name == BUILTIN_GRAPH else self.registry.load(name, self.store.checkpointer)
+
+    def resumable(self, pending: PendingApproval) -> None:
+        """Raise (UnregisteredGraph, DeploymentUnavailable) when the app cannot resume this item: refused before
+        anything is saved."""
+        if pending.deployment:
+            self.remote(pending.deployment)
+        else:
+            self.graph_for(pending.graph)
+
+    def remote(self, name: str) -> Remote:
+        """The configured deployment; one that is no longer configured is named, so nothing is taken as done."""
+        if name not in self.remotes:
+            raise DeploymentUnavailable(f"Deployment {name!r} is not configured here (APPROVAL_DEPLOYMENTS or"
+                                        " [deployments] in approvals.toml); its items wait until it is.")
+        return self.remotes[name]
 
     def graph_nodes(self) -> dict[str, frozenset[str]]:
         """Each loadable graph's node names, computed once: what a checkpoint without `graph_id` is matched against.
@@ -112,7 +133,16 @@ class ServiceBase:
     def _snapshot(self, thread_id: str) -> ThreadSnapshot | None:
         """The thread's latest checkpoint, its graph identified from its nodes when the metadata names none."""
         snapshot = read_snapshot(self.store.checkpointer, thread_id)
-        return None if snapshot is None else with_graph(snapshot, self.graph_nodes())
+        if snapshot is None:
+            deployment = self._deployment_of(thread_id)
+            return self.remote(deployment).snapshot(thread_id) if deployment else None
+        return with_graph(snapshot, self.graph_nodes())
+
+    def _deployment_of(self, thread_id: str) -> str:
+        """The deployment a thread without a local checkpoint was indexed from ("" for none)."""
+        rows = self.db.query("SELECT deployment FROM pending WHERE thread_id = ? AND deployment <> '' LIMIT 1",
+                             (thread_id,))
+        return str(rows[0]["deployment"]) if rows else ""
 
     @staticmethod
     def _config(thread_id: str, graph: str, requester: str | None) -> RunnableConfig:

@@ -107,7 +107,7 @@ class DecisionService(QueueService):
         pending = self.approval(thread_id, interrupt_id, viewer=actor)
         if request_digest is not None and request_digest != pending.review.digest:
             raise RequestChanged("The request changed since you opened it; look at it again before deciding.")
-        self.graph_for(pending.graph)  # an unregistered graph: refused before anything is saved
+        self.resumable(pending)  # an unregistered graph, an unknown deployment: refused before anything is saved
         decision = checked_decision(pending.review, response_for(pending.request))
         verdict = self._verdict(pending, decision, self._tally(pending))
         granted = check_policy(pending.review, decision, actor, verdict)
@@ -203,7 +203,7 @@ class DecisionService(QueueService):
         pending = self.approval(thread_id, interrupt_id, viewer=actor)
         if pending.request is None or pending.review.requested_by != actor.name:
             raise NotAllowed("Only the person who asked can withdraw a request.")
-        self.graph_for(pending.graph)
+        self.resumable(pending)
         message = f"Withdrawn by {actor.name}"
         raw = {"decisions": [{"type": "reject", "message": message} for _ in pending.request.action_requests]}
         decision = replace(checked_decision(pending.review, raw), name="withdraw")
@@ -244,13 +244,16 @@ class DecisionService(QueueService):
             if pending is None or pending.interrupt_id != interrupt_id:
                 snapshot = self._snapshot(thread_id)
                 pending = open_interrupt(snapshot, interrupt_id)
-                if pending is None and snapshot is not None and not snapshot.interrupts:
+                if pending is None and snapshot is not None and not snapshot.interrupts and not snapshot.deployment:
                     graph = self.graph_for(snapshot.graph)
                     config = with_clearance(self._run_config(thread_id, snapshot.graph, snapshot.requester), row)
                     if graph.get_state(config).next:
                         # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
                         graph.invoke(None, config, durability=DURABILITY)
-            if pending is not None:
+            if pending is not None and pending.deployment:  # compare-and-set done: now the server, by interrupt id
+                self.remote(pending.deployment).resume(thread_id, pending.assistant_id, interrupt_id,
+                                                       json.loads(row["response"]))
+            elif pending is not None:
                 config = with_clearance(self._run_config(thread_id, pending.graph, pending.review.requested_by), row)
                 resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
                 self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)

@@ -9,8 +9,8 @@ the queue, decisions); this class is only their sum, so callers keep one object.
 from __future__ import annotations
 
 from approvals.service.conversations import ConversationService
-from approvals.service.decisions import DecisionService
+from approvals.service.deployments import DeploymentService
 
 
-class ApprovalService(ConversationService, DecisionService):
+class ApprovalService(ConversationService, DeploymentService):
     """Conversations, the queue and decisions behind one object (st.cache_resource hands it to every page)."""

@@ -28,6 +28,8 @@ def pending_in(snapshot: ThreadSnapshot, with_messages: bool) -> list[PendingApp
             graph=snapshot.graph,
             message_payload=payload,
             messages=messages if with_messages else [],
+            deployment=snapshot.deployment,
+            assistant_id=snapshot.assistant_id,
         )
         for interrupt in snapshot.interrupts
     ]
@@ -72,15 +74,16 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
         verdict = review_verdict(policy, review, pending.graph)
         item = QueueItem(thread_id, pending.interrupt_id, pending.checkpoint_id, review.tool, review.requested_by,
                          verdict.display, review.summary(), review.created_at, pending.graph, review.kind,
-                         review.digest, rule=verdict.rule, approvers=verdict.approvers)
+                         review.digest, rule=verdict.rule, approvers=verdict.approvers, deployment=pending.deployment)
         args, amount, search = searchable(review, snapshot.title() if snapshot else "")
         inserted = tx.execute(
             "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
-            " created_at, status, graph, kind, request_digest, args, amount, search, actions, rule, approvers)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            " created_at, status, graph, kind, request_digest, args, amount, search, actions, rule, approvers,"
+            " deployment, assistant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
              item.args_summary, item.created_at, item.graph, item.kind, item.request_digest, args, amount, search,
-             json.dumps(request_actions(review)), item.rule, item.approvers),
+             json.dumps(request_actions(review)), item.rule, item.approvers, item.deployment, pending.assistant_id),
         )
         if inserted and verdict.by_policy and review.request is not None:
             by_policy.append((thread_id, item.interrupt_id, verdict))

@@ -54,7 +54,7 @@ class QueueService(ServiceBase):
         where, params = scoped(filters, viewer).where()
         rows = self.db.query(
             "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at, graph,"
-            f" kind, request_digest, args, rule, approvers, approved_by FROM pending WHERE {where}"
+            f" kind, request_digest, args, rule, approvers, approved_by, deployment FROM pending WHERE {where}"
             f" ORDER BY {filters.order_by()} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
@@ -90,7 +90,8 @@ class QueueService(ServiceBase):
         thread_ids = sorted({c.config["configurable"]["thread_id"] for c in self.store.checkpointer.list(None)})
         for thread_id in thread_ids:
             self.sync_index(thread_id)
-        open_rows = self.db.query("SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved'")
+        open_rows = self.db.query(  # a deployment's rows are kept true by its polling, not by our checkpoints
+            "SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved' AND deployment = ''")
         orphaned = {r["thread_id"] for r in open_rows}
         for thread_id in orphaned - set(thread_ids):
             self.db.execute("UPDATE pending SET status = 'resolved' WHERE thread_id = ?", (thread_id,))

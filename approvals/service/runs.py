@@ -31,6 +31,7 @@ from approvals.service.base import DURABILITY
 from approvals.service.decisions import DecisionService
 from approvals.service.index import add_thread_row, write_index
 from approvals.service.policy import PolicySource
+from approvals.sources.deployments import Deployment
 from approvals.sources.registry import GraphRegistry
 from approvals.store.database import Row, Transaction, iso, utcnow
 from approvals.store.schema import Store
@@ -68,8 +69,8 @@ class RunService(DecisionService):
     """The runs table, and carrying a run out: a message, a decision, or the continuation of a cut run."""
 
     def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None,
-                 policy: PolicySource | None = None):
-        super().__init__(store, graph, registry, policy)
+                 policy: PolicySource | None = None, remotes: dict[str, Deployment] | None = None):
+        super().__init__(store, graph, registry, policy, remotes)
         self.replica = new_replica_id()
         self.max_runs = max_runs()
         self._executing: set[str] = set()

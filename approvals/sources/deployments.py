@@ -1,0 +1,245 @@
+"""LangGraph Agent Server deployments as a source of items, through `langgraph-sdk` (LangSmith Deployment, self-hosted,
+`langgraph dev`, or any compatible server).
+
+Configured by `APPROVAL_DEPLOYMENTS="name=url,..."` or `[deployments.NAME]` tables in approvals.toml (`url`,
+`api_key_env`: the variable holding its x-api-key, `headers`: extra headers for custom auth). Their interrupts
+live behind the server's API, not in our database: this module reads them incrementally (a quiet poll costs two
+requests: the threads newer than a cursor, then a count), turns a server thread into the same ThreadSnapshot a
+local checkpoint gives, and resumes an interrupt by id with `multitask_strategy="reject"`. It knows nothing of
+the service: the service indexes what it reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from langchain_core.messages import convert_to_messages
+from langgraph.types import Interrupt
+from langgraph_sdk import get_sync_client
+from langgraph_sdk.errors import APIStatusError
+
+from approvals.core.errors import ApprovalError
+from approvals.core.interrupts import ThreadSnapshot
+
+log = logging.getLogger(__name__)
+
+FIELDS: list[Any] = ["thread_id", "updated_at", "created_at", "status", "metadata", "interrupts"]
+"""What a poll reads of each thread: no values (the conversation is read when an item is opened)."""
+FIRST_PAGE, PAGE = 20, 500
+TIMEOUT_S = 10.0
+RUN_TIMEOUT_S = 120.0
+
+
+class DeploymentUnavailable(ApprovalError):
+    """The deployment is down, refuses the key, or answered with an error: named, with the reason."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One Agent Server as configured: its name (shown on items), URL, the variable holding its key, extra headers."""
+
+    name: str
+    url: str
+    api_key_env: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def configured(env: str | None = None, config_file: Path | None = None) -> dict[str, Deployment]:
+    """approvals.toml's `[deployments.NAME]` tables, then APPROVAL_DEPLOYMENTS (which wins on a name both define)."""
+    path = config_file or Path(os.environ.get("APPROVALS_CONFIG") or "approvals.toml")
+    found = from_toml(path) if path.exists() else {}
+    found.update(parse_env(os.environ.get("APPROVAL_DEPLOYMENTS", "") if env is None else env))
+    return found
+
+
+def parse_env(raw: str) -> dict[str, Deployment]:
+    """`name=url,...`; a malformed entry is an error, not skipped silently."""
+    found = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, url = (part.strip() for part in entry.partition("="))
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise ValueError(f"APPROVAL_DEPLOYMENTS entry {entry!r} is not name=http(s)://url")
+        found[name] = Deployment(name, url.rstrip("/"))
+    return found
+
+
+def from_toml(path: Path) -> dict[str, Deployment]:
+    """Only the `deployments` table of the file (the rest is the policy's): url, api_key_env, headers."""
+    tables = tomllib.loads(path.read_text()).get("deployments", {})
+    found = {}
+    for name, table in tables.items():
+        unknown = set(table) - {"url", "api_key_env", "headers"}
+        if unknown or not str(table.get("url", "")).startswith(("http://", "https://")):
+            raise ValueError(f"{path}: [deployments.{name}] needs url = \"http(s)://...\" and knows only url,"
+                             f" api_key_env, headers (got {sorted(table)})")
+        headers = {str(k): str(v) for k, v in (table.get("headers") or {}).items()}
+        found[name] = Deployment(name, str(table["url"]).rstrip("/"), str(table.get("api_key_env", "")), headers)
+    return found
+
+
+class Remote:
+    """One deployment behind langgraph-sdk's sync client; counts its requests (the benchmark reads them)."""
+
+    def __init__(self, deployment: Deployment, timeout: float = TIMEOUT_S):
+        self.deployment, self.name = deployment, deployment.name
+        api_key = os.environ.get(deployment.api_key_env) if deployment.api_key_env else None
+        self._client = get_sync_client(url=deployment.url, api_key=api_key, headers=deployment.headers or None,
+                                       timeout=(timeout, RUN_TIMEOUT_S, timeout, timeout))
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def _call(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """One request; any failure becomes DeploymentUnavailable naming the deployment and why."""
+        with self._lock:
+            self.requests += 1
+        try:
+            return call(*args, **kwargs)
+        except APIStatusError as error:
+            raise DeploymentUnavailable(f"Deployment {self.name!r} ({self.deployment.url}) {refusal(error)}"
+                                        f" ({what}).") from error
+        except httpx.HTTPError as error:
+            raise DeploymentUnavailable(f"Deployment {self.name!r} ({self.deployment.url}) is unreachable"
+                                        f" ({what}): {type(error).__name__}: {error}") from error
+
+    # -- polling -------------------------------------------------------------------------------------------
+
+    def newer_than(self, cursor: str) -> list[dict]:
+        """Interrupted threads updated after `cursor`, newest first: one request when nothing changed."""
+        return list(self._newer_than(cursor))
+
+    def count(self) -> int:
+        """How many threads are interrupted: compared with the index, it tells whether one left or arrived unseen."""
+        return int(self._call("count interrupted threads", self._client.threads.count, status="interrupted"))
+
+    def interrupted(self) -> list[dict]:
+        """Every interrupted thread (pages of 500): the first poll, and a poll whose count did not add up."""
+        return list(self._interrupted())
+
+    def _newer_than(self, cursor: str) -> Iterator[dict]:
+        offset, limit = 0, FIRST_PAGE
+        while True:
+            page = self._search(limit, offset)
+            for thread in page:
+                if str(thread["updated_at"]) <= cursor:
+                    return
+                yield thread
+            if len(page) < limit:
+                return
+            offset, limit = offset + limit, PAGE
+
+    def _interrupted(self) -> Iterator[dict]:
+        offset = 0
+        while True:
+            page = self._search(PAGE, offset)
+            yield from page
+            if len(page) < PAGE:
+                return
+            offset += PAGE
+
+    def _search(self, limit: int, offset: int) -> list[dict]:
+        return list(self._call("list interrupted threads", self._client.threads.search, status="interrupted",
+                               sort_by="updated_at", sort_order="desc", limit=limit, offset=offset, select=FIELDS))
+
+    # -- one thread ------------------------------------------------------------------------------------------
+
+    def snapshot(self, thread_id: str, thread: dict | None = None) -> ThreadSnapshot:
+        """The server's thread as a snapshot: from `thread` (a poll's row) or read now (with its conversation)."""
+        if thread is None:
+            thread = dict(self._call("read a thread", self._client.threads.get, thread_id))
+        interrupts = server_interrupts(thread)
+        if not interrupts and thread.get("status") == "interrupted" and "values" in thread:
+            interrupts = self._interrupts_from_state(thread_id)  # some servers leave `interrupts` empty (#6362)
+        metadata = thread.get("metadata") or {}
+        raw_values = thread.get("values")
+        values: dict[str, Any] = dict(raw_values) if isinstance(raw_values, dict) else {}
+        if isinstance(values.get("messages"), list):
+            values["messages"] = convert_to_messages(values["messages"])
+        requester = metadata.get("requester")
+        return ThreadSnapshot(
+            thread_id=thread_id, checkpoint_id=str(thread.get("updated_at")), created_at=str(thread["updated_at"]),
+            graph=str(metadata.get("graph_id") or "agent"), requester=str(requester) if requester else None,
+            values=values, interrupts=interrupts, deployment=self.name,
+            assistant_id=str(metadata.get("assistant_id") or metadata.get("graph_id") or ""),
+        )
+
+    def _interrupts_from_state(self, thread_id: str) -> list[Interrupt]:
+        state = self._call("read a thread's state", self._client.threads.get_state, thread_id)
+        return [Interrupt(value=i.get("value"), id=str(i["id"])) for task in state.get("tasks") or []
+                for i in task.get("interrupts") or []]
+
+    def resume(self, thread_id: str, assistant_id: str, interrupt_id: str, value: Any) -> None:
+        """Resume one interrupt by id and wait for the run to end; a busy thread (409) or a down server raises."""
+        run = self._call("resume the thread", self._client.runs.create, thread_id, assistant_id,
+                         command={"resume": {interrupt_id: value}}, multitask_strategy="reject")
+        self._call("wait for the run", self._client.runs.join, thread_id, run["run_id"])
+
+    def start_run(self, assistant_id: str, input: Any, metadata: dict | None = None,
+                  thread_id: str | None = None) -> tuple[str, str]:
+        """Create (or continue) a thread and start a run on it: (thread_id, run_id). For agents run remotely."""
+        if thread_id is None:
+            thread_id = str(self._call("create a thread", self._client.threads.create, metadata=metadata)["thread_id"])
+        run = self._call("start a run", self._client.runs.create, thread_id, assistant_id, input=input,
+                         metadata=metadata, multitask_strategy="reject")
+        return thread_id, str(run["run_id"])
+
+    def wait(self, thread_id: str, run_id: str) -> None:
+        self._call("wait for the run", self._client.runs.join, thread_id, run_id)
+
+    def state(self, thread_id: str) -> dict:
+        """The thread's current state as the server reports it (values, next, tasks with their interrupts)."""
+        return dict(self._call("read a thread's state", self._client.threads.get_state, thread_id))
+
+
+def server_interrupts(thread: dict) -> list[Interrupt]:
+    """`{task_id: [{"id", "value"}]}` → one Interrupt per entry, in the server's order."""
+    found = thread.get("interrupts") or {}
+    return [Interrupt(value=i.get("value"), id=str(i["id"])) for entries in found.values() for i in entries or []]
+
+
+def refusal(error: APIStatusError) -> str:
+    status = error.response.status_code
+    if status in (401, 403):
+        return f"refuses the API key (HTTP {status})"
+    if status == 409:
+        return "says the thread is busy with another run (HTTP 409); it is tried again"
+    return f"answered HTTP {status}"
+
+
+def newest(threads: list[dict], cursor: str) -> str:
+    """The cursor after these threads: the latest `updated_at` seen."""
+    return max([cursor, *(str(t["updated_at"]) for t in threads)])
+
+
+class Poller(Protocol):
+    """What the polling loop drives (the service)."""
+
+    def poll_deployments(self) -> None: ...
+
+
+class DeploymentLoop:
+    """A daemon thread polling the deployments every `interval` seconds until `stop()`."""
+
+    def __init__(self, service: Poller, interval: float = 1.0):
+        self._service, self._interval = service, interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deployment-polling", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._service.poll_deployments()
+            except Exception:  # a database hiccup: the next round tries again; deployment errors are recorded
+                log.exception("deployment polling failed; retrying")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=10)
