@@ -4,9 +4,10 @@ The middleware gives every browser that loads a page a server-side session in an
 survives reloads, new tabs and app restarts. The lifespan starts the webhook sender with the server, not with
 the first visitor: events committed before a restart go out even if nobody opens the app. It starts interrupt
 discovery the same way, so items that workers (other processes) write reach the queue within about a second,
-and the run runner, whose heartbeat loop takes over runs cut by a crash (this replica's predecessor or another
-replica) as soon as their lease runs out, the delivery loop that retries decisions whose resume did not take, and
-the identity housekeeping (one replica purges ended sessions, dead tokens and old sign-in failures).
+the run runner, whose heartbeat loop takes over runs cut by a crash (this replica's predecessor or another
+replica) as soon as their lease runs out, the delivery loop that retries decisions whose resume did not take, the
+identity housekeeping (one replica purges ended sessions, dead tokens and old sign-in failures), and the polling
+of Agent Server deployments (APPROVAL_DEPLOYMENTS).
 """
 
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from approvals.http.web import BrowserSessionMiddleware, FrameGuardMiddleware
 from approvals.identity.housekeeping import HousekeepingLoop
 from approvals.notify.webhooks import start_sender
 from approvals.service.delivery import DeliveryLoop
+from approvals.sources.deployments import DeploymentLoop
 from approvals.sources.discovery import DiscoveryLoop
 
 
@@ -32,9 +34,12 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
     resources.background_runner()  # its loop starts now: cut runs are finished before anyone reloads
     deliveries = DeliveryLoop(resources.approval_service())  # decisions whose resume did not take, with backoff
     housekeeping = HousekeepingLoop(resources.approval_service().db)
+    polling = DeploymentLoop(resources.approval_service()) if resources.approval_service().remotes else None
     try:
         yield
     finally:
+        if polling is not None:
+            polling.stop()
         housekeeping.stop()
         deliveries.stop()
         discovery.stop()

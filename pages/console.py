@@ -14,7 +14,7 @@ from approvals.identity.accounts import demo_mode
 from approvals.service import expiry
 from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
-from ui.delivery import undelivered
+from ui.delivery import deployment_status, undelivered
 from ui.history import history
 from ui.identity import attack_notes, sign_in, sign_out, signed_in_actor
 from ui.oversight import stop_switch
@@ -53,6 +53,7 @@ if queue_tab.open:
     list_col, item_col = queue_tab.columns([11, 9], gap="medium")
     with list_col:
         stop_switch(actor)
+        deployment_status()
         undelivered(actor)
         queue()
     with item_col:

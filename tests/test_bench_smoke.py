@@ -17,6 +17,7 @@ TINY = {
     "decision.py": ["--rounds", "2"],
     "bulk.py": ["--items", "3"],
     "runs.py": ["--conversations", "2", "--many", "3", "--delay-ms", "50"],
+    "deployments.py": ["--threads", "3", "--lag-rounds", "2"],
     "queue.py": ["--threads", "80", "--pending", "5", "--foreign", "8", "--foreign-pending", "2", "--rounds", "2"],
 }
 

@@ -1,4 +1,5 @@
-"""The console's "decided, not yet delivered" list: decisions whose agent has not got them yet, and why.
+"""What the console says about delivery: decisions whose agent has not got them yet (and why), and deployments
+that are down or refuse the key.
 
 Such a decision is not done: the agent still waits. Reviewers see each with its reason and the next retry, drawn
 as plain table cells (never markdown: the reason may quote an agent's error).
@@ -11,6 +12,15 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
+from ui.approval_widgets import escape_markdown
+
+
+def deployment_status() -> None:
+    """One error per deployment whose last poll failed, naming it and why; nothing while all answer."""
+    for health in resources.approval_service().deployment_health():
+        if health.status == "down":
+            st.error(escape_markdown(f"{health.error} Last tried {health.checked_at}; its items wait, everything"
+                                     " else keeps working."), icon="🔌")
 
 
 def undelivered(actor: Actor) -> None:

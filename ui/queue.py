@@ -263,7 +263,7 @@ def graph_label(item: QueueItem, registered: bool) -> str:
     """The graph's name as the queue shows it: unknown and unregistered graphs say so."""
     if item.graph == UNKNOWN_GRAPH:
         return "graph unknown: open it for what to do"
-    return item.graph if registered else f"{item.graph} (not registered)"
+    return item.source if registered or item.deployment else f"{item.graph} (not registered)"
 
 
 def read_selection() -> ItemKey | None:

@@ -67,7 +67,11 @@ def review_pane(actor: Actor) -> None:
         show_error(error)
         return
     flash()
-    pending = service.pending_approval(thread_id, viewer=actor, with_messages=True, interrupt_id=current[1] or None)
+    try:  # a deployment's item is read from its server, which may be down
+        pending = service.pending_approval(thread_id, viewer=actor, with_messages=True, interrupt_id=current[1] or None)
+    except ApprovalError as error:
+        show_error(error)
+        return
     interrupt_id = current[1] or (pending.interrupt_id if pending else None)
     set_param("interrupt", interrupt_id)
     if interrupt_id and (decided := service.decision(thread_id, interrupt_id, viewer=actor)):

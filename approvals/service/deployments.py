@@ -101,5 +101,7 @@ class DeploymentService(DecisionService):
             " OR lease_until < ?)", (self.replica_id, later(POLL_LEASE_S), name, self.replica_id, utcnow())) == 1
 
     def _record_poll(self, name: str, cursor: str, status: str, error: str) -> None:
-        self.db.execute("UPDATE deployments SET cursor = ?, status = ?, error = ?, checked_at = ? WHERE name = ?",
-                        (cursor, status, error[:1000], utcnow(), name))
+        self.db.execute(
+            "INSERT INTO deployments (name, cursor, status, error, checked_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, status = excluded.status,"
+            " error = excluded.error, checked_at = excluded.checked_at", (name, cursor, status, error[:1000], utcnow()))
