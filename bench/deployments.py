@@ -20,12 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 sys.path.insert(1, str(ROOT / "tests"))
 
-from deployment_server import langgraph_dev  # noqa: E402
+from deployment_server import langgraph_dev
 
-from approvals.service.facade import ApprovalService  # noqa: E402
-from approvals.sources.deployments import PAGE, Deployment, DeploymentLoop, Remote  # noqa: E402
-from approvals.store.schema import open_store  # noqa: E402
-from bench.common import REVIEWER, arguments, backend_name, fresh_database, median, report, seconds  # noqa: E402
+from approvals.service.facade import ApprovalService
+from approvals.sources.deployments import PAGE, Deployment, DeploymentLoop, Remote
+from approvals.store.schema import open_store
+from bench.common import REVIEWER, arguments, backend_name, fresh_database, median, report, seconds
 
 LAG_TARGET_S = 5.0
 POLL_INTERVAL_S = 1.0

@@ -15,9 +15,9 @@ from harness import ROOT, sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Page, expect
 
 sys.path.insert(0, str(ROOT / "tests"))
-from deployment_server import free_port, langgraph_dev  # noqa: E402
+from deployment_server import free_port, langgraph_dev
 
-from approvals.sources.deployments import Deployment, Remote  # noqa: E402
+from approvals.sources.deployments import Deployment, Remote
 
 pytestmark = pytest.mark.browser
 
