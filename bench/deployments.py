@@ -10,6 +10,7 @@ Against a real `langgraph dev` (tests/deployment_server.py) with `--threads` int
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import time
@@ -57,6 +58,7 @@ def lag_once(service: ApprovalService, remote: Remote) -> float:
 
 def main() -> None:
     args = arguments(__doc__ or "", threads=1000, lag_rounds=20)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # `timeout` stops us: the server is stopped with us
     with tempfile.TemporaryDirectory(prefix="bench-lgdev-") as directory, \
             langgraph_dev(Path(directory), Path(directory) / "effects.txt") as base, \
             fresh_database(args.database_url) as url:

@@ -260,18 +260,22 @@ class DecisionService(QueueService):
             with self._index_writer(thread_id) as (tx, snapshot):  # one commit: decision, thread list, index
                 by_policy = write_index(tx, thread_id, snapshot, self.policy.current())
                 # the run ended, but not past this interrupt (a wrong graph, a swallowed resume): not applied
-                applied = None if open_interrupt(snapshot, interrupt_id) is not None else self._mark_delivered(tx, row)
+                summary = pending.review.summary() if pending else None
+                applied = None if open_interrupt(snapshot, interrupt_id) is not None \
+                    else self._mark_delivered(tx, row, summary)
         self.decide_by_policy(by_policy)
         return applied
 
-    def _mark_delivered(self, tx: Transaction, row: Row) -> str:
+    def _mark_delivered(self, tx: Transaction, row: Row, summary: str | None) -> str:
         """Applied, the thread touched, and "approval.decided" queued: only now has the agent got the decision."""
         now = utcnow()
         if delivery.delivered(tx, row["decision_id"], now):
             tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, row["thread_id"]))
-            summary = tx.query("SELECT args_summary FROM pending WHERE thread_id = ? AND interrupt_id = ?",
-                               (row["thread_id"], row["interrupt_id"]))
-            webhooks.enqueue_decided(tx, row, summary[0]["args_summary"] if summary else "")
+            if summary is None:  # resumed before (a crash, another client): the index still has what was asked
+                rows = tx.query("SELECT args_summary FROM pending WHERE thread_id = ? AND interrupt_id = ?",
+                                (row["thread_id"], row["interrupt_id"]))
+                summary = rows[0]["args_summary"] if rows else ""
+            webhooks.enqueue_decided(tx, row, summary)
             oversight.chain_delivery(tx, row, now)
         return now
 
