@@ -90,6 +90,8 @@ def clearance(review: ReviewRequest, actor: Actor) -> Policy:
 
 def edited_actions(review: ReviewRequest, resume: Any) -> list[tuple[str, dict]]:
     """The (tool, args) a recorded resume value's edits run instead (an earlier approver's edit, read back)."""
+    if review.kind == "raw":
+        return []  # a raw interrupt's answer is any JSON value (a string, a list): it edits no action
     decisions = [resume] if review.kind == "tool_approval" else (resume or {}).get("decisions", [])
     return [(d["edited_action"]["name"], d["edited_action"]["args"]) for d in decisions
             if isinstance(d, dict) and d.get("type") == "edit" and isinstance(d.get("edited_action"), dict)]
