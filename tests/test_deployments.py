@@ -80,6 +80,8 @@ def test_configuration_from_the_environment_and_approvals_toml(tmp_path, monkeyp
     assert found["local"] == Deployment("local", "http://127.0.0.1:2024")
     with pytest.raises(ValueError, match="name=http"):
         deployments.parse_env("just-a-name")
+    config.write_text("[[rules]\nname =")  # a file the policy refuses: the app still starts, without its deployments
+    assert deployments.configured("", config) == {}
     config.write_text('[deployments.bad]\nurl = "ftp://x"\n')
     with pytest.raises(ValueError, match=r"\[deployments.bad\]"):
         deployments.from_toml(config)

@@ -55,7 +55,11 @@ class Deployment:
 def configured(env: str | None = None, config_file: Path | None = None) -> dict[str, Deployment]:
     """approvals.toml's `[deployments.NAME]` tables, then APPROVAL_DEPLOYMENTS (which wins on a name both define)."""
     path = config_file or Path(os.environ.get("APPROVALS_CONFIG") or "approvals.toml")
-    found = from_toml(path) if path.exists() else {}
+    try:
+        found = from_toml(path) if path.exists() else {}
+    except tomllib.TOMLDecodeError as error:  # the policy reads the same file and shows reviewers its errors
+        log.error("%s does not parse (%s): no deployments are read from it", path, error)
+        found = {}
     found.update(parse_env(os.environ.get("APPROVAL_DEPLOYMENTS", "") if env is None else env))
     return found
 
