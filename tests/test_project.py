@@ -47,3 +47,4 @@ def test_the_readme_test_command_installs_the_pins_and_runs_ruff_mypy_and_the_su
     assert "pip install -r requirements.txt" in command
     assert command.endswith("&& ruff check . && mypy && python -m pytest")
     assert "apt-get install -y chromium postgresql" in command
+    assert "npm ci --prefix tests/oidc" in command, "the st.login tests' OpenID Connect provider is installed"

@@ -34,11 +34,11 @@ def free_port() -> int:
 
 
 def start_streamlit(
-    env_overrides: dict[str, str], log_path: Path, script: str = "app.py"
+    env_overrides: dict[str, str], log_path: Path, script: str = "app.py", port: int | None = None
 ) -> tuple[subprocess.Popen, str]:
     """Start the app (or another `script`, served the same way) like a user would; return the process and its base
-    URL once /_stcore/health answers."""
-    port = free_port()
+    URL once /_stcore/health answers. `port` when something must know the URL first (an OIDC client's redirect)."""
+    port = port or free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env_overrides}
     if "OPENAI_API_KEY" not in env_overrides:  # the offline scripted model, unless a test brings a model server
         env.pop("OPENAI_API_KEY", None)
