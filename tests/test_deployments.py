@@ -21,6 +21,7 @@ from approvals.core.errors import AlreadyDecided
 from approvals.http.api import api_routes
 from approvals.identity import api_tokens
 from approvals.service.facade import ApprovalService
+from approvals.service.policy import PolicySource
 from approvals.sources import deployments
 from approvals.sources.deployments import Deployment, DeploymentUnavailable, Remote
 from approvals.store.schema import Store, open_store
@@ -136,6 +137,42 @@ def test_a_thread_resumed_directly_on_the_server_leaves_the_queue(store, server,
     remote.resume(thread_id, "shipper", item.interrupt_id, APPROVE)  # Studio, or another client
     assert items_of(service, thread_id) == []
     assert shipped(effects) == ["42|1 Main St"]
+
+
+SHIPPING_POLICY = """
+[[rules]]
+name = "no-po-boxes"
+tool = "ship_order"
+when = "args.address.startsWith('PO Box')"
+decide = "deny"
+message = "We never ship to PO boxes."
+
+[[rules]]
+name = "house-addresses"
+tool = "ship_order"
+graph = "shipper"
+decide = "approve"
+"""
+
+
+def test_a_policy_auto_decision_for_a_deployment_item_resumes_its_thread(store, server, remote, effects,
+                                                                         tmp_path):
+    policy_file = tmp_path / "approvals.toml"
+    policy_file.write_text(SHIPPING_POLICY)
+    service = ApprovalService(store, remotes={"prod": Deployment("prod", server[0])},
+                              policy=PolicySource(policy_file))
+    approved, denied = pause(remote), pause(remote, "Ship order 43 to PO Box 9")
+    service.poll_deployment("prod")
+    [shipping] = service.decisions(thread_id=approved, viewer=ALICE)
+    assert (shipping.decided_by, shipping.decision, shipping.tool) == ("policy:house-addresses", "approve",
+                                                                       "ship_order")
+    [refused] = service.decisions(thread_id=denied, viewer=ALICE)
+    assert (refused.decided_by, refused.decision, refused.message) == (
+        "policy:no-po-boxes", "reject", "We never ship to PO boxes.")
+    assert shipping.applied_at and refused.applied_at
+    assert shipped(effects) == ["42|1 Main St"]  # the server's own tool ran for the approved thread only
+    assert items_of(service, approved) == [] and items_of(service, denied) == []
+    assert remote.snapshot(approved).interrupts == [] and remote.snapshot(denied).interrupts == []
 
 
 def test_a_down_deployment_is_named_with_the_reason_and_the_others_keep_working(store, server, remote, effects):
