@@ -296,6 +296,32 @@ def test_deciding_the_last_item_shows_the_outcome_there(seeder):
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "alice"
 
 
+def test_timeline_lists_who_opened_and_claimed_and_the_conversation_who_decided(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay")
+    at = opened(item)
+    timeline = next(t for t in map(shown, texts(at.caption)) if t.startswith("Timeline: "))
+    assert timeline.startswith("Timeline: requested by carol at ")
+    assert " → opened by alice at " in timeline and " → claimed by alice at " in timeline
+
+    at.button(key="console_approve").click().run(timeout=30)
+    assert not at.exception
+    timeline = next(t for t in map(shown, texts(at.caption)) if t.startswith("Timeline: "))
+    assert "opened by alice at " in timeline and "claimed by alice at " in timeline
+    assert "approve by alice at " in timeline
+    reviews = [m.text[0].value for m in at.chat_message if m.name == "review"]
+    assert len(reviews) == 1 and reviews[0].startswith("✅ Approved by alice at ")
+
+
+def test_timeline_is_not_shown_to_another_requester(seeder):
+    item = ask(seeder, "Email jo@example.com about the delay", GUEST)
+    opened(item)  # alice opens and claims it
+    at = opened(item, CAROL)  # carol is signed in, but it is not her request
+    assert not at.exception
+    assert texts(at.error)  # the page says it cannot show this conversation
+    assert not [t for t in map(shown, texts(at.caption)) if "Timeline" in t or "opened by" in t]
+    assert not at.chat_message
+
+
 def test_stale_approve_says_who_decided_first(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     at = opened(item)

@@ -12,7 +12,7 @@ import pytest
 from conftest import ALICE, BOB, CAROL, GUEST
 from langchain_core.messages import ToolMessage
 
-from approvals.core.actors import EXPIRY
+from approvals.core.actors import EXPIRY, Actor
 from approvals.core.errors import NotAllowed, UnknownThread
 from approvals.core.records import DecisionRecord, QueueItem
 from approvals.service import claims, expiry, history
@@ -100,6 +100,29 @@ def test_opening_again_renews_own_claim(service):
     claims.claim(service.db, "t1", "i1", ALICE, minutes=5, now=start)
     renewed = claims.claim(service.db, "t1", "i1", ALICE, minutes=5, now=start + timedelta(minutes=4))
     assert renewed.expires_at.startswith("2026-01-01T10:09:00")
+
+
+def test_timeline_keeps_who_opened_and_claimed_after_the_claim_is_gone(service):
+    item = ask(service, "Email jo@example.com about the delay")
+    start = datetime.fromisoformat("2026-01-01T10:00:00+00:00")
+    claims.claim(service.db, item.thread_id, item.interrupt_id, ALICE, minutes=5, now=start)
+    claims.claim(service.db, item.thread_id, item.interrupt_id, ALICE, minutes=5, now=start + timedelta(minutes=4))
+    claims.release(service.db, item.thread_id, item.interrupt_id, ALICE)
+    claims.claim(service.db, item.thread_id, item.interrupt_id, BOB, now=start + timedelta(minutes=6))
+    steps = service.item_steps(item.thread_id, item.interrupt_id, viewer=ALICE)
+    assert [(s.step, s.by) for s in steps] == [("claimed", "alice"), ("claimed", "bob"), ("opened", "alice"),
+                                               ("opened", "bob")]  # the claims' own times; opens are "now"
+    assert steps[0].at.startswith("2026-01-01T10:00:00")  # a renewal does not move the claim's start
+    assert service.item_steps(item.thread_id, item.interrupt_id, viewer=CAROL)  # the requester sees their own
+
+
+def test_timeline_is_refused_to_someone_who_may_not_see_the_item(service):
+    item = ask(service, "Email jo@example.com about the delay")
+    claims.claim(service.db, item.thread_id, item.interrupt_id, ALICE)
+    with pytest.raises(UnknownThread):
+        service.item_steps(item.thread_id, item.interrupt_id, viewer=Actor("dave", "requester"))
+    with pytest.raises(UnknownThread):  # an edited thread id reads nothing either
+        service.item_steps(item.thread_id + "x", item.interrupt_id, viewer=ALICE)
 
 
 def test_take_over_moves_the_claim_and_the_old_holder_is_told(service):

@@ -30,7 +30,7 @@ from ui.approval_widgets import (
 )
 from ui.bulk import apply_in_background
 from ui.chat import AVATARS, chat_entries
-from ui.human import destructive_calls
+from ui.human import destructive_calls, outcome_line
 from ui.identity import require_actor
 from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
 from ui.queue import ItemKey, go, neighbour, open_item, opened, set_param
@@ -81,7 +81,7 @@ def review_pane(actor: Actor) -> None:
     else:
         review(pending, actor)
         return
-    conversation(service.messages(thread_id, viewer=actor))
+    conversation(service.messages(thread_id, viewer=actor), decided_lines(thread_id, actor))
 
 
 def flash() -> None:
@@ -108,7 +108,7 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
              icon=decision_icon(decided.decision))
     else:
         st.warning(escape_markdown(str(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))))
-    timeline(decided)
+    timeline(decided.thread_id, decided.interrupt_id, actor, (decided.requested_by, decided.requested_at), decided)
     if decided.applied_at is None and decided.delivery_error:
         st.warning(escape_markdown(f"Decided, not yet delivered (try {decided.delivery_attempts}; next try"
                                    f" {decided.next_delivery_at}): {decided.delivery_error}"), icon="⏳")
@@ -119,12 +119,17 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
         st.caption("The agent is resuming with this decision…")
 
 
-def timeline(decided: DecisionRecord) -> None:
-    """The item's life in one line: requested, decided, delivered to the agent (or not yet)."""
-    steps = [f"requested by {decided.requested_by} at {local_time(decided.requested_at, seconds=True)}",
-             f"{decided.decision} by {decided.decided_by} at {local_time(decided.decided_at, seconds=True)}",
-             f"delivered to the agent at {local_time(decided.applied_at, seconds=True)}" if decided.applied_at
-             else "not yet delivered to the agent"]
+def timeline(thread_id: str, interrupt_id: str, actor: Actor, requested: tuple[str, str],
+             decided: DecisionRecord | None = None) -> None:
+    """The item's life in one line: requested, opened and claimed by each reviewer, decided, delivered to the
+    agent (or not yet). Read through the service, which refuses a viewer who may not see the conversation."""
+    steps = [f"requested by {requested[0]} at {local_time(requested[1], seconds=True)}"]
+    steps += [f"{step.step} by {step.by} at {local_time(step.at, seconds=True)}"
+              for step in resources.approval_service().item_steps(thread_id, interrupt_id, viewer=actor)]
+    if decided is not None:
+        steps += [f"{decided.decision} by {decided.decided_by} at {local_time(decided.decided_at, seconds=True)}",
+                  f"delivered to the agent at {local_time(decided.applied_at, seconds=True)}" if decided.applied_at
+                  else "not yet delivered to the agent"]
     st.caption(escape_markdown("Timeline: " + " → ".join(steps)))
 
 
@@ -151,8 +156,9 @@ def review(pending: PendingApproval, actor: Actor) -> None:
         if allowed:
             decision_controls(pending, request)
         render_request(request)
+    timeline(pending.thread_id, pending.interrupt_id, actor, (pending.review.requested_by, pending.review.created_at))
     payloads(pending)
-    conversation(pending.messages)
+    conversation(pending.messages, decided_lines(pending.thread_id, actor))
 
 
 def policy_line(pending: PendingApproval) -> None:
@@ -333,7 +339,15 @@ def payloads(pending: PendingApproval) -> None:
         message_col.json(pending.message_payload or {})
 
 
-def conversation(messages: list[BaseMessage]) -> None:
+def decided_lines(thread_id: str, actor: Actor) -> dict[str, str]:
+    """Who decided each of the thread's requests and when, as the requester's page says it ("Approved by alice at
+    14:02"), keyed by the request's time so the line follows the proposal (see ui/chat.py)."""
+    return {record.requested_at: outcome_line(record.decision, record.decided_by, local_time(record.decided_at),
+                                              record.message, record.edit_diff)
+            for record in resources.approval_service().decisions(thread_id=thread_id, viewer=actor)}
+
+
+def conversation(messages: list[BaseMessage], outcomes: dict[str, str]) -> None:
     st.markdown("**Conversation**")
-    for entry in chat_entries(messages):
+    for entry in chat_entries(messages, outcomes):
         st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)

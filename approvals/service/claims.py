@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
-from approvals.service.oversight import record_open
+from approvals.service.oversight import record_claim_start, record_open
 from approvals.store.database import Database, Row, iso
 
 DEFAULT_CLAIM_MINUTES = 5.0
@@ -71,6 +71,7 @@ def claim(
         row = tx.query("SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))[0]
         if row["claimed_by"] == actor.name:
             record_open(tx, thread_id, interrupt_id, actor)
+            record_claim_start(tx, thread_id, interrupt_id, actor, iso(now))
     held = _claim(row)
     if held.claimed_by != actor.name:
         raise Claimed(held)

@@ -326,6 +326,10 @@ class DecisionService(QueueService):
         """How the approval was decided, if it was; UnknownThread for a conversation `viewer` may not read."""
         return self._decision(self.require_thread(thread_id, viewer=viewer), interrupt_id)
 
+    def item_steps(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> list[oversight.ItemStep]:
+        """Who opened and claimed the item and when (the timeline), for a viewer who may read the conversation."""
+        return oversight.item_steps(self.db, self.require_thread(thread_id, viewer=viewer), interrupt_id)
+
     def undelivered(self, limit: int = 100, *, viewer: Actor) -> list[DecisionRecord]:
         """Decided, not yet delivered: a delivery did not take, or none finished within its lease. Oldest first,
         each with the reason; a decision still being delivered for the first time is not listed."""

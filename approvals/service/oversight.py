@@ -73,6 +73,30 @@ def record_open(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor
                " ON CONFLICT DO NOTHING", (thread_id, interrupt_id, actor.name, utcnow()))
 
 
+def record_claim_start(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor, at: str) -> None:
+    """When `actor` first took the claim: the claims row is renewed and deleted, this one stays for the timeline."""
+    tx.execute("INSERT INTO claim_starts (thread_id, interrupt_id, claimed_by, claimed_at) VALUES (?, ?, ?, ?)"
+               " ON CONFLICT DO NOTHING", (thread_id, interrupt_id, actor.name, at))
+
+
+@dataclass(frozen=True)
+class ItemStep:
+    """One reviewer's step on an item before its decision: "opened" or "claimed", by whom, when."""
+
+    step: str
+    by: str
+    at: str
+
+
+def item_steps(db: Database, thread_id: str, interrupt_id: str) -> list[ItemStep]:
+    """Who opened and who claimed the item, oldest first (the caller has checked the viewer may see it)."""
+    rows = db.query("SELECT 'opened' AS step, opened_by AS who, opened_at AS happened_at FROM item_opens"
+                    " WHERE thread_id = ? AND interrupt_id = ? UNION ALL SELECT 'claimed', claimed_by, claimed_at"
+                    " FROM claim_starts WHERE thread_id = ? AND interrupt_id = ?"
+                    " ORDER BY happened_at, step DESC", (thread_id, interrupt_id, thread_id, interrupt_id))
+    return [ItemStep(row["step"], row["who"], row["happened_at"]) for row in rows]
+
+
 def note_open(db: Database, thread_id: str, interrupt_id: str, actor: Actor) -> None:
     """`record_open` in a transaction of its own (an API client reading the item opens it)."""
     with db.transaction() as tx:
