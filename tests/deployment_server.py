@@ -17,6 +17,8 @@ from pathlib import Path
 AGENT = Path(__file__).resolve().parent / "fixtures" / "deployed_agent.py"
 CONFIG = '{"dependencies": ["."], "graphs": {"shipper": "./deployed_agent.py:shipper",' \
          ' "question": "./deployed_agent.py:question"}}'
+ROOT = Path(__file__).resolve().parent.parent
+SUPPORT_CONFIG = '{"dependencies": ["."], "graphs": {"support": "./graphs/graph.py:make_graph"}}'
 START_TIMEOUT_S = 90.0
 
 
@@ -27,11 +29,28 @@ def free_port() -> int:
 
 
 @contextmanager
+def langgraph_dev_support(workdir: Path, port: int | None = None) -> Iterator[str]:
+    """`langgraph dev` serving this project's `support` graph from a copy of graphs/ (the repository stays clean
+    of the server's .langgraph_api/); the model is the scripted one, as in the offline quick start."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "graphs", workdir / "graphs", ignore=shutil.ignore_patterns("__pycache__"))
+    (workdir / "langgraph.json").write_text(SUPPORT_CONFIG)
+    with _serve(workdir, workdir / "unused-effects.txt", port) as base:
+        yield base
+
+
+@contextmanager
 def langgraph_dev(workdir: Path, effects: Path, port: int | None = None) -> Iterator[str]:
     """The server's base URL while it runs; its tool appends to `effects`. Stopped (and its group killed) after."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(AGENT, workdir / "deployed_agent.py")
     (workdir / "langgraph.json").write_text(CONFIG)
+    with _serve(workdir, effects, port) as base:
+        yield base
+
+
+@contextmanager
+def _serve(workdir: Path, effects: Path, port: int | None) -> Iterator[str]:
     port = port or free_port()
     env = {**os.environ, "DEPLOYED_EFFECTS": str(effects), "LANGSMITH_TRACING": "false",
            "LANGGRAPH_NO_VERSION_CHECK": "true"}

@@ -7,6 +7,7 @@ first recorded with a compare-and-set (UNIQUE (thread_id, interrupt_id)); only t
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import uuid
@@ -56,6 +57,8 @@ class ServiceBase:
         configured = remotes if remotes is not None else deployments.configured()
         self.remotes = {name: Remote(deployment) for name, deployment in configured.items()}
         """Agent Server deployments (APPROVAL_DEPLOYMENTS / approvals.toml): their threads are items too."""
+        self.runs_on = os.environ.get("APPROVAL_RUNS_ON", "").strip()
+        """The deployment the built-in agent's runs go to ("": this process, the offline default)."""
         self.replica_id = uuid.uuid4().hex
         # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
@@ -103,7 +106,8 @@ class ServiceBase:
 
     @staticmethod
     def new_thread_id() -> str:
-        return uuid.uuid4().hex
+        """A UUID in the form an Agent Server keeps as is, so a conversation has one id here and on a deployment."""
+        return str(uuid.uuid4())
 
     @staticmethod
     def check_thread_id(raw: str | None) -> str:
@@ -134,9 +138,15 @@ class ServiceBase:
         """The thread's latest checkpoint, its graph identified from its nodes when the metadata names none."""
         snapshot = read_snapshot(self.store.checkpointer, thread_id)
         if snapshot is None:
-            deployment = self._deployment_of(thread_id)
-            return self.remote(deployment).snapshot(thread_id) if deployment else None
+            if deployment := self._deployment_of(thread_id):
+                return self.remote(deployment).snapshot(thread_id)
+            return self.remote(self.runs_on).find(thread_id) if self._runs_remotely(thread_id) else None
         return with_graph(snapshot, self.graph_nodes())
+
+    def _runs_remotely(self, thread_id: str) -> bool:
+        """A conversation of the built-in agent with runs but no local checkpoint lives on APPROVAL_RUNS_ON."""
+        return bool(self.runs_on) and bool(self.db.query(
+            "SELECT 1 FROM runs WHERE thread_id = ? LIMIT 1", (thread_id,)))
 
     def _deployment_of(self, thread_id: str) -> str:
         """The deployment a thread without a local checkpoint was indexed from ("" for none)."""

@@ -61,6 +61,14 @@ def _lease_until(now: datetime) -> str:
     return iso(now + timedelta(seconds=LEASE_SECONDS))
 
 
+def _server_thread_id(thread_id: str) -> bool:
+    """An Agent Server stores a thread under its canonical UUID: any other spelling would be another thread."""
+    try:
+        return str(uuid.UUID(thread_id)) == thread_id
+    except ValueError:
+        return False
+
+
 def _run(row: Row) -> Run:
     return Run(**{f.name: row[f.name] for f in fields(Run)})
 
@@ -240,6 +248,9 @@ class RunService(DecisionService):
                 raise ApprovalError(f"The decision is recorded but did not reach the agent: "
                                     f"{record.delivery_error or 'the agent still waits for it'}")
             return
+        if self.runs_on:
+            self._advance_remotely(run)
+            return
         config = self._run_config(run.thread_id, BUILTIN_GRAPH, run.requester)
         snapshot = self._snapshot(run.thread_id)
         written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
@@ -248,6 +259,24 @@ class RunService(DecisionService):
             self.graph.invoke({"messages": [message], "requester": run.requester}, config, durability=DURABILITY)
         elif snapshot is not None and not snapshot.interrupts and self.graph.get_state(config).next:
             self.graph.invoke(None, config, durability=DURABILITY)  # cut mid-run: finish the steps cut off
+
+    def _advance_remotely(self, run: Run) -> None:
+        """The same run on APPROVAL_RUNS_ON: the server's thread has the conversation's id, its metadata the
+        requester and graph (what the deployment source reads); a message already there is not sent again."""
+        remote = self.remote(self.runs_on)
+        if not _server_thread_id(run.thread_id):
+            raise ApprovalError(f"Deployment {self.runs_on!r} keeps conversations under UUIDs; "
+                                f"{run.thread_id!r} is not one. Start a new conversation.")
+        remote.ensure_thread(run.thread_id, {"requester": run.requester, "graph_id": BUILTIN_GRAPH})
+        remote.settle(run.thread_id)  # a run this replica was waiting for when it was cut
+        snapshot = remote.find(run.thread_id)
+        if snapshot is not None and any(m.id == run.run_id for m in snapshot.messages):
+            return
+        if run.kind == "message":
+            message = {"type": "human", "content": run.input, "id": run.run_id}
+            _, server_run = remote.start_run(BUILTIN_GRAPH, {"messages": [message], "requester": run.requester},
+                                             {"requester": run.requester}, thread_id=run.thread_id)
+            remote.wait(run.thread_id, server_run)
 
     def start_retry(self, thread_id: str, actor: Actor) -> Run:
         """A new run that picks up where the thread's failed run stopped; refused unless the latest run failed."""

@@ -197,6 +197,27 @@ class Remote:
     def wait(self, thread_id: str, run_id: str) -> None:
         self._call("wait for the run", self._client.runs.join, thread_id, run_id)
 
+    def ensure_thread(self, thread_id: str, metadata: dict) -> None:
+        """The thread under the id the app already uses (a conversation keeps one id wherever it runs)."""
+        self._call("create the thread", self._client.threads.create, thread_id=thread_id, metadata=metadata,
+                   graph_id=metadata.get("graph_id"), if_exists="do_nothing")
+
+    def find(self, thread_id: str) -> ThreadSnapshot | None:
+        """The thread as a snapshot, or None while the server has no such thread (its first run not created yet)."""
+        try:
+            return self.snapshot(thread_id)
+        except DeploymentUnavailable as error:
+            cause = error.__cause__
+            if isinstance(cause, APIStatusError) and cause.response.status_code == 404:
+                return None
+            raise
+
+    def settle(self, thread_id: str) -> None:
+        """Wait for the thread's runs still pending or running (a replica cut while it waited for one)."""
+        for status in ("running", "pending"):
+            for run in self._call("list the thread's runs", self._client.runs.list, thread_id, status=status):
+                self.wait(thread_id, str(run["run_id"]))
+
     def state(self, thread_id: str) -> dict:
         """The thread's current state as the server reports it (values, next, tasks with their interrupts)."""
         return dict(self._call("read a thread's state", self._client.threads.get_state, thread_id))

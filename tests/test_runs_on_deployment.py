@@ -1,0 +1,103 @@
+"""The built-in agent on an Agent Server: with APPROVAL_RUNS_ON the conversation's runs go to a real `langgraph dev`
+serving this project's `support` graph, its interrupt is the same card and queue item, and a decision runs the
+tool once. Unset, runs stay in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import BOB, CAROL
+from deployment_server import langgraph_dev_support
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from approvals.core.interrupts import read_snapshot
+from approvals.service.facade import ApprovalService
+from approvals.sources.deployments import Deployment, Remote
+from approvals.store.schema import Store
+
+REFUND = "Refund order 55 for $250"
+APPROVE = {"decisions": [{"type": "approve"}]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with langgraph_dev_support(tmp_path_factory.mktemp("support-dev")) as base:
+        yield base
+
+
+def service_on(store: Store, server: str, monkeypatch: pytest.MonkeyPatch, runs_on: str) -> ApprovalService:
+    if runs_on:
+        monkeypatch.setenv("APPROVAL_RUNS_ON", runs_on)
+    else:
+        monkeypatch.delenv("APPROVAL_RUNS_ON", raising=False)
+    return ApprovalService(store, remotes={"prod": Deployment("prod", server)})
+
+
+def converse(service: ApprovalService, text: str = REFUND) -> str:
+    thread_id = service.new_thread_id()
+    run = service.start_message(thread_id, text, CAROL)
+    assert service.execute_run(run.run_id) is None
+    return thread_id
+
+
+def test_a_conversation_runs_on_the_deployment_its_card_is_decided_and_the_tool_runs_once(store, server,
+                                                                                         monkeypatch):
+    service = service_on(store, server, monkeypatch, "prod")
+    thread_id = converse(service)
+
+    assert read_snapshot(store.checkpointer, thread_id) is None  # nothing ran here
+    status = service.run_status(thread_id, viewer=CAROL)
+    assert status is not None and status.run.state == "done"
+    card = service.pending_approval(thread_id, viewer=CAROL)  # the requester's card, from the server's interrupt
+    assert card is not None and card.deployment == "prod"
+    assert card.request.action_requests[0].args == {"order_id": "55", "amount": 250.0}
+    assert [i.thread_id for i in service.list_pending(viewer=BOB)].count(thread_id) == 1
+    service.poll_deployment("prod")  # the poller sees the same interrupt: still one item
+    assert [i.thread_id for i in service.list_pending(viewer=BOB)].count(thread_id) == 1
+    assert [m.text for m in service.messages(thread_id, viewer=CAROL) if isinstance(m, HumanMessage)] == [REFUND]
+
+    decision = service.record_decision(thread_id, card.interrupt_id, APPROVE, BOB)
+    assert service.execute_run(service.start_decision(decision).run_id) is None
+
+    assert service.pending_approval(thread_id, viewer=CAROL) is None
+    assert [i for i in service.list_pending(viewer=BOB) if i.thread_id == thread_id] == []
+    state = Remote(Deployment("prod", server)).state(thread_id)
+    refunds = [m for m in state["values"]["messages"] if m["type"] == "tool" and m["name"] == "issue_refund"]
+    assert len(refunds) == 1 and "Refunded $250.00 on order 55" in refunds[0]["content"]
+    shown = service.messages(thread_id, viewer=CAROL)
+    assert sum(isinstance(m, ToolMessage) for m in shown) == 1 and isinstance(shown[-1], AIMessage)
+    assert service.decision(thread_id, card.interrupt_id, viewer=CAROL).applied_at is not None
+
+
+def test_the_server_thread_has_the_conversations_id_and_requester(store, server, monkeypatch):
+    thread_id = converse(service_on(store, server, monkeypatch, "prod"), "Look up order 12")
+    snapshot = Remote(Deployment("prod", server)).snapshot(thread_id)
+    assert snapshot.requester == "carol" and snapshot.graph == "support"
+
+
+def test_unset_the_runs_stay_in_this_process(store, server, monkeypatch):
+    service = service_on(store, server, monkeypatch, "")
+    thread_id = converse(service)
+    assert read_snapshot(store.checkpointer, thread_id) is not None
+    assert Remote(Deployment("prod", server)).find(thread_id) is None
+    card = service.pending_approval(thread_id, viewer=CAROL)
+    assert card is not None and card.deployment == ""
+
+
+def test_an_unknown_deployment_fails_the_run_with_its_name_and_changes_nothing_remote(store, server, monkeypatch):
+    service = service_on(store, server, monkeypatch, "staging")
+    thread_id = service.new_thread_id()
+    run = service.start_message(thread_id, REFUND, CAROL)
+    assert service.execute_run(run.run_id) is not None
+    status = service.run_status(thread_id, viewer=CAROL)
+    assert status is not None and status.run.state == "failed" and "'staging' is not configured" in status.run.error
+    assert read_snapshot(store.checkpointer, thread_id) is None
+    assert Remote(Deployment("prod", server)).find(thread_id) is None
+
+
+def test_a_reviewer_reads_the_remote_conversation_as_its_requester_wrote_it(store, server, monkeypatch):
+    service = service_on(store, server, monkeypatch, "prod")
+    thread_id = converse(service)
+    assert [m.text for m in service.messages(thread_id, viewer=BOB) if isinstance(m, HumanMessage)] == [REFUND]
+
