@@ -142,7 +142,7 @@ def test_a_new_conversation_gets_a_fresh_id_in_the_url_with_its_first_message(ap
 
     at = send(at, "Where is order 1234?")
     thread_id = thread_of(at)
-    assert re.fullmatch(r"[0-9a-f]{32}", thread_id)
+    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", thread_id)
     assert [t.thread_id for t in app_service.recent_threads(viewer=GUEST)] == [thread_id]
 
     at.button(key="conversation_new").click().run(timeout=30)

@@ -5,11 +5,15 @@ tool once. Unset, runs stay in this process."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from conftest import BOB, CAROL
+from conftest import BOB, CAROL, GUEST, BrowserCookie
 from deployment_server import langgraph_dev_support
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from test_conversation_page import card_args, click, labels, open_page, send, settle, thread_of
+
+import resources
 
 from approvals.core.interrupts import read_snapshot
 from approvals.service.facade import ApprovalService
@@ -32,6 +36,12 @@ def service_on(store: Store, server: str, monkeypatch: pytest.MonkeyPatch, runs_
     else:
         monkeypatch.delenv("APPROVAL_RUNS_ON", raising=False)
     return ApprovalService(store, remotes={"prod": Deployment("prod", server)})
+
+
+def refunds_on(server: str, thread_id: str) -> list[dict]:
+    """The deployed thread's results of issue_refund: the tool's effect, as the server's own thread records it."""
+    state = Remote(Deployment("prod", server)).state(thread_id)
+    return [m for m in state["values"]["messages"] if m["type"] == "tool" and m["name"] == "issue_refund"]
 
 
 def converse(service: ApprovalService, text: str = REFUND) -> str:
@@ -62,8 +72,7 @@ def test_a_conversation_runs_on_the_deployment_its_card_is_decided_and_the_tool_
 
     assert service.pending_approval(thread_id, viewer=CAROL) is None
     assert [i for i in service.list_pending(viewer=BOB) if i.thread_id == thread_id] == []
-    state = Remote(Deployment("prod", server)).state(thread_id)
-    refunds = [m for m in state["values"]["messages"] if m["type"] == "tool" and m["name"] == "issue_refund"]
+    refunds = refunds_on(server, thread_id)
     assert len(refunds) == 1 and "Refunded $250.00 on order 55" in refunds[0]["content"]
     shown = service.messages(thread_id, viewer=CAROL)
     assert sum(isinstance(m, ToolMessage) for m in shown) == 1 and isinstance(shown[-1], AIMessage)
@@ -101,3 +110,29 @@ def test_a_reviewer_reads_the_remote_conversation_as_its_requester_wrote_it(stor
     thread_id = converse(service)
     assert [m.text for m in service.messages(thread_id, viewer=BOB) if isinstance(m, HumanMessage)] == [REFUND]
 
+
+
+@pytest.fixture
+def page_on_deployment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: str,
+                       browser_cookie: BrowserCookie) -> Iterator[None]:
+    """The page's own service (resources) configured as an operator would: the deployment, and runs on it."""
+    monkeypatch.setenv("DATABASE_URL", str(tmp_path / "app.db"))
+    monkeypatch.setenv("APPROVAL_DEPLOYMENTS", f"prod={server}")
+    monkeypatch.setenv("APPROVAL_RUNS_ON", "prod")
+    resources.approval_service.clear()
+    browser_cookie.become(GUEST)
+    yield
+    resources.approval_service.clear()
+
+
+def test_the_conversation_page_draws_the_deployments_card_and_approving_it_refunds_once(page_on_deployment, server):
+    at = send(open_page(), "Refund order 1234 for $25")
+    assert "Approve" in labels(at) and card_args(at)["Order Id"].strip() == "1234"
+    thread_id = thread_of(at)
+    assert read_snapshot(resources.approval_service().store.checkpointer, thread_id) is None
+
+    at = settle(click(at, "Approve"))
+    assert not at.exception and "Approve" not in labels(at)
+    assert len(refunds_on(server, thread_id)) == 1
+    assert any("Refunded $25.00 on order 1234" in m.value for m in at.markdown) or \
+        any("Refunded $25.00 on order 1234" in t.value for t in at.text)
