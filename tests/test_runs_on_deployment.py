@@ -14,7 +14,6 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from test_conversation_page import card_args, click, labels, open_page, send, settle, thread_of
 
 import resources
-
 from approvals.core.interrupts import read_snapshot
 from approvals.service.facade import ApprovalService
 from approvals.sources.deployments import Deployment, Remote
