@@ -29,13 +29,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def langgraph_dev_support(workdir: Path, port: int | None = None) -> Iterator[str]:
+def langgraph_dev_support(workdir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """`langgraph dev` serving this project's `support` graph from a copy of graphs/ (the repository stays clean
-    of the server's .langgraph_api/); the model is the scripted one, as in the offline quick start."""
+    of the server's .langgraph_api/); the model is the scripted one unless `env` points it at another."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "graphs", workdir / "graphs", ignore=shutil.ignore_patterns("__pycache__"))
     (workdir / "langgraph.json").write_text(SUPPORT_CONFIG)
-    with _serve(workdir, workdir / "unused-effects.txt", port) as base:
+    with _serve(workdir, workdir / "unused-effects.txt", None, env or {}) as base:
         yield base
 
 
@@ -45,15 +45,15 @@ def langgraph_dev(workdir: Path, effects: Path, port: int | None = None) -> Iter
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(AGENT, workdir / "deployed_agent.py")
     (workdir / "langgraph.json").write_text(CONFIG)
-    with _serve(workdir, effects, port) as base:
+    with _serve(workdir, effects, port, {}) as base:
         yield base
 
 
 @contextmanager
-def _serve(workdir: Path, effects: Path, port: int | None) -> Iterator[str]:
+def _serve(workdir: Path, effects: Path, port: int | None, more: dict[str, str]) -> Iterator[str]:
     port = port or free_port()
     env = {**os.environ, "DEPLOYED_EFFECTS": str(effects), "LANGSMITH_TRACING": "false",
-           "LANGGRAPH_NO_VERSION_CHECK": "true"}
+           "LANGGRAPH_NO_VERSION_CHECK": "true", **more}
     env.pop("DATABASE_URL", None)
     base = f"http://127.0.0.1:{port}"
     with open(workdir / "server.log", "w") as log:

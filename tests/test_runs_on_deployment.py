@@ -11,6 +11,7 @@ import pytest
 from conftest import BOB, CAROL, GUEST, BrowserCookie
 from deployment_server import langgraph_dev_support
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from openai_compatible import OpenAICompatibleServer, serve
 from test_conversation_page import card_args, click, labels, open_page, send, settle, thread_of
 
 import resources
@@ -135,3 +136,32 @@ def test_the_conversation_page_draws_the_deployments_card_and_approving_it_refun
     assert len(refunds_on(server, thread_id)) == 1
     assert any("Refunded $25.00 on order 1234" in m.value for m in at.markdown) or \
         any("Refunded $25.00 on order 1234" in t.value for t in at.text)
+
+
+@pytest.fixture(scope="module")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, OpenAICompatibleServer]]:
+    """A deployment whose support graph calls ChatOpenAI against a server on 127.0.0.1 (that the test can take down)."""
+    with serve() as model, langgraph_dev_support(tmp_path_factory.mktemp("model-dev"), model.env()) as base:
+        yield base, model
+
+
+def test_a_run_that_fails_on_the_deployment_shows_failed_and_retry_reaches_the_card(store, model_server,
+                                                                                 monkeypatch):
+    server, model = model_server
+    service = service_on(store, server, monkeypatch, "prod")
+    thread_id = service.new_thread_id()
+    model.failing = True
+    try:
+        run = service.start_message(thread_id, REFUND, CAROL)
+        assert service.execute_run(run.run_id) is not None
+    finally:
+        model.failing = False
+    status = service.run_status(thread_id, viewer=CAROL)
+    assert status is not None and status.run.state == "failed" and "'prod'" in status.run.error
+    assert service.pending_approval(thread_id, viewer=CAROL) is None
+
+    retry = service.start_retry(thread_id, CAROL)
+    assert service.execute_run(retry.run_id) is None
+    card = service.pending_approval(thread_id, viewer=CAROL)
+    assert card is not None and card.request.action_requests[0].args == {"order_id": "55", "amount": 250.0}
+    assert [m.text for m in service.messages(thread_id, viewer=CAROL) if isinstance(m, HumanMessage)] == [REFUND]

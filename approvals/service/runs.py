@@ -270,13 +270,18 @@ class RunService(DecisionService):
         remote.ensure_thread(run.thread_id, {"requester": run.requester, "graph_id": BUILTIN_GRAPH})
         remote.settle(run.thread_id)  # a run this replica was waiting for when it was cut
         snapshot = remote.find(run.thread_id)
-        if snapshot is not None and any(m.id == run.run_id for m in snapshot.messages):
+        written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
+        payload: dict | None
+        if run.kind == "message" and not written:
+            payload = {"messages": [{"type": "human", "content": run.input, "id": run.run_id}],
+                       "requester": run.requester}
+        elif snapshot is not None and not snapshot.interrupts and remote.state(run.thread_id).get("next"):
+            payload = None  # the server's run failed or was cut mid-way: finish the steps cut off
+        else:
             return
-        if run.kind == "message":
-            message = {"type": "human", "content": run.input, "id": run.run_id}
-            _, server_run = remote.start_run(BUILTIN_GRAPH, {"messages": [message], "requester": run.requester},
-                                             {"requester": run.requester}, thread_id=run.thread_id)
-            remote.wait(run.thread_id, server_run)
+        _, server_run = remote.start_run(BUILTIN_GRAPH, payload, {"requester": run.requester},
+                                         thread_id=run.thread_id)
+        remote.wait(run.thread_id, server_run)
 
     def start_retry(self, thread_id: str, actor: Actor) -> Run:
         """A new run that picks up where the thread's failed run stopped; refused unless the latest run failed."""

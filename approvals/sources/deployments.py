@@ -42,6 +42,10 @@ class DeploymentUnavailable(ApprovalError):
     """The deployment is down, refuses the key, or answered with an error: named, with the reason."""
 
 
+class RemoteRunFailed(ApprovalError):
+    """A run the deployment carried out ended in error: the agent's failure, not the server's."""
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One Agent Server as configured: its name (shown on items), URL, the variable holding its key, extra headers."""
@@ -195,7 +199,12 @@ class Remote:
         return thread_id, str(run["run_id"])
 
     def wait(self, thread_id: str, run_id: str) -> None:
+        """Until the run ends; a run the server ended in error (the agent raised, a timeout) raises with its status."""
         self._call("wait for the run", self._client.runs.join, thread_id, run_id)
+        status = self._call("read the run", self._client.runs.get, thread_id, run_id).get("status")
+        if status in ("error", "timeout"):
+            raise RemoteRunFailed(f"The run on deployment {self.name!r} ended with status {status!r}; "
+                                  "its log there has the reason.")
 
     def ensure_thread(self, thread_id: str, metadata: dict) -> None:
         """The thread under the id the app already uses (a conversation keeps one id wherever it runs)."""
