@@ -84,6 +84,8 @@ class RunService(DecisionService):
         self._executing: set[str] = set()
         self._heartbeat: threading.Thread | None = None
         self._heartbeat_guard = threading.Lock()
+        self._last_created = datetime.min.replace(tzinfo=UTC)
+        self._created_guard = threading.Lock()
 
     # -- the records ----------------------------------------------------------------------------------------
 
@@ -97,7 +99,7 @@ class RunService(DecisionService):
         """
         deadline = time.monotonic() + wait
         while True:
-            now = datetime.now(UTC)
+            now = self._creation_time()
             row = {
                 "run_id": uuid.uuid4().hex, "thread_id": thread_id, "kind": kind, "state": "queued",
                 "requester": requester, "input": input, "decision_id": decision_id, "replica": self.replica,
@@ -123,6 +125,13 @@ class RunService(DecisionService):
     def latest_run(self, thread_id: str) -> Run | None:
         rows = self.db.query("SELECT * FROM runs WHERE thread_id = ? ORDER BY created_at DESC LIMIT 1", (thread_id,))
         return _run(rows[0]) if rows else None
+
+    def _creation_time(self) -> datetime:
+        """Now, but strictly after this replica's previous run: "N ahead" compares creation times (stored to the
+        millisecond), so two runs started in the same millisecond must still be in order."""
+        with self._created_guard:
+            self._last_created = max(datetime.now(UTC), self._last_created + timedelta(milliseconds=1))
+            return self._last_created
 
     def run(self, run_id: str) -> Run | None:
         rows = self.db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
