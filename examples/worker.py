@@ -48,11 +48,11 @@ def standard_saver() -> Iterator[BaseCheckpointSaver]:
             yield saver
 
 
-def run(graph_name: str, text: str, thread_id: str, requester: str | None) -> list[dict]:
+def run(graph_name: str, text: str, thread_id: str, requester: str | None, graph_id: bool = True) -> list[dict]:
     """Start (or continue) the thread with one user message; returns the interrupts it stopped at."""
     with standard_saver() as saver:
         graph = load_registry().load(graph_name, saver)
-        metadata = {"graph_id": graph_name, **({"requester": requester} if requester else {})}
+        metadata = {**({"graph_id": graph_name} if graph_id else {}), **({"requester": requester} if requester else {})}
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "metadata": metadata}
         result = graph.invoke({"messages": [HumanMessage(text)]}, config, durability="sync")
     return [{"id": i.id, "value": i.value} for i in result.get("__interrupt__", [])]
@@ -64,10 +64,12 @@ def main() -> None:
     parser.add_argument("--graph", default="shipping", help="a name from langgraph.json or APPROVAL_GRAPHS")
     parser.add_argument("--thread", default=None, help="continue this thread (default: a new one)")
     parser.add_argument("--requester", default=None, help="who asked, shown in the console (default: unknown)")
+    parser.add_argument("--no-graph-id", action="store_true",
+                        help="name no graph (a plain invoke, as in LangGraph's docs): the app identifies it")
     args = parser.parse_args()
     thread_id = args.thread or uuid.uuid4().hex
     try:
-        interrupts = run(args.graph, args.message, thread_id, args.requester)
+        interrupts = run(args.graph, args.message, thread_id, args.requester, graph_id=not args.no_graph_id)
     except UnregisteredGraph as error:
         raise SystemExit(str(error)) from error
     print(json.dumps({"thread_id": thread_id, "interrupts": interrupts}, default=str))
