@@ -16,12 +16,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
 import postgres_cluster
 from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from approvals.core.actors import Actor
 from approvals.identity.accounts import seed_demo_accounts
 from approvals.service.facade import ApprovalService
 from approvals.store.schema import Store, open_store
+
+# Assertions wait up to 15 s (Playwright's default is 5): on a 2-core CI machine a decision that resumes an agent
+# on another server can take longer than 5 s to show. A test that promises a time passes its own timeout.
+expect.set_options(timeout=15_000)
 
 ALICE = Actor("alice", "reviewer")
 BOB = Actor("bob", "reviewer")
