@@ -151,6 +151,7 @@ message = "We never ship to PO boxes."
 name = "house-addresses"
 tool = "ship_order"
 graph = "shipper"
+when = "args.order_id == '4242'"
 decide = "approve"
 """
 
@@ -161,7 +162,8 @@ def test_a_policy_auto_decision_for_a_deployment_item_resumes_its_thread(store, 
     policy_file.write_text(SHIPPING_POLICY)
     service = ApprovalService(store, remotes={"prod": Deployment("prod", server[0])},
                               policy=PolicySource(policy_file))
-    approved, denied = pause(remote), pause(remote, "Ship order 43 to PO Box 9")
+    # order 4242 only: the module's server still holds other tests' paused threads, which this poll lists too
+    approved, denied = pause(remote, "Ship order 4242 to 1 Main St"), pause(remote, "Ship order 43 to PO Box 9")
     service.poll_deployment("prod")
     [shipping] = service.decisions(thread_id=approved, viewer=ALICE)
     assert (shipping.decided_by, shipping.decision, shipping.tool) == ("policy:house-addresses", "approve",
@@ -170,7 +172,7 @@ def test_a_policy_auto_decision_for_a_deployment_item_resumes_its_thread(store, 
     assert (refused.decided_by, refused.decision, refused.message) == (
         "policy:no-po-boxes", "reject", "We never ship to PO boxes.")
     assert shipping.applied_at and refused.applied_at
-    assert shipped(effects) == ["42|1 Main St"]  # the server's own tool ran for the approved thread only
+    assert shipped(effects) == ["4242|1 Main St"]  # the server's own tool ran for the approved thread only
     assert items_of(service, approved) == [] and items_of(service, denied) == []
     assert remote.snapshot(approved).interrupts == [] and remote.snapshot(denied).interrupts == []
 

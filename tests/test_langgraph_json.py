@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from approvals.sources.registry import CONFIG_FILE, load_registry
+
+T = TypeVar("T")
 
 FIRST_MESSAGE = {
     "support": "Refund order 1234 for $250",
@@ -29,14 +34,21 @@ def test_every_graph_in_langgraph_json_has_a_first_message():
     assert sorted(FIRST_MESSAGE) == GRAPHS
 
 
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own: Playwright's sync API (the browser tests' session fixture) keeps an event
+    loop running on the main thread, and asyncio.run refuses to start beside it."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.mark.parametrize("name", GRAPHS)
 def test_ainvoke_runs_the_graph_to_its_first_interrupt(name: str):
     graph = load_registry(env="").load(name, InMemorySaver())
     config = {"configurable": {"thread_id": f"async-{name}"}}
 
-    result = asyncio.run(graph.ainvoke({"messages": [HumanMessage(FIRST_MESSAGE[name])]}, config))
+    result = run_async(graph.ainvoke({"messages": [HumanMessage(FIRST_MESSAGE[name])]}, config))
 
     [waiting] = result["__interrupt__"]
     assert waiting.value["action_requests"][0]["name"] in {"issue_refund", "ship_order"}
-    state = asyncio.run(graph.aget_state(config))
+    state = run_async(graph.aget_state(config))
     assert state.next and state.interrupts == (waiting,)  # paused, in the checkpoint, not finished
