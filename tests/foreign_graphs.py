@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from pathlib import Path
 from typing import Any, TypedDict
 
+from langchain.agents import create_agent
+from langchain.agents.middleware import HumanInTheLoopMiddleware
+from langchain.tools import ToolRuntime, tool
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 from pydantic import BaseModel, Field
+
+from examples.shipping_agent import ScriptedShippingModel, shipments_db
 
 
 class Answer(TypedDict, total=False):
@@ -77,3 +86,40 @@ def flaky_shipment() -> StateGraph:
     builder.add_node("confirm_shipment", _confirm_shipment)
     builder.add_edge(START, "confirm_shipment")
     return builder
+
+
+# -- a team's own create_agent agent beside the shipping example ---------------------------------------------
+
+
+@tool
+def wire_funds(amount: float, to: str, runtime: ToolRuntime) -> str:
+    """Wire money to an account: a row in the app database's `wires` table, keyed by the tool call id."""
+    with shipments_db() as (conn, p):
+        conn.execute("CREATE TABLE IF NOT EXISTS wires (tool_call_id TEXT PRIMARY KEY, amount REAL, to_account TEXT)")
+        conn.execute(f"INSERT INTO wires (tool_call_id, amount, to_account) VALUES ({p}, {p}, {p})",
+                     (runtime.tool_call_id, amount, to))
+    return f"Wired {amount:.2f} to {to}."
+
+
+class ScriptedTreasuryModel(ScriptedShippingModel):
+    """"Wire 900 to ACME-1" → one wire_funds call; after the tool's result, its summary."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-treasury"
+
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        if messages and isinstance(messages[-1], ToolMessage):
+            return AIMessage(messages[-1].text)
+        match = re.search(r"\bwire\s+([\d.]+)\s+to\s+(\S+)", messages[-1].text, re.I)
+        if not match:
+            return AIMessage('I wire funds. Try "Wire 900 to ACME-1".')
+        return AIMessage("", tool_calls=[{"name": "wire_funds", "args": {"amount": float(match[1]), "to": match[2]},
+                                          "id": f"call_{uuid.uuid4().hex[:20]}", "type": "tool_call"}])
+
+
+def make_treasury_agent() -> CompiledStateGraph:
+    """Built exactly as the shipping example (create_agent + HumanInTheLoopMiddleware): the same node names and
+    state channels; only its tool differs."""
+    return create_agent(ScriptedTreasuryModel(), tools=[wire_funds],
+                        middleware=[HumanInTheLoopMiddleware(interrupt_on={"wire_funds": True})])

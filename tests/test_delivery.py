@@ -83,8 +83,36 @@ def test_a_plain_worker_without_graph_id_is_identified_and_its_tool_runs_exactly
     assert service.recover() == 0 and shipped() == ["42"]
 
 
+def wires() -> list[tuple[float, str]]:
+    with shipments_db() as (conn, _):
+        return [(row[0], row[1]) for row in conn.execute("SELECT amount, to_account FROM wires").fetchall()]
+
+
+def test_two_create_agent_agents_without_graph_id_are_told_apart_by_their_tools(store, worker_db, monkeypatch):
+    """A team's own create_agent agent (wire_funds) beside the shipping example: same nodes, same channels; the
+    tool each pending call names says which graph each thread runs on, and each tool runs once."""
+    treasury = "treasury=foreign_graphs:make_treasury_agent"
+    monkeypatch.setenv("APPROVAL_GRAPHS", treasury)
+    service = app(store, treasury)
+    worker.run("shipping", SHIP, "t-ship", "dave", graph_id=False)
+    worker.run("treasury", "Wire 900 to ACME-1", "t-wire", "dave", graph_id=False)
+    discover_all(service)
+    items = {item.thread_id: item for item in service.list_pending(viewer=ALICE)}
+    assert {t: (i.graph, i.tool) for t, i in items.items()} == {
+        "t-ship": ("shipping", "ship_order"), "t-wire": ("treasury", "wire_funds")}
+    assert store.db.query("SELECT thread_id, graph FROM threads ORDER BY thread_id") == [
+        {"thread_id": "t-ship", "graph": "shipping"}, {"thread_id": "t-wire", "graph": "treasury"}]
+
+    for thread_id, item in items.items():
+        record = service.decide(thread_id, item.interrupt_id, APPROVE, ALICE)
+        assert record.applied_at is not None and record.delivery_error == ""
+    assert shipped() == ["42"] and wires() == [(900.0, "ACME-1")]
+    assert service.list_pending(viewer=ALICE) == [] and service.recover() == 0
+    assert shipped() == ["42"] and wires() == [(900.0, "ACME-1")]
+
+
 def test_a_thread_no_single_graph_matches_is_listed_as_graph_unknown_and_refused(store, worker_db):
-    # create_agent's two modes have the same nodes: the checkpoint alone cannot tell them apart
+    # create_agent's two modes have the same nodes, channels and tool: the checkpoint cannot tell them apart
     service = app(store, "shipping_per_call=examples.shipping_agent:make_per_call_agent")
     thread_id = plain_worker(make_per_call_agent)
     discover_all(service)

@@ -21,6 +21,8 @@ from typing import Any, Final, get_args
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple
+from langgraph.prebuilt import ToolNode
+from langgraph.pregel import Pregel
 from langgraph.types import Interrupt
 from pydantic import ValidationError
 
@@ -59,8 +61,10 @@ class ThreadSnapshot:
     interrupts: list[Interrupt]
     nodes: frozenset[str] = frozenset()
     """Every node the checkpoint shows (ran before, or paused now): what identifies a graph without `graph_id`."""
+    channels: frozenset[str] = frozenset()
+    """The state's channels the checkpoint has written (no internal ones): also matched against each graph."""
     identified: bool = False
-    """True when `graph` was found from `nodes` rather than read from the metadata."""
+    """True when `graph` was found from the checkpoint (nodes, tools, channels) rather than read from the metadata."""
     deployment: str = ""
     """The Agent Server deployment the thread lives on; "" for the app's own checkpointer."""
     assistant_id: str = ""
@@ -69,6 +73,11 @@ class ThreadSnapshot:
     @property
     def messages(self) -> list[BaseMessage]:
         return list(self.values.get("messages") or [])
+
+    @property
+    def tools(self) -> frozenset[str]:
+        """The tools the open interrupts' pending calls name (a HITL request's actions, a per-call request)."""
+        return frozenset(name for i in self.interrupts for name in requested_tools(i.value))
 
     def title(self) -> str:
         first = next((m for m in self.messages if isinstance(m, HumanMessage)), None)
@@ -93,6 +102,7 @@ def snapshot_of(thread_id: str, saved: CheckpointTuple) -> ThreadSnapshot:
         values=saved.checkpoint.get("channel_values") or {},
         interrupts=open_interrupts(saved.pending_writes or []),
         nodes=known_nodes(saved.checkpoint),
+        channels=state_channels(saved.checkpoint),
     )
 
 
@@ -106,23 +116,66 @@ def known_nodes(checkpoint: Checkpoint) -> frozenset[str]:
     return frozenset(n for n in names if not n.startswith("__"))
 
 
-def identify_graph(nodes: frozenset[str], graphs: dict[str, frozenset[str]]) -> str | None:
-    """The one graph whose nodes include every node the checkpoint shows; None when none or several do.
+def state_channels(checkpoint: Checkpoint) -> frozenset[str]:
+    """The channels the checkpoint has written, without LangGraph's own (`__start__`, `branch:to:…`, tasks)."""
+    written = set(checkpoint.get("channel_versions") or {}) | set(checkpoint.get("channel_values") or {})
+    return frozenset(c for c in written if not c.startswith(("__", BRANCH)))
 
-    Never a guess: two registered graphs with the same node names (two create_agent agents) both match, and the
-    thread stays "graph unknown" until its run says `graph_id`.
+
+def requested_tools(value: Any) -> list[str]:
+    """The tool names an interrupt value asks about: a HITL request's `action_requests`, or a per-call request's
+    `name`; [] for anything else (a raw question names no tool)."""
+    if not isinstance(value, dict):
+        return []
+    if value.get("type") == "tool_approval":
+        return [value["name"]] if isinstance(value.get("name"), str) else []
+    actions = value.get("action_requests")
+    return [a["name"] for a in actions if isinstance(a, dict) and isinstance(a.get("name"), str)] \
+        if isinstance(actions, list) else []
+
+
+@dataclass(frozen=True)
+class GraphShape:
+    """What a registered graph is made of, as far as a checkpoint can show it: what `identify_graph` matches."""
+
+    nodes: frozenset[str]
+    channels: frozenset[str]
+    tools: frozenset[str] | None
+    """The tools its ToolNodes run; None when it has none to read (its own tools node): then tools cannot rule it
+    out, and a tie with another graph stays a tie."""
+
+    def fits(self, snapshot: ThreadSnapshot) -> bool:
+        """Every node, channel and pending tool the checkpoint shows belongs to this graph."""
+        return snapshot.nodes <= self.nodes and snapshot.channels <= self.channels \
+            and (self.tools is None or snapshot.tools <= self.tools)
+
+
+def graph_shape(graph: Pregel) -> GraphShape:
+    """The compiled graph's node names, state channels and the tools its ToolNodes hold (create_agent's `tools`)."""
+    tool_nodes = [node.bound for node in graph.nodes.values() if isinstance(node.bound, ToolNode)]
+    tools = frozenset(name for node in tool_nodes for name in node.tools_by_name) if tool_nodes else None
+    channels = frozenset(c for c in graph.channels if not c.startswith(("__", BRANCH)))
+    return GraphShape(frozenset(n for n in graph.nodes if not n.startswith("__")), channels, tools)
+
+
+def identify_graph(snapshot: ThreadSnapshot, shapes: dict[str, GraphShape]) -> str | None:
+    """The one graph that has every node, channel and pending tool the checkpoint shows; None when none or several.
+
+    Never a guess: two create_agent agents have the same nodes and channels, and the tools their pending calls
+    name tell them apart; two that also share those tools (or a checkpoint that shows too little) match both, and
+    the thread stays "graph unknown" until its run says `graph_id`.
     """
-    if not nodes:
+    if not snapshot.nodes:
         return None
-    matches = [name for name, graph_nodes in graphs.items() if nodes <= graph_nodes]
+    matches = [name for name, shape in shapes.items() if shape.fits(snapshot)]
     return matches[0] if len(matches) == 1 else None
 
 
-def with_graph(snapshot: ThreadSnapshot, graphs: dict[str, frozenset[str]]) -> ThreadSnapshot:
-    """The snapshot with its graph identified from its nodes when the metadata did not name one."""
+def with_graph(snapshot: ThreadSnapshot, shapes: dict[str, GraphShape]) -> ThreadSnapshot:
+    """The snapshot with its graph identified from the checkpoint when the metadata did not name one."""
     if snapshot.graph != UNKNOWN_GRAPH:
         return snapshot
-    found = identify_graph(snapshot.nodes, graphs)
+    found = identify_graph(snapshot, shapes)
     return snapshot if found is None else replace(snapshot, graph=found, identified=True)
 
 
@@ -141,8 +194,6 @@ def open_interrupts(pending_writes: list[tuple[str, str, Any]]) -> list[Interrup
 
 
 # -- what an interrupt asks ----------------------------------------------------------------------------------
-
-
 
 
 def review_request(interrupt: Interrupt, requester: str | None, checkpoint_time: str) -> ReviewRequest:

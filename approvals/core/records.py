@@ -19,12 +19,12 @@ Kind = Literal["hitl", "tool_approval", "raw"]
 BUILTIN_GRAPH = "support"
 """The built-in demo agent's name in langgraph.json; its runs record it as `graph_id` in their metadata."""
 UNKNOWN_GRAPH = "graph unknown"
-"""A thread whose checkpoint names no graph and whose nodes match no single registered one: listed, never decided."""
+"""A thread whose checkpoint names no graph and matches no single registered one: listed, never decided."""
 UNKNOWN_GRAPH_HELP = (
     "This thread's checkpoint does not say which graph it runs on (no graph_id in its run's metadata), and its"
-    " nodes match no single registered graph. Set graph_id in the run's metadata (config={\"metadata\":"
-    " {\"graph_id\": NAME}}) or register the graph in langgraph.json or APPROVAL_GRAPHS; until then it cannot be"
-    " decided, so nothing is resumed with a graph that was only assumed."
+    " nodes, pending tools and state channels match no single registered graph. Set graph_id in the run's metadata"
+    " (config={\"metadata\": {\"graph_id\": NAME}}) or register the graph in langgraph.json or APPROVAL_GRAPHS;"
+    " until then it cannot be decided, so nothing is resumed with a graph that was only assumed."
 )
 
 

@@ -21,7 +21,7 @@ from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
 from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread, UnregisteredGraph
-from approvals.core.interrupts import ThreadSnapshot, read_snapshot, with_graph
+from approvals.core.interrupts import GraphShape, ThreadSnapshot, graph_shape, read_snapshot, with_graph
 from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP, PendingApproval
 from approvals.core.visibility import may_see
 from approvals.service.policy import PolicySource, policy_for_rules
@@ -63,7 +63,7 @@ class ServiceBase:
         # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
-        self._node_sets: dict[str, frozenset[str]] | None = None
+        self._shapes: dict[str, GraphShape] | None = None
 
     def graph_for(self, name: str) -> Pregel:
         """The graph a thread runs on, with the app's checkpointer; UnregisteredGraph when it cannot be loaded."""
@@ -86,20 +86,19 @@ class ServiceBase:
                                         " [deployments] in approvals.toml); its items wait until it is.")
         return self.remotes[name]
 
-    def graph_nodes(self) -> dict[str, frozenset[str]]:
-        """Each loadable graph's node names, computed once: what a checkpoint without `graph_id` is matched against.
-
-        A graph that cannot be loaded has no entry (its threads stay "graph unknown" unless they name it).
-        """
-        if self._node_sets is None:
-            sets = {BUILTIN_GRAPH: frozenset(self.graph.nodes)}
+    def graph_shapes(self) -> dict[str, GraphShape]:
+        """Each loadable graph's nodes, channels and tools, computed once: what a checkpoint without `graph_id` is
+        matched against. A graph that cannot be loaded has no entry (its threads stay "graph unknown" unless they
+        name it)."""
+        if self._shapes is None:
+            shapes = {BUILTIN_GRAPH: graph_shape(self.graph)}
             for name in self.registry.specs:
                 try:
-                    sets.setdefault(name, frozenset(self.graph_for(name).nodes))
+                    shapes.setdefault(name, graph_shape(self.graph_for(name)))
                 except UnregisteredGraph:
                     continue
-            self._node_sets = sets
-        return self._node_sets
+            self._shapes = shapes
+        return self._shapes
 
     def is_registered(self, name: str) -> bool:
         return name == BUILTIN_GRAPH or name in self.registry
@@ -135,13 +134,13 @@ class ServiceBase:
 
 
     def _snapshot(self, thread_id: str) -> ThreadSnapshot | None:
-        """The thread's latest checkpoint, its graph identified from its nodes when the metadata names none."""
+        """The thread's latest checkpoint, its graph identified from the checkpoint when the metadata names none."""
         snapshot = read_snapshot(self.store.checkpointer, thread_id)
         if snapshot is None:
             if deployment := self._deployment_of(thread_id):
                 return self.remote(deployment).snapshot(thread_id)
             return self.remote(self.runs_on).find(thread_id) if self._runs_remotely(thread_id) else None
-        return with_graph(snapshot, self.graph_nodes())
+        return with_graph(snapshot, self.graph_shapes())
 
     def _runs_remotely(self, thread_id: str) -> bool:
         """A conversation of the built-in agent with runs but no local checkpoint lives on APPROVAL_RUNS_ON."""
