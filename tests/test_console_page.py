@@ -270,6 +270,35 @@ def test_the_edit_form_warns_of_hidden_characters_in_the_args(seeder):
     assert any("Hidden characters in to" in w.value.replace("\\", "") for w in at.warning)
 
 
+def test_the_queue_and_a_bulk_of_one_show_hidden_characters_escaped_and_flagged(seeder):
+    """jo@<U+202E>moc.elpmaxe.ni would display as jo@in.example.com in a cell: the cell and the confirmation (asked
+    for a bulk approval of any size) show the escape, and the row says why."""
+    item = ask(seeder, "Email jo@\u202emoc.elpmaxe.ni about the delay")
+    at = console()
+    [row] = rows(at).to_dict("records")
+    assert row["Recipient"] == "jo@\\u202emoc.elpmaxe.ni" and row["Tool"] == "send_email · ⚠️ hidden characters"
+    assert "jo@\\u202emoc.elpmaxe.ni" in row["Arguments"]
+    assert not any("\u202e" in str(value) for value in row.values())
+
+    at = select_rows(at, 0)
+    at.button(key="console_bulk_approve").click().run(timeout=30)
+    assert texts(at.warning) == ["Approve 1 request? This runs:"]
+    runs = at.text[-1].value  # the one call (its body spans lines)
+    assert runs.startswith("send_email(to=jo@\\u202emoc.elpmaxe.ni, ") and runs.endswith("⚠️ hidden characters")
+    assert seeder.decisions(viewer=ALICE) == []  # nothing runs before the confirmation
+    at.button(key="console_bulk_confirm_button").click().run(timeout=30)
+    assert texts(at.success) == ["1 approved."]
+    wait_applied(seeder, item)
+
+
+def test_lookalike_letters_are_flagged_in_the_queue_and_on_the_card(seeder):
+    ask(seeder, "Email jo@p\u0430ypal.com about the delay")  # a Cyrillic a
+    at = console()
+    assert list(rows(at)["Tool"]) == ["send_email · ⚠️ lookalike letters"]
+    at = click_row(at, 0)
+    assert any(shown(w.value).startswith("Lookalike letters in to: \u0430 (Cyrillic, U+0430)") for w in at.warning)
+
+
 def test_next_and_previous_walk_the_queue_from_the_first_item(seeder):
     items = [ask(seeder, f"Email jo{n}@example.com about the delay") for n in range(3)]
     at = console()

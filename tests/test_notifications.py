@@ -107,6 +107,14 @@ def test_markup_in_args_stays_plain_text_in_the_slack_line(service, receiver):
     assert "<!channel>" not in body["text"] and "&lt;!channel&gt; &amp; the delay" in body["text"]
 
 
+def test_hidden_characters_are_escaped_in_the_slack_line_and_kept_exact_in_the_fields(service, receiver):
+    thread_id = service.new_thread_id()
+    service.send_message(thread_id, "Email jo@\u202emoc.elpmaxe.ni about the delay", GUEST)
+    body = json.loads(service.db.query("SELECT body FROM outbox")[0]["body"])
+    assert "jo@\u202emoc.elpmaxe.ni" in body["args_summary"]
+    assert "\u202e" not in body["text"] and "jo@\\u202emoc.elpmaxe.ni" in body["text"]
+
+
 def test_two_replicas_send_each_event_exactly_once(db_url, service, receiver):
     receiver.refusals.clear()
     replicas = [open_store(db_url) for _ in range(2)]

@@ -17,7 +17,7 @@ import streamlit as st
 
 import resources
 from approvals.core.errors import ApprovalError, approvals_progress
-from approvals.core.hidden_text import hidden_in, reveal
+from approvals.core.hidden_text import reveal, text_warnings
 from approvals.core.records import PendingApproval
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from graphs.tools import args_json_schema
@@ -171,7 +171,7 @@ def render_request(request: HITLRequest) -> None:
     """
     for index, action in enumerate(request.action_requests):
         flag = " · ⚠️ cannot be undone" if is_destructive(action.name, action.description or "") else ""
-        st.markdown(f"**{escape_markdown(action.name)}**{escape_markdown(flag)}")
+        st.markdown(f"**{escape_markdown(reveal(action.name))}**{escape_markdown(flag)}")
         if action.description:
             st.caption(escape_markdown(action.description))
         hidden_warning(action.args)
@@ -179,17 +179,15 @@ def render_request(request: HITLRequest) -> None:
         for name, value in action.args.items():
             text = arg_text(name, value) if isinstance(value, str | int | float | bool) else json.dumps(
                 value, indent=2, ensure_ascii=False)
-            text, label = reveal(text), titles.get(name, name)
+            text, label = reveal(text), reveal(titles.get(name, name))
             st.text(f"{label}:\n{text}" if "\n" in text or len(text) > LONG_TEXT_CHARS // 2 else f"{label}: {text}")
     st.caption(escape_markdown(f"Requested by {request.requested_by} at {local_time(request.created_at)}"))
 
 
 def hidden_warning(args: dict[str, Any]) -> None:
-    """Warn when arguments hold invisible or direction-changing characters (shown escaped, never rendered)."""
-    if names := hidden_in(args):
-        st.warning(escape_markdown(
-            f"Hidden characters in {', '.join(names)}: invisible or direction-changing characters are shown as "
-            "\\u escapes here; what you see in an input box may not be what will be used."), icon="⚠️")
+    """Warn when arguments hold hidden characters (shown escaped, never rendered) or lookalike letters."""
+    for warning in text_warnings(args):
+        st.warning(escape_markdown(warning), icon="⚠️")
 
 
 def edit_form(request: HITLRequest, key: str, shortcut: str | None = None) -> dict | None:

@@ -1,5 +1,6 @@
-"""The console's bulk decisions: tick rows, then approve or reject them all. Over a few items, or with anything
-that cannot be undone among them, a confirmation names every call that will run before anything is recorded."""
+"""The console's bulk decisions: tick rows, then approve or reject them all. An approval of any size first names
+every call that will run (hidden characters escaped, lookalikes flagged), and runs nothing until confirmed; a
+reject over a few items shows the message every agent gets."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
+from approvals.core.hidden_text import text_flag
 from approvals.core.records import DecisionRecord, QueueItem
 from graphs.hitl import HITLRequest, InvalidDecision
 from ui.approval_widgets import approve_value, reject_value, show_error
 from ui.human import call_line, is_destructive
 
 CONFIRM_OVER = 2
-"""A bulk action on more items than this asks for a confirmation first."""
+"""A bulk reject of more items than this asks for a confirmation first (an approval always does)."""
 
 
 def apply_in_background(records: list[DecisionRecord]) -> None:
@@ -27,7 +29,8 @@ def apply_in_background(records: list[DecisionRecord]) -> None:
 
 
 def needs_confirmation(items: list[QueueItem], verb: str) -> bool:
-    return len(items) > CONFIRM_OVER or (verb == "approved" and any(is_destructive(item.tool) for item in items))
+    """Approving runs tools, so the reviewer always reads what runs first; rejecting runs nothing."""
+    return verb == "approved" or len(items) > CONFIRM_OVER
 
 
 def bulk_actions(actor: Actor) -> None:
@@ -70,8 +73,8 @@ def confirmation(actor: Actor) -> None:
     items: list[QueueItem] = list(st.session_state["console_selected"].values())
     with st.container(border=True, key="console_bulk_confirmation"):
         if verb == "approved":
-            st.warning(f"Approve {len(items)} requests? This runs:", icon="⚠️")
-            st.text("\n".join(("⚠️ " if is_destructive(i.tool) else "") + call_line(i.tool, i.arguments) for i in items))
+            st.warning(f"Approve {len(items)} request{'s' if len(items) != 1 else ''}? This runs:", icon="⚠️")
+            st.text("\n".join(run_line(item) for item in items))
         else:
             st.warning(f"Reject {len(items)} requests? Each agent is told:", icon="⚠️")
             st.text(message)
@@ -82,6 +85,13 @@ def confirmation(actor: Actor) -> None:
         if row.button("Cancel", key="console_bulk_cancel"):
             st.session_state.pop("console_bulk_confirm", None)
             st.rerun()
+
+
+def run_line(item: QueueItem) -> str:
+    """One call that will run: destructive ones marked, hidden characters escaped, lookalikes flagged."""
+    flag = text_flag(item.arguments)
+    return ("⚠️ " if is_destructive(item.tool) else "") + call_line(item.tool, item.arguments) + (
+        f"  {flag}" if flag else "")
 
 
 def run_bulk(actor: Actor, verb: str, message: str) -> None:

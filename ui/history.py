@@ -7,6 +7,7 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
+from approvals.core.hidden_text import reveal
 from approvals.core.records import DecisionRecord
 from approvals.service import history as decision_log
 from ui.approval_widgets import browser_zone, local_time
@@ -18,11 +19,12 @@ def history(actor: Actor) -> None:
     records = decision_log.history(resources.approval_service(), actor)
     decider_col, decision_col, tool_col = st.columns(3)
     filters = decision_log.AuditFilter(
-        tuple(decider_col.multiselect("Decider", sorted({r.decided_by for r in records}),
+        tuple(decider_col.multiselect("Decider", sorted({r.decided_by for r in records}), format_func=reveal,
                                       key="console_audit_decider")),
         tuple(decision_col.multiselect("Decision", ["approve", "edit", "reject", "mixed"],
                                        key="console_audit_decision")),
-        tuple(tool_col.multiselect("Tool", sorted({r.tool for r in records}), key="console_audit_tool")),
+        tuple(tool_col.multiselect("Tool", sorted({r.tool for r in records}), format_func=reveal,
+                                   key="console_audit_tool")),
     )
     shown = [record for record in records if filters.matches(record)]
     st.caption(f"{len(shown)} of the latest {decision_log.HISTORY_LIMIT} decisions")

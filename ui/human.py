@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from approvals.core.hidden_text import reveal
 from graphs.hitl import HITLRequest
 from graphs.tools import TOOLS_BY_NAME
 
@@ -35,12 +36,13 @@ def money(value: Any) -> str:
 
 
 def arg_text(name: str, value: Any) -> str:
-    """One argument's value as a person reads it: money as money, text as text, the rest as written."""
+    """One argument's value as a person reads it: money as money, text as text, the rest as written; hidden
+    characters escaped (approvals.core.hidden_text), so a queue cell or a confirmation shows what will be used."""
     if name in MONEY_ARGS:
-        return money(value)
+        return reveal(money(value))
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return value if isinstance(value, str) else str(value)
+    return reveal(value if isinstance(value, str) else str(value))
 
 
 def key_columns(args: dict[str, Any]) -> dict[str, str]:
@@ -59,8 +61,9 @@ def is_destructive(tool: str, description: str = "") -> bool:
 
 
 def call_line(name: str, args: dict[str, Any]) -> str:
-    """`delete_customer(customer_id=77)`, amounts as money: the line a confirmation names."""
-    return f"{name}({', '.join(f'{key}={arg_text(key, value)}' for key, value in args.items())})"
+    """`delete_customer(customer_id=77)`, amounts as money, hidden characters escaped: the line a confirmation
+    names."""
+    return reveal(f"{name}({', '.join(f'{key}={arg_text(key, value)}' for key, value in args.items())})")
 
 
 def destructive_calls(request: HITLRequest | None) -> list[str]:

@@ -11,12 +11,14 @@ from typing import Any
 
 import streamlit as st
 
+from approvals.core.hidden_text import hidden_in, reveal
 from approvals.core.records import PendingApproval
 from graphs.hitl import DecisionType, HITLRequest, InvalidDecision
 from ui.approval_widgets import (
     arg_widget,
     escape_markdown,
     field_kind,
+    hidden_warning,
     message_form,
     parse_field,
     short_time,
@@ -31,8 +33,10 @@ def raw_question(pending: PendingApproval) -> None:
     st.caption(escape_markdown(
         f"{pending.graph} asks (requested by {pending.review.requested_by} at {short_time(pending.review.created_at)}):"
     ))
-    if isinstance(pending.value, str):
-        st.text(pending.value)
+    hidden_warning({"question": pending.value})
+    if isinstance(pending.value, str) or hidden_in({"question": pending.value}):
+        st.text(reveal(pending.value if isinstance(pending.value, str) else json.dumps(
+            pending.value, indent=2, ensure_ascii=False, default=str)))
     else:
         st.json(pending.value, expanded=True)
 

@@ -16,6 +16,7 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
+from approvals.core.hidden_text import reveal, text_flag
 from approvals.core.records import UNKNOWN_GRAPH, QueueItem, age_seconds
 from approvals.core.visibility import QueueFilter
 from approvals.service import claims, expiry
@@ -230,15 +231,15 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     held = claims.active_claims(service.db)
     frame = pd.DataFrame(
         {
-            "Tool": ("⚠️ " if is_destructive(item.tool) else "") + item.tool,
+            "Tool": tool_cell(item),
             **key_columns(item.arguments),
-            "Requester": item.requester,
+            "Requester": reveal(item.requester),
             "Age": age_text(item.created_at),
             "Graph": graph_label(item, service.is_registered(item.graph)),
             "Policy": f"{item.policy} · {item.progress}" if item.progress else item.policy,
             "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
             "SLA": "⚠️ overdue" if key in late else "",
-            "Arguments": item.args_summary,
+            "Arguments": reveal(item.args_summary),
         }
         for item, key in zip(items, keys, strict=True)
     )
@@ -257,6 +258,12 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     shown = frame.style.apply(lambda row: [OVERDUE_STYLE if row["SLA"] else ""] * len(row), axis=1) if late else frame
     st.dataframe(shown, key=TABLE_KEY, hide_index=True, on_select="rerun", column_config=COLUMNS,
                  selection_mode=["multi-row", "single-cell"])
+
+
+def tool_cell(item: QueueItem) -> str:
+    """The tool's name, marked when it cannot be undone and when its arguments hide characters or lookalikes."""
+    flag = text_flag(item.arguments)
+    return ("⚠️ " if is_destructive(item.tool) else "") + reveal(item.tool) + (f" · {flag}" if flag else "")
 
 
 def graph_label(item: QueueItem, registered: bool) -> str:

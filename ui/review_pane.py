@@ -16,6 +16,7 @@ import resources
 from approvals.core.actors import Actor
 from approvals.core.decisions import edit_diff
 from approvals.core.errors import AlreadyDecided, ApprovalError, AwaitingApprovals, approvals_progress
+from approvals.core.hidden_text import reveal
 from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.service import claims, escalation, history
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
@@ -91,9 +92,9 @@ def flash() -> None:
         return
     kind, text = message
     if kind == "refused":
-        st.error(escape_markdown(text), icon="⚠️")
+        st.error(escape_markdown(reveal(text)), icon="⚠️")
     else:
-        st.toast(escape_markdown(text), icon=decision_icon(kind))
+        st.toast(escape_markdown(reveal(text)), icon=decision_icon(kind))
 
 
 def decision_icon(decision: str) -> str:

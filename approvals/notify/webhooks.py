@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from approvals.core.hidden_text import reveal
 from approvals.core.records import QueueItem
 from approvals.store.database import Database, Row, Transaction, iso, utcnow
 from approvals.store.schema import Store
@@ -108,8 +109,9 @@ def _enqueue(tx: Transaction, event: str, thread_id: str, interrupt_id: str, fie
 
 
 def _slack_escape(text: str) -> str:
-    """Slack reads <...> as links and mentions; args come from the agent, so they must stay plain text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack reads <...> as links and mentions; args come from the agent, so they must stay plain text, and hidden
+    characters are shown escaped as on every screen (the JSON fields keep the exact values, for machines)."""
+    return reveal(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def signature(secret: str, body: bytes) -> str:

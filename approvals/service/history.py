@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from approvals.core.actors import Actor
+from approvals.core.hidden_text import reveal, shown
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import QueueFilter
 from approvals.service.facade import ApprovalService
@@ -103,7 +104,7 @@ def ran_with(record: DecisionRecord, proposed: dict) -> dict | None:
 
 def history_rows(records: list[DecisionRecord], proposed: Proposed | None = None) -> list[dict]:
     """The history table and the CSV: who decided what, when, how long it waited, what was proposed, what it ran
-    with after any edit, and what was edited."""
+    with after any edit, and what was edited; hidden characters escaped (a spreadsheet would render them)."""
     proposed = proposed or {}
     rows = []
     for r in records:
@@ -113,11 +114,12 @@ def history_rows(records: list[DecisionRecord], proposed: Proposed | None = None
             r.decided_at, r.decided_by, r.decision, r.tool, _json(before), _json(after), r.requested_by,
             r.requested_at, round(r.waited_seconds / 60, 2), describe_diff(r.edit_diff), r.message, r.thread_id,
         ), strict=True)))
-    return rows
+    return [{column: reveal(value) if isinstance(value, str) else value for column, value in row.items()}
+            for row in rows]
 
 
 def _json(value: dict | None) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    return "" if value is None else shown(value)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
