@@ -1,6 +1,8 @@
 """The example create_agent + HumanInTheLoopMiddleware agent runs as its own worker process on the app's database
 (SQLite file, then PostgreSQL); a reviewer decides its items in the console in a real browser: approve, edit,
-reject, respond. The tool runs exactly once when it should run, never when it should not."""
+reject, respond. The tool runs exactly once when it should run, never when it should not. A team's own create_agent
+agent (tests/foreign_graphs.py, tool wire_funds) is registered beside it: the same nodes and channels, told apart
+by the tool its pending call names."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from playwright.sync_api import Page, expect
 from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
+TEAM_AGENT = {"APPROVAL_GRAPHS": "treasury=foreign_graphs:make_treasury_agent", "PYTHONPATH": str(ROOT / "tests")}
+"""The team's agent, registered for the app and its workers (foreign_graphs lives in tests/)."""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -26,36 +30,36 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     """(database url, base URL of a fresh app on it)."""
     url = str(tmp_path / "app.db") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     open_store(url).close()  # the app's schema and change log exist before the first worker writes
-    process, base = start_streamlit({"DATABASE_URL": url}, tmp_path / "streamlit.log")
+    process, base = start_streamlit({"DATABASE_URL": url, **TEAM_AGENT}, tmp_path / "streamlit.log")
     yield url, base
     stop(process)
 
 
-def start_worker(url: str, text: str, graph_id: bool = True) -> str:
+def start_worker(url: str, text: str, graph_id: bool = True, graph: str = "shipping") -> str:
     """`python -m examples.worker` as its own process; returns the thread it stopped in. Without `graph_id` the
     run's metadata names no graph, as a plain invoke from LangGraph's docs: the app must identify it."""
     flags = [] if graph_id else ["--no-graph-id"]
-    done = subprocess.run([sys.executable, "-m", "examples.worker", text, "--requester", "dave", *flags], cwd=ROOT,
-                          env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, timeout=120,
-                          check=True)
+    done = subprocess.run([sys.executable, "-m", "examples.worker", text, "--requester", "dave", "--graph", graph,
+                           *flags], cwd=ROOT, env={**os.environ, "DATABASE_URL": url, **TEAM_AGENT},
+                          capture_output=True, text=True, timeout=120, check=True)
     return json.loads(done.stdout)["thread_id"]
 
 
-def open_item(page: Page, base: str, thread_id: str) -> None:
+def open_item(page: Page, base: str, thread_id: str, title: str = "ship_order for dave · shipping") -> None:
     """The item's deep link; a worker's thread is known once discovery has indexed it (reload until then)."""
     deadline = time.monotonic() + 30
     while True:
         page.goto(f"{base}/console?thread={thread_id}")
         wait_ready(page)
-        if page.get_by_text("ship_order for dave · shipping").count():
+        if page.get_by_text(title).count():
             return
         assert time.monotonic() < deadline, "the worker's item never reached the console"
         time.sleep(0.5)
 
 
-def decided(page: Page, kind: str) -> None:
+def decided(page: Page, kind: str, tool: str = "ship_order") -> None:
     """The console says so: on the item itself, or in the flash over the next item it moved on to."""
-    expect(page.get_by_text(f"You decided this: {kind}").or_(page.get_by_text(f"{kind}: ship_order for dave."))
+    expect(page.get_by_text(f"You decided this: {kind}").or_(page.get_by_text(f"{kind}: {tool} for dave."))
            ).to_be_visible()
 
 
@@ -87,13 +91,26 @@ def shipments_of(url: str, order_id: str) -> list[dict]:
         store.close()
 
 
+def wires_of(url: str) -> list[dict]:
+    """What the team agent's tool did: one row per wire it sent."""
+    store = open_store(url)
+    try:
+        return store.db.query("SELECT amount, to_account FROM wires")
+    finally:
+        store.close()
+
+
 def test_the_example_agents_worker_items_are_decided_in_the_console(backend, new_page):
     url, base = backend
     # approve and edit: workers that name no graph (identified from the checkpoint); reject and respond name it
     threads = {kind: start_worker(url, f"Ship order {order} to 1 Main St", graph_id=kind in ("reject", "respond"))
                for kind, order in (("approve", "41"), ("edit", "42"), ("reject", "43"), ("respond", "44"))}
+    wire = start_worker(url, "Wire 900 to ACME-1", graph_id=False, graph="treasury")
     alice = new_page()
     sign_in(alice, f"{base}/console", "alice")
+    open_item(alice, base, wire, "wire_funds for dave · treasury")  # identified by its tool, not "graph unknown"
+    alice.locator(".st-key-console_approve button").click()
+    decided(alice, "approve", "wire_funds")
     open_item(alice, base, threads["approve"])
     alice.locator(".st-key-console_approve button").click()  # "Approve" + its key A
     decided(alice, "approve")
@@ -119,6 +136,7 @@ def test_the_example_agents_worker_items_are_decided_in_the_console(backend, new
 
     for kind in threads:
         assert applied(url, threads[kind])["decided_by"] == "alice"
+    assert applied(url, wire)["decided_by"] == "alice" and wires_of(url) == [{"amount": 900.0, "to_account": "ACME-1"}]
     assert shipments_of(url, "41") == [{"order_id": "41", "address": "1 Main St"}]
     assert shipments_of(url, "42") == [{"order_id": "42", "address": "9 Elm St"}]
     assert shipments_of(url, "43") == shipments_of(url, "44") == []
