@@ -283,8 +283,8 @@ def test_the_queue_and_a_bulk_of_one_show_hidden_characters_escaped_and_flagged(
     at = select_rows(at, 0)
     at.button(key="console_bulk_approve").click().run(timeout=30)
     assert texts(at.warning) == ["Approve 1 request? This runs:"]
-    runs = at.text[-1].value  # the one call (its body spans lines)
-    assert runs.startswith("send_email(to=jo@\\u202emoc.elpmaxe.ni, ") and runs.endswith("⚠️ hidden characters")
+    [line] = at.text[-1].value.splitlines()  # one call, one line (its body's line breaks shown as \n)
+    assert line.startswith("send_email(to=jo@\\u202emoc.elpmaxe.ni, ") and line.endswith("⚠️ hidden characters")
     assert seeder.decisions(viewer=ALICE) == []  # nothing runs before the confirmation
     at.button(key="console_bulk_confirm_button").click().run(timeout=30)
     assert texts(at.success) == ["1 approved."]

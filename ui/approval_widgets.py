@@ -181,7 +181,7 @@ def render_request(request: HITLRequest) -> None:
                 value, indent=2, ensure_ascii=False)
             text, label = reveal(text), reveal(titles.get(name, name))
             st.text(f"{label}:\n{text}" if "\n" in text or len(text) > LONG_TEXT_CHARS // 2 else f"{label}: {text}")
-    st.caption(escape_markdown(f"Requested by {request.requested_by} at {local_time(request.created_at)}"))
+    st.caption(escape_markdown(reveal(f"Requested by {request.requested_by} at {local_time(request.created_at)}")))
 
 
 def hidden_warning(args: dict[str, Any]) -> None:

@@ -88,10 +88,11 @@ def confirmation(actor: Actor) -> None:
 
 
 def run_line(item: QueueItem) -> str:
-    """One call that will run: destructive ones marked, hidden characters escaped, lookalikes flagged."""
+    """One call that will run, on one line (line breaks in its arguments shown as `\\n`): destructive ones marked,
+    hidden characters escaped, lookalikes flagged."""
     flag = text_flag(item.arguments)
-    return ("⚠️ " if is_destructive(item.tool) else "") + call_line(item.tool, item.arguments) + (
-        f"  {flag}" if flag else "")
+    call = call_line(item.tool, item.arguments).replace("\r", "\\r").replace("\n", "\\n")
+    return ("⚠️ " if is_destructive(item.tool) else "") + call + (f"  {flag}" if flag else "")
 
 
 def run_bulk(actor: Actor, verb: str, message: str) -> None:

@@ -139,7 +139,7 @@ def review(pending: PendingApproval, actor: Actor) -> None:
     graph the app cannot load is shown, not decided. The buttons come first, under the title, so what A decides
     is on screen with them however long the request is (the request follows, then the payloads)."""
     request = pending.request
-    st.subheader(escape_markdown(f"{pending.review.tool} for {pending.review.requested_by} · {pending.graph}"))
+    st.subheader(escape_markdown(reveal(f"{pending.review.tool} for {pending.review.requested_by} · {pending.graph}")))
     try:
         resources.approval_service().resumable(pending)
     except ApprovalError as error:
@@ -279,7 +279,7 @@ def confirm_run(pending: PendingApproval, request: HITLRequest) -> None:
     st.warning("This cannot be undone. Approving runs:", icon="⚠️")
     for call in calls:
         st.text(call)
-    st.button(f"Confirm: run {pending.review.tool}", key="console_confirm_run", type="primary", shortcut="A",
+    st.button(f"Confirm: run {reveal(pending.review.tool)}", key="console_confirm_run", type="primary", shortcut="A",
               on_click=decide, args=(pending, approve_value(request)))
 
 
