@@ -38,6 +38,19 @@ def test_user_add_list_set_remove_with_the_password_from_stdin(tmp_path):
         store.close()
     assert cli(db, "user", "set", "erin", "--groups", "legal", "--password", stdin="erin-secret-2\n").returncode == 0
     assert cli(db, "user", "list").stdout.splitlines() == ["erin  reviewer  groups: legal"]
+    assert cli(db, "user", "set", "erin", "--email", "erin@example.com", "--slack-id", "U024BE7LH").returncode == 0
+    assert cli(db, "user", "list").stdout.splitlines() == [
+        "erin  reviewer  groups: legal  email: erin@example.com  slack: U024BE7LH"]
+    assert cli(db, "user", "set", "erin", "--email", "").returncode == 0
+    assert cli(db, "user", "list").stdout.splitlines() == ["erin  reviewer  groups: legal  slack: U024BE7LH"]
+    wrong = cli(db, "user", "set", "erin", "--email", "erin at example", "--slack-id", "")
+    assert wrong.returncode == 1 and "not an email address" in wrong.stderr
+    assert cli(db, "user", "list").stdout.splitlines() == ["erin  reviewer  groups: legal  slack: U024BE7LH"]
+    with_addresses = cli(db, "user", "add", "gina", "--role", "reviewer", "--email", "gina@example.com",
+                         "--slack-id", "W0GINA", stdin="gina-secret-1\n")
+    assert with_addresses.returncode == 0, with_addresses.stderr
+    assert "gina  reviewer  groups: -  email: gina@example.com  slack: W0GINA" in cli(db, "user", "list").stdout
+    assert cli(db, "user", "remove", "gina").returncode == 0
     short = cli(db, "user", "add", "frank", stdin="short\n")
     assert short.returncode == 1 and "at least 8 characters" in short.stderr
     twice = cli(db, "user", "add", "erin", stdin="another-pass\n")

@@ -1,7 +1,7 @@
 """Requests in human terms: amounts as money, the argument that says what a call does, destructive tools named.
 
 Pure functions (no Streamlit), shared by the card, the review pane and the queue, so every screen reads a request
-the same way.
+the same way; the words every channel shares (emails too) are in approvals/core/human.py.
 """
 
 from __future__ import annotations
@@ -9,11 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from approvals.core.hidden_text import reveal
+from approvals.core.human import MONEY_ARGS, arg_text, is_destructive
 from graphs.hitl import HITLRequest
-from graphs.tools import TOOLS_BY_NAME
-
-MONEY_ARGS = ("amount", "total", "price", "value")
-"""Arguments shown as dollars wherever they appear."""
 
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "Amount": MONEY_ARGS,
@@ -23,27 +20,6 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """The queue's stable columns: each shows the first of these arguments an item has (blank when it has none)."""
 
-DESTRUCTIVE_PREFIXES = ("delete", "drop", "remove", "destroy", "purge", "wipe")
-DESTRUCTIVE_WORDS = ("permanently", "cannot be undone", "irreversible")
-
-
-def money(value: Any) -> str:
-    """`250` → `$250.00`; a value that is not a number is shown as it is."""
-    try:
-        return f"${float(value):,.2f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def arg_text(name: str, value: Any) -> str:
-    """One argument's value as a person reads it: money as money, text as text, the rest as written; hidden
-    characters escaped (approvals.core.hidden_text), so a queue cell or a confirmation shows what will be used."""
-    if name in MONEY_ARGS:
-        return reveal(money(value))
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return reveal(value if isinstance(value, str) else str(value))
-
 
 def key_columns(args: dict[str, Any]) -> dict[str, str]:
     """The queue's fixed columns for one item: always the same keys, so the table keeps its shape between loads."""
@@ -52,12 +28,6 @@ def key_columns(args: dict[str, Any]) -> dict[str, str]:
         found = next((name for name in names if args.get(name) not in (None, "")), None)
         columns[column] = arg_text(found, args[found]) if found else ""
     return columns
-
-
-def is_destructive(tool: str, description: str = "") -> bool:
-    """Deleting tools, or tools that say they cannot be undone: their approval asks for a confirmation."""
-    described = description or (TOOLS_BY_NAME[tool].description if tool in TOOLS_BY_NAME else "")
-    return tool.lower().startswith(DESTRUCTIVE_PREFIXES) or any(w in described.lower() for w in DESTRUCTIVE_WORDS)
 
 
 def call_line(name: str, args: dict[str, Any]) -> str:

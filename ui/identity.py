@@ -18,7 +18,7 @@ import resources
 from approvals.core.actors import Actor
 from approvals.core.errors import NotAllowed
 from approvals.identity import sessions, throttle
-from approvals.identity.accounts import groups_from_claims
+from approvals.identity.accounts import groups_from_claims, remember_signed_in
 from ui.approval_widgets import escape_markdown
 
 
@@ -44,8 +44,11 @@ def current_actor() -> Actor | None:
     """The signed-in person, else this browser's private guest; None when its session has ended."""
     if oidc_configured() and st.user.get("is_logged_in"):
         email = str(st.user.get("email") or st.user.get("sub")).lower()
-        return Actor(email, "reviewer" if email in reviewer_emails() else "requester",
-                     groups=groups_from_claims(st.user.to_dict()))
+        actor = Actor(email, "reviewer" if email in reviewer_emails() else "requester",
+                      groups=groups_from_claims(st.user.to_dict()))
+        # kept as an account with the ID token's email, so email and Slack reach this person too
+        remember_signed_in(resources.approval_service().db, actor, str(st.user.get("email") or ""))
+        return actor
     return sessions.actor_for(resources.approval_service().db, browser_token())
 
 

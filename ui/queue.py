@@ -17,7 +17,8 @@ import streamlit as st
 import resources
 from approvals.core.actors import Actor
 from approvals.core.hidden_text import reveal, text_flag
-from approvals.core.records import UNKNOWN_GRAPH, QueueItem, age_seconds
+from approvals.core.human import age_text
+from approvals.core.records import UNKNOWN_GRAPH, QueueItem
 from approvals.core.visibility import QueueFilter
 from approvals.service import claims, expiry
 from approvals.store.database import iso
@@ -170,19 +171,6 @@ def _number(raw: str | None) -> int:
 
 
 # -- the live queue ----------------------------------------------------------------------------------------
-
-
-def age_text(created_at: str) -> str:
-    """`40 s`, `12 min`, `3 h 05 min`, `2 d 4 h`: a fresh item does not read "0 min"."""
-    seconds = max(int(age_seconds(created_at)), 0)
-    minutes = seconds // 60
-    if minutes < 1:
-        return f"{seconds} s"
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 24 * 60:
-        return f"{minutes // 60} h {minutes % 60:02d} min"
-    return f"{minutes // (24 * 60)} d {minutes // 60 % 24} h"
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

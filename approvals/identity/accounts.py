@@ -26,6 +26,8 @@ DEMO_ACCOUNTS: dict[str, tuple[Role, str, str]] = {
 ACCOUNT_ROLES = ("requester", "reviewer")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 8
+EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 class AccountError(ApprovalError):
@@ -37,6 +39,15 @@ class Account:
     username: str
     role: Role
     groups: frozenset[str]
+    email: str = ""
+    """Where email notifications go ("" for none)."""
+    slack_id: str = ""
+    """The Slack user id (U…) the Slack channel messages and decides as ("" for none)."""
+
+    @property
+    def actor(self) -> Actor:
+        """Acting as this account now (an email link, a Slack button): role and groups as stored today."""
+        return Actor(self.username, self.role, groups=self.groups)
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -128,8 +139,25 @@ def groups_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:
 
 
 def list_accounts(db: Database) -> list[Account]:
-    rows = db.query("SELECT username, role, groups FROM accounts ORDER BY username")
-    return [Account(row["username"], row["role"], parse_groups(row["groups"])) for row in rows]
+    return [_account(row) for row in db.query(f"SELECT {_COLUMNS} FROM accounts ORDER BY username")]
+
+
+def get_account(db: Database, username: str) -> Account | None:
+    rows = db.query(f"SELECT {_COLUMNS} FROM accounts WHERE username = ?", (username.strip().lower(),))
+    return _account(rows[0]) if rows else None
+
+
+def reviewers(db: Database) -> list[Account]:
+    """Every reviewer account, with its addresses: who channels may tell about a pending item."""
+    return [_account(row) for row in db.query(
+        f"SELECT {_COLUMNS} FROM accounts WHERE role = 'reviewer' ORDER BY username")]
+
+
+_COLUMNS = "username, role, groups, email, slack_id"
+
+
+def _account(row: Mapping[str, Any]) -> Account:
+    return Account(row["username"], row["role"], parse_groups(row["groups"]), row["email"], row["slack_id"])
 
 
 def known_groups(db: Database) -> set[str]:
@@ -137,28 +165,35 @@ def known_groups(db: Database) -> set[str]:
     return {group for account in list_accounts(db) for group in account.groups}
 
 
-def add_account(db: Database, username: str, role: str, password: str, groups: Iterable[str] = ()) -> Account:
+def add_account(db: Database, username: str, role: str, password: str, groups: Iterable[str] = (), *,
+                email: str = "", slack_id: str = "") -> Account:
     username, role = _checked_name(username), _checked_role(role)
+    email, slack_id = checked_email(email), _checked_slack_id(slack_id)
     _check_password(password)
     inserted = db.execute(
-        "INSERT INTO accounts (username, role, password_hash, groups) VALUES (?, ?, ?, ?)"
+        "INSERT INTO accounts (username, role, password_hash, groups, email, slack_id) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (username) DO NOTHING",
-        (username, role, hash_password(password), ",".join(sorted(parse_groups(groups)))),
+        (username, role, hash_password(password), ",".join(sorted(parse_groups(groups))), email, slack_id),
     )
     if not inserted:
         raise AccountError(f"There is an account {username!r} already; change it with `user set`.")
-    return Account(username, cast(Role, role), parse_groups(groups))
+    return Account(username, cast(Role, role), parse_groups(groups), email, slack_id)
 
 
 def set_account(db: Database, username: str, *, role: str | None = None, groups: Iterable[str] | None = None,
-                password: str | None = None) -> Account:
-    """Change what is given (role, groups, password); the rest stays. Takes effect on the account's next request."""
+                password: str | None = None, email: str | None = None, slack_id: str | None = None) -> Account:
+    """Change what is given (role, groups, password, email, Slack id; "" clears an address); the rest stays.
+    Takes effect on the account's next request."""
     username = _checked_name(username)
     changes: dict[str, str] = {}
     if role is not None:
         changes["role"] = _checked_role(role)
     if groups is not None:
         changes["groups"] = ",".join(sorted(parse_groups(groups)))
+    if email is not None:
+        changes["email"] = checked_email(email)
+    if slack_id is not None:
+        changes["slack_id"] = _checked_slack_id(slack_id)
     if password is not None:
         _check_password(password)
         changes["password_hash"] = hash_password(password)
@@ -166,10 +201,28 @@ def set_account(db: Database, username: str, *, role: str | None = None, groups:
         assignments = ", ".join(f"{column} = ?" for column in changes)
         if not db.execute(f"UPDATE accounts SET {assignments} WHERE username = ?", (*changes.values(), username)):
             raise AccountError(f"There is no account {username!r}.")
-    account = next((a for a in list_accounts(db) if a.username == username), None)
+    account = get_account(db, username)
     if account is None:
         raise AccountError(f"There is no account {username!r}.")
     return account
+
+
+def remember_signed_in(db: Database, actor: Actor, email: str) -> None:
+    """A person signed in with st.login is kept as an account (no usable password: they sign in only through
+    their identity provider), with the email, role and groups of their ID token, so channels can reach them and
+    act as them. Written only when something changed since their last sign-in."""
+    email = email.strip().lower() if EMAIL.fullmatch(email.strip()) else ""
+    groups = ",".join(sorted(actor.groups))
+    rows = db.query("SELECT role, groups, email FROM accounts WHERE username = ?", (actor.name,))
+    if rows and (rows[0]["role"], rows[0]["groups"], rows[0]["email"]) == (actor.role, groups, email):
+        return
+    if rows:
+        db.execute("UPDATE accounts SET role = ?, groups = ?, email = ? WHERE username = ?",
+                   (actor.role, groups, email, actor.name))
+        return
+    db.execute("INSERT INTO accounts (username, role, password_hash, groups, email) VALUES (?, ?, ?, ?, ?)"
+               " ON CONFLICT (username) DO NOTHING",
+               (actor.name, actor.role, _NO_ACCOUNT_HASH, groups, email))
 
 
 def remove_account(db: Database, username: str) -> None:
@@ -194,6 +247,21 @@ def _checked_role(role: str) -> str:
     if role not in ACCOUNT_ROLES:
         raise AccountError(f"{role!r} is not a role: use {' or '.join(ACCOUNT_ROLES)}.")
     return role
+
+
+def checked_email(email: str) -> str:
+    """An email address as stored (trimmed, "" for none); AccountError for one a mail server would refuse."""
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL.fullmatch(email)):
+        raise AccountError(f"{email!r} is not an email address (name@example.com).")
+    return email
+
+
+def _checked_slack_id(slack_id: str) -> str:
+    slack_id = slack_id.strip()
+    if slack_id and not SLACK_ID.fullmatch(slack_id):
+        raise AccountError(f"{slack_id!r} is not a Slack user id (U or W then letters and digits, e.g. U024BE7LH).")
+    return slack_id
 
 
 def _check_password(password: str) -> None:

@@ -1,11 +1,8 @@
 """Webhook notifications: a signed POST to APPROVAL_WEBHOOK_URL for every new pending approval and every decision.
 
-Why an outbox: the event row is written in the same transaction as the pending row or the decision, so an event
-exists exactly when its cause committed, and a crash before delivery loses nothing. A background `Sender` then
-delivers each row at least once (receivers dedupe by the event `id`), retrying with a capped backoff. Replicas
-share the outbox: a sender claims a batch by pushing its rows' `next_attempt_at` a lease ahead (PostgreSQL:
-`FOR UPDATE SKIP LOCKED`; SQLite: the BEGIN IMMEDIATE write lock), so each event is sent by one replica, and a
-replica killed mid-send only delays its batch until the lease runs out.
+The event row is written to the outbox (approvals/notify/outbox.py) in the same transaction as the pending row or
+the decision; a background `Sender` delivers each at least once (receivers dedupe by the event `id`), one replica
+sending each, retrying with a capped backoff.
 """
 
 from __future__ import annotations
@@ -14,23 +11,17 @@ import hashlib
 import hmac
 import http.client
 import json
-import logging
 import os
-import random
-import threading
 import urllib.request
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from approvals.core.hidden_text import reveal
 from approvals.core.records import QueueItem
-from approvals.store.database import Database, Row, Transaction, iso, utcnow
+from approvals.notify.outbox import Delivery, OutboxSender
+from approvals.store.database import Database, Row, Transaction, utcnow
 from approvals.store.schema import Store
-
-log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Approvals-Signature"
 DEFAULT_BASE_URL = "http://localhost:8501"
@@ -122,27 +113,6 @@ def signature(secret: str, body: bytes) -> str:
 # -- delivering them -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """How a sender paces itself; the defaults suit a real receiver, tests shrink them."""
-
-    poll_s: float = 1.0
-    first_retry_s: float = 2.0
-    max_retry_s: float = 60.0
-    timeout_s: float = 10.0
-    batch: int = 5
-
-    @property
-    def lease_s(self) -> float:
-        """How long other senders leave a claimed batch alone: longer than its POSTs can take, so no event is
-        sent by two replicas; a sender killed mid-batch delays the rest of its batch by this much."""
-        return self.batch * self.timeout_s + 5.0
-
-    def retry_delay(self, attempts: int) -> float:
-        """Exponential from `first_retry_s`, capped, with jitter so replicas do not retry in lockstep."""
-        return min(self.max_retry_s, self.first_retry_s * 2 ** (attempts - 1)) * random.uniform(0.8, 1.0)
-
-
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """urllib would follow a redirect of our POST as a GET without the body; report the 3xx instead."""
 
@@ -153,57 +123,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-class Sender:
-    """A daemon thread that drains the outbox to one webhook URL; `stop()` ends it after the current POST."""
+class Sender(OutboxSender):
+    """Drains the outbox's webhook rows to one URL, each POST signed with the secret when there is one."""
 
     def __init__(self, db: Database, url: str, secret: str | None, delivery: Delivery = Delivery()):
-        self._db, self._url, self._secret, self._delivery = db, url, secret, delivery
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+        super().__init__(db, delivery)
+        self._url, self._secret = url, secret
 
-    def start(self) -> Sender:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stopping.set()
-        self._thread.join(timeout)
-
-    def deliver_due(self) -> int:
-        """Claim the events that are due, POST each once, and settle them; returns how many were tried."""
-        rows = self._claim()
-        for row in rows:
-            error = self._post(row["body"].encode())
-            self._settle(row, error)
-        return len(rows)
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                tried = self.deliver_due()
-            except Exception:  # the database was unreachable: keep the thread alive and try again
-                log.exception("webhook sender: reading the outbox failed")
-                tried = 0
-            if not tried:
-                self._stopping.wait(self._delivery.poll_s)
-
-    def _claim(self) -> list[Row]:
-        now = datetime.now(UTC)
-        if not self._db.query("SELECT 1 AS due FROM outbox WHERE next_attempt_at <= ? LIMIT 1", (iso(now),)):
-            return []  # the common case takes no lock at all
-        skip_locked = " FOR UPDATE SKIP LOCKED" if self._db.dialect == "postgres" else ""
-        with self._db.transaction() as tx:
-            rows = tx.query(
-                f"SELECT event_id, body, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at"
-                f" LIMIT ?{skip_locked}",
-                (iso(now), self._delivery.batch),
-            )
-            if rows:
-                tx.execute(
-                    f"UPDATE outbox SET next_attempt_at = ? WHERE event_id IN ({', '.join('?' * len(rows))})",
-                    (iso(now + timedelta(seconds=self._delivery.lease_s)), *(r["event_id"] for r in rows)),
-                )
-        return rows
+    def send(self, row: Row) -> str | None:
+        return self._post(row["body"].encode())
 
     def _post(self, body: bytes) -> str | None:
         """POST one event; None when the receiver took it (2xx), else what went wrong."""
@@ -217,19 +145,6 @@ class Sender:
                 return None if 200 <= response.status < 300 else f"HTTP {response.status}"
         except (OSError, http.client.HTTPException, ValueError) as error:  # HTTPError and URLError are OSErrors
             return str(error) or type(error).__name__
-
-    def _settle(self, row: Row, error: str | None) -> None:
-        if error is None:
-            self._db.execute("DELETE FROM outbox WHERE event_id = ?", (row["event_id"],))
-            return
-        attempts = row["attempts"] + 1
-        retry_at = datetime.now(UTC) + timedelta(seconds=self._delivery.retry_delay(attempts))
-        log.warning("webhook event %s: try %d failed (%s); next try at %s", row["event_id"], attempts, error,
-                    iso(retry_at))
-        self._db.execute(
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE event_id = ?",
-            (attempts, iso(retry_at), error[:500], row["event_id"]),
-        )
 
 
 def start_sender(store: Store, delivery: Delivery = Delivery()) -> Sender | None:

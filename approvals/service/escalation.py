@@ -13,6 +13,8 @@ from datetime import datetime
 from approvals.core.policy import Rule, Verdict
 from approvals.core.records import QueueItem, age_seconds
 from approvals.notify import webhooks
+from approvals.notify.channels import Event
+from approvals.service import recipients
 from approvals.store.database import Database, Transaction, iso
 
 REMIND, REASSIGN = "reminder", "reassigned"
@@ -51,16 +53,28 @@ def due_steps(rule: Rule, item: QueueItem, now: datetime) -> list[tuple[str, str
     return steps
 
 
-def record_step(tx: Transaction, item: QueueItem, step: str, rule: str, detail: str, now: datetime) -> bool:
-    """Record the step once and queue its notification; False when it had happened already."""
+def record_step(tx: Transaction, item: QueueItem, step: str, rule: Rule, detail: str, now: datetime) -> bool:
+    """Record the step once and queue its notifications (the webhook, and the reviewers who may decide the item
+    now: a reassignment tells the groups it moved to); False when it had happened already."""
     inserted = tx.execute(
         "INSERT INTO escalations (thread_id, interrupt_id, step, happened_at, rule, detail) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (thread_id, interrupt_id, step) DO NOTHING",
-        (item.thread_id, item.interrupt_id, step, iso(now), rule, detail),
+        (item.thread_id, item.interrupt_id, step, iso(now), rule.name, detail),
     )
     if inserted:
-        webhooks.enqueue_escalation(tx, item, step, rule, detail, describe_age(age_seconds(item.created_at, now) / 60))
+        age = describe_age(age_seconds(item.created_at, now) / 60)
+        webhooks.enqueue_escalation(tx, item, step, rule.name, detail, age)
+        event: Event = "reassigned" if step == REASSIGN else "reminder"
+        recipients.tell(tx, item, _deciding_groups(tx, item, rule), event, detail)
     return bool(inserted)
+
+
+def _deciding_groups(tx: Transaction, item: QueueItem, rule: Rule) -> tuple[str, ...]:
+    """The groups that decide the item once this transaction commits: the reassignment's, once it happened."""
+    moved = rule.escalation.reassign_to and tx.query(
+        "SELECT 1 AS done FROM escalations WHERE thread_id = ? AND interrupt_id = ? AND step = ?",
+        (item.thread_id, item.interrupt_id, REASSIGN))
+    return rule.escalation.reassign_to if moved else rule.groups
 
 
 def steps(db: Database, thread_id: str | None = None, limit: int = 1000) -> list[Step]:

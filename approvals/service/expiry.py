@@ -69,8 +69,9 @@ def expire_overdue(service: ApprovalService, ttl: float | None, now: datetime | 
     with service.db.transaction() as tx:
         for item in overdue:
             rule = rules.get(item.rule)
-            for step, detail in escalation.due_steps(rule, item, now) if rule else []:
-                escalation.record_step(tx, item, step, rule.name if rule else "", detail, now)
+            if rule is not None:
+                for step, detail in escalation.due_steps(rule, item, now):
+                    escalation.record_step(tx, item, step, rule, detail, now)
             if (how := _expiry(rule, ttl, item, now)) is not None:
                 expiring[how].append(item)
     decided, failed = [], []

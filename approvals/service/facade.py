@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from approvals.service.conversations import ConversationService
 from approvals.service.deployments import DeploymentService
+from approvals.service.notifications import NotificationService
 
 
-class ApprovalService(ConversationService, DeploymentService):
+class ApprovalService(ConversationService, DeploymentService, NotificationService):
     """Conversations, the queue and decisions behind one object (st.cache_resource hands it to every page)."""

@@ -12,6 +12,7 @@ from approvals.core.interrupts import ThreadSnapshot, review_request
 from approvals.core.policy import Policy, Verdict
 from approvals.core.records import DecisionRecord, PendingApproval, QueueItem, ReviewRequest
 from approvals.notify import webhooks
+from approvals.service import recipients
 from approvals.store.database import Row, Transaction
 
 
@@ -89,6 +90,7 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
             by_policy.append((thread_id, item.interrupt_id, verdict))
         elif inserted:
             webhooks.enqueue_pending(tx, item)
+            recipients.tell(tx, item, verdict.groups, "pending")
     return by_policy
 
 

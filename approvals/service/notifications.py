@@ -1,0 +1,84 @@
+"""Channels through the service: their senders, what a queued notification says, and channels that keep failing.
+
+Who is told is approvals/service/recipients.py. What the message says is read when it is sent, from the item's
+checkpoint, in the console's words, so an item decided in the meantime is not announced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from approvals.core.actors import Actor
+from approvals.core.errors import approvals_progress
+from approvals.core.hidden_text import reveal
+from approvals.core.human import actions_text
+from approvals.identity.accounts import get_account
+from approvals.notify.channels import ChannelSender, Notification, Recipient
+from approvals.notify.outbox import WEBHOOK, Delivery
+from approvals.notify.webhooks import console_link
+from approvals.service import recipients
+from approvals.service.queue import QueueService
+from approvals.store.database import Database
+
+FAILING_AFTER = 3
+"""A channel whose notification failed this many times in a row is named to reviewers in the console."""
+NOTIFIER = Actor("system (notifications)", "system")
+
+
+@dataclass(frozen=True)
+class ChannelTrouble:
+    """A channel that keeps failing, as the console names it."""
+
+    channel: str
+    waiting: int
+    """Notifications that failed at least FAILING_AFTER times and are still being retried."""
+    last_error: str
+
+
+def senders(service: NotificationService, delivery: Delivery = Delivery()) -> list[ChannelSender]:
+    """One sender per configured channel (the lifespan starts and stops them)."""
+    return [ChannelSender(service.db, kind, service.notice, partial(recipient, service.db), delivery)
+            for kind in recipients.configured()]
+
+
+def recipient(db: Database, username: str) -> Recipient | None:
+    account = get_account(db, username)
+    return Recipient(account.username, account.email, account.slack_id) if account else None
+
+
+class NotificationService(QueueService):
+    """What channels read through the service: a notification's text, failing channels, what waits for whom."""
+
+    def notice(self, body: dict, recipient: Recipient) -> Notification | None:
+        """What a queued notification says now; None when the item was decided (or approved by this recipient)."""
+        rows = self.db.query(
+            "SELECT status, requester, rule, approvers, approved_by, created_at, tool, request_digest FROM pending"
+            " WHERE thread_id = ? AND interrupt_id = ?", (body["thread_id"], body["interrupt_id"]))
+        if not rows or rows[0]["status"] != "pending":
+            return None
+        row, approved_by = rows[0], tuple(filter(None, rows[0]["approved_by"].split(",")))
+        if recipient.username in approved_by:
+            return None
+        pending = self.pending_approval(body["thread_id"], viewer=NOTIFIER, interrupt_id=body["interrupt_id"])
+        if pending is None:
+            return None
+        return Notification(
+            event=body["event"], thread_id=pending.thread_id, interrupt_id=pending.interrupt_id,
+            request_digest=pending.request_digest, tool=reveal(pending.review.tool),
+            actions=actions_text(pending.request) if pending.request else (),
+            question="" if pending.request else reveal(pending.review.summary(300)),
+            requester=reveal(pending.review.requested_by), rule=row["rule"],
+            progress=approvals_progress(approved_by, row["approvers"]) if row["approvers"] > 1 else "",
+            created_at=pending.review.created_at, detail=body.get("detail", ""),
+            console_url=console_link(pending.thread_id, pending.interrupt_id),
+        )
+
+    def failing_channels(self, *, viewer: Actor) -> list[ChannelTrouble]:
+        """Channels whose notifications keep failing (reviewers only): the console names them and says why."""
+        if not viewer.is_reviewer:
+            return []
+        rows = self.db.query(
+            "SELECT channel, COUNT(*) AS waiting, MAX(last_error) AS last_error FROM outbox"
+            " WHERE channel <> ? AND attempts >= ? GROUP BY channel ORDER BY channel", (WEBHOOK, FAILING_AFTER))
+        return [ChannelTrouble(row["channel"], int(row["waiting"]), row["last_error"]) for row in rows]
