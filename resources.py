@@ -12,8 +12,10 @@ from approvals.store.schema import open_store
 
 
 def _release_service(service: ApprovalService) -> None:
-    """The runner works for this service: it stops first (its runs end), then the store closes."""
+    """The runner works for this service: it stops first (its runs end), then the graphs' factories (their MCP
+    sessions) and the store close."""
     background_runner.clear()
+    service.registry.close()
     service.store.close()
 
 

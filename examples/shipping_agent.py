@@ -9,9 +9,7 @@ by the tool call id, so a step that runs twice (a crash, a second resume) ships 
 
 from __future__ import annotations
 
-import os
 import re
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,7 +27,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 
-DEFAULT_DATABASE = "data/app.db"
+from examples.app_database import app_database
+
 _SHIP = re.compile(r"\bship\s+orders?\s+([\w-]+(?:\s*(?:,|and)\s*[\w-]+)*)\s+to\s+(.+?)\s*\.?$", re.I | re.S)
 
 
@@ -37,25 +36,13 @@ _SHIP = re.compile(r"\bship\s+orders?\s+([\w-]+(?:\s*(?:,|and)\s*[\w-]+)*)\s+to\
 
 
 @contextmanager
-def shipments_db() -> Iterator[Any]:
-    """A connection to the app's database (DATABASE_URL, else data/app.db), with the shipments table created."""
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE
-    if url.startswith(("postgresql://", "postgres://")):
-        import psycopg
-
-        conn: Any = psycopg.connect(url, autocommit=True)
-        placeholder = "%s"
-    else:
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30, isolation_level=None)
-        placeholder = "?"
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS shipments (tool_call_id TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
-            " address TEXT NOT NULL, shipped_at TEXT NOT NULL)"
-        )
-        yield conn, placeholder
-    finally:
-        conn.close()
+def shipments_db() -> Iterator[tuple[Any, str]]:
+    """The app's database with the shipments table created."""
+    with app_database(
+        "CREATE TABLE IF NOT EXISTS shipments (tool_call_id TEXT PRIMARY KEY, order_id TEXT NOT NULL,"
+        " address TEXT NOT NULL, shipped_at TEXT NOT NULL)"
+    ) as connection:
+        yield connection
 
 
 @tool

@@ -5,7 +5,8 @@
 The worker knows nothing about the approvals app: it uses the standard `SqliteSaver` on the app's SQLite file, or
 `PostgresSaver` on `DATABASE_URL`, and records `graph_id` (and `requester`) in the run's metadata, as LangGraph's
 server does, so the console knows which graph to resume the thread with and whose request it is. The item
-appears in the console's queue within seconds; the app resumes the thread when a reviewer decides.
+appears in the console's queue within seconds; the app resumes the thread when a reviewer decides. An async graph
+(the MCP warehouse agent, `--graph warehouse`) runs with `ainvoke` on the same saver.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from approvals.core.errors import UnregisteredGraph
+from approvals.sources.async_graphs import invoke_graph
 from approvals.sources.registry import load_registry
 
 DEFAULT_DATABASE = "data/app.db"
@@ -50,11 +52,16 @@ def standard_saver() -> Iterator[BaseCheckpointSaver]:
 
 def run(graph_name: str, text: str, thread_id: str, requester: str | None, graph_id: bool = True) -> list[dict]:
     """Start (or continue) the thread with one user message; returns the interrupts it stopped at."""
-    with standard_saver() as saver:
-        graph = load_registry().load(graph_name, saver)
-        metadata = {**({"graph_id": graph_name} if graph_id else {}), **({"requester": requester} if requester else {})}
-        config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "metadata": metadata}
-        result = graph.invoke({"messages": [HumanMessage(text)]}, config, durability="sync")
+    registry = load_registry()
+    try:
+        with standard_saver() as saver:
+            graph = registry.load(graph_name, saver)
+            metadata = {**({"graph_id": graph_name} if graph_id else {}),
+                        **({"requester": requester} if requester else {})}
+            config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "metadata": metadata}
+            result = invoke_graph(graph, {"messages": [HumanMessage(text)]}, config, durability="sync")
+    finally:
+        registry.close()  # an MCP agent's session closes with it
     return [{"id": i.id, "value": i.value} for i in result.get("__interrupt__", [])]
 
 

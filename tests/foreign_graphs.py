@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -12,6 +14,7 @@ from langchain.agents import create_agent
 from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain.tools import ToolRuntime, tool
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
@@ -61,6 +64,24 @@ def _single(node) -> StateGraph:
 
 question = _single(_ask)
 """An uncompiled StateGraph: the registry compiles it with the app's checkpointer."""
+
+factory_events: list[str] = []
+"""What the factories below were called with and when their contexts closed, for the registry's tests."""
+
+
+@asynccontextmanager
+async def question_in_context(config: RunnableConfig) -> AsyncIterator[StateGraph]:
+    """A graph factory that is an async context manager taking the config, as LangGraph's server calls it."""
+    factory_events.append(f"opened for {config['metadata']['graph_id']}")
+    try:
+        yield question
+    finally:
+        factory_events.append("closed")
+
+
+async def question_made_async() -> StateGraph:
+    """An async factory without arguments."""
+    return question
 schema_question = _single(_ask_with_schema).compile()
 standard_request = _single(_standard_request).compile()
 

@@ -18,6 +18,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
+from approvals.sources.async_graphs import invoke_graph, runs_async
 from approvals.sources.registry import CONFIG_FILE, load_registry
 
 T = TypeVar("T")
@@ -25,6 +26,7 @@ T = TypeVar("T")
 FIRST_MESSAGE = {
     "support": "Refund order 1234 for $250",
     "shipping": "Ship order 42 to 1 Main St",
+    "warehouse": "Purge the archived orders in eu",
 }
 """What a user would first say to each graph; a graph added to langgraph.json needs its line here."""
 GRAPHS = sorted(json.loads(Path(CONFIG_FILE).read_text())["graphs"])
@@ -43,12 +45,19 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 @pytest.mark.parametrize("name", GRAPHS)
 def test_ainvoke_runs_the_graph_to_its_first_interrupt(name: str):
-    graph = load_registry(env="").load(name, InMemorySaver())
+    """A sync graph on a loop of the test's own; an async one (an MCP session) where the registry opened it."""
+    registry = load_registry(env="")
+    graph = registry.load(name, InMemorySaver())
     config = {"configurable": {"thread_id": f"async-{name}"}}
+    start = {"messages": [HumanMessage(FIRST_MESSAGE[name])]}
 
-    result = run_async(graph.ainvoke({"messages": [HumanMessage(FIRST_MESSAGE[name])]}, config))
+    try:
+        result = invoke_graph(graph, start, config) if runs_async(graph) else run_async(graph.ainvoke(start, config))
+    finally:
+        registry.close()
 
     [waiting] = result["__interrupt__"]
-    assert waiting.value["action_requests"][0]["name"] in {"issue_refund", "ship_order"}
-    state = run_async(graph.aget_state(config))
+    asked = waiting.value.get("tool_name") or waiting.value["action_requests"][0]["name"]
+    assert asked in {"issue_refund", "ship_order", "purge_orders"}
+    state = graph.get_state(config)
     assert state.next and state.interrupts == (waiting,)  # paused, in the checkpoint, not finished

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from approvals.core.actors import Actor
+from approvals.core.elicitation import answer_text, check_responses, decision_name
 from approvals.core.errors import NotAllowed, NotInGroup
 from approvals.core.interrupts import check_answer
 from approvals.core.policy import Policy as Rules
@@ -16,13 +17,17 @@ from approvals.core.records import ReviewRequest
 from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, Respond, parse_response
 from graphs.tools import Policy
 
+REFUSALS = frozenset({"reject", "decline", "cancel"})
+"""Decisions that let nothing run: a requester may always withdraw so, and a denying rule allows only these."""
+
 
 @dataclass(frozen=True)
 class CheckedDecision:
     """A decision that fits its interrupt: what the graph is resumed with, and what the audit records."""
 
     name: str
-    """approve | edit | reject | respond | mixed (several actions, different decisions) | answer (raw interrupt)"""
+    """approve | edit | reject | respond | mixed (several actions, different decisions) | answer (raw interrupt) |
+    accept | decline | cancel (an MCP tool's questions; mixed when the answers differ)"""
     types: frozenset[str]
     resume: Any
     edit_diff: list[dict]
@@ -33,6 +38,10 @@ class CheckedDecision:
 
 def checked_decision(review: ReviewRequest, raw: Any) -> CheckedDecision:
     """Validate `raw` for this interrupt (InvalidDecision with a readable reason otherwise)."""
+    if review.kind == "mcp_elicitation":
+        resume = check_responses(review.elicitation, raw)
+        actions = frozenset(answer["action"] for answer in resume["responses"].values())
+        return CheckedDecision(decision_name(resume), actions, resume, [], answer_text(review.elicitation, resume))
     if review.request is None:
         try:
             resume = json.loads(json.dumps(raw))
@@ -71,12 +80,12 @@ def check_policy(review: ReviewRequest, decision: CheckedDecision, actor: Actor,
     if not actor.is_reviewer:
         raise NotAllowed("Only a reviewer can decide this request" + (" as edited." if decision.edited else "."))
     if own:
-        if decision.types != {"reject"}:
+        if not decision.types <= REFUSALS:
             raise NotAllowed("You cannot approve your own request; another reviewer must.")
         return granted  # withdrawing one's own request is always allowed
     if verdict.groups and not actor.groups & set(verdict.groups):
         raise NotInGroup(verdict.groups, verdict.rule)
-    if verdict.decide == "deny" and decision.types != {"reject"}:
+    if verdict.decide == "deny" and not decision.types <= REFUSALS:
         raise NotAllowed(f"The policy denies this request (rule {verdict.rule!r}); it can only be rejected.")
     return granted
 
@@ -90,8 +99,8 @@ def clearance(review: ReviewRequest, actor: Actor) -> Policy:
 
 def edited_actions(review: ReviewRequest, resume: Any) -> list[tuple[str, dict]]:
     """The (tool, args) a recorded resume value's edits run instead (an earlier approver's edit, read back)."""
-    if review.kind == "raw":
-        return []  # a raw interrupt's answer is any JSON value (a string, a list): it edits no action
+    if review.kind in ("raw", "mcp_elicitation"):
+        return []  # an answer (any JSON value, or an MCP form's content) edits no action
     decisions = [resume] if review.kind == "tool_approval" else (resume or {}).get("decisions", [])
     return [(d["edited_action"]["name"], d["edited_action"]["args"]) for d in decisions
             if isinstance(d, dict) and d.get("type") == "edit" and isinstance(d.get("edited_action"), dict)]
@@ -100,8 +109,17 @@ def edited_actions(review: ReviewRequest, resume: Any) -> list[tuple[str, dict]]
 def review_verdict(policy: Rules, review: ReviewRequest, graph: str,
                    edited: Sequence[tuple[str, dict]] = ()) -> Verdict:
     """The policy's verdict on a request: its proposed actions and any edited ones, the strictest of them all."""
-    proposed = [(a.name, a.args) for a in review.request.action_requests] if review.request else [(review.tool, {})]
-    return policy.verdict([*proposed, *edited], graph, review.requested_by)
+    return policy.verdict([*policy_actions(review), *edited], graph, review.requested_by)
+
+
+def policy_actions(review: ReviewRequest) -> list[tuple[str, dict[str, Any]]]:
+    """What the rules judge: each proposed call; for an MCP tool's questions the tool with each server message as
+    `args.message` (and `args.mode`, `args.url`); a raw question its tool alone."""
+    if review.request:
+        return [(a.name, a.args) for a in review.request.action_requests]
+    asked: list[tuple[str, dict[str, Any]]] = [(review.tool, {"message": r.message, "mode": r.mode, "url": r.url})
+                                               for r in review.elicitation]
+    return asked or [(review.tool, {})]
 
 
 def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:

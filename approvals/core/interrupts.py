@@ -10,6 +10,8 @@ Three kinds of interrupt value are understood:
   `{"decisions": [...]}`;
 - "tool_approval": the middleware's per-call request, shown as a one-action HITL request; its resume value is
   the single decision;
+- "mcp_elicitation": an MCP tool's server asking a person (langchain.mcp), answered `{"responses": {...}}`, each
+  form's content checked against its `requested_schema` (approvals/core/elicitation.py);
 - "raw": anything else (`interrupt("Ship it?")`), answered with any JSON value, checked against the interrupt's
   `response_schema` when it has one.
 """
@@ -26,6 +28,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import Interrupt
 from pydantic import ValidationError
 
+from approvals.core.elicitation import elicitation_requests
 from approvals.core.records import UNKNOWN_GRAPH, Kind, ReviewRequest
 from graphs.hitl import (
     ActionRequest,
@@ -200,6 +203,8 @@ def review_request(interrupt: Interrupt, requester: str | None, checkpoint_time:
     """Classify and normalise one interrupt; a standard request gets the thread's requester and policy "reviewer"."""
     value, schema = interrupt.value, interrupt.response_schema if isinstance(interrupt.response_schema, dict) else None
     requested_by = requester or UNKNOWN_REQUESTER
+    if elicitation_requests(value) is not None:
+        return ReviewRequest("mcp_elicitation", value, schema, None, requested_by, checkpoint_time, FOREIGN_POLICY)
     request = _own_request(value) or _standard_request(value, requested_by, checkpoint_time) \
         or _tool_approval(value, schema, requested_by, checkpoint_time)
     if request is None:

@@ -10,10 +10,11 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage
 
 from approvals.core.digest import request_digest
+from approvals.core.elicitation import ElicitationRequest, elicitation_requests
 from approvals.core.errors import approvals_progress
 from graphs.hitl import HITLRequest
 
-Kind = Literal["hitl", "tool_approval", "raw"]
+Kind = Literal["hitl", "tool_approval", "raw", "mcp_elicitation"]
 """How an interrupt is answered (approvals.core.interrupts tells them apart)."""
 
 BUILTIN_GRAPH = "support"
@@ -52,12 +53,21 @@ class ReviewRequest:
         return request_digest(self.value)
 
     @property
+    def elicitation(self) -> list[ElicitationRequest]:
+        """An MCP tool's questions ("mcp_elicitation"); empty for any other kind."""
+        return (elicitation_requests(self.value) or []) if self.kind == "mcp_elicitation" else []
+
+    @property
     def tool(self) -> str:
+        if self.kind == "mcp_elicitation":
+            return str(self.value["tool_name"])
         return ", ".join(a.name for a in self.request.action_requests) if self.request else "(question)"
 
     def summary(self, limit: int = 120) -> str:
         if self.request:
             text = "; ".join(", ".join(f"{k}={v}" for k, v in a.args.items()) for a in self.request.action_requests)
+        elif self.elicitation:  # the server's messages: what the queue row says the tool asks
+            text = " · ".join(r.message for r in self.elicitation)
         else:
             text = self.value if isinstance(self.value, str) else json.dumps(self.value, default=str)
         return text if len(text) <= limit else text[: limit - 1] + "…"

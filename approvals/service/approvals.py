@@ -62,7 +62,10 @@ def add(tx: Transaction, thread_id: str, interrupt_id: str, decision: CheckedDec
         raise AlreadyDecided(decided[0]["decided_by"], decided[0]["decided_at"], decided[0]["decision"])
     rows = item_rows(tx, thread_id, interrupt_id)
     before = current(rows)
-    amends = before is None or decision.name != "approve"
+    # an MCP answer equal to the one approved so far agrees with it; a different one starts over, as an edit does
+    agrees = before is not None and (decision.name == "approve" or (
+        decision.name == "accept" and json.loads(before.response) == decision.resume))
+    amends = not agrees
     generation = (before.generation if before else 0) + (1 if amends else 0)
     if amends or before is None:
         chosen = (decision.name, json.dumps(decision.resume), json.dumps(decision.edit_diff))

@@ -39,11 +39,14 @@ from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
 from approvals.service.policy import reevaluate
 from approvals.service.queue import QueueService
+from approvals.sources.async_graphs import invoke_graph
 from approvals.store.database import Row, Transaction, utcnow
 from graphs.hitl import HITLRequest, InvalidDecision
 from graphs.nodes import CLEARANCE_KEY
 
 log = logging.getLogger(__name__)
+APPROVALS = frozenset({"approve", "edit", "accept"})
+"""Decisions a multi-approver item counts (each approver's own row) until enough distinct reviewers gave one."""
 
 class DecisionService(QueueService):
     """Decisions: checked against the interrupt and the policy, recorded once, applied once."""
@@ -138,7 +141,7 @@ class DecisionService(QueueService):
         the last one required (AwaitingApprovals otherwise, with the approval saved)."""
         review = pending.review
         verdict = verdict or self._verdict(pending, decision, self._tally(pending))
-        counted = actor.role != "system" and verdict.approvers > 1 and bool(decision.types & {"approve", "edit"})
+        counted = actor.role != "system" and verdict.approvers > 1 and bool(decision.types & APPROVALS)
         row = {
             "decision_id": uuid.uuid4().hex,
             "thread_id": pending.thread_id,
@@ -249,14 +252,14 @@ class DecisionService(QueueService):
                     config = with_clearance(self._run_config(thread_id, snapshot.graph, snapshot.requester), row)
                     if graph.get_state(config).next:
                         # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
-                        graph.invoke(None, config, durability=DURABILITY)
+                        invoke_graph(graph, None, config, durability=DURABILITY)
             if pending is not None and pending.deployment:  # compare-and-set done: now the server, by interrupt id
                 self.remote(pending.deployment).resume(thread_id, pending.assistant_id, interrupt_id,
                                                        json.loads(row["response"]))
             elif pending is not None:
                 config = with_clearance(self._run_config(thread_id, pending.graph, pending.review.requested_by), row)
                 resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
-                self.graph_for(pending.graph).invoke(resume, config, durability=DURABILITY)
+                invoke_graph(self.graph_for(pending.graph), resume, config, durability=DURABILITY)
             with self._index_writer(thread_id) as (tx, snapshot):  # one commit: decision, thread list, index
                 by_policy = write_index(tx, thread_id, snapshot, self.policy.current())
                 # the run ended, but not past this interrupt (a wrong graph, a swallowed resume): not applied

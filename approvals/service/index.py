@@ -7,7 +7,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-from approvals.core.decisions import review_verdict
+from approvals.core.decisions import policy_actions, review_verdict
 from approvals.core.interrupts import ThreadSnapshot, review_request
 from approvals.core.policy import Policy, Verdict
 from approvals.core.records import DecisionRecord, PendingApproval, QueueItem, ReviewRequest
@@ -96,9 +96,7 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
 
 def request_actions(review: ReviewRequest) -> list[list]:
     """What the policy judges, kept on the index row so a reload re-evaluates the queue without the checkpoints."""
-    if review.request is None:
-        return [[review.tool, {}]]
-    return [[action.name, action.args] for action in review.request.action_requests]
+    return [[tool, args] for tool, args in policy_actions(review)]
 
 
 def searchable(review: ReviewRequest, title: str) -> tuple[str, float | None, str]:
