@@ -26,6 +26,7 @@ from ui.approval_widgets import (
     show_error,
 )
 from ui.chat import AVATARS, chat_entries
+from ui.elicitation_form import question_card
 from ui.human import outcome_line
 from ui.identity import current_actor, require_actor, session_ended
 from ui.run_status import run_failed, run_in_progress
@@ -143,8 +144,8 @@ def outcomes(thread_id: str) -> dict[str, str]:
 
 def approval_card(pending: PendingApproval) -> None:
     request, interrupt_id = pending.request, pending.interrupt_id
-    if request is None:  # another graph's own question: answered in the Reviewer console
-        st.info("Waiting for an answer in the Reviewer console.", icon="⏳")
+    if request is None:  # an MCP tool's questions (a form here, when the policy lets the requester answer)
+        question_card(pending, service.approval_state(pending)[0].requester_may_approve, record)
         return
     with st.container(border=True, key="conversation_card"):
         st.subheader("Approval needed")

@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from conftest import ALICE, BOB, CAROL
 from foreign_graphs import factory_events
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from approvals.core.actors import Actor
 from approvals.core.errors import AwaitingApprovals, NotAllowed, NotInGroup, UnregisteredGraph
+from approvals.http.api import api_routes
+from approvals.identity import api_tokens
 from approvals.service.facade import ApprovalService
 from approvals.service.history import to_csv
 from approvals.service.policy import PolicySource
@@ -233,3 +238,25 @@ def test_a_factory_that_gives_no_graph_is_refused_with_a_reason():
     registry = load_registry(Path("no-langgraph.json"), env="broken=foreign_graphs:factory_events")
     with pytest.raises(UnregisteredGraph, match="list"):
         registry.load("broken", InMemorySaver())
+
+
+def test_the_json_api_takes_the_answer_and_its_openapi_document_describes_it(app):
+    thread_id, interrupt_id = ask(app, PURGE)
+    _, secret = api_tokens.create_token(app.db, "alice")
+    url = f"/api/approvals/{thread_id}/{interrupt_id}/decision"
+    with TestClient(Starlette(routes=api_routes(lambda: app)), headers={"Authorization": f"Bearer {secret}"}) as http:
+        document = http.get("/api/openapi.json").json()
+        listed = http.get("/api/approvals").json()["items"]
+        refused = http.post(url, json=answer(CONFIRM_KEY, "accept", {"confirm": True}))
+        assert app.decisions(viewer=ALICE) == []
+        accepted = http.post(url, json=answer(CONFIRM_KEY, "accept", CONTENT))
+    assert [(i["kind"], i["tool"]) for i in listed] == [("mcp_elicitation", "purge_orders")]
+    assert refused.status_code == 422 and "'reason' is a required property" in refused.json()["detail"]
+    assert accepted.status_code == 200 and accepted.json()["decision"] == "accept"
+    assert recorded_actions() == [("purge_orders", {"region": "eu", **CONTENT})]
+    body = document["paths"]["/api/approvals/{thread_id}/{interrupt_id}/decision"]["post"]["requestBody"]
+    assert {"$ref": "#/components/schemas/ElicitationBody"} in body["content"]["application/json"]["schema"]["oneOf"]
+    schema = {**document["components"]["schemas"]["ElicitationBody"], "components": document["components"]}
+    jsonschema.validate(answer(CONFIRM_KEY, "accept", CONTENT), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(answer(CONFIRM_KEY, "maybe"), schema)

@@ -31,6 +31,7 @@ from ui.approval_widgets import (
 )
 from ui.bulk import apply_in_background
 from ui.chat import AVATARS, chat_entries
+from ui.elicitation_form import elicitation_form
 from ui.human import destructive_calls, outcome_line
 from ui.identity import require_actor
 from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
@@ -147,7 +148,12 @@ def review(pending: PendingApproval, actor: Actor) -> None:
         allowed = False
     else:
         allowed = may_decide(pending, actor)
-    if request is None:
+    if pending.review.elicitation:  # an MCP tool's questions: a form from each requested_schema
+        policy_line(pending)
+        if (responses := elicitation_form(pending.review, f"console_elicit_{pending.interrupt_id}", allowed)):
+            decide(pending, responses)
+            st.rerun()
+    elif request is None:
         raw_question(pending)
         if allowed and (answer := answer_form(pending, f"console_answer_form_{pending.interrupt_id}"))[0]:
             decide(pending, answer[1])

@@ -28,6 +28,7 @@ from approvals.core.errors import (
 )
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import QueueFilter
+from approvals.http.api_bodies import DIGEST_FIELD, ElicitationBody
 from approvals.http.limits import (
     DEFAULT_MAX_BODY,
     MAX_JSON_DEPTH,
@@ -88,8 +89,9 @@ class QueueEntry(BaseModel):
     graph: str = Field(description="The registered graph (langgraph.json / APPROVAL_GRAPHS) the thread runs on, or"
                                    " a deployment's graph_id.")
     deployment: str = Field("", description="The Agent Server deployment the item lives on; empty for local ones.")
-    kind: Literal["hitl", "tool_approval", "raw"] = Field(
-        description='"hitl" and "tool_approval" take {"decisions": [...]}; "raw" is answered with any JSON value.')
+    kind: Literal["hitl", "tool_approval", "raw", "mcp_elicitation"] = Field(
+        description='"hitl" and "tool_approval" take {"decisions": [...]}; "mcp_elicitation" (an MCP tool asking) '
+                    'takes {"responses": {...}} (ElicitationBody); "raw" is answered with any JSON value.')
     claimed_by: str | None = Field(description="Who has the item open in the console right now, if anyone.")
     url: str = Field(description="The item in the reviewer console.")
     request_digest: str = Field(description=DIGEST_MEANING)
@@ -109,8 +111,9 @@ class DecisionOut(BaseModel):
     decision_id: str
     thread_id: str
     interrupt_id: str
-    decision: str = Field(description='"approve", "edit", "reject", "respond", "mixed" for several actions, or'
-                                      ' "answer" for a raw interrupt.')
+    decision: str = Field(description='"approve", "edit", "reject", "respond", "mixed" for several actions or '
+                                      'answers, "answer" for a raw interrupt, "accept", "decline" or "cancel" for an '
+                                      'MCP tool\'s questions.')
     tool: str
     requested_by: str
     requested_at: str
@@ -141,10 +144,7 @@ class ApprovalOut(BaseModel):
 class DecisionBody(HITLResponse):
     """The decision, and the digest of the request it was made on."""
 
-    request_digest: str | None = Field(None, min_length=64, max_length=64, description=(
-        "The `request_digest` of the item as you read it. When sent, a decision on a request that changed since "
-        "is refused with 409 `request_changed` and nothing is saved. Optional, so older clients keep working; "
-        "the console always sends it."))
+    request_digest: str | None = DIGEST_FIELD
 
 
 # -- routes ----------------------------------------------------------------------------------------------
@@ -291,8 +291,9 @@ async def _answer(work: Callable[[], BaseModel]) -> Response:
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 for the routes above; every schema comes from the pydantic models the routes use."""
     _, definitions = models_json_schema(
-        [(DecisionBody, "validation"), (QueuePage, "serialization"), (ApprovalOut, "serialization"),
-         (DecisionOut, "serialization"), (ProgressOut, "serialization"), (ApiErrorOut, "serialization")],
+        [(DecisionBody, "validation"), (ElicitationBody, "validation"), (QueuePage, "serialization"),
+         (ApprovalOut, "serialization"), (DecisionOut, "serialization"), (ProgressOut, "serialization"),
+         (ApiErrorOut, "serialization")],
         ref_template="#/components/schemas/{model}",
     )
     item = [_path_param("thread_id", "The conversation id."), _path_param("interrupt_id", "The interrupt id.")]
@@ -321,10 +322,13 @@ def openapi_document() -> dict[str, Any]:
                 "description": "`decisions` holds exactly one decision per action request of the approval, in the "
                                "order of its `action_requests`; a different count is 422. An edit is judged by the "
                                "policy for the edited arguments too: the stricter outcome applies. The body is at "
-                               f"most {DEFAULT_MAX_BODY} bytes (413) and nests at most {MAX_JSON_DEPTH} levels.",
+                               f"most {DEFAULT_MAX_BODY} bytes (413) and nests at most {MAX_JSON_DEPTH} levels. "
+                               "An `mcp_elicitation` item (an MCP tool asking a person) takes `ElicitationBody`: "
+                               "one answer per request, each form's content checked against its schema (422).",
                 "parameters": item,
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": "#/components/schemas/DecisionBody"},
+                    {"$ref": "#/components/schemas/ElicitationBody"}]}}}},
                 "responses": {**_responses(("200", "DecisionOut"), "401", "403", "404", "409", "413", "422"),
                               "202": {"description": "Approval recorded; waiting for more approvers",
                                       "content": _json_ref("ProgressOut")}},
