@@ -12,6 +12,7 @@ check that an answer reached the tool exactly as given, once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -40,8 +41,13 @@ server = MCPServer("warehouse")
 # -- what the tools did --------------------------------------------------------------------------------------
 
 
-def record_action(tool: str, details: dict[str, Any]) -> None:
-    """One row per action taken, with exactly what the person answered."""
+async def record_action(tool: str, details: dict[str, Any]) -> None:
+    """One row per action taken, with exactly what the person answered (on a worker thread: the database call
+    blocks, and an async tool must not block its event loop)."""
+    await asyncio.to_thread(_insert_action, tool, details)
+
+
+def _insert_action(tool: str, details: dict[str, Any]) -> None:
     with app_database("CREATE TABLE IF NOT EXISTS mcp_actions (action_id TEXT PRIMARY KEY, tool TEXT NOT NULL,"
                       " details TEXT NOT NULL, done_at TEXT NOT NULL)") as (conn, p):
         conn.execute(f"INSERT INTO mcp_actions (action_id, tool, details, done_at) VALUES ({p}, {p}, {p}, {p})",
@@ -108,7 +114,7 @@ async def purge_orders(
         return f"Not purged: the reviewer declined to purge {region}."
     if not answer.data.confirm:
         return f"Not purged: the reviewer did not confirm the purge of {region}."
-    record_action("purge_orders", {"region": region, **answer.data.model_dump(mode="json")})
+    await record_action("purge_orders", {"region": region, **answer.data.model_dump(mode="json")})
     return f"Purged the archived orders of {region}, keeping the last {answer.data.keep_days} days."
 
 
@@ -123,7 +129,7 @@ async def transfer_stock(
     """Move stock to another warehouse (asks the stock manager and for a carrier, in one round)."""
     if not sign_off.approved or units > sign_off.max_units:
         return f"Not moved: the stock manager did not approve {units} units of {sku}."
-    record_action("transfer_stock", {"sku": sku, "units": units, "destination": destination,
+    await record_action("transfer_stock", {"sku": sku, "units": units, "destination": destination,
                                      **sign_off.model_dump(), **carrier.model_dump()})
     return f"Moving {units} units of {sku} to {destination} by {carrier.carrier}."
 
@@ -143,5 +149,5 @@ async def connect_account(service: str, ctx: Context) -> str | InputRequiredResu
         raise ToolError(CANCELLED)
     if action != "accept":
         return f"Not connected: the reviewer declined to sign in to {service}."
-    record_action("connect_account", {"service": service})
+    await record_action("connect_account", {"service": service})
     return f"Connected {service}."

@@ -19,6 +19,7 @@ CONFIG = '{"dependencies": ["."], "graphs": {"shipper": "./deployed_agent.py:shi
          ' "question": "./deployed_agent.py:question"}}'
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT_CONFIG = '{"dependencies": ["."], "graphs": {"support": "./graphs/graph.py:make_graph"}}'
+WAREHOUSE_CONFIG = '{"dependencies": ["."], "graphs": {"warehouse": "./examples/mcp_agent.py:make_agent"}}'
 START_TIMEOUT_S = 90.0
 
 
@@ -36,6 +37,18 @@ def langgraph_dev_support(workdir: Path, env: dict[str, str] | None = None) -> I
     shutil.copytree(ROOT / "graphs", workdir / "graphs", ignore=shutil.ignore_patterns("__pycache__"))
     (workdir / "langgraph.json").write_text(SUPPORT_CONFIG)
     with _serve(workdir, workdir / "unused-effects.txt", None, env or {}) as base:
+        yield base
+
+
+@contextmanager
+def langgraph_dev_warehouse(workdir: Path) -> Iterator[str]:
+    """`langgraph dev` serving this project's MCP warehouse agent (examples/mcp_agent.py, its MCP server
+    in-process) from a copy of examples/; its tools record what they did in `workdir`/data/app.db."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "examples", workdir / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+    (workdir / "data").mkdir(exist_ok=True)
+    (workdir / "langgraph.json").write_text(WAREHOUSE_CONFIG)
+    with _serve(workdir, workdir / "unused-effects.txt", None, {}) as base:
         yield base
 
 
