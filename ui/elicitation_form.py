@@ -73,9 +73,10 @@ def question(request: ElicitationRequest) -> None:
         return
     if request.linkable:
         st.link_button(f"Open {request.host}", request.url, icon=":material/open_in_new:")
-        st.caption(escape_markdown(f"Opens {request.host} in a new tab: {request.url}"))
+        st.text(f"Opens {request.host} in a new tab: {request.url}")
     else:
-        st.warning(escape_markdown(f"Not a web address, so not linked: {request.url}"))
+        st.warning("Not a web address, so not linked:")
+        st.text(request.url)
 
 
 def request_widgets(request: ElicitationRequest, key: str) -> list[tuple[FormField, Any]]:
