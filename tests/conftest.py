@@ -17,6 +17,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 import postgres_cluster
 from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from streamlit.testing.v1 import AppTest
 
 from approvals.core.actors import Actor
 from approvals.identity.accounts import seed_demo_accounts
@@ -199,3 +200,24 @@ def page_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser_cookie: 
     yield store
     store.close()
     resources.approval_service.clear()
+
+
+def as_read(at: AppTest) -> AppTest:
+    """The console's open item as a reviewer sees it after reading: its screen drew every step READ_SECONDS ago,
+    so the next press is not refused as too soon (ui/on_screen.py)."""
+    from datetime import UTC, datetime, timedelta
+
+    from approvals.core.reading import READ_SECONDS
+    from approvals.store.database import iso
+    from ui.on_screen import SHOWN_KEY
+
+    earlier = iso(datetime.now(UTC) - timedelta(seconds=READ_SECONDS + 1))
+    at.session_state[SHOWN_KEY] = dict.fromkeys(at.session_state[SHOWN_KEY], earlier)
+    return at
+
+
+def click_after_reading(at: AppTest, name: str) -> AppTest:
+    """Click the open item's `name` button (console_approve, console_confirm_edit…), keyed by the item it was
+    drawn for, as a reviewer who has read it."""
+    [button] = [button for button in as_read(at).button if (button.key or "").startswith(f"{name}_")]
+    return button.click().run(timeout=30)

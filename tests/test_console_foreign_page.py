@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ALICE, BROWSER
+from conftest import ALICE, BROWSER, as_read
 from streamlit.testing.v1 import AppTest
 
 from approvals.service.facade import ApprovalService
@@ -58,7 +58,7 @@ def test_a_raw_question_with_a_response_schema_gets_a_form_of_its_fields(store):
     form = "console_answer_form_" + at.query_params["interrupt"]
     at.checkbox(key=f"{form}_ship").check()
     at.text_input(key=f"{form}_note").input("fragile")
-    at = at.button(key=f"FormSubmitter:{form}-Send answer").click()
+    at = as_read(at).button(key=f"FormSubmitter:{form}-Send answer").click()
     at = at.run(timeout=30)
     assert not at.exception
     assert answer(store, thread_id) == {"ship": True, "note": "fragile"}
@@ -70,10 +70,10 @@ def test_a_raw_question_without_a_schema_takes_json_and_explains_bad_json(store)
     assert "Ship it?" in [t.value for t in at.text]
     form = "console_answer_form_" + at.query_params["interrupt"]
     at.text_area(key=f"{form}_json").input("{not json")
-    at = at.button(key=f"FormSubmitter:{form}-Send answer").click().run(timeout=30)
+    at = as_read(at).button(key=f"FormSubmitter:{form}-Send answer").click().run(timeout=30)
     assert any("not valid JSON" in e.value for e in at.error)
     at.text_area(key=f"{form}_json").input('{"ship": "today"}')
-    at.button(key=f"FormSubmitter:{form}-Send answer").click().run(timeout=30)
+    as_read(at).button(key=f"FormSubmitter:{form}-Send answer").click().run(timeout=30)
     assert answer(store, thread_id) == {"ship": "today"}
 
 
@@ -85,7 +85,7 @@ def test_a_standard_request_offers_respond_and_sends_the_answer_as_the_tools_res
     at = at.button(key="console_respond").click().run(timeout=30)
     at.text_area[0].input("Already on its way.")
     interrupt_id = at.query_params["interrupt"]
-    at.button(key=f"FormSubmitter:console_respond_form_{interrupt_id}-Send response").click().run(timeout=30)
+    as_read(at).button(key=f"FormSubmitter:console_respond_form_{interrupt_id}-Send response").click().run(timeout=30)
     service = ApprovalService(store)
     deadline = time.monotonic() + 30
     while not ((record := service.decision(thread_id, interrupt_id, viewer=ALICE)) and record.applied_at):

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import ALICE, BOB, BROWSER, CAROL, GUEST
+from conftest import ALICE, BOB, BROWSER, CAROL, GUEST, as_read, click_after_reading
 from streamlit.testing.v1 import AppTest
 
 from approvals.core.actors import Actor
@@ -253,7 +253,7 @@ def test_approving_opens_the_next_item_in_queue_order_and_claims_it(seeder):
         "Email jo@example.com about the delay", "Delete customer 77", "Refund order 1234 for $250"))
     claims.claim(seeder.db, second.thread_id, second.interrupt_id, BOB)  # bob is on the second one
     at = opened(first)
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert not at.exception
     assert (at.query_params["thread"], at.query_params["interrupt"]) == (third.thread_id, third.interrupt_id)
     assert shown(texts(at.toast)[0]) == "approve: send_email for carol."
@@ -315,7 +315,7 @@ def test_next_and_previous_walk_the_queue_from_the_first_item(seeder):
 def test_deciding_the_last_item_shows_the_outcome_there(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     at = opened(item)
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert not at.exception
     assert texts(at.success)[0].startswith("You decided this: approve at ")
     captions = [shown(t) for t in texts(at.caption)]
@@ -332,7 +332,7 @@ def test_timeline_lists_who_opened_and_claimed_and_the_conversation_who_decided(
     assert timeline.startswith("Timeline: requested by carol at ")
     assert " → opened by alice at " in timeline and " → claimed by alice at " in timeline
 
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert not at.exception
     timeline = next(t for t in map(shown, texts(at.caption)) if t.startswith("Timeline: "))
     assert "opened by alice at " in timeline and "claimed by alice at " in timeline
@@ -355,9 +355,9 @@ def test_stale_approve_says_who_decided_first(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     at = opened(item)
     seeder.record_decision(item.thread_id, item.interrupt_id, APPROVE, BOB)
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert not at.exception
-    assert texts(at.warning)[0].startswith("Already decided by bob at ")
+    assert "Approved by bob at " in texts(at.warning)[0]  # in the reader's time
     assert "Approve" not in labels(at)
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "bob"
 
@@ -365,7 +365,7 @@ def test_stale_approve_says_who_decided_first(seeder):
 def test_requester_cannot_approve_a_reviewer_only_request(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     at = opened(item, CAROL)
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert shown(texts(at.error)[0]) == "Only a reviewer can decide this request."
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
 
@@ -381,7 +381,7 @@ def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
     assert (diff["argument"][0], diff["before"][0], diff["after"][0]) == ("amount", "250.0", "200.0")
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
 
-    at.button(key="console_confirm_edit").click().run(timeout=30)
+    click_after_reading(at, "console_confirm_edit")
     record = seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE)
     assert (record.decision, record.edit_diff) == (
         "edit", [{"tool": "issue_refund", "changes": {"amount": [250.0, 200.0]}}]
@@ -396,7 +396,7 @@ def test_carol_cannot_approve_her_own_refund_edited_to_10000(seeder):
     at.button(key="console_edit").click().run(timeout=30)
     at.number_input(key=f"console_edit_form_{item.interrupt_id}_0_amount").set_value(10000.0)
     labelled(at, "Approve with edits").click().run(timeout=30)
-    at.button(key="console_confirm_edit").click().run(timeout=30)
+    click_after_reading(at, "console_confirm_edit")
     assert not at.exception
     assert any("Only a reviewer can decide this request as edited." in e.value.replace("\\", "") for e in at.error)
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
@@ -408,8 +408,8 @@ def test_reject_sends_the_message(seeder):
     at = opened(item)
     at.button(key="console_reject").click().run(timeout=30)
     at.text_area(key=f"console_reject_form_{item.interrupt_id}_message").input("Customer 77 has open orders.")
-    [*_, form_reject] = [b for b in at.button if b.label == "Reject"]  # the form's, after the one that opened it
-    form_reject.click().run(timeout=30)
+    [*_, form_reject] = [b for b in as_read(at).button if b.label == "Reject"]  # the form's, after the one that
+    form_reject.click().run(timeout=30)  # opened it
     assert not at.exception
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).message == "Customer 77 has open orders."
     wait_applied(seeder, item)
@@ -419,7 +419,7 @@ def test_claimed_item_needs_a_confirmed_take_over(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     claims.claim(seeder.db, item.thread_id, item.interrupt_id, BOB)
     at = opened(item)
-    assert texts(at.warning)[0].startswith("Claimed by bob until")
+    assert texts(at.warning)[0].startswith("Claimed by bob since")
     assert "Approve" not in labels(at)
     assert list(rows(at)["Claimed by"]) == ["bob"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ALICE, BOB, CAROL, GUEST
+from conftest import ALICE, BOB, CAROL, GUEST, click_after_reading
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -162,7 +162,7 @@ def test_the_console_pauses_a_tool_its_items_refuse_approval_and_it_resumes(page
     at.button(key="console_pause").click().run(timeout=30)
     assert not at.exception
     assert any("Paused: the tool send_email (by alice" in w.value.replace("\\", "") for w in at.warning)
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert any("paused" in e.value.replace("\\", "") for e in at.error)
     interrupt_id = seeder.pending_approval(thread_id, viewer=ALICE).interrupt_id
     assert seeder.decision(thread_id, interrupt_id, viewer=ALICE) is None

@@ -6,19 +6,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ALICE, BROWSER, CAROL
+from conftest import ALICE, BROWSER, CAROL, click_after_reading
 from langgraph.types import Interrupt
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from approvals.core.digest import request_digest
+from approvals.core.errors import TooSoon
 from approvals.core.interrupts import INTERRUPT
+from approvals.core.reading import READ_SECONDS
 from approvals.http.api import api_routes
 from approvals.identity import api_tokens
 from approvals.service.facade import ApprovalService
+from approvals.store.database import iso
 from approvals.store.schema import Store
 
 APPROVE = {"decisions": [{"type": "approve"}]}
@@ -55,6 +59,19 @@ def test_the_digest_is_sha256_of_the_values_canonical_json(service):
     assert pending.request_digest == hashlib.sha256(canonical.encode()).hexdigest()
     [queued] = service.list_pending(viewer=ALICE)
     assert queued.request_digest == pending.request_digest
+
+
+def test_a_decision_made_before_the_item_could_be_read_is_refused_and_saves_nothing(service):
+    """The console passes when its screen drew the item: a press less than READ_SECONDS later decides nothing."""
+    item = ask(service)
+    digest = service.approval(*item, viewer=ALICE).request_digest
+    just_now = iso(datetime.now(UTC) - timedelta(seconds=READ_SECONDS / 4))
+    for shown_at in (just_now, iso(datetime.now(UTC) + timedelta(seconds=5)), "not a time"):
+        with pytest.raises(TooSoon):
+            service.record_decision(*item, APPROVE, ALICE, digest, shown_at=shown_at)
+    assert_nothing_saved(service, item)
+    read = iso(datetime.now(UTC) - timedelta(seconds=READ_SECONDS + 0.5))
+    assert service.record_decision(*item, APPROVE, ALICE, digest, shown_at=read).decided_by == "alice"
 
 
 @pytest.fixture
@@ -108,10 +125,10 @@ def test_the_console_refuses_an_approve_of_a_request_that_changed_since_it_was_s
     at.run(timeout=30)
     assert "jo@example.com" in " ".join(str(t.value) for t in at.text)
     change_request(seeder, *item)
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert not at.exception
     assert any("request changed since you opened it" in str(e.value) for e in at.error)
     assert_nothing_saved(seeder, item)
     assert "everyone@example.com" in " ".join(str(t.value) for t in at.text)  # the pane shows the new request
-    at.button(key="console_approve").click().run(timeout=30)
+    click_after_reading(at, "console_approve")
     assert seeder.decision(*item, viewer=ALICE).decided_by == "alice"

@@ -2,9 +2,11 @@
 and the database on every run.
 
 Keys (Streamlit button shortcuts, shown on the buttons): A approve, E edit, X reject (the message box takes the
-focus), J/K next/previous item. Decisions are button callbacks, so the run that follows a key press already
-draws the next item: the decision is recorded through the service (policy and compare-and-set), the graph
-resumes in the background, and the next item in queue order opens and is claimed for you.
+focus), Y confirms a destructive request, J/K next/previous item; a key decides only the item it was drawn for,
+once that has been on screen long enough to read (ui/on_screen.py). Decisions are button callbacks, so the run
+that follows a key press already draws the next item: the decision is recorded through the service (policy and
+compare-and-set), the graph resumes in the background, and the next item in queue order opens and is claimed for
+you.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from approvals.core.errors import AlreadyDecided, ApprovalError, AwaitingApprova
 from approvals.core.hidden_text import reveal
 from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.service import claims, escalation, history
+from approvals.store.database import utcnow
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
+from ui import on_screen
 from ui.approval_widgets import (
     approve_value,
     edit_form,
@@ -37,6 +41,8 @@ from ui.identity import require_actor
 from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
 from ui.queue import ItemKey, go, neighbour, open_item, opened, set_param
 
+FOLLOW_SECONDS = 2
+"""How often an open pane looks whether its item was decided, withdrawn, taken over or changed elsewhere."""
 NOT_RUN = ("reject", "withdraw")
 """Decisions after which nothing ran."""
 
@@ -108,8 +114,10 @@ def outcome(decided: DecisionRecord, actor: Actor) -> None:
         show = st.info if decided.decision in NOT_RUN else st.success
         show(f"You decided this: {decided.decision} at {local_time(decided.decided_at)}.",
              icon=decision_icon(decided.decision))
-    else:
-        st.warning(escape_markdown(str(AlreadyDecided(decided.decided_by, decided.decided_at, decided.decision))))
+    else:  # decided, withdrawn or approved by the policy elsewhere, maybe while this pane was open
+        st.warning(escape_markdown(outcome_line(decided.decision, decided.decided_by,
+                                                local_time(decided.decided_at, seconds=True), decided.message,
+                                                decided.edit_diff)) + " · nothing left to decide here.")
     timeline(decided.thread_id, decided.interrupt_id, actor, (decided.requested_by, decided.requested_at), decided)
     if decided.applied_at is None and decided.delivery_error:
         st.warning(escape_markdown(f"Decided, not yet delivered (try {decided.delivery_attempts}; next try"
@@ -140,6 +148,11 @@ def review(pending: PendingApproval, actor: Actor) -> None:
     graph the app cannot load is shown, not decided. The buttons come first, under the title, so what A decides
     is on screen with them however long the request is (the request follows, then the payloads)."""
     request = pending.request
+    if (drawn := st.session_state.get("console_pane_drawn")) and drawn[0] == pending.interrupt_id != "" and \
+            drawn[1] != pending.request_digest:
+        st.warning(f"This request changed while you had it open (noticed at {local_time(utcnow(), seconds=True)}):"
+                   " read it again before deciding.", icon="✏️")
+    st.session_state["console_pane_drawn"] = (pending.interrupt_id, pending.request_digest)
     st.subheader(escape_markdown(reveal(f"{pending.review.tool} for {pending.review.requested_by} · {pending.graph}")))
     try:
         resources.approval_service().resumable(pending)
@@ -155,6 +168,7 @@ def review(pending: PendingApproval, actor: Actor) -> None:
             st.rerun()
     elif request is None:
         raw_question(pending)
+        on_screen.shown_at(pending, "card")
         if allowed and (answer := answer_form(pending, f"console_answer_form_{pending.interrupt_id}"))[0]:
             decide(pending, answer[1])
             st.rerun()
@@ -183,7 +197,8 @@ def may_decide(pending: PendingApproval, actor: Actor) -> bool:
     """Claim the item on open (or renew the claim); another's live claim hides the buttons until taken over.
 
     A page that showed the buttons a moment ago keeps them for this one run, so a click already on its way
-    still reaches the compare-and-set (which tells the slower reviewer who was first).
+    still reaches the compare-and-set (which tells the slower reviewer who was first); a pane that noticed
+    the item was taken over drops them at once (see `follow`).
     """
     item = (pending.thread_id, pending.interrupt_id)
     on_screen = st.session_state.get("console_deciding") == item
@@ -191,24 +206,43 @@ def may_decide(pending: PendingApproval, actor: Actor) -> bool:
         claims.claim(resources.approval_service().db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES)
     except claims.Claimed as taken:
         st.session_state["console_deciding"] = None
-        st.warning(escape_markdown(str(taken)))
+        st.warning(escape_markdown(held_by(taken.claim, actor)), icon="🔒")
         if not on_screen:
             take_over(item, taken.claim, actor)
+        follow(item, pending.request_digest, actor, holding=False)
         return on_screen
     st.session_state["console_deciding"] = item
-    heartbeat(item, actor)
+    follow(item, pending.request_digest, actor, holding=True)
     return True
 
 
-@st.fragment(run_every=claims.HEARTBEAT_SECONDS)
-def heartbeat(item: ItemKey, actor: Actor) -> None:
-    """Renew the claim every few seconds while this pane is open; a tab that goes away stops renewing, so its
-    claim lapses ~20 s later instead of blocking the item for minutes. Taken over meanwhile: redraw the pane."""
+def held_by(claim: claims.Claim, actor: Actor) -> str:
+    """"Claimed by bob since 14:02:11 (until 14:02:31): …", in the reader's time."""
+    since = [step.at for step in resources.approval_service().item_steps(claim.thread_id, claim.interrupt_id,
+                                                                         viewer=actor)
+             if step.step == "claimed" and step.by == claim.claimed_by]
+    started = f" since {local_time(since[-1], seconds=True)}" if since else ""
+    return (f"Claimed by {claim.claimed_by}{started} (until {local_time(claim.expires_at, seconds=True)}): only they"
+            " can decide it unless you take it over.")
+
+
+@st.fragment(run_every=FOLLOW_SECONDS)
+def follow(item: ItemKey, digest: str, actor: Actor, *, holding: bool) -> None:
+    """Keep the open pane true to the item: every few seconds renew this tab's claim (a closed tab stops, so its
+    claim lapses ~20 s later) and look whether the item was decided, withdrawn, taken over or changed
+    elsewhere; if so, redraw the pane at once, without this run's buttons, to say who and when."""
+    service = resources.approval_service()
     try:
-        held = claims.claim(resources.approval_service().db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES)
-    except claims.Claimed:
+        gone = service.decision(*item, viewer=actor) is not None or service.pending_digest(
+            *item, viewer=actor) not in (digest, None, "")  # None: not indexed yet (a deep link is that quick)
+        held = claims.claim(service.db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES) if holding else None
+    except ApprovalError:  # taken over (Claimed), or the conversation is no longer the viewer's to read
+        gone = True
+    if gone:
+        st.session_state["console_deciding"] = None
         st.rerun()
-    st.caption(f"Claimed by you until {local_time(held.expires_at, seconds=True)}.")
+    if held is not None:
+        st.caption(f"Claimed by you until {local_time(held.expires_at, seconds=True)}.")
 
 
 def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
@@ -233,24 +267,27 @@ def decision_controls(pending: PendingApproval, request: HITLRequest) -> None:
 
     While a form is open the keys act on it, never on the request as proposed: Approve is disabled and A
     belongs to the form's own button (Approve with edits, Confirm edit); X sends the reject. A destructive
-    request asks for a confirmation naming what will run before A runs it.
+    request asks for a confirmation naming what will run, on a key of its own (Y), before it runs. Every step's
+    buttons are bound to the item they were drawn for and live only once it has been read (ui/on_screen.py).
     """
     mode_key = st.session_state.get("console_mode")
     opened: tuple = mode_key if mode_key and mode_key[0] == pending.interrupt_id else ()
     mode = opened[1] if opened else None
-    row, allowed = st.container(horizontal=True), allowed_decisions(request)
+    row, allowed = on_screen.gate(pending, "card"), allowed_decisions(request)
     if "approve" in allowed:
         confirm_first = bool(destructive_calls(request))
-        row.button("Approve", key="console_approve", type="primary", shortcut=None if mode else "A",
-                   disabled=mode is not None,
-                   on_click=set_mode if confirm_first else decide,
-                   args=(pending.interrupt_id, "run") if confirm_first else (pending, approve_value(request)))
+        row.container(key="console_approve", width="content").button(
+            "Approve", key=on_screen.bound_key("console_approve", pending, "card"), type="primary",
+            shortcut=None if mode else "A", disabled=mode is not None,
+            on_click=set_mode if confirm_first else decide,
+            args=(pending.interrupt_id, "run") if confirm_first else (pending, approve_value(request)))
     for name, shortcut in (("Edit", "E"), ("Reject", "X"), ("Respond", None)):
         if name.lower() in allowed:
             row.button(name, key=f"console_{name.lower()}", shortcut=None if mode == name.lower() else shortcut,
                        on_click=set_mode, args=(pending.interrupt_id, name.lower()))
     if mode:
         row.button("Cancel", key="console_cancel_mode", type="tertiary", on_click=set_mode, args=("", ""))
+    on_screen.ready_sign(row, pending, "card")
     if mode == "respond":
         if (value := respond_form(request, f"console_respond_form_{pending.interrupt_id}")) is not None:
             decide(pending, value)
@@ -285,8 +322,11 @@ def confirm_run(pending: PendingApproval, request: HITLRequest) -> None:
     st.warning("This cannot be undone. Approving runs:", icon="⚠️")
     for call in calls:
         st.text(call)
-    st.button(f"Confirm: run {reveal(pending.review.tool)}", key="console_confirm_run", type="primary", shortcut="A",
-              on_click=decide, args=(pending, approve_value(request)))
+    row = on_screen.gate(pending, "run")
+    row.container(key="console_confirm_run", width="content").button(
+        f"Confirm: run {reveal(pending.review.tool)}", key=on_screen.bound_key("console_confirm_run", pending, "run"),
+        type="primary", shortcut="Y", on_click=decide, args=(pending, approve_value(request), "run"))
+    on_screen.ready_sign(row, pending, "run")
 
 
 def confirm_edit(pending: PendingApproval, request: HITLRequest, value: dict) -> None:
@@ -296,16 +336,20 @@ def confirm_edit(pending: PendingApproval, request: HITLRequest, value: dict) ->
         st.dataframe(changes, hide_index=True, key="console_edit_diff")
     else:
         st.info("Nothing changed: confirming is the same as approving.")
-    row = st.container(horizontal=True)
-    row.button("Confirm edit", key="console_confirm_edit", type="primary", shortcut="A", on_click=decide,
-               args=(pending, value))
+    row = on_screen.gate(pending, "confirm")
+    row.container(key="console_confirm_edit", width="content").button(
+        "Confirm edit", key=on_screen.bound_key("console_confirm_edit", pending, "confirm"), type="primary",
+        shortcut="A", on_click=decide, args=(pending, value, "confirm"))
     row.button("Back to the form", key="console_edit_back", on_click=set_mode, args=(pending.interrupt_id, "edit"))
+    on_screen.ready_sign(row, pending, "confirm")
 
 
-def decide(pending: PendingApproval, value: object) -> None:
+def decide(pending: PendingApproval, value: object, step: str = "card") -> None:
     """Record (fast, with the compare-and-set), resume in the background, and open the next item in queue order.
 
-    A refusal keeps the item open with the reason; someone else's decision keeps it open showing who was first.
+    The service is given what this screen drew (the request's digest) and when it drew `step` of it, and refuses
+    a press that came before it could be read. A refusal keeps the item open with the reason; someone else's
+    decision keeps it open showing who was first.
     Who decides is read again here: the session may have ended since the buttons were drawn.
     """
     service = resources.approval_service()
@@ -313,7 +357,8 @@ def decide(pending: PendingApproval, value: object) -> None:
         actor = require_actor()
         following = neighbour(1, actor, wrap=True)
         record = service.record_decision(pending.thread_id, pending.interrupt_id, value, actor,
-                                         pending.request_digest)  # refused if the request is not the one drawn
+                                         pending.request_digest,  # refused if the request is not the one drawn
+                                         shown_at=on_screen.shown_at(pending, step))
     except AlreadyDecided:
         pass  # the pane shows "Already decided by X at T"
     except AwaitingApprovals as waiting:  # recorded; the item stays in the queue for the other approvers

@@ -69,3 +69,7 @@ class AwaitingApprovals(ApprovalError):
 def approvals_progress(approved_by: tuple[str, ...], required: int) -> str:
     """What the queue, the review pane, the API and the webhook say: "1 of 2 approvals (alice)"."""
     return f"{len(approved_by)} of {required} approvals ({', '.join(approved_by) or 'none yet'})"
+
+
+class TooSoon(ApprovalError):
+    """A key or click came before the item had been on screen long enough to be read: nothing is saved."""

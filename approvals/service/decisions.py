@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -31,6 +32,7 @@ from approvals.core.errors import (
     approvals_progress,
 )
 from approvals.core.policy import Verdict
+from approvals.core.reading import check_read
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import may_see
 from approvals.notify import webhooks
@@ -54,22 +56,25 @@ class DecisionService(QueueService):
     # -- decisions ---------------------------------------------------------------------------------------
 
     def decide(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor,
-               request_digest: str | None = None) -> DecisionRecord:
+               request_digest: str | None = None, *, shown_at: str | None = None) -> DecisionRecord:
         """Record the decision (exactly once per interrupt) and resume the graph with it.
 
         `request_digest`: the digest of the request the decider was shown; another one is refused (RequestChanged).
+        `shown_at`: when the decider's screen drew it; a decision too soon after is refused (TooSoon).
         """
-        row, pending = self._record(thread_id, interrupt_id, lambda request: response, actor, request_digest)
+        row, pending = self._record(thread_id, interrupt_id, lambda request: response, actor, request_digest,
+                                    shown_at)
         return self._deliver(row, pending)
 
     def record_decision(self, thread_id: str, interrupt_id: str, response: Any, actor: Actor,
-                        request_digest: str | None = None) -> DecisionRecord:
+                        request_digest: str | None = None, *, shown_at: str | None = None) -> DecisionRecord:
         """Validate and record a decision without resuming: fast, so a page can answer at once.
 
         Raises AlreadyDecided (someone was first), NotPending, NotAllowed, RequestChanged (the request is not the
-        one whose `request_digest` the decider saw), Paused or InvalidDecision; in every case nothing is saved.
+        one whose `request_digest` the decider saw), TooSoon (made less than READ_SECONDS after `shown_at`, when
+        the decider's screen drew it), Paused or InvalidDecision; in every case nothing is saved.
         """
-        row, _ = self._record(thread_id, interrupt_id, lambda request: response, actor, request_digest)
+        row, _ = self._record(thread_id, interrupt_id, lambda request: response, actor, request_digest, shown_at)
         return decision_record(row)
 
     def decide_many(
@@ -101,12 +106,15 @@ class DecisionService(QueueService):
         return BulkResult(decided, failed)
 
     def _record(self, thread_id: str, interrupt_id: str, response_for: Callable[[HITLRequest | None], Any],
-                actor: Actor, request_digest: str | None = None) -> tuple[Row, PendingApproval]:
+                actor: Actor, request_digest: str | None = None, shown_at: str | None = None
+                ) -> tuple[Row, PendingApproval]:
         """Check a decision against the pending interrupt and insert it with the compare-and-set.
 
         Returns the decision row and the approval it was checked against. Reasons for a refusal are looked up
         only on refusal, so the common path reads the checkpoint and nothing else.
         """
+        if shown_at is not None:
+            check_read(shown_at, datetime.now(UTC))
         pending = self.approval(thread_id, interrupt_id, viewer=actor)
         if request_digest is not None and request_digest != pending.review.digest:
             raise RequestChanged("The request changed since you opened it; look at it again before deciding.")

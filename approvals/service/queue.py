@@ -60,6 +60,13 @@ class QueueService(ServiceBase):
         )
         return [QueueItem(**row) for row in rows]
 
+    def pending_digest(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> str | None:
+        """The digest of the item's request as the index holds it now (None when it is not pending there): an open
+        pane compares it with what it drew to notice, within seconds, that the request changed elsewhere."""
+        rows = self.db.query("SELECT request_digest FROM pending WHERE thread_id = ? AND interrupt_id = ?"
+                             " AND status = 'pending'", (self.require_thread(thread_id, viewer=viewer), interrupt_id))
+        return rows[0]["request_digest"] if rows else None
+
     def pending_tools(self, *, viewer: Actor) -> list[str]:
         """The tools that are pending now (what the queue's tool filter offers), alphabetically."""
         where, params = scoped(QueueFilter(), viewer).where()

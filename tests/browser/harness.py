@@ -95,3 +95,12 @@ def sign_in(page: Page, url: str, username: str) -> Page:
     expect(page.get_by_text(f"Signed in as {username}")).to_be_visible()
     wait_ready(page)
     return page
+
+
+def keys_live(page: Page) -> None:
+    """Wait until the open item's keys are live: its "Ready" sign shows once the item (or its latest step, a
+    confirmation) has been on screen long enough to be read (ui/on_screen.py)."""
+    from playwright.sync_api import expect
+
+    wait_ready(page)
+    expect(page.locator("[class*='st-key-console_live_']").last).to_be_visible()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from conftest import CAROL
-from harness import sign_in, wait_ready
+from harness import keys_live, sign_in, wait_ready
 from playwright.sync_api import Page, expect
 
 from approvals.service.facade import ApprovalService
@@ -75,6 +75,7 @@ def test_twenty_items_cleared_with_the_keyboard_alone(app_server, app_db, new_pa
     for n in range(ITEMS):
         seen.append(open_thread(page))
         expect(page.get_by_text("Claimed by you until")).to_be_visible()  # auto-advanced items are claimed too
+        keys_live(page)
         press(page, "a", ITEMS - n - 1)
     assert seen == thread_ids  # each decision opened the next item in queue order
     expect(page.get_by_text("You decided this: approve")).to_be_visible()
@@ -92,6 +93,7 @@ def test_x_rejects_with_a_message_typed_straight_away(app_server, app_db, new_pa
     sign_in(page, f"{app_server}/console", "alice")
     press(page, "j")
     expect(page.get_by_text("Claimed by you until")).to_be_visible()
+    keys_live(page)
     press(page, "x")
     expect(page.get_by_label("Why reject? The agent sees this message.")).to_be_focused()
     page.keyboard.type("Not during the freeze.")

@@ -63,7 +63,7 @@ def test_a_request_on_one_replica_is_decided_on_the_other_and_seen_decided_on_bo
 
     bob = new_page()
     sign_in(bob, f"{first}/console?thread={thread_id}&interrupt={interrupt_id}", "bob")
-    expect(bob.get_by_text("Already decided by alice at")).to_be_visible()
+    expect(bob.get_by_text("Approved by alice at")).to_be_visible()  # in the reader's time
     expect(bob.locator(".st-key-console_approve button")).to_have_count(0)
 
     visible_after_reloads(chat, lambda: chat.get_by_text("Done: Email sent to jo@example.com"))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from conftest import CAROL
-from harness import sign_in, wait_ready
+from harness import keys_live, sign_in, wait_ready
 from playwright.sync_api import Page, expect
 
 from approvals.service.facade import ApprovalService
@@ -74,6 +74,7 @@ def test_a_after_an_edit_confirms_the_edit_and_never_runs_the_original(app_serve
     expect(page.get_by_role("button", name="Confirm edit")).to_be_visible()
     expect(approve_button(page)).to_be_disabled()  # the request as proposed cannot be approved meanwhile
     page.evaluate("document.activeElement.blur()")  # nothing focused but the page, as after a click on it
+    keys_live(page)
     press(page, "a")
     applied(app_db, 1)
     assert rows(app_db, "SELECT decision, decided_by FROM decisions") == [("edit", "alice")]
@@ -87,11 +88,15 @@ def test_a_destructive_request_names_what_will_run_before_it_runs(app_server, ap
     (thread_id,) = requested(app_db, "Delete customer 77")
     page = reviewer(new_page, f"{app_server}/console?thread={thread_id}")
     expect(page.get_by_text("Claimed by you until")).to_be_visible()
+    keys_live(page)
     press(page, "a")
     expect(page.get_by_text("This cannot be undone. Approving runs:")).to_be_visible()
     expect(page.get_by_text("delete_customer(customer_id=77)", exact=True)).to_be_visible()
     assert rows(app_db, "SELECT COUNT(*) FROM decisions") == [(0,)]  # A asked; it did not run anything
-    press(page, "a")
+    keys_live(page)
+    press(page, "a")  # the confirmation has a key of its own: A again runs nothing
+    assert rows(app_db, "SELECT COUNT(*) FROM decisions") == [(0,)]
+    press(page, "y")
     applied(app_db, 1)
     ((tool, args),) = rows(app_db, "SELECT tool, args FROM ledger")
     assert (tool, json.loads(args)) == ("delete_customer", {"customer_id": "77"})
@@ -109,6 +114,7 @@ def test_the_open_items_approve_stays_in_view_and_in_place_across_decisions(app_
         assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], f"Approve at y={box['y']}"
         assert box["x"] + box["width"] <= VIEWPORT["width"]
         places.append((round(box["y"]), page.evaluate("window.scrollY")))
+        keys_live(page)
         press(page, "a")
         expect(page.get_by_text(f"{10 - n - 1} pending", exact=True)).to_be_visible()
         wait_ready(page)

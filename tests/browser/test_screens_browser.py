@@ -1,0 +1,92 @@
+"""What reviewers and requesters see, in a real browser, on one served app for the module: a key decides only the
+item drawn when it was pressed, once it could be read (a double A approves one item; a destructive one needs its
+own key)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CAROL
+from harness import keys_live, sign_in, start_streamlit, stop, wait_ready
+from playwright.sync_api import Page, expect
+
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One app for the module's tests (each works on conversations of its own): (base URL, its SQLite file)."""
+    folder = tmp_path_factory.mktemp("screens")
+    app_db = str(folder / "app.db")
+    process, base = start_streamlit({"DATABASE_URL": app_db}, Path(folder / "streamlit.log"))
+    yield base, app_db
+    stop(process)
+
+
+def requested(app_db: str, *texts: str) -> list[str]:
+    """Carol asks for each text in a conversation of its own, oldest first; returns the thread ids."""
+    store = open_store(app_db)
+    try:
+        service = ApprovalService(store)
+        thread_ids = [service.new_thread_id() for _ in texts]
+        for thread_id, text in zip(thread_ids, texts, strict=True):
+            service.send_message(thread_id, text, CAROL)
+        return thread_ids
+    finally:
+        store.close()
+
+
+def decided(app_db: str, thread_ids: list[str]) -> list[str]:
+    marks = ", ".join("?" * len(thread_ids))
+    with sqlite3.connect(app_db) as conn:
+        return [row[0] for row in conn.execute(
+            f"SELECT thread_id FROM decisions WHERE thread_id IN ({marks}) ORDER BY decided_at", thread_ids)]
+
+
+def open_thread(page: Page) -> str | None:
+    return page.evaluate("new URLSearchParams(location.search).get('thread')")
+
+
+def double_press(page: Page, key: str, gap_ms: int) -> None:
+    page.keyboard.press(key)
+    page.wait_for_timeout(gap_ms)
+    page.keyboard.press(key)
+
+
+@pytest.mark.parametrize("gap_ms", [150, 400])
+def test_a_double_a_approves_only_the_item_that_was_on_screen(served, new_page, gap_ms):
+    base, app_db = served
+    thread_ids = requested(app_db, *(f"Email jo{n}@example.com about the {gap_ms} ms gap" for n in range(3)))
+    page = sign_in(new_page(), f"{base}/console?thread={thread_ids[0]}", "alice")
+    keys_live(page)
+    double_press(page, "a", gap_ms)
+    expect(page).to_have_url(re.compile(f"thread={thread_ids[1]}"))  # the next item opened…
+    keys_live(page)
+    assert decided(app_db, thread_ids) == [thread_ids[0]]  # …and the second press did not approve it
+    assert open_thread(page) == thread_ids[1]
+    expect(page.locator(".st-key-console_approve button")).to_be_enabled()
+
+
+def test_a_double_a_on_a_destructive_item_only_asks_for_the_confirmation(served, new_page):
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Delete customer 78")
+    page = sign_in(new_page(), f"{base}/console?thread={thread_id}", "alice")
+    keys_live(page)
+    double_press(page, "a", 150)
+    expect(page.get_by_role("button", name="Confirm: run delete_customer")).to_be_visible()
+    keys_live(page)
+    wait_ready(page)
+    assert decided(app_db, [thread_id]) == []  # asked, ran nothing
+    page.keyboard.press("y")  # the confirmation's own key
+    deadline = time.monotonic() + 30
+    while decided(app_db, [thread_id]) != [thread_id]:
+        assert time.monotonic() < deadline, "Y never ran the confirmed request"
+        time.sleep(0.2)
