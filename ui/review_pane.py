@@ -209,11 +209,17 @@ def may_decide(pending: PendingApproval, actor: Actor) -> bool:
         st.warning(escape_markdown(held_by(taken.claim, actor)), icon="🔒")
         if not on_screen:
             take_over(item, taken.claim, actor)
-        follow(item, pending.request_digest, actor, holding=False)
+        follow(item, indexed_digest(item, actor), actor, holding=False)
         return on_screen
     st.session_state["console_deciding"] = item
-    follow(item, pending.request_digest, actor, holding=True)
+    follow(item, indexed_digest(item, actor), actor, holding=True)
     return True
+
+
+def indexed_digest(item: ItemKey, actor: Actor) -> str | None:
+    """The item's digest as the queue's index has it now: what `follow` compares with (the index may lag the
+    checkpoint the pane drew from by a second; comparing with the checkpoint would redraw until it caught up)."""
+    return resources.approval_service().pending_digest(*item, viewer=actor)
 
 
 def held_by(claim: claims.Claim, actor: Actor) -> str:
@@ -227,14 +233,14 @@ def held_by(claim: claims.Claim, actor: Actor) -> str:
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
-def follow(item: ItemKey, digest: str, actor: Actor, *, holding: bool) -> None:
+def follow(item: ItemKey, digest: str | None, actor: Actor, *, holding: bool) -> None:
     """Keep the open pane true to the item: every few seconds renew this tab's claim (a closed tab stops, so its
     claim lapses ~20 s later) and look whether the item was decided, withdrawn, taken over or changed
     elsewhere; if so, redraw the pane at once, without this run's buttons, to say who and when."""
     service = resources.approval_service()
     try:
         gone = service.decision(*item, viewer=actor) is not None or service.pending_digest(
-            *item, viewer=actor) not in (digest, None, "")  # None: not indexed yet (a deep link is that quick)
+            *item, viewer=actor) != digest
         held = claims.claim(service.db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES) if holding else None
     except ApprovalError:  # taken over (Claimed), or the conversation is no longer the viewer's to read
         gone = True
