@@ -14,6 +14,7 @@ from approvals.identity.accounts import demo_mode
 from approvals.service import expiry
 from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
+from ui.attention import failing_channels, waiting_for_you
 from ui.delivery import deployment_status, undelivered
 from ui.history import history
 from ui.identity import attack_notes, sign_in, sign_out, signed_in_actor
@@ -34,6 +35,7 @@ who = st.container(horizontal=True, vertical_alignment="center")  # Sign out rig
 who.caption(escape_markdown(f"Signed in as {actor.name} ({actor.role})."), width="content")
 who.button("Sign out", key="console_sign_out", type="tertiary", on_click=sign_out)
 attack_notes(actor)
+waiting_for_you(actor)
 if not actor.is_reviewer:
     st.info("Requesters can decide only their own self-approval requests here; everything else needs a reviewer.")
 if actor.is_reviewer and (policy_error := resources.approval_service().policy.error):
@@ -55,6 +57,7 @@ if queue_tab.open:
         stop_switch(actor)
         deployment_status()
         undelivered(actor)
+        failing_channels(actor)
         queue()
     with item_col:
         navigation(actor)

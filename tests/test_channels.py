@@ -163,3 +163,20 @@ def test_a_channel_that_keeps_failing_is_named_to_reviewers(app, channel):
 
 def recipients_failing_after() -> int:
     return notifications.FAILING_AFTER
+
+
+def test_what_waits_for_a_reviewer_counts_their_groups_items_not_their_own_nor_those_they_approved(app):
+    finance_alice, support_bob = (Actor(name, "reviewer", groups=frozenset({group}))
+                                  for name, group in (("alice", "finance"), ("bob", "support")))
+    first, _ = ask(app, "Refund order 3 for $500")
+    ask(app, "Refund order 4 for $600")
+    waiting = app.waiting_for(viewer=finance_alice)
+    assert waiting.count == 2 and waiting.newest > app.pending_approval(first, viewer=ALICE).review.created_at
+    assert app.waiting_for(viewer=support_bob).count == 0 and app.waiting_for(viewer=CAROL).count == 0
+    with pytest.raises(Exception, match="1 of 2"):
+        app.decide(first, app.pending_approval(first, viewer=ALICE).interrupt_id, APPROVE, finance_alice)
+    assert app.waiting_for(viewer=finance_alice).count == 1
+    created = datetime.fromisoformat(app.pending_approval(first, viewer=ALICE).review.created_at)
+    expiry.expire_overdue(app, None, created + timedelta(minutes=21))  # both move to treasury
+    assert app.waiting_for(viewer=finance_alice).count == 0
+    assert app.waiting_for(viewer=Actor("tess", "reviewer", groups=frozenset({"treasury"}))).count == 2

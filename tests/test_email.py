@@ -149,7 +149,7 @@ def test_a_get_or_head_of_every_link_decides_nothing(app, smtp, web):
             page = web.get(path(url))
             assert page.status_code == 200 and "issue_refund" in page.text and "$500.00" in page.text
             assert f"<button type=\"submit\">{text}</button>" in page.text
-            assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+            assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "same-origin"
     assert app.decision(*item, viewer=ALICE) is None
     assert app.store.ledger.entries(item[0]) == []
     assert [i.thread_id for i in app.list_pending(viewer=ALICE)] == [item[0]]

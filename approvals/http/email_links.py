@@ -37,7 +37,8 @@ MAX_FORM_BYTES = 8_192
 MAX_REASON_CHARS = 2_000
 HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the token is in the URL: never pass it on to another site
+    "Referrer-Policy": "same-origin",  # the token is in the URL: never pass it on to another site (and
+    # not no-referrer: browsers then send "Origin: null" with the form, which the cross-site check refuses)
 }
 OUTCOMES = {"approve": "Approved", "edit": "Approved with edits", "reject": "Rejected", "withdraw": "Withdrawn",
             "respond": "Answered", "answer": "Answered", "mixed": "Decided"}

@@ -17,7 +17,7 @@ from approvals.identity.accounts import get_account
 from approvals.notify.channels import ChannelSender, Notification, Recipient
 from approvals.notify.outbox import WEBHOOK, Delivery
 from approvals.notify.webhooks import console_link
-from approvals.service import recipients
+from approvals.service import escalation, recipients
 from approvals.service.queue import QueueService
 from approvals.store.database import Database
 
@@ -47,6 +47,15 @@ def recipient(db: Database, username: str) -> Recipient | None:
     return Recipient(account.username, account.email, account.slack_id) if account else None
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Items waiting for one reviewer: the console's tab title and desktop notification."""
+
+    count: int
+    newest: str
+    """When the newest of them was requested (ISO), "" for none."""
+
+
 class NotificationService(QueueService):
     """What channels read through the service: a notification's text, failing channels, what waits for whom."""
 
@@ -73,6 +82,24 @@ class NotificationService(QueueService):
             created_at=pending.review.created_at, detail=body.get("detail", ""),
             console_url=console_link(pending.thread_id, pending.interrupt_id),
         )
+
+    def waiting_for(self, *, viewer: Actor) -> Waiting:
+        """How many pending items `viewer` may decide (their rule's groups, or the groups an escalation moved it to;
+        not their own requests, not those they approved already), and when the newest arrived: the console's tab."""
+        if not viewer.is_reviewer:
+            return Waiting(0, "")
+        policy = {rule.name: rule for rule in self.policy.current().rules}
+        moved = {(row["thread_id"], row["interrupt_id"]) for row in self.db.query(
+            "SELECT thread_id, interrupt_id FROM escalations WHERE step = ?", (escalation.REASSIGN,))}
+        count, newest = 0, ""
+        for row in self.db.query("SELECT thread_id, interrupt_id, rule, approved_by, created_at FROM pending"
+                                 " WHERE status = 'pending' AND requester <> ?", (viewer.name,)):
+            rule = policy.get(row["rule"])
+            groups = () if rule is None else rule.escalation.reassign_to \
+                if (row["thread_id"], row["interrupt_id"]) in moved and rule.escalation.reassign_to else rule.groups
+            if (not groups or viewer.groups & set(groups)) and viewer.name not in row["approved_by"].split(","):
+                count, newest = count + 1, max(newest, row["created_at"])
+        return Waiting(count, newest)
 
     def failing_channels(self, *, viewer: Actor) -> list[ChannelTrouble]:
         """Channels whose notifications keep failing (reviewers only): the console names them and says why."""
