@@ -140,6 +140,8 @@ class ServiceBase:
             if deployment := self._deployment_of(thread_id):
                 return self.remote(deployment).snapshot(thread_id)
             return self.remote(self.runs_on).find(thread_id) if self._runs_remotely(thread_id) else None
+        if snapshot.graph != UNKNOWN_GRAPH:  # named by its run: no registered graph (an MCP session) loaded for it
+            return snapshot
         return with_graph(snapshot, self.graph_shapes())
 
     def _runs_remotely(self, thread_id: str) -> bool:
