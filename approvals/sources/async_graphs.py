@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Coroutine, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, AsyncExitStack
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -107,6 +107,10 @@ class ThreadedSaver(BaseCheckpointSaver):
     def __init__(self, saver: BaseCheckpointSaver) -> None:
         super().__init__(serde=saver.serde)
         self.saver = saver
+
+    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> BaseCheckpointSaver:
+        """The types LangGraph allows the graph's state to deserialize apply to the saver that reads it."""
+        return ThreadedSaver(self.saver.with_allowlist(extra_allowlist))
 
     def get_next_version(self, current: Any, channel: None) -> Any:
         return self.saver.get_next_version(current, channel)
