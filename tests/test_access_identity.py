@@ -223,7 +223,7 @@ def test_one_replica_purges_ended_sessions_dead_tokens_and_old_failures(store: S
     finally:
         other.close()
     assert results[0] == {"sessions": 1, "api_tokens": 1, "sign_in_failures": 1, "sign_in_handoffs": 0,
-                          "known_devices": 0} and results[1] is None  # one replica did it
+                          "known_devices": 0, "action_links": 0} and results[1] is None  # one replica did it
     assert sessions.actor_for(store.db, live) is not None and sessions.actor_for(store.db, stale) is None
     assert [t.token_id for t in api_tokens.list_tokens(store.db)] == [kept.token_id]
     assert len(store.db.query("SELECT 1 AS f FROM sign_in_failures")) == 1

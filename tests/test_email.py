@@ -12,6 +12,7 @@ import re
 import ssl
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from starlette.testclient import TestClient
 from approvals.core.actors import Actor
 from approvals.core.errors import AwaitingApprovals
 from approvals.http.email_links import email_routes
-from approvals.identity import accounts, sessions
+from approvals.identity import accounts, housekeeping, sessions
 from approvals.notify.outbox import Delivery
 from approvals.service import notifications, oversight
 from approvals.service.facade import ApprovalService
@@ -228,6 +229,14 @@ def test_a_changed_request_is_refused(app, smtp, web):
     assert "request changed" in web.get(path(approve)).text
     posted = web.post(path(approve), data={"form_token": form_token(page.text)}, headers={"Origin": BASE})
     assert posted.status_code == 409 and app.decision(*item, viewer=ALICE) is None
+
+
+def test_links_expired_a_week_ago_are_purged_by_housekeeping(app, smtp, web):
+    ask(app)
+    approve = path(links_in(mail_for(smtp, app, "alice"))["Approve"])
+    later = datetime.now(UTC) + timedelta(hours=24) + housekeeping.GRACE + timedelta(minutes=1)
+    assert housekeeping.purge(app.db, later)["action_links"] == 4  # two links for each of alice and erin
+    assert web.get(approve).status_code == 404
 
 
 @pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}])

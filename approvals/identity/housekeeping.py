@@ -1,4 +1,5 @@
-"""Purging what identity leaves behind: ended sessions, dead API tokens, old sign-in failures and hand-offs.
+"""Purging what identity leaves behind: ended sessions, dead API tokens, old sign-in failures and hand-offs, and
+email action links long expired.
 
 Without it every cookie-less page load adds a row that nothing deletes. The purge runs on a schedule in every
 replica, but a compare-and-set on the job's row in `housekeeping` lets one replica per period do it (the same
@@ -50,6 +51,7 @@ def purge(db: Database, now: datetime) -> dict[str, int]:
                                            (iso(now - HANDOFF_TTL),)),
             "known_devices": tx.execute("DELETE FROM known_devices WHERE last_used_at < ?",
                                         (iso(now - DEVICES_KEPT),)),
+            "action_links": tx.execute("DELETE FROM action_links WHERE expires_at < ?", (grace_cutoff,)),
         }
 
 
