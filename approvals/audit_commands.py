@@ -1,6 +1,7 @@
 """`python -m approvals audit export|verify|public-key` and `pause|resume tool|graph NAME --by USER`.
 
-`audit verify` exits 1 naming the first bad seq; `audit export` writes JSON Lines to stdout or `--out`.
+`audit verify` exits 1 naming the first bad seq or the missing head; `audit export` writes JSON Lines to stdout or
+`--out`, and exits 1 when the chain's tip has no signed head (the export then cannot verify).
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ def add_commands(topics: Any) -> None:
     export.set_defaults(command=_export)
     verify = actions.add_parser("verify", help="check an export (or, without FILE, the live database)")
     verify.add_argument("file", nargs="?", type=Path)
-    verify.add_argument("--public-key", type=Path, help="trust only this PEM public key (default: this "
-                                                        "installation's keys, old ones included)")
+    verify.add_argument("--public-key", type=Path, action="append",
+                        help="trust this PEM public key (repeatable; default: this installation's key, and for a "
+                             "FILE every key it has signed with)")
+    verify.add_argument("--heads", type=Path, metavar="WITNESS",
+                        help="heads kept outside the database (audit.head webhook events or earlier exports, JSON "
+                             "Lines): the chain must match each")
     verify.set_defaults(command=_verify)
     public = actions.add_parser("public-key", help="the PEM public key that signs heads")
     public.set_defaults(command=_public_key)
@@ -51,27 +56,46 @@ def _iso(raw: str) -> str:
 
 def _export(db: Database, args: argparse.Namespace) -> int:
     if args.out is None:
-        head = evidence.export(db, sys.stdout, args.since)
+        done = evidence.export(db, sys.stdout, args.since)
     else:
         with args.out.open("w", encoding="utf-8") as out:
-            head = evidence.export(db, out, args.since)
-    print(f"Exported up to seq {head.seq}, head {head.hash}.", file=sys.stderr)
+            done = evidence.export(db, out, args.since)
+    if done.tip is None:
+        print("Nothing to export: the audit log has no entry" + (" since then." if args.since else "."),
+              file=sys.stderr)
+        return 0
+    if not done.signed:
+        print(f"FAILED: the chain's tip (seq {done.tip.seq}) has no signed head; the export will not verify. "
+              "Run `audit verify`.", file=sys.stderr)
+        return 1
+    print(f"Exported up to seq {done.tip.seq}, head {done.tip.hash}.", file=sys.stderr)
     return 0
 
 
 def _verify(db: Database, args: argparse.Namespace) -> int:
-    if args.file is None:
-        problem = evidence.verify_live(db)
-    else:
-        trusted = {args.public_key.read_text()} if args.public_key else signing.known_public_keys(db)
-        with args.file.open(encoding="utf-8") as lines:
-            problem = evidence.verify_export(lines, trusted)
+    try:
+        given = {path.read_text() for path in args.public_key or []}
+        witness = _witness(args.heads) if args.heads else None
+        if args.file is None:
+            problem = evidence.verify_live(db, given, witness)
+        else:
+            with args.file.open(encoding="utf-8") as lines:
+                problem = evidence.verify_export(lines, given or signing.known_public_keys(db), witness)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if problem is not None:
         print(f"FAILED at {problem}", file=sys.stderr)
         return 1
-    print("OK: the chain, its signed head and " + ("the decision rows" if args.file is None else "the export")
-          + " verify.", file=sys.stderr)
+    checked = "the rows it covers" if args.file is None else "the export"
+    print(f"OK: the chain, its signed heads{', the witness' if witness else ''} and {checked} verify.",
+          file=sys.stderr)
     return 0
+
+
+def _witness(path: Path) -> evidence.Witness:
+    with path.open(encoding="utf-8") as lines:
+        return evidence.read_witness(lines)
 
 
 def _public_key(db: Database, args: argparse.Namespace) -> int:

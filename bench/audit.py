@@ -1,6 +1,7 @@
 """The audit chain's cost: `service.decide` with the chain against the same call with the chain's two appends
-(the decision's entry, the delivery's entry) left out, same run, same database; and `audit verify` over a chain
-of 100,000 entries (the live database, then an export file).
+(the decision's entry, the delivery's entry, each with its signed head and "audit.head" event) left out, same
+run, same database; and `audit verify` over a chain of 100,000 entries, each with its signed head (the live
+database, then an export file). The key is a fresh one in a temporary directory.
 
 Targets: the chain adds <= 5% to a decision (medians); verify of 100,000 entries < 5 s.
 """
@@ -8,6 +9,7 @@ Targets: the chain adds <= 5% to a decision (medians); verify of 100,000 entries
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -77,7 +79,7 @@ def fill_chain(db: Database, entries: int) -> None:
     first, prev = (current.seq + 1, current.hash) if current else (1, chain.GENESIS)
     last = first + entries - 1
     for start in range(first, last + 1, INSERT_BATCH):
-        rows = []
+        rows, heads = [], []
         for seq in range(start, min(start + INSERT_BATCH, last + 1)):
             approved = [{"name": "issue_refund", "args": {"order_id": str(seq), "amount": 25.0}}]
             event = {"type": "delivery", "thread_id": f"t{seq}", "interrupt_id": f"i{seq}", "decided_by": "alice",
@@ -86,20 +88,22 @@ def fill_chain(db: Database, entries: int) -> None:
             rows.append((seq, prev, entry["hash"], "delivery", entry["thread_id"], entry["interrupt_id"], None,
                          entry["recorded_at"], canonical_json(chain.without_hash(entry))))
             prev = entry["hash"]
+            head = signing.signed(seq, prev)
+            heads.append((head.seq, head.hash, head.signature, head.public_key, entry["recorded_at"]))
         with db.transaction() as tx:
             tx.executemany("INSERT INTO audit_log (seq, prev_hash, hash, type, thread_id, interrupt_id, decision_id,"
                            " recorded_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            tx.executemany(signing.INSERT_HEAD, heads)
 
 
 def verify_cost(url: str, entries: int) -> None:
-    with app_service(url) as service, tempfile.TemporaryDirectory(prefix="bench-audit-") as keys:
-        signing_key = signing.signing_key(Path(keys) / "audit-key.pem")
+    with app_service(url) as service:
         fill_chain(service.db, entries)
+        trusted = {signing.public_pem(signing.signing_key())}
         live_s = seconds(lambda: _expect_ok(evidence.verify_live(service.db)))
         out = io.StringIO()
-        export_s = seconds(lambda: evidence.export(service.db, out, key=signing_key))
+        export_s = seconds(lambda: evidence.export(service.db, out))
         lines = out.getvalue().splitlines()
-        trusted = {signing.public_pem(signing_key)}
         file_s = seconds(lambda: _expect_ok(evidence.verify_export(lines, trusted)))
         backend = backend_name(url)
         for label, took in (("audit verify (live database)", live_s), ("audit export", export_s),
@@ -116,11 +120,14 @@ def _expect_ok(problem: evidence.Problem | None) -> None:
 
 def main() -> None:
     args = arguments(__doc__, rounds=100, entries=100_000)
-    with fresh_database(args.database_url) as url:
-        decision_cost(url, args.rounds)
-    # a database of its own: the baseline's decisions were recorded with the chain left out, which verify reports
-    with fresh_database(_second(args.database_url)) as url:
-        verify_cost(url, args.entries)
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as keys:
+        os.environ["APPROVAL_AUDIT_KEY"] = str(Path(keys) / "audit-key.pem")
+        with fresh_database(args.database_url) as url:
+            decision_cost(url, args.rounds)
+        # a database of its own: the baseline's decisions were recorded with the chain left out, which verify
+        # reports
+        with fresh_database(_second(args.database_url)) as url:
+            verify_cost(url, args.entries)
 
 
 def _second(url: str | None) -> str | None:

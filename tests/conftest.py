@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ["APPROVAL_DEMO"] = "1"  # the app under test is the quick start's, demo accounts included (and children)
+# every append signs the audit chain's head: tests (and the apps they start) sign with a key of their own, never
+# the developer's ~/.config one
+os.environ["APPROVAL_AUDIT_KEY"] = str(Path(tempfile.mkdtemp(prefix="approvals-test-key-")) / "audit-key.pem")
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
 
 import postgres_cluster

@@ -65,7 +65,8 @@ def test_the_served_app_answers_the_api_and_notifies_a_webhook(tmp_path: Path, m
         assert call("POST", decision_url, alice, {"decisions": [{"type": "approve"}]})[0] == 409
 
         deadline = time.monotonic() + 60
-        while {e["event"] for e in receiver.events().values()} != {"approval.pending", "approval.decided"}:
+        while {e["event"] for e in receiver.events().values()} != {"approval.pending", "approval.decided",
+                                                                     "audit.head"}:
             assert time.monotonic() < deadline, f"events so far: {receiver.events()}"
             time.sleep(0.1)
         decided = next(e for e in receiver.events().values() if e["event"] == "approval.decided")

@@ -1,11 +1,12 @@
 """The hash chain: each entry's SHA-256 covers its canonical JSON, `prev_hash` included, so changing, removing or
 inserting any entry breaks every hash after it.
 
-`append(tx, event)` is the one way in: call it inside the transaction that commits the event (a decision, an
-approval of a multi-approver item, an expiry, a delivery, a pause), so the event and its entry commit together or
-not at all. One chain across replicas: PostgreSQL takes a transaction-scoped advisory lock before reading the head
-(the next statement then sees the last committed head), SQLite's BEGIN IMMEDIATE already serializes writers; the
-PRIMARY KEY on `seq` turns any fork into an error instead of a second branch.
+`append(tx, event)` is the one way in, through `oversight.chain_event`, which also signs the new head: call it
+inside the transaction that commits the event (a decision, an approval of a multi-approver item, an expiry, a
+delivery, a pause), so the event, its entry and its signed head commit together or not at all. One chain
+across replicas: PostgreSQL takes a transaction-scoped advisory lock before reading the head (the next statement
+then sees the last committed head), SQLite's BEGIN IMMEDIATE already serializes writers; the PRIMARY KEY on `seq`
+turns any fork into an error instead of a second branch.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """Export and verify: what `python -m approvals audit export | verify` do, usable from tests and benchmarks too.
 
-An export is JSON Lines: the entries in seq order, then one head line `{"type": "head", "seq", "hash",
-"signature", "public_key"}`. Verifying a file needs nothing but the file and a public key; verifying the live
-database also holds every decisions row to its chained entry, so an UPDATE of `decided_by` is named by its seq.
+An export is JSON Lines: the entries in seq order, then every stored signed head from the first exported seq on,
+each a line `{"type": "head", "seq", "hash", "signature", "public_key"}` (the last one signs the last entry).
+Export signs nothing: heads are signed as entries are appended, so a chain rewritten behind the app's back has
+no signed tip to export. Verifying needs the chain, its heads and a trusted public key; the live database is
+also held row by row to the chain (decisions, their delivery, the ledger, approvals of multi-approver items, the
+arguments History shows). Heads a witness kept outside the database (`--heads`) catch a rewrite whose own heads
+were deleted.
 """
 
 from __future__ import annotations
@@ -10,10 +14,8 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from approvals.audit.chain import (
     GENESIS,
@@ -26,10 +28,19 @@ from approvals.audit.chain import (
     line_hash_ok,
     stored_entries,
 )
-from approvals.audit.events import LATER_FIELDS, row_fields
-from approvals.audit.signing import SignedHead, sign_head, signature_valid, signed_heads
+from approvals.audit.events import LATER_FIELDS, POLICY_FIELDS, approval_fields, ledger_fields, row_fields
+from approvals.audit.signing import (
+    SignedHead,
+    current_public_key,
+    first_bad_signature,
+    signature_valid,
+    signed_heads,
+)
 from approvals.core.digest import canonical_json
-from approvals.store.database import Database
+from approvals.store.database import Database, Row
+
+Witness = dict[int, str]
+"""Heads held outside the database: seq -> hash."""
 
 
 @dataclass(frozen=True)
@@ -43,45 +54,151 @@ class Problem:
         return f"seq {self.seq}: {self.reason}" if self.seq is not None else self.reason
 
 
-def export(db: Database, out: TextIO, since: str | None = None, key: Ed25519PrivateKey | None = None) -> SignedHead:
-    """Write the chain (from the first entry recorded at or after `since`, when given) and its head, signed with
-    `key` (default: the key at APPROVAL_AUDIT_KEY)."""
-    current = head(db) or Head(0, GENESIS)
+def earliest(problems: list[Problem]) -> Problem | None:
+    return min(problems, key=lambda p: p.seq if p.seq is not None else 2**62) if problems else None
+
+
+# -- export ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: its last entry (None: no entry), and whether a stored head signs it."""
+
+    tip: Head | None
+    signed: bool
+
+
+def export(db: Database, out: TextIO, since: str | None = None) -> Exported:
+    """Write the chain (from the first entry recorded at or after `since`, when given), then every stored head
+    from that entry on, heads past the chain's end included (they show that entries were removed)."""
+    current = head(db)
     start = first_seq_since(db, since) if since else 1
-    if start is not None:
-        for row in stored_entries(db, start, current.seq):
-            out.write(export_line(row) + "\n")
-    signed = sign_head(db, current, key)
-    out.write(canonical_json({"type": "head", "seq": signed.seq, "hash": signed.hash, "signature": signed.signature,
-                              "public_key": signed.public_key}) + "\n")
-    return signed
+    if current is None or start is None:
+        return Exported(None, False)
+    for row in stored_entries(db, start, current.seq):
+        out.write(export_line(row) + "\n")
+    signed = False
+    for stored in signed_heads(db, start):
+        out.write(canonical_json({"type": "head", "seq": stored.seq, "hash": stored.hash,
+                                  "signature": stored.signature, "public_key": stored.public_key}) + "\n")
+        signed = signed or (stored.seq, stored.hash) == (current.seq, current.hash)
+    return Exported(current, signed)
 
 
-def verify_export(lines: Iterable[str], trusted_keys: set[str]) -> Problem | None:
+# -- heads, ours and a witness's ---------------------------------------------------------------------------
+
+
+def head_problems(heads: list[SignedHead], hashes: dict[int, str], first_seq: int, tip: Head | None,
+                  trusted: set[str]) -> list[Problem]:
+    """Every head must name an entry the chain has, with its hash; the tip must be signed by a trusted key.
+
+    `hashes` holds the chain's hash per seq from `first_seq` on (a range export leaves earlier heads unchecked);
+    a head whose hash does not match names the rewritten seq, a head past the end names the removed one.
+    """
+    heads = [h for h in heads if h.seq >= first_seq]
+    if tip is None:
+        return [Problem(heads[0].seq, f"seq {heads[0].seq} is missing: a signed head names it, and the chain is "
+                                      "empty")] if heads else []
+    if not heads:
+        return [Problem(tip.seq, "no signed head at all: the chain's tip is unsigned (are heads missing?)")]
+    problems = [Problem(h.seq, "the chain does not have the hash the signed head names here") for h in heads
+                if h.seq <= tip.seq and hashes.get(h.seq) != h.hash][:1]
+    last = max(h.seq for h in heads)
+    if last > tip.seq:
+        problems.append(Problem(tip.seq + 1, f"seq {tip.seq + 1} is missing: a signed head names seq {last}, the "
+                                             f"chain ends at seq {tip.seq}"))
+    elif last < tip.seq:
+        problems.append(Problem(last + 1, f"no signed head from here on: the last signed head is at seq {last}, "
+                                          f"the chain ends at seq {tip.seq}"))
+    else:
+        problems += _tip_signature(heads, tip, trusted)
+    return problems
+
+
+def _tip_signature(heads: list[SignedHead], tip: Head, trusted: set[str]) -> list[Problem]:
+    at_tip = [h for h in heads if (h.seq, h.hash, h.public_key in trusted) == (tip.seq, tip.hash, True)]
+    if not at_tip:
+        return [Problem(tip.seq, "the head at the tip is not signed by a trusted key (after a key rotation, give "
+                                 "the old public key with --public-key)")]
+    if any(signature_valid(h.hash, h.signature, h.public_key) for h in at_tip):
+        return []
+    bad = first_bad_signature(h for h in heads if h.seq <= tip.seq) or at_tip[0]
+    return [Problem(bad.seq, "the signed head's signature does not verify")]
+
+
+def read_witness(lines: Iterable[str]) -> Witness:
+    """Heads kept outside the database: "audit.head" webhook events (their JSON bodies, one a line) or the head
+    lines of earlier exports; other lines (an export's entries) are skipped. ValueError names a bad line."""
+    held: Witness = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise ValueError(f"line {number} of the witness's heads is not JSON") from None
+        if not isinstance(record, dict) or not (record.get("type") == "head" or record.get("event") == "audit.head"):
+            continue
+        if not isinstance(record.get("seq"), int) or not isinstance(record.get("hash"), str):
+            raise ValueError(f"line {number} of the witness's heads has no seq and hash")
+        held[record["seq"]] = record["hash"]
+    return held
+
+
+def witness_problems(witness: Witness, hashes: dict[int, str], first_seq: int, tip: Head | None) -> list[Problem]:
+    """The chain against heads a witness kept: a different hash names the rewritten seq, a head past the end
+    names the first removed one (the witness's heads are taken as held: they never were in the database)."""
+    end = tip.seq if tip else 0
+    for seq in sorted(s for s in witness if s >= first_seq):
+        if seq > end:
+            return [Problem(end + 1, f"seq {end + 1} is missing: the witness holds heads up to seq "
+                                     f"{max(witness)}, the chain ends at seq {end}")]
+        if hashes.get(seq) != witness[seq]:
+            return [Problem(seq, "the chain differs from the head the witness holds for this seq")]
+    return []
+
+
+# -- an export file ----------------------------------------------------------------------------------------
+
+
+def verify_export(lines: Iterable[str], trusted_keys: set[str], witness: Witness | None = None) -> Problem | None:
     """Check an export: every entry chains (from the first entry's prev_hash: a range export starts mid-chain,
-    a full one at the genesis), the head names the last entry, and a trusted key signed it.
+    a full one at the genesis), every head names its entry, a trusted key signed the last one, and the heads a
+    witness holds (when given) match.
 
-    One pass, holding one entry at a time: a long export never sits in memory (nor in the garbage collector's).
+    One pass, holding one entry at a time (and every hash): a long export never sits in memory.
     """
     reader = _ExportReader()
     entries = reader.entries(lines)
     first = next(entries, None)
-    start = GENESIS if first is None or first[0].get("seq") == 1 else None
-    broken = first_break(itertools.chain([first], entries), start) if first is not None else None
+    broken = None
+    if first is not None:
+        start = GENESIS if first[0].get("seq") == 1 else None
+        broken = first_break(itertools.chain([first], entries), start)  # a chain, unlike a generator, does not
+        for _ in entries:  # close `entries` when dropped: past a break, the rest still gives hashes and heads
+            pass
     if reader.problem is not None:
         return reader.problem
-    if broken:
-        return Problem(*broken)
-    return _check_head(reader.head, reader.last, trusted_keys)
+    if first is None and not reader.heads:
+        return Problem(None, "the export has no entry and no head line")
+    first_seq = first[0]["seq"] if first is not None and isinstance(first[0].get("seq"), int) else 1
+    tip = Head(reader.last["seq"], reader.last["hash"]) if reader.last else None
+    problems = [Problem(*broken)] if broken else []
+    problems += head_problems(reader.heads, reader.hashes, first_seq, tip, trusted_keys)
+    problems += witness_problems(witness or {}, reader.hashes, first_seq, tip)
+    return earliest(problems)
 
 
+@dataclass
 class _ExportReader:
-    """Reads an export's lines into (entry, hash matches), remembering the last entry, the head, or what is wrong."""
+    """Reads an export's lines into (entry, hash matches), keeping each entry's hash, the last entry, the heads,
+    or what is wrong."""
 
-    def __init__(self) -> None:
-        self.head: dict[str, Any] | None = None
-        self.last: dict[str, Any] | None = None
-        self.problem: Problem | None = None
+    heads: list[SignedHead] = field(default_factory=list)
+    hashes: dict[int, str] = field(default_factory=dict)
+    last: dict[str, Any] | None = None
+    problem: Problem | None = None
 
     def entries(self, lines: Iterable[str]) -> Iterator[tuple[dict[str, Any], bool]]:
         for number, line in enumerate(lines, start=1):
@@ -95,76 +212,167 @@ class _ExportReader:
             if not isinstance(record, dict):
                 self.problem = Problem(None, f"line {number} is not an entry")
                 return
-            if self.head is not None:
-                self.problem = Problem(record.get("seq"), "an entry after the head line")
-                return
             if record.get("type") == "head":
-                self.head = record
+                if not self._keep_head(record):
+                    self.problem = Problem(None, f"line {number} is not a head (seq, hash, signature, public_key)")
+                    return
                 continue
+            if self.heads:
+                self.problem = Problem(record.get("seq"), "an entry after the head lines")
+                return
             self.last = record
+            if isinstance(record.get("seq"), int):
+                self.hashes[record["seq"]] = str(record.get("hash"))
             yield record, line_hash_ok(line, record)
 
-
-def _check_head(head_line: dict[str, Any] | None, last: dict[str, Any] | None, trusted: set[str]) -> Problem | None:
-    if head_line is None:
-        return Problem(None, "the export has no head line")
-    last_seq, last_hash = (last["seq"], last["hash"]) if last else (0, GENESIS)
-    if (head_line.get("seq"), head_line.get("hash")) != (last_seq, last_hash):
-        return Problem(head_line.get("seq"), "the head does not name the last entry")
-    key = str(head_line.get("public_key") or "")
-    if key not in trusted:
-        return Problem(head_line.get("seq"), "the head was signed by a key this installation never used")
-    if not signature_valid(str(head_line.get("hash")), str(head_line.get("signature")), key):
-        return Problem(head_line.get("seq"), "the head's signature does not verify")
-    return None
+    def _keep_head(self, record: dict[str, Any]) -> bool:
+        seq, head_hash, signature, public_key = (record.get(key) for key in ("seq", "hash", "signature",
+                                                                             "public_key"))
+        if not (isinstance(seq, int) and isinstance(head_hash, str) and isinstance(signature, str)
+                and isinstance(public_key, str)):
+            return False
+        self.heads.append(SignedHead(seq, head_hash, signature, public_key))
+        return True
 
 
-def verify_live(db: Database) -> Problem | None:
-    """The whole chain in the database, each signed head against it, and each decisions row against its entry."""
-    decisions: dict[str, tuple[int, dict[str, Any]]] = {}
-    hashes: dict[int, str] = {}
-    broken = first_break(_tapped(checked_rows(stored_entries(db)), decisions, hashes))
+# -- the live database -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chained:
+    """What the chain says about rows of other tables, gathered in the one pass over it."""
+
+    hashes: dict[int, str] = field(default_factory=dict)
+    decisions: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    deliveries: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    ledger: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    approvals: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    unrecorded_approvals: set[tuple[Any, ...]] = field(default_factory=set)
+    """Items with entries from before approvals rows were chained: their rows have no entry to be held to."""
+
+    def tap(self, entries: Iterator[tuple[dict[str, Any], bool]]) -> Iterator[tuple[dict[str, Any], bool]]:
+        """Pass the entries through, keeping what the row checks need (the latest entry per row)."""
+        for checked in entries:
+            entry = checked[0]
+            seq, kind = entry["seq"], entry.get("type")
+            self.hashes[seq] = entry["hash"]
+            if kind in ("decision", "approval"):
+                self._decision(seq, kind, entry)
+            elif kind == "delivery" and entry.get("decision_id"):
+                self.deliveries[entry["decision_id"]] = (seq, entry.get("applied_at"))
+                for ran in entry.get("executed") or []:
+                    if isinstance(ran, dict) and ran.get("tool_call_id"):
+                        self.ledger[ran["tool_call_id"]] = (seq, ran)
+            yield checked
+
+    def _decision(self, seq: int, kind: str, entry: dict[str, Any]) -> None:
+        item = (entry.get("thread_id"), entry.get("interrupt_id"))
+        if kind == "decision" and entry.get("decision_id"):
+            self.decisions[entry["decision_id"]] = (seq, entry)
+        if isinstance(entry.get("approval_row"), dict):
+            self.approvals[(*item, entry["approval_row"].get("approver"))] = (seq, entry["approval_row"])
+        elif entry.get("imported") or "policy_version" not in entry:
+            self.unrecorded_approvals.add(item)
+
+
+def verify_live(db: Database, also_trusted: Iterable[str] = (), witness: Witness | None = None) -> Problem | None:
+    """The whole chain in the database, its signed heads (the tip signed by this installation's key, or one of
+    `also_trusted`: an old key's PEM after a rotation), the witness's heads when given, and every row the chain
+    covers against its entry."""
+    current = current_public_key()
+    trusted_keys = {*also_trusted, *([current] if current else [])}
+    chained = _Chained()
+    broken = first_break(chained.tap(checked_rows(stored_entries(db))))
+    tip = head(db)
     problems = [Problem(*broken)] if broken else []
-    problems += _head_problems(signed_heads(db), hashes, broken[0] if broken else None)
-    problems += _row_problems(db, decisions)
-    return min(problems, key=lambda p: p.seq if p.seq is not None else 2**62) if problems else None
+    problems += head_problems(signed_heads(db), chained.hashes, 1, tip, trusted_keys)
+    problems += witness_problems(witness or {}, chained.hashes, 1, tip)
+    problems += _decision_problems(db, chained)
+    problems += _approval_problems(db, chained)
+    problems += _ledger_problems(db, chained)
+    return earliest(problems)
 
 
-def _tapped(entries: Iterator[tuple[dict[str, Any], bool]], decisions: dict[str, tuple[int, dict[str, Any]]],
-            hashes: dict[int, str]) -> Iterator[tuple[dict[str, Any], bool]]:
-    """Pass the entries through, keeping each decision entry (the latest per decision id) and every hash."""
-    for checked in entries:
-        entry = checked[0]
-        if entry.get("type") == "decision" and entry.get("decision_id"):
-            decisions[entry["decision_id"]] = (entry["seq"], entry)
-        hashes[entry["seq"]] = entry["hash"]
-        yield checked
-
-
-def _head_problems(heads: list[SignedHead], hashes: dict[int, str], broken_at: int | None) -> list[Problem]:
-    problems = []
-    for signed in heads:
-        if signed.seq and hashes.get(signed.seq) != signed.hash and (broken_at is None or signed.seq < broken_at):
-            problems.append(Problem(signed.seq, "the chain no longer has the hash a signed head named here"))
-        elif not signature_valid(signed.hash, signed.signature, signed.public_key):
-            problems.append(Problem(signed.seq, "a stored head's signature does not verify"))
+def _decision_problems(db: Database, chained: _Chained) -> list[Problem]:
+    """A decisions row changed, added or removed behind the app's back, its delivery time, or the arguments
+    History shows for it (pending.args), named by its entry's seq."""
+    problems, seen = [], set()
+    rows = db.query("SELECT d.*, p.args AS shown_args, p.thread_id AS shown_thread FROM decisions d"
+                    " LEFT JOIN pending p ON p.thread_id = d.thread_id AND p.interrupt_id = d.interrupt_id")
+    for row in rows:
+        seen.add(row["decision_id"])
+        found = chained.decisions.get(row["decision_id"])
+        if found is None:
+            problems.append(Problem(None, f"decision {row['decision_id']} is not in the chain"))
+            continue
+        seq, entry = found
+        changed = sorted(k for k, v in row_fields(row).items() if entry.get(k) != v and _chained_field(k, entry))
+        if changed:
+            problems.append(Problem(seq, f"the decisions row differs from its entry in {', '.join(changed)}"))
+        problems += _applied_problems(row, seq, entry, chained.deliveries.get(row["decision_id"]))
+        if "shown_args" in entry and _shown_args(row) != entry["shown_args"]:
+            problems.append(Problem(seq, "pending.args (the arguments History shows) differs from the entry"))
+    problems += [Problem(seq, f"decision {decision_id} is chained but its row is gone")
+                 for decision_id, (seq, _) in chained.decisions.items() if decision_id not in seen]
     return problems
 
 
-def _row_problems(db: Database, decisions: dict[str, tuple[int, dict[str, Any]]]) -> list[Problem]:
-    """A decisions row changed, added or removed behind the app's back, named by its entry's seq."""
+def _chained_field(key: str, entry: dict[str, Any]) -> bool:
+    """Whether the entry chains this column: later columns where it has them, the rule and policy version where it
+    has `policy_version` (an older entry's `rule` was the request's policy label)."""
+    if key in LATER_FIELDS:
+        return key in entry
+    return "policy_version" in entry if key in POLICY_FIELDS else True
+
+
+def _shown_args(row: Row) -> Any:
+    return json.loads(row["shown_args"] or "{}") if row["shown_thread"] is not None else None
+
+
+def _applied_problems(row: Row, seq: int, entry: dict[str, Any], delivered: tuple[int, Any] | None
+                      ) -> list[Problem]:
+    if delivered is not None and row["applied_at"] != delivered[1]:
+        return [Problem(delivered[0], "the decisions row's applied_at differs from its delivery entry")]
+    if delivered is None and row["applied_at"] is not None and not entry.get("imported"):
+        # no seq of its own: where a delivery entry was removed, the chain's own problem names that seq
+        return [Problem(None, f"decision {row['decision_id']} (seq {seq}) has an applied_at but no delivery is "
+                              "chained")]
+    return []
+
+
+def _approval_problems(db: Database, chained: _Chained) -> list[Problem]:
+    """An approvals row (one approval of a multi-approver item) changed, added or removed."""
     problems, seen = [], set()
-    for row in db.query("SELECT * FROM decisions"):
-        seen.add(row["decision_id"])
-        chained = decisions.get(row["decision_id"])
-        if chained is None:
-            problems.append(Problem(None, f"decision {row['decision_id']} is not in the chain"))
+    for row in db.query("SELECT * FROM approvals"):
+        key = (row["thread_id"], row["interrupt_id"], row["approver"])
+        seen.add(key)
+        found = chained.approvals.get(key)
+        if found is None:
+            if key[:2] not in chained.unrecorded_approvals:
+                problems.append(Problem(None, f"the approval by {key[2]} of {key[0]}/{key[1]} is not in the chain"))
             continue
-        seq, entry = chained
-        changed = sorted(k for k, v in row_fields(row).items()
-                         if entry.get(k) != v and (k not in LATER_FIELDS or k in entry))
+        changed = sorted(k for k, v in approval_fields(row).items() if found[1].get(k) != v)
         if changed:
-            problems.append(Problem(seq, f"the decisions row differs from its entry in {', '.join(changed)}"))
-    problems += [Problem(seq, f"decision {decision_id} is chained but its row is gone")
-                 for decision_id, (seq, _) in decisions.items() if decision_id not in seen]
+            problems.append(Problem(found[0], f"the approvals row of {key[2]} differs from its entry in "
+                                              f"{', '.join(changed)}"))
+    problems += [Problem(seq, f"the approval by {key[2]} is chained but its approvals row is gone")
+                 for key, (seq, _) in chained.approvals.items() if key not in seen]
+    return problems
+
+
+def _ledger_problems(db: Database, chained: _Chained) -> list[Problem]:
+    """A ledger row (what ran) that a delivery entry chained, changed or removed."""
+    problems, seen = [], set()
+    for row in db.query("SELECT * FROM ledger"):
+        found = chained.ledger.get(row["tool_call_id"])
+        if found is None:
+            continue  # a tool that ran without an approval, or before the chain
+        seen.add(row["tool_call_id"])
+        actual = {**ledger_fields(row), "result": row["result"]}  # entries before digests kept the result itself
+        changed = sorted(k for k, v in found[1].items() if actual.get(k) != v)
+        if changed:
+            problems.append(Problem(found[0], f"the ledger row of tool call {row['tool_call_id']} differs from its "
+                                              f"entry in {', '.join(changed)}"))
+    problems += [Problem(seq, f"the ledger row of tool call {call_id} is chained but gone")
+                 for call_id, (seq, _) in chained.ledger.items() if call_id not in seen]
     return problems

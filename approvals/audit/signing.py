@@ -1,15 +1,20 @@
 """The signed head: Ed25519 over the head's hash (as ASCII hex), with a key that lives outside the database.
 
-Someone who can edit every table can rewrite the whole chain consistently; they cannot sign its new head without
-the key file. Every head signed is kept with its public key, so an export made before a key rotation still
-verifies afterwards. The signature is plain Ed25519 over the hex text, so `openssl pkeyutl -verify -rawin` with
-the PEM public key checks it with no code of ours.
+Every append signs the new head in its own transaction, so the tip of the chain is always signed: someone who
+can edit every table can rewrite the chain consistently, but cannot sign its new tip without the key file (kept
+outside `data/` by default, so a copy of the data directory is not enough). Every head is kept with its public
+key, so an export made before a key rotation still verifies afterwards. The signature is plain Ed25519 over the
+hex text, so `openssl pkeyutl -verify -rawin` with the PEM public key checks it with no code of ours.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import logging
 import os
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +22,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from approvals.audit.chain import Head
-from approvals.store.database import Database, utcnow
+from approvals.store.database import Database, Transaction, utcnow
 
-DEFAULT_KEY_PATH = Path("data/audit-key.pem")
+LEGACY_KEY_PATH = Path("data/audit-key.pem")
+"""Where releases before this one made the key: still used while it is there and the new default is not."""
+INSERT_HEAD = ("INSERT INTO audit_heads (seq, hash, signature, public_key, signed_at) VALUES (?, ?, ?, ?, ?)"
+               " ON CONFLICT (seq, public_key) DO NOTHING")
+
+log = logging.getLogger(__name__)
+_making = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -33,26 +43,77 @@ class SignedHead:
     """PEM (SubjectPublicKeyInfo) of the key that signed it."""
 
 
+def default_key_path() -> Path:
+    """$XDG_CONFIG_HOME/agent-approvals/audit-key.pem (XDG_CONFIG_HOME defaults to ~/.config): outside the app's
+    data directory, so the database, its backups and the key are not copied together."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "agent-approvals" / "audit-key.pem"
+
+
 def key_path() -> Path:
-    """APPROVAL_AUDIT_KEY, default data/audit-key.pem."""
-    return Path(os.environ.get("APPROVAL_AUDIT_KEY") or DEFAULT_KEY_PATH)
+    """APPROVAL_AUDIT_KEY, else the default; an installation whose key is still at data/audit-key.pem keeps it."""
+    configured = os.environ.get("APPROVAL_AUDIT_KEY")
+    if configured:
+        return Path(configured)
+    default = default_key_path()
+    if not default.exists() and LEGACY_KEY_PATH.exists():
+        _warn_legacy(str(default))
+        return LEGACY_KEY_PATH
+    return default
+
+
+@functools.cache
+def _warn_legacy(default: str) -> None:
+    log.warning("The audit key is at %s, beside the database; move it to %s (or set APPROVAL_AUDIT_KEY).",
+                LEGACY_KEY_PATH, default)
 
 
 def signing_key(path: Path | None = None) -> Ed25519PrivateKey:
     """The private key, made on first use (mode 0600: only the app's user may read it)."""
-    path = path or key_path()
-    if path.exists():
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ValueError(f"{path} does not hold an Ed25519 private key.")
-        return loaded
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never world-readable, not even briefly
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(pem)
-    return key
+    return _key_and_public(path or key_path())[0]
+
+
+def _key_and_public(path: Path) -> tuple[Ed25519PrivateKey, str]:
+    if not path.exists():
+        _make_key(path)
+    return _load(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int) -> tuple[Ed25519PrivateKey, str]:
+    """The key and its public PEM, read once per file version: every append signs, so it must not parse a PEM."""
+    loaded = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key.")
+    return loaded, public_pem(loaded)
+
+
+def _make_key(path: Path) -> None:
+    """Write a new key whole under a temporary name, then link it into place: a replica or thread that loses the
+    race keeps the winner's key and never reads a half-written file."""
+    with _making:
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never world-readable
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(pem)
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: its key is the one
+        finally:
+            draft.unlink(missing_ok=True)
+
+
+def current_public_key() -> str | None:
+    """The PEM public key of the configured key, or None when there is no key file (verify never makes one)."""
+    path = key_path()
+    return _key_and_public(path)[1] if path.exists() else None
 
 
 def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
@@ -60,24 +121,24 @@ def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def sign_head(db: Database, head: Head, key: Ed25519PrivateKey | None = None) -> SignedHead:
-    """Sign `head` and keep the signature with its public key (audit_heads), so it verifies after a rotation."""
-    key = key or signing_key()
-    signed = SignedHead(head.seq, head.hash, base64.b64encode(key.sign(head.hash.encode("ascii"))).decode(),
-                        public_pem(key))
-    db.execute(
-        "INSERT INTO audit_heads (seq, hash, signature, public_key, signed_at) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (seq, public_key) DO NOTHING",
-        (signed.seq, signed.hash, signed.signature, signed.public_key, utcnow()),
-    )
-    return signed
+def signed(seq: int, head_hash: str, path: Path | None = None) -> SignedHead:
+    """The head (seq, hash) signed with the key at `path` (default: the configured key)."""
+    key, public = _key_and_public(path or key_path())
+    return SignedHead(seq, head_hash, base64.b64encode(key.sign(head_hash.encode("ascii"))).decode(), public)
+
+
+def sign_tip(tx: Transaction, seq: int, head_hash: str) -> SignedHead:
+    """Sign the entry just appended and keep the head in the appending transaction: the tip is never unsigned."""
+    head = signed(seq, head_hash)
+    tx.execute(INSERT_HEAD, (head.seq, head.hash, head.signature, head.public_key, utcnow()))
+    return head
 
 
 def signature_valid(head_hash: str, signature: str, public_key: str) -> bool:
     """Whether `signature` (base64) is Ed25519 over `head_hash` (ASCII hex) by `public_key` (PEM)."""
     try:
-        loaded = serialization.load_pem_public_key(public_key.encode())
-        if not isinstance(loaded, Ed25519PublicKey):
+        loaded = _public_key(public_key)
+        if loaded is None:
             return False
         loaded.verify(base64.b64decode(signature, validate=True), head_hash.encode("ascii"))
     except (InvalidSignature, ValueError, TypeError):
@@ -85,14 +146,37 @@ def signature_valid(head_hash: str, signature: str, public_key: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=16)
+def _public_key(pem: str) -> Ed25519PublicKey | None:
+    loaded = serialization.load_pem_public_key(pem.encode())
+    return loaded if isinstance(loaded, Ed25519PublicKey) else None
+
+
 def known_public_keys(db: Database) -> set[str]:
     """Every public key this installation has signed with (old keys included), plus the current one if it exists."""
     keys = {row["public_key"] for row in db.query("SELECT DISTINCT public_key FROM audit_heads")}
-    if key_path().exists():
-        keys.add(public_pem(signing_key()))
-    return keys
+    current = current_public_key()
+    return keys | {current} if current else keys
 
 
-def signed_heads(db: Database) -> list[SignedHead]:
-    rows = db.query("SELECT seq, hash, signature, public_key FROM audit_heads ORDER BY seq")
+def signed_heads(db: Database, from_seq: int = 1) -> list[SignedHead]:
+    rows = db.query("SELECT seq, hash, signature, public_key FROM audit_heads WHERE seq >= ? ORDER BY seq",
+                    (from_seq,))
     return [SignedHead(int(r["seq"]), r["hash"], r["signature"], r["public_key"]) for r in rows]
+
+
+def first_bad_signature(heads: Iterable[SignedHead]) -> SignedHead | None:
+    """Given heads in seq order whose last one does not verify, the first that does not (a rewrite invalidates
+    every head from the rewritten seq on): a binary search, so a long chain costs a few dozen checks, not one each."""
+    ordered = list(heads)
+    if not ordered:
+        return None
+    low, high = 0, len(ordered) - 1
+    while low < high:
+        middle = (low + high) // 2
+        head = ordered[middle]
+        if signature_valid(head.hash, head.signature, head.public_key):
+            low = middle + 1
+        else:
+            high = middle
+    return ordered[low]

@@ -84,18 +84,34 @@ def enqueue_escalation(tx: Transaction, item: QueueItem, step: str, rule: str, d
     })
 
 
+def enqueue_audit_head(tx: Transaction, seq: int, head_hash: str, signature: str, public_key: str) -> None:
+    """Queue "audit.head": the audit chain's new signed head, so a receiver outside the database can witness it
+    (`audit verify --heads FILE` checks the chain against the heads it kept). APPROVAL_AUDIT_HEADS_WEBHOOK=0
+    leaves them out (a receiver that only posts to a chat channel)."""
+    if webhook_url() is None or os.environ.get("APPROVAL_AUDIT_HEADS_WEBHOOK", "1") == "0":
+        return
+    event_id, now = uuid.uuid4().hex, utcnow()
+    _store(tx, {"event": "audit.head", "id": event_id, "created_at": now, "seq": seq, "hash": head_hash,
+                "signature": signature, "public_key": public_key,
+                "text": f"Audit log: head signed at seq {seq} ({head_hash[:16]}…)"})
+
+
 def _enqueue(tx: Transaction, event: str, thread_id: str, interrupt_id: str, fields: dict[str, Any]) -> None:
     if webhook_url() is None:
         return  # nobody listens: an outbox nobody drains would only grow
     event_id, now = uuid.uuid4().hex, utcnow()
     url = console_link(thread_id, interrupt_id)
     summary = fields.pop("summary")
-    body = {"event": event, "id": event_id, "created_at": now, "thread_id": thread_id, "interrupt_id": interrupt_id,
-            **fields, "url": url, "text": f"{_slack_escape(summary)}. <{url}|Open in the console>"}
+    _store(tx, {"event": event, "id": event_id, "created_at": now, "thread_id": thread_id,
+                "interrupt_id": interrupt_id, **fields, "url": url,
+                "text": f"{_slack_escape(summary)}. <{url}|Open in the console>"})
+
+
+def _store(tx: Transaction, body: dict[str, Any]) -> None:
     tx.execute(
         "INSERT INTO outbox (event_id, event, body, created_at, attempts, next_attempt_at, last_error)"
         " VALUES (?, ?, ?, ?, 0, ?, '')",
-        (event_id, event, json.dumps(body, ensure_ascii=False), now, now),
+        (body["id"], body["event"], json.dumps(body, ensure_ascii=False), body["created_at"], body["created_at"]),
     )
 
 

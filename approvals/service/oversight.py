@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from approvals.audit import chain
+from approvals.audit import chain, signing
 from approvals.audit.events import decision_event, delivery_event, pause_event
 from approvals.core.actors import Actor
 from approvals.core.decisions import CheckedDecision
 from approvals.core.errors import ApprovalError, NotAllowed
 from approvals.core.records import PendingApproval
+from approvals.notify import webhooks
 from approvals.store.database import Database, Row, Transaction, utcnow
 
 TargetKind = Literal["tool", "graph"]
@@ -39,21 +40,28 @@ class PausedTarget:
 
 def chain_decision(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor) -> None:
     """The decision's entry, with when its decider first opened the item (None: decided without opening it)."""
-    chain.append(tx, decision_event(row, pending.review, pending.graph, _opened_at(tx, pending, actor)))
+    chain_event(tx, _decision_event(tx, row, pending, actor))
 
 
 def chain_approval(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor, approved_by: tuple[str, ...],
                    required: int) -> None:
     """One approval of a multi-approver item that still waits for others: an entry of its own (type "approval",
     not "decision": no decisions row answers for it), saying who has approved so far and how many must."""
-    event = decision_event(row, pending.review, pending.graph, _opened_at(tx, pending, actor))
-    chain.append(tx, {**event, "type": "approval", "approved_by": list(approved_by), "approvers_required": required})
+    event = _decision_event(tx, row, pending, actor)
+    chain_event(tx, {**event, "type": "approval", "approved_by": list(approved_by), "approvers_required": required})
 
 
-def _opened_at(tx: Transaction, pending: PendingApproval, actor: Actor) -> str | None:
+def _decision_event(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor) -> dict[str, Any]:
+    """A decision's entry with what other tables say about it in this transaction: when the decider opened the
+    item, the arguments History shows, and the decider's approvals row (multi-approver items)."""
+    key = (pending.thread_id, pending.interrupt_id)
     opened = tx.query("SELECT opened_at FROM item_opens WHERE thread_id = ? AND interrupt_id = ? AND opened_by = ?",
-                      (pending.thread_id, pending.interrupt_id, actor.name))
-    return opened[0]["opened_at"] if opened else None
+                      (*key, actor.name))
+    shown = tx.query("SELECT args FROM pending WHERE thread_id = ? AND interrupt_id = ?", key)
+    approval = tx.query("SELECT * FROM approvals WHERE thread_id = ? AND interrupt_id = ? AND approver = ?",
+                        (*key, actor.name))
+    return decision_event(row, pending.review, pending.graph, opened[0]["opened_at"] if opened else None,
+                          json.loads(shown[0]["args"] or "{}") if shown else None, approval[0] if approval else None)
 
 
 def chain_delivery(tx: Transaction, row: Row, applied_at: str) -> None:
@@ -64,7 +72,15 @@ def chain_delivery(tx: Transaction, row: Row, applied_at: str) -> None:
     marks = ", ".join("?" * len(call_ids))
     executed = tx.query(f"SELECT * FROM ledger WHERE tool_call_id IN ({marks}) ORDER BY executed_at",
                         call_ids) if call_ids else []
-    chain.append(tx, delivery_event(row["decision_id"], row["thread_id"], row["interrupt_id"], applied_at, executed))
+    chain_event(tx, delivery_event(row["decision_id"], row["thread_id"], row["interrupt_id"], applied_at, executed))
+
+
+def chain_event(tx: Transaction, event: dict[str, Any]) -> None:
+    """Append `event` to the chain, sign the new head and publish it ("audit.head"), all in the caller's
+    transaction: the tip is never unsigned, and a witness outside the database hears of every head."""
+    entry = chain.append(tx, event)
+    head = signing.sign_tip(tx, entry["seq"], entry["hash"])
+    webhooks.enqueue_audit_head(tx, head.seq, head.hash, head.signature, head.public_key)
 
 
 def record_open(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor) -> None:
@@ -113,7 +129,7 @@ def pause(db: Database, kind: str, name: str, actor: Actor) -> PausedTarget:
     with db.transaction() as tx:
         if tx.execute("INSERT INTO paused_targets (kind, name, paused_by, paused_at) VALUES (?, ?, ?, ?)"
                       " ON CONFLICT DO NOTHING", (kind, name, actor.name, at)):
-            chain.append(tx, pause_event("pause", kind, name, actor.name, at))
+            chain_event(tx, pause_event("pause", kind, name, actor.name, at))
         row = tx.query("SELECT * FROM paused_targets WHERE kind = ? AND name = ?", (kind, name))[0]
     return PausedTarget(**row)
 
@@ -124,7 +140,7 @@ def resume(db: Database, kind: str, name: str, actor: Actor) -> bool:
     with db.transaction() as tx:
         removed = tx.execute("DELETE FROM paused_targets WHERE kind = ? AND name = ?", (kind, name))
         if removed:
-            chain.append(tx, pause_event("resume", kind, name, actor.name, utcnow()))
+            chain_event(tx, pause_event("resume", kind, name, actor.name, utcnow()))
     return bool(removed)
 
 
