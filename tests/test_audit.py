@@ -229,8 +229,8 @@ def test_decisions_made_before_the_chain_join_it_when_the_database_upgrades(tmp_
         for table in ("audit_log", "audit_heads", "paused_targets", "item_opens"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("ALTER TABLE pending DROP COLUMN request_digest")
-        conn.execute("DELETE FROM alembic_version WHERE version_num IN ('0021', '0024')")
-        conn.execute("INSERT INTO alembic_version VALUES ('0023')")  # the release before had it
+        conn.execute("DELETE FROM alembic_version WHERE version_num IN ('0021', '0025')")
+        conn.execute("INSERT INTO alembic_version VALUES ('0024')")  # the release before had it
     store = open_store(path)
     try:
         entries = chain(store)
@@ -566,8 +566,8 @@ def test_a_chain_from_the_release_before_keeps_verifying_after_the_upgrade(tmp_p
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("DELETE FROM audit_heads")
-        conn.execute("DELETE FROM alembic_version WHERE version_num = '0024'")  # the versions the release before
-        conn.executemany("INSERT INTO alembic_version VALUES (?)", [("0021",), ("0023",)])  # left
+        conn.execute("DELETE FROM alembic_version WHERE version_num = '0025'")  # the versions the release before
+        conn.executemany("INSERT INTO alembic_version VALUES (?)", [("0021",), ("0024",)])  # left
     store = open_store(path)
     try:
         assert [h.seq for h in signing.signed_heads(store.db)] == [4]

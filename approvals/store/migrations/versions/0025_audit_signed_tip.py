@@ -3,8 +3,8 @@ and `audit verify` requires a signed tip, while earlier releases signed heads on
 
 Nothing else changes: the entries, and every head signed before, stay as they were and keep verifying.
 
-Revision ID: 0024
-Revises: 0023, 0021 (after the chain's tables exist)
+Revision ID: 0025
+Revises: 0024, 0021 (after the chain's tables exist)
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 from approvals.audit import signing
 from approvals.store.database import utcnow
 
-revision = "0024"
-down_revision = ("0023", "0021")
+revision = "0025"
+down_revision = ("0024", "0021")
 branch_labels = None
 depends_on = None
 
