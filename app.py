@@ -20,6 +20,7 @@ import resources
 from approvals.http.api import api_routes
 from approvals.http.email_links import email_routes
 from approvals.http.oversight_api import oversight_routes
+from approvals.http.slack_actions import slack_routes
 from approvals.http.web import BrowserSessionMiddleware, FrameGuardMiddleware
 from approvals.identity.housekeeping import HousekeepingLoop
 from approvals.notify.webhooks import start_sender
@@ -56,7 +57,7 @@ app = st.App(
     "navigation.py",
     lifespan=lifespan,
     routes=[*oversight_routes(resources.approval_service), *api_routes(resources.approval_service),
-            *email_routes(resources.approval_service)],
+            *email_routes(resources.approval_service), *slack_routes(resources.approval_service)],
     middleware=[
         Middleware(FrameGuardMiddleware),
         Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db),

@@ -9,7 +9,8 @@ import email.policy
 import ipaddress
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ USER, PASSWORD = "mailer", "mail-pass-1"
 class Mail:
     to: tuple[str, ...]
     message: EmailMessage
+    received_at: float = field(default_factory=time.monotonic)
+    """When the server accepted it (time.monotonic: bench/notify.py measures up to here)."""
 
     def part(self, subtype: str) -> str:
         found = self.message.get_body((subtype,))

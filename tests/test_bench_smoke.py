@@ -18,6 +18,7 @@ TINY = {
     "bulk.py": ["--items", "3"],
     "runs.py": ["--conversations", "2", "--many", "3", "--delay-ms", "50"],
     "deployments.py": ["--threads", "3", "--lag-rounds", "2"],
+    "notify.py": ["--items", "3"],
     "queue.py": ["--threads", "80", "--pending", "5", "--foreign", "8", "--foreign-pending", "2", "--rounds", "2"],
 }
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = "receiver-secret"
@@ -17,6 +18,8 @@ class Receiver:
 
     def __init__(self, port: int = 0, refusals: tuple[int, ...] = ()):
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.received_at: list[float] = []
+        """time.monotonic() of each accepted POST, in the order of `requests` (bench/notify.py)."""
         self.refusals = list(refusals)
         self.gets = 0
         receiver = self
@@ -28,6 +31,7 @@ class Receiver:
                     status = receiver.refusals.pop(0) if receiver.refusals else 200
                     if status == 200:
                         receiver.requests.append((dict(self.headers), body))
+                        receiver.received_at.append(time.monotonic())
                 self.send_response(status)
                 if status in (301, 302, 303):
                     self.send_header("Location", self.path)

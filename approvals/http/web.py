@@ -24,7 +24,8 @@ from approvals.store.database import Database
 COOKIE_MAX_AGE_S = 400 * 24 * 3600
 """The browser may keep the cookie long (browsers cap it at 400 days); the server ends idle sessions itself."""
 
-NOT_PAGES = ("/_stcore/", "/static/", "/media/", "/component/", "/api/", "/auth/", "/oauth2callback", "/email/")
+NOT_PAGES = ("/_stcore/", "/static/", "/media/", "/component/", "/api/", "/auth/", "/oauth2callback", "/email/",
+             "/slack/")
 
 
 def is_page_load(scope: Scope) -> bool:

@@ -146,7 +146,7 @@ def facts(notification: Notification) -> list[tuple[str, str]]:
     return lines + ([("Note", notification.detail)] if notification.detail else [])
 
 
-def _call_lines(action: ActionText) -> list[str]:
+def call_lines(action: ActionText) -> list[str]:
     flag = " · ⚠️ cannot be undone" if action.destructive else ""
     lines = [f"{action.tool}{flag}"] + ([f"  {action.description}"] if action.description else [])
     lines += [f"  ⚠️ {warning}" for warning in action.warnings]
@@ -161,7 +161,7 @@ def _expiry_note(recipient: Recipient, hours: float) -> str:
 def text_body(notification: Notification, recipient: Recipient, actions: dict[str, str], hours: float) -> str:
     lines = [notification.headline(), ""]
     for action in notification.actions:
-        lines += _call_lines(action) + [""]
+        lines += call_lines(action) + [""]
     if notification.question:
         lines += [f"Question: {notification.question}", ""]
     lines += [f"{label}: {value}" for label, value in facts(notification)] + [""]
@@ -178,7 +178,7 @@ def html_body(notification: Notification, recipient: Recipient, actions: dict[st
     e = html.escape
     parts = [f"<p><strong>{e(notification.headline())}</strong></p>"]
     for action in notification.actions:
-        head, *rest = _call_lines(action)
+        head, *rest = call_lines(action)
         parts.append(f"<p><strong>{e(head)}</strong></p><pre style=\"white-space:pre-wrap\">"
                      f"{e(chr(10).join(line.strip() for line in rest))}</pre>")
     if notification.question:

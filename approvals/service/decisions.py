@@ -35,7 +35,7 @@ from approvals.core.policy import Verdict
 from approvals.core.reading import check_read
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import may_see
-from approvals.notify import webhooks
+from approvals.notify import slack, webhooks
 from approvals.service import approvals, claims, delivery, escalation, oversight
 from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
@@ -278,7 +278,8 @@ class DecisionService(QueueService):
         return applied
 
     def _mark_delivered(self, tx: Transaction, row: Row, summary: str | None) -> str:
-        """Applied, the thread touched, and "approval.decided" queued: only now has the agent got the decision."""
+        """Applied, the thread touched, "approval.decided" and the Slack messages' update queued: only now has the
+        agent got the decision."""
         now = utcnow()
         if delivery.delivered(tx, row["decision_id"], now):
             tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, row["thread_id"]))
@@ -287,6 +288,7 @@ class DecisionService(QueueService):
                                 (row["thread_id"], row["interrupt_id"]))
                 summary = rows[0]["args_summary"] if rows else ""
             webhooks.enqueue_decided(tx, row, summary)
+            slack.enqueue_decided(tx, row)  # its messages show who decided, and lose their buttons
             oversight.chain_delivery(tx, row, now)
         return now
 

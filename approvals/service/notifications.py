@@ -14,8 +14,9 @@ from approvals.core.errors import approvals_progress
 from approvals.core.hidden_text import reveal
 from approvals.core.human import actions_text
 from approvals.identity.accounts import get_account
+from approvals.notify import slack
 from approvals.notify.channels import ChannelSender, Notification, Recipient
-from approvals.notify.outbox import WEBHOOK, Delivery
+from approvals.notify.outbox import WEBHOOK, Delivery, OutboxSender
 from approvals.notify.webhooks import console_link
 from approvals.service import escalation, recipients
 from approvals.service.queue import QueueService
@@ -36,10 +37,13 @@ class ChannelTrouble:
     last_error: str
 
 
-def senders(service: NotificationService, delivery: Delivery = Delivery()) -> list[ChannelSender]:
-    """One sender per configured channel (the lifespan starts and stops them)."""
-    return [ChannelSender(service.db, kind, service.notice, partial(recipient, service.db), delivery)
-            for kind in recipients.configured()]
+def senders(service: NotificationService, delivery: Delivery = Delivery()) -> list[OutboxSender]:
+    """One sender per configured channel, and Slack's updater of decided items' messages (the lifespan starts and
+    stops them)."""
+    found: list[OutboxSender] = [
+        ChannelSender(service.db, kind, service.notice, partial(recipient, service.db), delivery)
+        for kind in recipients.configured()]
+    return found + ([slack.SlackUpdates(service.db, delivery)] if slack.configured() else [])
 
 
 def recipient(db: Database, username: str) -> Recipient | None:

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 
 from approvals.core.records import QueueItem
 from approvals.identity.accounts import parse_groups
-from approvals.notify import channels, email
+from approvals.notify import channels, email, slack
 from approvals.notify.channels import ChannelKind, Event, Recipient
 from approvals.store.database import Transaction
 
-KINDS: tuple[ChannelKind, ...] = (email.KIND,)
+KINDS: tuple[ChannelKind, ...] = (email.KIND, slack.KIND)
 """Every channel the app has; those configured (their variables set) are used."""
 
 
