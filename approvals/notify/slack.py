@@ -109,8 +109,8 @@ def account_for(db: Database, web: WebClient, user_id: str) -> Account | None:
             try:
                 if web.users_lookupByEmail(email=account.email)["user"]["id"] == user_id:
                     return account
-            except SlackApiError:
-                continue  # no Slack user has that address
+            except (SlackApiError, OSError):
+                continue  # no Slack user has that address (or Slack did not answer: not this one, then)
     return None
 
 
