@@ -278,8 +278,7 @@ class DecisionService(QueueService):
         return applied
 
     def _mark_delivered(self, tx: Transaction, row: Row, summary: str | None) -> str:
-        """Applied, the thread touched, "approval.decided" and the Slack messages' update queued: only now has the
-        agent got the decision."""
+        """Applied, the thread touched, "approval.decided" and Slack's update queued: the agent has the decision."""
         now = utcnow()
         if delivery.delivered(tx, row["decision_id"], now):
             tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, row["thread_id"]))
