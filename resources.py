@@ -8,6 +8,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from approvals.identity.accounts import demo_mode, seed_demo_accounts
 from approvals.service.facade import ApprovalService
 from approvals.service.runner import BackgroundRunner
+from approvals.service.scheduler import Scheduler, timed_work
 from approvals.store.schema import open_store
 
 
@@ -33,6 +34,12 @@ def approval_service() -> ApprovalService:
 def background_runner() -> BackgroundRunner:
     """The runs of this replica (APPROVAL_MAX_RUNS at once), their heartbeat, and taking over cut runs."""
     return BackgroundRunner(runs=approval_service())
+
+
+def scheduler() -> Scheduler:
+    """The replica's clock for all timed work (app.py's lifespan starts and stops it); not cached: one per server."""
+    service = approval_service()
+    return Scheduler(service.db, timed_work(service, background_runner()), service.replica)
 
 
 def route_through_app() -> None:

@@ -5,7 +5,7 @@ Against a real `langgraph dev` (tests/deployment_server.py) with `--threads` int
   `threads.search(status="interrupted")` that only fetches them;
 - a quiet poll (nothing changed): its requests and milliseconds (target: at most 2 requests);
 - the lag from a new pause (the run has ended, the thread is interrupted) to the item in our queue, with the
-  polling loop the app runs: median and worst of `--lag-rounds` (target: under 5 s).
+  polling job the app runs: median and worst of `--lag-rounds` (target: under 5 s).
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ sys.path.insert(1, str(ROOT / "tests"))
 from deployment_server import langgraph_dev
 
 from approvals.service.facade import ApprovalService
-from approvals.sources.deployments import PAGE, Deployment, DeploymentLoop, Remote
+from approvals.service.scheduler import Scheduler, deployments_job
+from approvals.sources.deployments import PAGE, Deployment, Remote
 from approvals.store.schema import open_store
 from bench.common import REVIEWER, arguments, backend_name, fresh_database, median, report, seconds
 
 LAG_TARGET_S = 5.0
-POLL_INTERVAL_S = 1.0
 
 
 def pause_many(remote: Remote, count: int) -> None:
@@ -47,7 +47,7 @@ def bare_listing(remote: Remote) -> int:
 
 
 def lag_once(service: ApprovalService, remote: Remote) -> float:
-    """Seconds from the end of a run that paused to its item in the queue (the polling loop is running)."""
+    """Seconds from the end of a run that paused to its item in the queue (the polling job is running)."""
     thread_id, run_id = remote.start_run("question", {})
     remote.wait(thread_id, run_id)
     paused = time.perf_counter()
@@ -95,12 +95,12 @@ def quiet_poll(service: ApprovalService) -> tuple[float, int]:
 
 
 def lags_with_the_loop(service: ApprovalService, remote: Remote, rounds: int) -> list[float]:
-    loop = DeploymentLoop(service, interval=POLL_INTERVAL_S)
+    loop = Scheduler(service.db, [deployments_job(service)], service.replica).start()
     try:
         lags = []
         for _ in range(rounds):
             lags.append(lag_once(service, remote))
-            time.sleep(0.1 + (len(lags) % 7) / 10)  # pauses land at different points of the loop's second
+            time.sleep(0.1 + (len(lags) % 7) / 10)  # pauses land at different points of the job's second
         return lags
     finally:
         loop.stop()

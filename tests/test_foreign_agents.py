@@ -20,7 +20,8 @@ from conftest import ALICE, BOB, CAROL
 
 from approvals.core.errors import AlreadyDecided, NotAllowed, UnregisteredGraph
 from approvals.service.facade import ApprovalService
-from approvals.sources.discovery import DiscoveryLoop, discover_all
+from approvals.service.scheduler import Scheduler, discovery_job
+from approvals.sources.discovery import discover_all
 from approvals.sources.registry import load_registry
 from approvals.store.schema import Store
 from examples import worker
@@ -231,7 +232,7 @@ def test_two_reviewers_deciding_a_foreign_item_at_once_one_applies_the_other_is_
 
 
 def test_a_worker_process_interrupt_reaches_the_queue_through_the_discovery_loop(app, store, foreign_env):
-    loop = DiscoveryLoop(app, interval=0.2)
+    loop = Scheduler(app.db, [discovery_job(app)], app.replica).start()
     try:
         env = {**os.environ, "DATABASE_URL": foreign_env}
         done = subprocess.run([sys.executable, "-m", "examples.worker", SHIP, "--requester", "erin"], cwd=ROOT, env=env,

@@ -18,9 +18,11 @@ from conftest import ALICE, GUEST
 from webhook_receiver import SECRET, Receiver
 
 from approvals.core.errors import AlreadyDecided, NotPending
-from approvals.notify.webhooks import Delivery, start_sender
+from approvals.notify import webhooks
+from approvals.notify.outbox import Delivery
 from approvals.service.facade import ApprovalService
-from approvals.store.schema import open_store
+from approvals.service.scheduler import Scheduler, outbox_job
+from approvals.store.schema import Store, open_store
 
 FAST = Delivery(poll_s=0.02, first_retry_s=0.05, max_retry_s=0.2, timeout_s=5)
 SPAWN = multiprocessing.get_context("spawn")
@@ -35,6 +37,13 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     monkeypatch.setenv("APPROVAL_BASE_URL", "https://approvals.example.com/")
     yield receiver
     receiver.close()
+
+
+def start_sender(store: Store, pace: Delivery) -> Scheduler:
+    """The app's "outbox-webhook" job on a scheduler of its own: what a replica runs to send the events."""
+    sender = webhooks.sender(store.db, pace)
+    assert sender is not None, "APPROVAL_WEBHOOK_URL is set"
+    return Scheduler(store.db, [outbox_job(sender)], "replica").start()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
@@ -100,7 +109,7 @@ def test_without_a_webhook_nothing_is_queued_and_no_sender_starts(service, monke
     monkeypatch.delenv("APPROVAL_WEBHOOK_URL", raising=False)
     service.decide(*request_refund(service), APPROVE, GUEST)
     assert outbox_size(service) == 0
-    assert start_sender(service.store) is None
+    assert webhooks.sender(service.db) is None
 
 
 def test_markup_in_args_stays_plain_text_in_the_slack_line(service, receiver):

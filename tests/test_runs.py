@@ -23,6 +23,7 @@ from approvals.core.errors import ApprovalError, ThreadBusy
 from approvals.service import runs
 from approvals.service.facade import ApprovalService
 from approvals.service.runner import BackgroundRunner
+from approvals.service.scheduler import Scheduler, cut_runs_job, run_leases_job
 from approvals.store.schema import open_store
 from graphs import build_graph
 from graphs.models import load_model
@@ -188,11 +189,14 @@ def test_a_run_killed_mid_model_call_is_finished_by_another_replica_once(db_url,
         cut = survivor.latest_run(thread_id)
         assert cut is not None and cut.state == "running" and cut.replica != survivor.replica
         assert survivor.pending_approval(thread_id, viewer=ALICE) is None  # the question, no answer, no card
-        runner = BackgroundRunner(runs=survivor)  # its heartbeat loop adopts the run once the lease is over
+        runner = BackgroundRunner(runs=survivor)  # the scheduler's job adopts the run once the lease is over
+        clock = Scheduler(survivor.db, [cut_runs_job(survivor, runner), run_leases_job(survivor)], survivor.replica)
+        clock.start()
         deadline = time.monotonic() + 30
         while survivor.latest_run(thread_id).state != "done":
             assert time.monotonic() < deadline, survivor.latest_run(thread_id)
             time.sleep(0.2)
+        clock.stop()
         runner.shutdown()
         pending = survivor.pending_approval(thread_id, viewer=ALICE)
         assert pending is not None and pending.request.action_requests[0].args["order_id"] == "55"

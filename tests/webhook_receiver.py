@@ -53,14 +53,18 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def events(self) -> dict[str, dict]:
-        """Accepted events deduplicated by id, as a receiver must; each signature checked on the raw body."""
-        unique = {}
+        """Accepted events deduplicated by id, as a receiver must."""
+        return {event["id"]: event for event in self.all_events()}
+
+    def all_events(self) -> list[dict]:
+        """Every accepted POST's event in arrival order, duplicates included; each signature checked on the raw
+        body."""
+        events = []
         for headers, body in list(self.requests):
             expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(headers["X-Approvals-Signature"], expected)
-            event = json.loads(body)
-            unique[event["id"]] = event
-        return unique
+            events.append(json.loads(body))
+        return events
 
     def close(self) -> None:
         self.server.shutdown()

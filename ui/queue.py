@@ -23,7 +23,7 @@ from approvals.core.visibility import QueueFilter
 from approvals.service import claims, expiry
 from approvals.store.database import iso
 from ui.approval_widgets import escape_markdown
-from ui.bulk import apply_in_background, bulk_actions
+from ui.bulk import bulk_actions
 from ui.human import is_destructive, key_columns
 from ui.identity import signed_in_actor
 
@@ -182,7 +182,6 @@ def queue() -> None:
     if (actor := signed_in_actor()) is None:
         st.rerun()
     service = resources.approval_service()
-    apply_in_background(expiry.expire_overdue(service, expiry.ttl_minutes()).decided)
     filters = queue_filter(actor, service.pending_tools(viewer=actor))
     total = service.count_pending(filters, viewer=actor)
     everything = service.count_pending(viewer=actor) if filtering() else total

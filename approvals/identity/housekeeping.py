@@ -1,26 +1,20 @@
 """Purging what identity leaves behind: ended sessions, dead API tokens, old sign-in failures and hand-offs, and
 email action links long expired.
 
-Without it every cookie-less page load adds a row that nothing deletes. The purge runs on a schedule in every
-replica, but a compare-and-set on the job's row in `housekeeping` lets one replica per period do it (the same
-statement is atomic on SQLite and PostgreSQL, so no advisory lock is needed).
+Without it every cookie-less page load adds a row that nothing deletes. The purge is the scheduler's
+"identity-purge" job: its lease lets one replica per period do it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from approvals.identity import throttle
 from approvals.identity.api_tokens import DEFAULT_TOKEN_DAYS
 from approvals.identity.sessions import HANDOFF_TTL, idle_hours
 from approvals.store.database import Database, iso
 
-log = logging.getLogger(__name__)
-
-JOB = "identity-purge"
 DEFAULT_EVERY_MINUTES = 60.0
 GRACE = timedelta(days=7)
 """Revoked or expired sessions and tokens stay this long, so "revoked" can still be told apart from "unknown"."""
@@ -53,41 +47,3 @@ def purge(db: Database, now: datetime) -> dict[str, int]:
                                         (iso(now - DEVICES_KEPT),)),
             "action_links": tx.execute("DELETE FROM action_links WHERE expires_at < ?", (grace_cutoff,)),
         }
-
-
-def claim(db: Database, job: str, period: timedelta, now: datetime) -> bool:
-    """True for the one caller that moves the job's last run to `now` once `period` has passed since it."""
-    db.execute("INSERT INTO housekeeping (job, ran_at) VALUES (?, ?) ON CONFLICT (job) DO NOTHING",
-               (job, iso(datetime(2000, 1, 1, tzinfo=UTC))))
-    return db.execute("UPDATE housekeeping SET ran_at = ? WHERE job = ? AND ran_at <= ?",
-                      (iso(now), job, iso(now - period))) == 1
-
-
-def run_if_due(db: Database, now: datetime | None = None) -> dict[str, int] | None:
-    """Purge when this replica wins the period's claim; None when another one has done it already."""
-    now = now or datetime.now(UTC)
-    return purge(db, now) if claim(db, JOB, every(), now) else None
-
-
-class HousekeepingLoop:
-    """A daemon thread that tries `run_if_due` every few minutes until `stop()`."""
-
-    def __init__(self, db: Database, interval: float = 300.0):
-        self._db, self._interval = db, interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="identity-housekeeping", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                if (purged := run_if_due(self._db)) is not None:
-                    log.info("housekeeping purged %s", purged)
-            except Exception:  # the database may be briefly unreachable; the next round tries again
-                log.exception("housekeeping failed; retrying")
-            if self._stopped.wait(self._interval):
-                return
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=10)

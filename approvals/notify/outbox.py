@@ -1,22 +1,20 @@
 """The outbox: events written in the same transaction as their cause, delivered later, at least once.
 
-Why an outbox: an event row exists exactly when its cause committed, and a crash before delivery loses nothing.
-Each row belongs to one channel: 'webhook' rows go to APPROVAL_WEBHOOK_URL (approvals/notify/webhooks.py); any
-other channel's row is one notification for one recipient (approvals/notify/channels.py). A sender of a channel
-claims a batch of its due rows by pushing their `next_attempt_at` a lease ahead (PostgreSQL: `FOR UPDATE SKIP
-LOCKED`; SQLite: the BEGIN IMMEDIATE write lock), so each row is sent by one replica, and a replica killed
-mid-send only delays its batch until the lease runs out. A failed send is retried with a capped backoff.
+Why an outbox: an event row exists exactly when its cause committed, and a crash before delivery loses nothing. Each row
+belongs to one channel: 'webhook' rows go to APPROVAL_WEBHOOK_URL (approvals/notify/webhooks.py); any other channel's
+row is one notification for one recipient (approvals/notify/channels.py). A sender of a channel (the scheduler's
+"outbox-<channel>" job) claims a batch of its due rows by pushing their `next_attempt_at` a lease ahead (PostgreSQL:
+`FOR UPDATE SKIP LOCKED`; SQLite: the BEGIN IMMEDIATE write lock), so each row is sent by one replica, and a replica
+killed mid-send only delays its batch until the lease runs out. A failed send is retried with a capped backoff.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Self
 
+from approvals.core.backoff import backoff_seconds
 from approvals.store.database import Database, Row, iso
 
 log = logging.getLogger(__name__)
@@ -42,11 +40,11 @@ class Delivery:
 
     def retry_delay(self, attempts: int) -> float:
         """Exponential from `first_retry_s`, capped, with jitter so replicas do not retry in lockstep."""
-        return min(self.max_retry_s, self.first_retry_s * 2 ** (attempts - 1)) * random.uniform(0.8, 1.0)
+        return backoff_seconds(attempts, self.first_retry_s, self.max_retry_s, jitter=0.2)
 
 
 class OutboxSender:
-    """A daemon thread that drains one channel's rows of the outbox; `stop()` ends it after the current send.
+    """Drains one channel's rows of the outbox, a batch per `deliver_due` (the scheduler's job calls it).
 
     Subclasses say how one row is sent (`send`: None when it was taken, else what went wrong)."""
 
@@ -54,17 +52,7 @@ class OutboxSender:
     """Whose rows it sends: 'webhook', or a channel's name."""
 
     def __init__(self, db: Database, delivery: Delivery = Delivery()):
-        self._db, self._delivery = db, delivery
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"{self.channel}-sender", daemon=True)
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stopping.set()
-        self._thread.join(timeout)
+        self._db, self.delivery = db, delivery
 
     def send(self, row: Row) -> str | None:
         raise NotImplementedError
@@ -81,16 +69,6 @@ class OutboxSender:
             self._settle(row, error)
         return len(rows)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                tried = self.deliver_due()
-            except Exception:  # the database was unreachable: keep the thread alive and try again
-                log.exception("%s sender: reading the outbox failed", self.channel)
-                tried = 0
-            if not tried:
-                self._stopping.wait(self._delivery.poll_s)
-
     def _claim(self) -> list[Row]:
         now = datetime.now(UTC)
         if not self._db.query("SELECT 1 AS due FROM outbox WHERE channel = ? AND next_attempt_at <= ? LIMIT 1",
@@ -101,12 +79,12 @@ class OutboxSender:
             rows = tx.query(
                 "SELECT event_id, event, body, attempts, recipient FROM outbox WHERE channel = ?"
                 f" AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{skip_locked}",
-                (self.channel, iso(now), self._delivery.batch),
+                (self.channel, iso(now), self.delivery.batch),
             )
             if rows:
                 tx.execute(
                     f"UPDATE outbox SET next_attempt_at = ? WHERE event_id IN ({', '.join('?' * len(rows))})",
-                    (iso(now + timedelta(seconds=self._delivery.lease_s)), *(r["event_id"] for r in rows)),
+                    (iso(now + timedelta(seconds=self.delivery.lease_s)), *(r["event_id"] for r in rows)),
                 )
         return rows
 
@@ -115,7 +93,7 @@ class OutboxSender:
             self._db.execute("DELETE FROM outbox WHERE event_id = ?", (row["event_id"],))
             return
         attempts = row["attempts"] + 1
-        retry_at = datetime.now(UTC) + timedelta(seconds=self._delivery.retry_delay(attempts))
+        retry_at = datetime.now(UTC) + timedelta(seconds=self.delivery.retry_delay(attempts))
         log.warning("%s event %s: try %d failed (%s); next try at %s", self.channel, row["event_id"], attempts,
                     error, iso(retry_at))
         self._db.execute(

@@ -1,8 +1,8 @@
 """Webhook notifications: a signed POST to APPROVAL_WEBHOOK_URL for every new pending approval and every decision.
 
-The event row is written to the outbox (approvals/notify/outbox.py) in the same transaction as the pending row or
-the decision; a background `Sender` delivers each at least once (receivers dedupe by the event `id`), one replica
-sending each, retrying with a capped backoff.
+The event row is written to the outbox (approvals/notify/outbox.py) in the same transaction as the pending row or the
+decision; a `Sender` (the scheduler's "outbox-webhook" job) delivers each at least once (receivers dedupe by the event
+`id`), one replica sending each, retrying with a capped backoff.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from approvals.core.hidden_text import reveal
 from approvals.core.records import QueueItem
 from approvals.notify.outbox import Delivery, OutboxSender
 from approvals.store.database import Database, Row, Transaction, utcnow
-from approvals.store.schema import Store
 
 SIGNATURE_HEADER = "X-Approvals-Signature"
 DEFAULT_BASE_URL = "http://localhost:8501"
@@ -156,17 +155,17 @@ class Sender(OutboxSender):
             headers[SIGNATURE_HEADER] = signature(self._secret, body)
         request = urllib.request.Request(self._url, data=body, headers=headers, method="POST")
         try:
-            with _OPENER.open(request, timeout=self._delivery.timeout_s) as response:
+            with _OPENER.open(request, timeout=self.delivery.timeout_s) as response:
                 response.read()
                 return None if 200 <= response.status < 300 else f"HTTP {response.status}"
         except (OSError, http.client.HTTPException, ValueError) as error:  # HTTPError and URLError are OSErrors
             return str(error) or type(error).__name__
 
 
-def start_sender(store: Store, delivery: Delivery = Delivery()) -> Sender | None:
-    """Start delivering the outbox to APPROVAL_WEBHOOK_URL (signed with APPROVAL_WEBHOOK_SECRET); None if unset."""
+def sender(db: Database, delivery: Delivery = Delivery()) -> Sender | None:
+    """The sender to APPROVAL_WEBHOOK_URL (signed with APPROVAL_WEBHOOK_SECRET); None when no URL is set."""
     url = webhook_url()
     if url is None:
         return None
-    return Sender(store.db, url, os.environ.get("APPROVAL_WEBHOOK_SECRET") or None, delivery).start()
+    return Sender(db, url, os.environ.get("APPROVAL_WEBHOOK_SECRET") or None, delivery)
 

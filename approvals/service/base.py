@@ -59,7 +59,6 @@ class ServiceBase:
         """Agent Server deployments (APPROVAL_DEPLOYMENTS / approvals.toml): their threads are items too."""
         self.runs_on = os.environ.get("APPROVAL_RUNS_ON", "").strip()
         """The deployment the built-in agent's runs go to ("": this process, the offline default)."""
-        self.replica_id = uuid.uuid4().hex
         # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()

@@ -9,30 +9,21 @@ decision at a time and a failing one backs off instead of spinning.
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
+from approvals.core.backoff import backoff_seconds
 from approvals.store.database import Database, Transaction, iso, utcnow
-
-log = logging.getLogger(__name__)
 
 DELIVERY_LEASE_S = 60.0
 """How long a replica holds a decision it is delivering before another may try it."""
 FIRST_RETRY_S, MAX_RETRY_S = 2.0, 300.0
 DELIVERY_SECONDS = 1.0
-"""How often the recovery loop looks for decisions due again."""
+"""How often the scheduler's "delivery" job looks for decisions due again."""
 STILL_PAUSED = "The agent is still paused at this interrupt after the resume, so the decision did not reach it."
 
 
 def later(seconds: float) -> str:
     return iso(datetime.now(UTC) + timedelta(seconds=seconds))
-
-
-def backoff_seconds(attempts: int) -> float:
-    """2 s, 4 s, 8 s, … up to 5 minutes between tries."""
-    return min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** max(0, attempts - 1))
 
 
 def due(db: Database, limit: int = 100) -> list[str]:
@@ -62,7 +53,7 @@ def failed(db: Database, decision_id: str, reason: str) -> tuple[int, str]:
     with db.transaction() as tx:
         rows = tx.query("SELECT delivery_attempts FROM decisions WHERE decision_id = ?", (decision_id,))
         attempts = (rows[0]["delivery_attempts"] if rows else 0) + 1
-        retry_at = later(backoff_seconds(attempts))
+        retry_at = later(backoff_seconds(attempts, FIRST_RETRY_S, MAX_RETRY_S))  # 2 s, 4 s, … 5 min
         tx.execute(
             "UPDATE decisions SET delivery_error = ?, delivery_attempts = ?, next_delivery_at = ?"
             " WHERE decision_id = ? AND applied_at IS NULL",
@@ -78,32 +69,3 @@ def delivered(tx: Transaction, decision_id: str, now: str) -> bool:
         " WHERE decision_id = ? AND applied_at IS NULL",
         (now, decision_id),
     ) == 1
-
-
-class Deliverer(Protocol):
-    """What the recovery loop drives (the service): the loop needs no import of it."""
-
-    db: Database
-
-    def deliver_due(self) -> int: ...
-
-
-class DeliveryLoop:
-    """A daemon thread retrying undelivered decisions every `interval` seconds until `stop()`."""
-
-    def __init__(self, service: Deliverer, interval: float = DELIVERY_SECONDS):
-        self._service, self._interval = service, interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="decision-delivery", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            try:
-                self._service.deliver_due()
-            except Exception:  # the database may be briefly unreachable; the next round tries again
-                log.exception("decision delivery failed; retrying")
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=10)

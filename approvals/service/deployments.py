@@ -1,11 +1,12 @@
-"""Agent Server deployments in the index: polling each one (one replica at a time), and their health for the console.
+"""Agent Server deployments in the index: polling each one (the scheduler's "deployments" job, one replica at a
+time), and their health for the console.
 
 A poll reads the interrupted threads newer than the deployment's cursor and indexes them exactly like local
 threads (same pending rows, webhooks, policy, claims, visibility), then compares the server's count of
 interrupted threads with the index: equal means nothing left or arrived unseen (a quiet poll is those two
 requests); different means a thread was resumed elsewhere, so the whole list is read once and the threads no
-longer in it leave the queue. The `deployments` row holds the cursor, the lease of the replica polling, and the
-last outcome, which every replica's console shows.
+longer in it leave the queue. The `deployments` row holds the cursor and the last outcome, which every replica's
+console shows.
 """
 
 from __future__ import annotations
@@ -13,13 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from approvals.service.decisions import DecisionService
-from approvals.service.delivery import later
 from approvals.service.index import add_thread_row, write_index
 from approvals.sources.deployments import DeploymentUnavailable, Remote, newest
 from approvals.store.database import utcnow
-
-POLL_LEASE_S = 15.0
-"""A replica that stops polling (a crash) hands its deployments over after this long."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +35,9 @@ class DeploymentService(DecisionService):
     """Polling the configured deployments into the pending index (the policy decides what it decides itself)."""
 
     def poll_deployments(self) -> None:
-        """Poll every deployment whose lease this replica holds or can take; one replica polls each at a time."""
+        """Poll every deployment once (a down one is recorded as such and holds up nothing but its own poll)."""
         for name in self.remotes:
-            if self._take_poll_lease(name):
-                self.poll_deployment(name)
+            self.poll_deployment(name)
 
     def poll_deployment(self, name: str) -> int:
         """One poll of `name`; returns how many requests it made. A failure is recorded for the console, not raised."""
@@ -92,13 +88,6 @@ class DeploymentService(DecisionService):
     def _cursor(self, name: str) -> str:
         rows = self.db.query("SELECT cursor FROM deployments WHERE name = ?", (name,))
         return str(rows[0]["cursor"]) if rows else ""
-
-    def _take_poll_lease(self, name: str) -> bool:
-        """Compare-and-set on the deployment's row: this replica polls it until it stops renewing the lease."""
-        self.db.execute("INSERT INTO deployments (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
-        return self.db.execute(
-            "UPDATE deployments SET lease_owner = ?, lease_until = ? WHERE name = ? AND (lease_owner = ?"
-            " OR lease_until < ?)", (self.replica_id, later(POLL_LEASE_S), name, self.replica_id, utcnow())) == 1
 
     def _record_poll(self, name: str, cursor: str, status: str, error: str) -> None:
         self.db.execute(

@@ -2,38 +2,29 @@
 
 A rerun, a second click or a browser refresh starts a new script run; the job keeps going here. Jobs of one
 conversation run in order, one at a time (a decision recorded while the agent works waits for it). Runs of the
-built-in agent are also rows (approvals/service/runs.py): this process renews their leases while it works on
-them, and takes over the runs of replicas that stopped renewing theirs (a crash, a restart), so every cut run is
+built-in agent are also rows (approvals/service/runs.py): the scheduler's jobs renew this replica's leases on
+them and hand it the runs of replicas that stopped renewing theirs (a crash, a restart), so every cut run is
 finished by someone. The pool is sized for I/O-bound model calls (APPROVAL_MAX_RUNS), not for CPU cores.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from approvals.core.runs import Run
-from approvals.service.runs import LEASE_SECONDS, RunService, max_runs
-
-HEARTBEAT_SECONDS = min(1.0, LEASE_SECONDS / 3)
-log = logging.getLogger(__name__)
+from approvals.service.runs import RunService, max_runs
 
 
 class BackgroundRunner:
     def __init__(self, max_workers: int | None = None, runs: RunService | None = None):
-        """With `runs`, the runner also carries out run records and keeps their heartbeat (a thread of its own)."""
+        """With `runs`, the runner also carries out run records (`start`)."""
         self.max_workers = max_workers or max_runs()
         self._executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="graph")
         self._jobs: dict[str, Future] = {}
         self._lock = threading.Lock()
         self._runs = runs
-        self._stopped = threading.Event()
-        self._supervisor: threading.Thread | None = None
-        if runs is not None:
-            self._supervisor = threading.Thread(target=self._supervise, name="run-heartbeat", daemon=True)
-            self._supervisor.start()
 
     def enqueue(self, thread_id: str, job: Callable[..., object], *args: object) -> None:
         """Run `job(*args)` after the conversation's current job: a decision recorded while the agent still works.
@@ -66,23 +57,7 @@ class BackgroundRunner:
             del self._jobs[thread_id]
             return job.exception()
 
-    def _supervise(self) -> None:
-        """Heartbeat for this replica's runs, then adopt runs whose replica stopped beating (first pass: at start)."""
-        assert self._runs is not None
-        while not self._stopped.is_set():
-            try:
-                self._runs.renew_leases()
-                for run in self._runs.take_over_cut_runs():
-                    log.info("taking over run %s of thread %s (attempt %d)", run.run_id, run.thread_id, run.attempts)
-                    self.start(run)
-            except Exception:  # a database hiccup must not end the heartbeat for good
-                log.exception("run heartbeat failed; retrying")
-            self._stopped.wait(HEARTBEAT_SECONDS)
-
     def shutdown(self) -> None:
-        self._stopped.set()
-        if self._supervisor is not None:
-            self._supervisor.join(5)
         self._executor.shutdown(wait=True, cancel_futures=False)
 
 

@@ -9,14 +9,12 @@ checkpoint with `invoke(None, ...)`. Tools never run twice: the ledger answers a
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +40,6 @@ LEASE_SECONDS = float(os.environ.get("APPROVAL_RUN_LEASE_S", "5"))
 """How long a run stays its replica's without a heartbeat; then another replica takes it over."""
 BUSY_WAIT_SECONDS = 5.0
 """A decision clicked as its card appears may meet the run that drew the card still writing its last row."""
-log = logging.getLogger(__name__)
 ACTIVE = f"state IN ({', '.join(repr(state) for state in ACTIVE_STATES)})"
 
 
@@ -81,9 +78,6 @@ class RunService(DecisionService):
         super().__init__(store, graph, registry, policy, remotes)
         self.replica = new_replica_id()
         self.max_runs = max_runs()
-        self._executing: set[str] = set()
-        self._heartbeat: threading.Thread | None = None
-        self._heartbeat_guard = threading.Lock()
         self._last_created = datetime.min.replace(tzinfo=UTC)
         self._created_guard = threading.Lock()
 
@@ -203,49 +197,22 @@ class RunService(DecisionService):
         if run is None or not self._claim(run_id):
             return None
         try:
-            with self._kept_alive(run_id):
-                self._advance(run)
-                if run.kind == "decision":  # apply_decision wrote the index in its own commit
-                    with self.db.transaction() as tx:
-                        self._finish(tx, run_id, None)
-                else:
-                    with self._index_writer(run.thread_id) as (tx, snapshot):  # the card and "done" in one commit
-                        if snapshot is not None:
-                            add_thread_row(tx, snapshot)
-                        by_policy = write_index(tx, run.thread_id, snapshot, self.policy.current())
-                        self._finish(tx, run_id, None)
-                    self.decide_by_policy(by_policy)  # a stop the rules approve or deny goes on at once
+            self._advance(run)
+            if run.kind == "decision":  # apply_decision wrote the index in its own commit
+                with self.db.transaction() as tx:
+                    self._finish(tx, run_id, None)
+            else:
+                with self._index_writer(run.thread_id) as (tx, snapshot):  # the card and "done" in one commit
+                    if snapshot is not None:
+                        add_thread_row(tx, snapshot)
+                    by_policy = write_index(tx, run.thread_id, snapshot, self.policy.current())
+                    self._finish(tx, run_id, None)
+                self.decide_by_policy(by_policy)  # a stop the rules approve or deny goes on at once
         except Exception as error:  # any failure of the agent (model down, bad tool) is the run's reason
             with self.db.transaction() as tx:
                 self._finish(tx, run_id, error)
             return error
         return None
-
-    @contextmanager
-    def _kept_alive(self, run_id: str) -> Iterator[None]:
-        """Renew this replica's leases while any run executes here, however it was started (runner or inline)."""
-        with self._heartbeat_guard:
-            self._executing.add(run_id)
-            if self._heartbeat is None or not self._heartbeat.is_alive():
-                self._heartbeat = threading.Thread(target=self._beat, name="run-lease", daemon=True)
-                self._heartbeat.start()
-        try:
-            yield
-        finally:
-            with self._heartbeat_guard:
-                self._executing.discard(run_id)
-
-    def _beat(self) -> None:
-        while True:
-            time.sleep(LEASE_SECONDS / 3)
-            with self._heartbeat_guard:
-                if not self._executing:
-                    self._heartbeat = None
-                    return
-            try:
-                self.renew_leases()
-            except Exception:  # a closed store or a database hiccup: the next beat tries again
-                log.warning("could not renew run leases", exc_info=True)
 
     def _advance(self, run: Run) -> None:
         """From where the checkpoint stands to the next stop; a step already on disk is never run again."""

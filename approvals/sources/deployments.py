@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from langchain_core.messages import convert_to_messages
@@ -250,30 +250,3 @@ def refusal(error: APIStatusError) -> str:
 def newest(threads: list[dict], cursor: str) -> str:
     """The cursor after these threads: the latest `updated_at` seen."""
     return max([cursor, *(str(t["updated_at"]) for t in threads)])
-
-
-class Poller(Protocol):
-    """What the polling loop drives (the service)."""
-
-    def poll_deployments(self) -> None: ...
-
-
-class DeploymentLoop:
-    """A daemon thread polling the deployments every `interval` seconds until `stop()`."""
-
-    def __init__(self, service: Poller, interval: float = 1.0):
-        self._service, self._interval = service, interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="deployment-polling", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            try:
-                self._service.poll_deployments()
-            except Exception:  # a database hiccup: the next round tries again; deployment errors are recorded
-                log.exception("deployment polling failed; retrying")
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=10)

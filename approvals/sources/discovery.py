@@ -1,4 +1,4 @@
-"""Interrupts written by other processes reach the queue: a change log filled by triggers, drained by a loop.
+"""Interrupts written by other processes reach the queue: a change log filled by triggers, drained by the scheduler.
 
 A worker running a registered graph with the standard SqliteSaver (on the app's SQLite file) or PostgresSaver
 (on DATABASE_URL) knows nothing about the app. Triggers on the checkpointer's own tables note the thread of every
@@ -12,7 +12,6 @@ rows for the next. `reconcile()` in the service stays the full rebuild.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Protocol
 
 from approvals.store.database import Database
@@ -29,7 +28,8 @@ class Indexer(Protocol):
 
 
 DISCOVERY_SECONDS = 1.0
-"""How often the loop looks for changes; an interrupt reaches the queue within about this long."""
+"""How often the scheduler's "discovery" job looks for changes; an interrupt reaches the queue within about this
+long."""
 BATCH = 200
 
 def discover(service: Indexer, batch: int = BATCH) -> int:
@@ -69,26 +69,3 @@ def _index(service: Indexer, thread_ids: list[str]) -> None:
         except Exception:
             # One unreadable thread (e.g. a state class this process cannot import) must not stop the rest.
             log.exception("could not index thread %s; it is retried on its next change or a reconcile", thread_id)
-
-
-class DiscoveryLoop:
-    """A daemon thread draining the change log every `interval` seconds until `stop()`."""
-
-    def __init__(self, service: Indexer, interval: float = DISCOVERY_SECONDS):
-        self._service, self._interval = service, interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="interrupt-discovery", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                discover_all(self._service)
-            except Exception:  # the database may be briefly unreachable; the next round tries again
-                log.exception("interrupt discovery failed; retrying")
-            if self._stopped.wait(self._interval):
-                return
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=10)

@@ -11,8 +11,10 @@ from harness import wait_ready
 from playwright.sync_api import Page, expect
 from webhook_receiver import SECRET, Receiver
 
-from approvals.notify.webhooks import Delivery, start_sender
+from approvals.notify import webhooks
+from approvals.notify.outbox import Delivery
 from approvals.service.facade import ApprovalService
+from approvals.service.scheduler import Scheduler, outbox_job
 from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
@@ -25,7 +27,9 @@ def test_the_notifications_link_opens_the_item_after_sign_in(app_server: str, ap
     monkeypatch.setenv("APPROVAL_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("APPROVAL_BASE_URL", app_server)
     store = open_store(app_db)
-    sender = start_sender(store, Delivery(poll_s=0.05))
+    webhook = webhooks.sender(store.db, Delivery(poll_s=0.05))
+    assert webhook is not None
+    sender = Scheduler(store.db, [outbox_job(webhook)], "sender").start()
     try:
         service = ApprovalService(store)
         thread_id = service.new_thread_id()
