@@ -15,6 +15,8 @@ from approvals.core.records import QueueItem
 from approvals.identity import sessions, throttle
 from approvals.service import claims
 from approvals.service.facade import ApprovalService
+from approvals.service.runner import BackgroundRunner
+from approvals.service.scheduler import Scheduler, escalation_job
 from approvals.store.schema import Store
 
 PAGE = "../pages/console.py"
@@ -221,12 +223,18 @@ def test_items_past_the_sla_are_flagged(seeder, monkeypatch):
     assert "**1 pending** · 1 past the 0-minute SLA on this page" in texts(at.markdown)
 
 
-def test_ttl_rejects_expired_items_on_refresh_as_system_expired(seeder, monkeypatch):
+def test_ttl_rejects_expired_items_on_the_servers_clock_and_the_queue_shows_it(seeder, monkeypatch):
     item = ask(seeder, "Email jo@example.com about the delay")
     monkeypatch.setenv("APPROVAL_TTL_MINUTES", "0")
     at = console()
     assert not at.exception
-    wait_applied(seeder, item)
+    assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None, "a page decides nothing"
+    runner = BackgroundRunner(runs=seeder)
+    try:
+        assert Scheduler(seeder.db, [escalation_job(seeder, runner)], seeder.replica).run_due() == ["escalation"]
+        wait_applied(seeder, item)
+    finally:
+        runner.shutdown()
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "system (expired)"
     assert "**0 pending**" in texts(at.run(timeout=30).markdown)
 
