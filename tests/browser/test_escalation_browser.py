@@ -68,7 +68,7 @@ def request_refund(database: str) -> str:
 
 def posted(receiver: Receiver, thread_id: str) -> list[dict]:
     """Every event the receiver accepted for the thread, duplicates included (a receiver dedupes; we count)."""
-    return [e for e in receiver.all_events() if e["thread_id"] == thread_id]
+    return [e for e in receiver.all_events() if e.get("thread_id") == thread_id]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 90) -> None:
