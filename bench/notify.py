@@ -29,8 +29,7 @@ from smtp_server import MailServer
 from webhook_receiver import Receiver
 
 from approvals.identity import accounts
-from approvals.notify.webhooks import start_sender
-from approvals.service import notifications
+from approvals.service.scheduler import Scheduler, outbox_jobs
 from bench.common import REFUND, REQUESTER, app_service, arguments, backend_name, fresh_database
 
 TARGET_P95_S = 5.0
@@ -59,8 +58,7 @@ def main() -> None:
         })
         with fresh_database(args.database_url) as url, app_service(url) as service:
             accounts.set_account(service.db, "alice", email="alice@example.com", slack_id="U0ALICE")
-            webhook = start_sender(service.store)
-            channels = [sender.start() for sender in notifications.senders(service)]
+            clock = Scheduler(service.db, outbox_jobs(service), service.replica).start()  # as the app sends them
             try:
                 paused: dict[str, float] = {}
                 for _ in range(args.items):
@@ -70,8 +68,7 @@ def main() -> None:
                     time.sleep(random.uniform(0.0, 0.3))
                 arrived = wait_for_all(paused, mail, slack, hooks)
             finally:
-                for sender in [*channels, *([webhook] if webhook else [])]:
-                    sender.stop()
+                clock.stop()
         backend = backend_name(url)
     mail.close()
     slack.close()

@@ -4,15 +4,15 @@ housekeeping, ...) is taken by one replica per tick with a compare-and-set on it
 next start purges once more), and the polling lease each deployment's row held (the "deployments" job's lease
 covers every deployment).
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0026"
-down_revision = "0025"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = ("0017", "0019")  # the tables it changes
 
