@@ -16,9 +16,10 @@ from starlette.middleware import Middleware
 import resources
 from approvals.http.api import api_routes
 from approvals.http.email_links import email_routes
+from approvals.http.guards import ClientAddressMiddleware, MetricsGuardMiddleware, SecurityHeadersMiddleware
 from approvals.http.oversight_api import oversight_routes
 from approvals.http.slack_actions import slack_routes
-from approvals.http.web import BrowserSessionMiddleware, FrameGuardMiddleware
+from approvals.http.web import BrowserSessionMiddleware
 
 
 @asynccontextmanager
@@ -36,7 +37,9 @@ app = st.App(
     routes=[*oversight_routes(resources.approval_service), *api_routes(resources.approval_service),
             *email_routes(resources.approval_service), *slack_routes(resources.approval_service)],
     middleware=[
-        Middleware(FrameGuardMiddleware),
+        Middleware(ClientAddressMiddleware),
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(MetricsGuardMiddleware, database=lambda: resources.approval_service().db),
         Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db),
     ],
 )

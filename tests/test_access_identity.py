@@ -6,7 +6,10 @@ stale roles, and tables that only grow: each tried the way an attacker (or a for
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +19,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from approvals.core.actors import Actor
+from approvals.http.guards import ClientAddressMiddleware
 from approvals.http.web import BrowserSessionMiddleware
 from approvals.identity import accounts, api_tokens, housekeeping, sessions, throttle
 from approvals.service.scheduler import Scheduler, housekeeping_job
@@ -45,12 +50,19 @@ def browser(store: Store) -> TestClient:
     return TestClient(BrowserSessionMiddleware(app, database=lambda: store.db), follow_redirects=False)
 
 
+def open_page(store: Store, browser: TestClient) -> str:
+    """Load a page, then run it as Streamlit would once the browser connects with its cookie; the token."""
+    browser.get("/", headers=HTML)
+    token = browser.cookies[sessions.COOKIE]
+    assert sessions.actor_or_start(store.db, token) is not None
+    return token
+
+
 # -- finding 3: session fixation -------------------------------------------------------------------------------
 
 
 def test_a_planted_token_never_becomes_the_victims_signed_in_session(store: Store, browser: TestClient):
-    browser.get("/", headers=HTML)
-    planted = browser.cookies[sessions.COOKIE]  # the attacker's live guest token, set in the victim's browser
+    planted = open_page(store, browser)  # the attacker's live guest token, set in the victim's browser
     code = sessions.begin_sign_in(store.db, planted, "alice", "alice-demo")
     answer = browser.get(f"/auth/session?code={code}&next=/console%3Fthread%3Dt1", headers=HTML)
     assert answer.status_code == 303 and answer.headers["location"] == "/console?thread=t1"
@@ -62,12 +74,10 @@ def test_a_planted_token_never_becomes_the_victims_signed_in_session(store: Stor
 
 
 def test_a_sign_in_code_works_once_and_only_with_the_cookie_that_asked_for_it(store: Store, browser: TestClient):
-    browser.get("/", headers=HTML)
-    mine = browser.cookies[sessions.COOKIE]
+    mine = open_page(store, browser)
     code = sessions.begin_sign_in(store.db, mine, "alice", "alice-demo")
     with TestClient(browser.app, follow_redirects=False) as other:  # another person who got hold of the code
-        other.get("/", headers=HTML)
-        theirs = other.cookies[sessions.COOKIE]
+        theirs = open_page(store, other)
         assert other.get(f"/auth/session?code={code}", headers=HTML).status_code == 303
         assert other.cookies[sessions.COOKIE] == theirs and sessions.actor_for(store.db, theirs).name != "alice"
     assert sessions.finish_sign_in(store.db, mine, code) is None  # spent by the failed try: ask for a new one
@@ -77,21 +87,20 @@ def test_a_sign_in_code_works_once_and_only_with_the_cookie_that_asked_for_it(st
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
 def test_the_hand_off_never_redirects_off_site(store: Store, browser: TestClient, target: str):
-    browser.get("/", headers=HTML)
-    code = sessions.begin_sign_in(store.db, browser.cookies[sessions.COOKIE], "alice", "alice-demo")
+    code = sessions.begin_sign_in(store.db, open_page(store, browser), "alice", "alice-demo")
     answer = browser.get("/auth/session", params={"code": code, "next": target})
     assert answer.headers["location"] == "/console"
 
 
 def test_signing_out_kills_the_token_and_the_next_page_load_gets_a_new_one(store: Store, browser: TestClient):
-    browser.get("/", headers=HTML)
-    guest = browser.cookies[sessions.COOKIE]
+    guest = open_page(store, browser)
     signed_in, _ = sign_in(store, guest, "carol", "carol-demo")
     sessions.sign_out(store.db, signed_in)
     with TestClient(browser.app) as same_browser_after_sign_out:
         answer = same_browser_after_sign_out.get("/", headers={**HTML, "Cookie": f"{sessions.COOKIE}={signed_in}"})
     new_token = answer.headers["set-cookie"].split(";")[0].split("=", 1)[1]
-    assert new_token not in (guest, signed_in) and sessions.actor_for(store.db, new_token).name.startswith("guest-")
+    assert new_token not in (guest, signed_in)
+    assert sessions.actor_or_start(store.db, new_token).name.startswith("guest-")  # once the page runs
     assert sessions.actor_for(store.db, signed_in) is None
 
 
@@ -166,6 +175,114 @@ def test_other_clients_wait_growing_delays_instead_of_a_lock(store: Store):
     sign_in(store, token, "carol", "carol-demo", now, client="198.51.100.2")  # waited it out: no lock
 
 
+# -- issue 27, finding 3: a throttle that cannot be raced, steered or turned on everyone ----------------------------
+
+
+def test_parallel_wrong_passwords_are_checked_only_as_often_as_the_delay_allows(store: Store, monkeypatch):
+    """Four failures earn a 4 s wait; once it is over, eight parallel guesses get one password check, not eight."""
+    checks: list[int] = []
+    real_verify = accounts.verify_password
+    monkeypatch.setattr(accounts, "verify_password", lambda *a: checks.append(1) or real_verify(*a))
+    now = datetime.now(UTC)
+    for attempt in range(throttle.FREE_TRIES + 1):
+        with pytest.raises(sessions.SignInRefused, match="Wrong username or password"):
+            sessions.begin_sign_in(store.db, sessions.start_guest(store.db), "carol", "guess", client="203.0.113.7",
+                                   now=now)
+        now += throttle.delay(attempt + 1) + timedelta(milliseconds=1)
+    checks.clear()
+    guests = [sessions.start_guest(store.db) for _ in range(8)]
+    start = threading.Barrier(len(guests))
+
+    def guess(token: str) -> str:
+        start.wait()
+        try:
+            sessions.begin_sign_in(store.db, token, "carol", "guess", client="203.0.113.7", now=now)
+        except sessions.SignInRefused as refused:
+            return str(refused)
+        return "signed in"
+
+    with ThreadPoolExecutor(len(guests)) as pool:
+        answers = list(pool.map(guess, guests))
+    assert sorted(answer.split(".")[0] for answer in answers) == ["Too many failed sign-ins"] * 7 + [
+        "Wrong username or password"]
+    assert len(checks) == 1
+
+
+def test_a_stranger_without_an_address_never_slows_bob_on_a_new_browser(store: Store):
+    """Clients whose address is unknown (this host, a proxy nobody named) share no bucket: the account's own
+    count still slows guesses at bob, and bob's known browser is never slowed."""
+    now = datetime.now(UTC)
+    _, bobs_laptop = sign_in(store, sessions.start_guest(store.db), "bob", "bob-demo", now)
+    for username in ("carol", "alice", "nobody", "carol", "alice", "nobody", "carol", "alice"):
+        with contextlib.suppress(sessions.SignInRefused):
+            sessions.begin_sign_in(store.db, sessions.start_guest(store.db), username, "guess", now=now)
+    sign_in(store, sessions.start_guest(store.db), "bob", "bob-demo", now)  # a new browser, at once
+    for _ in range(throttle.FREE_TRIES + 2):  # now the stranger guesses at bob himself
+        with contextlib.suppress(sessions.SignInRefused):
+            sessions.begin_sign_in(store.db, sessions.start_guest(store.db), "bob", "guess", now=now)
+    with pytest.raises(sessions.SignInRefused, match="Too many failed sign-ins"):
+        sessions.begin_sign_in(store.db, sessions.start_guest(store.db), "bob", "bob-demo", now=now)
+    sign_in(store, sessions.start_guest(store.db), "bob", "bob-demo", now, device=bobs_laptop)
+
+
+async def _seen_client(scope_client: tuple[str, int], forwarded: str) -> tuple[str, int] | None:
+    """The client a page or route sees behind the server's own proxy handling (uvicorn's, as `streamlit run`
+    wraps the app) and ClientAddressMiddleware."""
+    seen: list = []
+
+    async def app(scope, receive, send) -> None:
+        seen.append(scope["client"])
+
+    served = ProxyHeadersMiddleware(ClientAddressMiddleware(app), trusted_hosts="127.0.0.1,::1")
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"x-forwarded-for", forwarded.encode())],
+             "client": scope_client}
+    await served(scope, None, None)  # type: ignore[arg-type]
+    return seen[0] and tuple(seen[0])
+
+
+@pytest.mark.parametrize("trusted, peer, forwarded, believed", [
+    ("", ("127.0.0.1", 50001), "198.51.100.4", None),  # a local client names any address: not believed
+    ("", ("203.0.113.9", 50001), "198.51.100.4", ("203.0.113.9", 50001)),
+    ("127.0.0.1", ("127.0.0.1", 50001), "198.51.100.4", ("198.51.100.4", 0)),  # a same-host proxy, named
+    ("10.0.0.0/8", ("10.1.2.3", 50001), "198.51.100.4, 10.9.9.9", ("198.51.100.4", 0)),
+    ("10.0.0.0/8", ("203.0.113.9", 50001), "198.51.100.4", ("203.0.113.9", 50001)),  # not a named proxy
+    ("10.0.0.0/8", ("127.0.0.1", 50001), "198.51.100.4", None),
+])
+def test_forwarded_for_is_believed_only_from_a_proxy_named_in_configuration(monkeypatch, trusted, peer, forwarded,
+                                                                            believed):
+    monkeypatch.setenv("APPROVAL_TRUSTED_PROXIES", trusted)
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    seen = asyncio.run(_seen_client(peer, forwarded))
+    if believed is None:  # unknown: what st.context.ip_address reads as no address
+        assert seen is not None and seen[0] in ("127.0.0.1", "::1")
+    else:
+        assert seen == believed
+
+
+def test_a_bad_trusted_proxy_setting_stops_the_app_with_the_reason(monkeypatch):
+    monkeypatch.setenv("APPROVAL_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
+    with pytest.raises(ValueError, match="APPROVAL_TRUSTED_PROXIES: 'proxy.internal' is not an IP address"):
+        ClientAddressMiddleware(lambda *a: None)  # type: ignore[arg-type]
+
+
+# -- issue 27, finding 7: a bare GET writes nothing -----------------------------------------------------------------
+
+
+def test_cookie_less_page_loads_write_no_session_row_until_the_browser_runs_the_page(store: Store,
+                                                                                    browser: TestClient):
+    def rows() -> int:
+        return len(store.db.query("SELECT 1 AS found FROM sessions"))
+
+    for _ in range(5):
+        with TestClient(browser.app) as crawler:
+            assert sessions.COOKIE in crawler.get("/", headers=HTML).headers["set-cookie"]
+    assert rows() == 0
+    token = open_page(store, browser)
+    assert rows() == 1 and browser.get("/", headers=HTML).headers.get("set-cookie") is None  # kept, not replaced
+    assert sessions.actor_or_start(store.db, token) == sessions.actor_or_start(store.db, token)  # the same guest
+    assert rows() == 1
+
+
 # -- finding 2: demo accounts ---------------------------------------------------------------------------------
 
 
@@ -216,8 +333,8 @@ def test_one_replica_purges_ended_sessions_dead_tokens_and_old_failures(store: S
     api_tokens.revoke_token(store.db, revoked.token_id)
     store.db.execute("UPDATE api_tokens SET revoked_at = ?", ((now - timedelta(days=8)).isoformat(),))
     kept, kept_secret = api_tokens.create_token(store.db, "alice")
-    throttle.record_failure(store.db, "alice", "client:x", now - timedelta(days=2))
-    throttle.record_failure(store.db, "alice", "client:x", now)
+    throttle.reserve(store.db, "alice", "client:x", False, now - timedelta(days=2))
+    throttle.reserve(store.db, "alice", "client:x", False, now)
     other = open_store(db_url)  # a second replica on the same database
     try:
         clocks = [Scheduler(replica.db, [housekeeping_job(replica.db)], "replica") for replica in (store, other)]

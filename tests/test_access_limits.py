@@ -20,7 +20,9 @@ from starlette.testclient import TestClient
 
 from approvals.http.api import api_routes
 from approvals.identity import api_tokens
+from approvals.identity.accounts import seed_demo_accounts
 from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 APPROVE = {"decisions": [{"type": "approve"}]}
 
@@ -95,20 +97,38 @@ def stream_without_token(base: str, total: int, chunk: bytes) -> int | None:
         connection.close()
 
 
+def served_get(base: str, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("GET", path, headers=headers)
+    answer = connection.getresponse()
+    answer.read()
+    connection.close()
+    return answer
+
+
 def test_the_served_app_guards_frames_cookies_and_its_memory(tmp_path: Path):
-    process, base = start_streamlit({"DATABASE_URL": str(tmp_path / "app.db")}, tmp_path / "app.log")
+    database = str(tmp_path / "app.db")
+    store = open_store(database)
+    seed_demo_accounts(store.db)
+    tokens = {name: api_tokens.create_token(store.db, name)[1] for name in ("alice", "carol")}
+    store.close()
+    process, base = start_streamlit({"DATABASE_URL": database}, tmp_path / "app.log")
     try:
-        parts = urlsplit(base)
-        for path in ("/", "/console", "/_stcore/health", "/api/approvals"):
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-            connection.request("GET", path, headers={"Accept": "text/html", "X-Forwarded-Proto": "https"})
-            answer = connection.getresponse()
-            answer.read()
+        for path in ("/", "/console", "/_stcore/health", "/api/approvals", "/static/index.html"):
+            answer = served_get(base, path, {"Accept": "text/html", "X-Forwarded-Proto": "https"})
             assert answer.getheader("Content-Security-Policy") == "frame-ancestors 'none'", path
             assert answer.getheader("X-Frame-Options") == "DENY", path
+            assert answer.getheader("X-Content-Type-Options") == "nosniff", path  # issue 27, finding 7
+            assert answer.getheader("Referrer-Policy") == "same-origin", path
             if path == "/":
                 assert "Secure" in answer.getheader("Set-Cookie", "")  # behind a TLS proxy
-            connection.close()
+            if path.startswith("/api/"):
+                assert answer.getheader("Cache-Control") == "no-store", path
+        # Streamlit's metrics (sessions, memory) for a reviewer's token only; anyone else: not found
+        assert [served_get(base, "/_stcore/metrics", {"Authorization": f"Bearer {secret}"} if secret else {}).status
+                for secret in (None, "apr_made-up", tokens["carol"], tokens["alice"])] == [404, 404, 404, 200]
+        assert store_sessions(database) == 0  # the page loads above wrote no session row: no page ran
 
         stream_without_token(base, 1024, b"x" * 1024)  # warm the route up before measuring
         before = rss_kib(process.pid)
@@ -119,6 +139,14 @@ def test_the_served_app_guards_frames_cookies_and_its_memory(tmp_path: Path):
         assert after - before < 50 * 1024, f"resident memory grew from {before} KiB to {after} KiB"
     finally:
         stop(process)
+
+
+def store_sessions(database: str) -> int:
+    store = open_store(database)
+    try:
+        return len(store.db.query("SELECT 1 AS found FROM sessions"))
+    finally:
+        store.close()
 
 
 def test_what_schemathesis_found_is_fixed(service: ApprovalService, alice: TestClient):

@@ -79,7 +79,7 @@ def test_the_queue_is_the_consoles_with_its_filters_and_paging(service, client):
     assert [i["thread_id"] for i in page["items"]] == [large[0]] and (page["total"], page["limit"]) == (3, 1)
     first = alice.get("/api/approvals").json()["items"][0]
     assert first["args_summary"] == "order_id=1234, amount=25.0" and first["claimed_by"] is None
-    assert first["url"] == f"http://testserver/console?thread={small[0]}&interrupt={small[1]}"  # the request's host
+    assert first["url"] == f"http://localhost:8501/console?thread={small[0]}&interrupt={small[1]}"  # the default
 
 
 def test_links_use_approval_base_url_when_set(service, client, monkeypatch):
@@ -241,6 +241,61 @@ def test_a_body_that_is_not_json_is_422(service, client):
     assert_nothing_saved(service, item)
 
 
+# -- issue 27, findings 7, and issue 26, finding 8: what the API reads, and what it answers ---------------------
+
+
+def test_links_never_come_from_the_requests_host(service, client, monkeypatch):
+    item = request(service, SMALL)
+    monkeypatch.delenv("APPROVAL_BASE_URL", raising=False)
+    alice = client(ALICE)
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    urls = [alice.get("/api/approvals", headers=forged).json()["items"][0]["url"],
+            alice.get(f"/api/approvals/{item[0]}/{item[1]}", headers=forged).json()["url"]]
+    assert urls == [f"http://localhost:8501/console?thread={item[0]}&interrupt={item[1]}"] * 2
+    monkeypatch.setenv("APPROVAL_BASE_URL", "https://approvals.example.com")
+    assert alice.get("/api/approvals", headers=forged).json()["items"][0]["url"].startswith(
+        "https://approvals.example.com/console?")
+
+
+@pytest.mark.parametrize("body", [
+    b'{"decisions": [{"type": "reject", "type": "approve"}]}',
+    b'{"decisions": [{"type": "reject"}], "decisions": [{"type": "approve"}]}',
+])
+def test_a_key_repeated_in_one_object_is_422_and_saves_nothing(service, client, body):
+    item = request(service, LARGE)
+    answer = client(ALICE).post(decision_url(item), content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "invalid_json" and "repeats the key" in answer.json()["detail"]
+    assert_nothing_saved(service, item)
+
+
+def test_a_form_encoded_body_is_415_naming_content_type(service, client):
+    item = request(service, LARGE)
+    answer = client(ALICE).post(decision_url(item), data={"decisions": "approve"})
+    assert answer.status_code == 415
+    assert answer.json()["error"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in answer.json()["detail"]
+    assert "application/x-www-form-urlencoded" in answer.json()["detail"]
+    assert_nothing_saved(service, item)
+
+
+@pytest.mark.parametrize("digest", ["abc", "g" * 64, "a" * 65, 7])
+def test_a_malformed_request_digest_is_422_not_a_changed_request(service, client, digest):
+    item = request(service, LARGE)
+    answer = client(ALICE).post(decision_url(item), json={**APPROVE, "request_digest": digest})
+    assert (answer.status_code, answer.json()["error"]) == (422, "invalid_decision")
+    assert "64 hex digits" in answer.json()["detail"]
+    assert_nothing_saved(service, item)
+
+
+def test_a_decide_answer_does_not_promise_a_retry_of_what_was_applied(service, client):
+    item = request(service, LARGE)
+    body = client(ALICE).post(decision_url(item), json=APPROVE).json()
+    assert body["applied_at"] is not None
+    assert (body["next_delivery_at"], body["delivery_error"]) == (None, "")
+    assert client(ALICE).get(f"/api/approvals/{item[0]}/{item[1]}").json()["decision"]["next_delivery_at"] is None
+
+
 def test_two_clients_deciding_one_item_at_once_get_one_200_and_one_409_and_the_tool_runs_once(service, client):
     item = request(service, LARGE)
     clients = [client(ALICE), client(BOB)]
@@ -267,7 +322,7 @@ def test_the_openapi_document_describes_what_the_api_accepts(service, client):
     assert set(document["paths"]) == {"/api/approvals", "/api/approvals/{thread_id}/{interrupt_id}",
                                       "/api/approvals/{thread_id}/{interrupt_id}/decision"}
     decide = document["paths"]["/api/approvals/{thread_id}/{interrupt_id}/decision"]["post"]
-    assert set(decide["responses"]) == {"200", "202", "401", "403", "404", "409", "413", "422"}
+    assert set(decide["responses"]) == {"200", "202", "401", "403", "404", "409", "413", "415", "422"}
     assert "exactly one decision per action request" in decide["description"]
     body_schema = {**decide["requestBody"]["content"]["application/json"]["schema"],
                    "components": document["components"]}

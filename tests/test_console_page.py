@@ -4,7 +4,7 @@ decisions, history, SLA and TTL, each against its own SQLite file."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import ALICE, BOB, BROWSER, CAROL, GUEST, as_read, click_after_reading
@@ -137,8 +137,9 @@ def test_demo_passwords_are_shown_only_in_demo_mode(seeder, monkeypatch):
 
 
 def test_reviewers_see_a_note_when_an_account_is_under_attack(seeder):
-    for _ in range(throttle.UNDER_ATTACK_AT):
-        throttle.record_failure(seeder.db, "bob", "client:203.0.113.9", datetime.now(UTC))
+    start = datetime.now(UTC) - throttle.WINDOW + timedelta(minutes=5)
+    for n in range(throttle.UNDER_ATTACK_AT):  # each after the wait the previous ones earned
+        throttle.reserve(seeder.db, "bob", "client:203.0.113.9", False, start + n * throttle.MAX_DELAY)
     assert any("failed sign-ins for bob" in w.value.replace("\\", "") for w in console(ALICE).warning)
     assert not any("failed sign-ins" in w.value for w in console(CAROL).warning)
 
@@ -213,6 +214,27 @@ def test_queue_pages_by_200_and_the_page_is_in_the_url(seeder):
     assert len(rows(at)) == 1 and "Items 201–201 of 201" in texts(at.caption)
     assert at.query_params["offset"] == "200"
     assert len(rows(console(offset="200"))) == 1
+
+
+@pytest.mark.parametrize("name, value, upper", [
+    ("min_age", "99999999999", "5270400"), ("min_age", "²", "5270400"), ("offset", "1" + "0" * 30, "1000000"),
+])
+def test_a_crafted_link_is_refused_with_a_note_and_the_queue_still_works(seeder, name, value, upper):
+    """Issue 27, finding 5: `/console?min_age=99999999999` raised OverflowError into the page."""
+    ask(seeder, "Refund order 55 for $250")
+    at = console(**{name: value})
+    assert not at.exception
+    assert f"Ignored {name}={value[:20]!r} from the link: a whole number from 0 to {upper} was expected." in [
+        shown(w.value) for w in at.warning]
+    assert len(rows(at)) == 1 and name not in at.query_params
+
+
+def test_tracebacks_never_reach_the_page_outside_development():
+    from streamlit import config
+
+    assert config.get_option("client.showErrorDetails") == "none"  # .streamlit/config.toml, read by streamlit run
+    at = AppTest.from_string("raise OverflowError('date value out of range in /srv/app/ui/queue.py')").run()
+    assert at.exception and "queue.py" not in at.exception[0].message  # AppTest still sees that it failed
 
 
 def test_items_past_the_sla_are_flagged(seeder, monkeypatch):

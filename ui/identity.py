@@ -49,7 +49,7 @@ def current_actor() -> Actor | None:
         # kept as an account with the ID token's email, so email and Slack reach this person too
         remember_signed_in(resources.approval_service().db, actor, str(st.user.get("email") or ""))
         return actor
-    return sessions.actor_for(resources.approval_service().db, browser_token())
+    return sessions.actor_or_start(resources.approval_service().db, browser_token())
 
 
 def require_actor() -> Actor:

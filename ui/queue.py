@@ -19,7 +19,7 @@ from approvals.core.actors import Actor
 from approvals.core.hidden_text import reveal, text_flag
 from approvals.core.human import age_text
 from approvals.core.records import UNKNOWN_GRAPH, QueueItem
-from approvals.core.visibility import QueueFilter
+from approvals.core.visibility import MAX_AGE_MINUTES, MAX_OFFSET, QueueFilter
 from approvals.service import claims, expiry
 from approvals.store.database import iso
 from ui.approval_widgets import escape_markdown
@@ -92,7 +92,7 @@ def queue_filter(actor: Actor, pending_tools: list[str]) -> QueueFilter:
     url = {
         "console_tool": st.query_params.get_all("tool"),
         "console_policy": [p for p in st.query_params.get_all("policy") if p in POLICIES],
-        "console_min_age": _number(st.query_params.get("min_age")),
+        "console_min_age": _number("min_age", MAX_AGE_MINUTES),
         "console_requester": st.query_params.get("requester", ""),
         "console_search": st.query_params.get("q", ""),
         "console_mine": st.query_params.get("mine") == "1",
@@ -115,7 +115,8 @@ def queue_filter(actor: Actor, pending_tools: list[str]) -> QueueFilter:
         tool_choices = sorted(set(pending_tools) | set(st.session_state["console_tool"]))
         tools = st.multiselect("Tool", tool_choices, key="console_tool")
         policies = st.multiselect("Policy", POLICIES, key="console_policy")
-        min_age = st.number_input("Min age (minutes)", min_value=0, step=5, key="console_min_age")
+        min_age = st.number_input("Min age (minutes)", min_value=0, max_value=MAX_AGE_MINUTES, step=5,
+                                  key="console_min_age")
         requester = st.text_input("Requester", key="console_requester", placeholder="part of a name").strip()
     now = list(url.values())[:4] + [search, mine]
     if [tools, policies, min_age, requester, search, mine] != now:
@@ -166,8 +167,18 @@ def filtering() -> bool:
     return any(st.session_state.get(key) for key in FILTER_KEYS)
 
 
-def _number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() else 0
+def _number(name: str, upper: int) -> int:
+    """A whole number from the URL's `name`, 0 to `upper` (the API's bounds); anything else is dropped with a
+    note: a crafted link must not break the queue with a traceback."""
+    raw = st.query_params.get(name)
+    if not raw:
+        return 0
+    if raw.isascii() and raw.isdigit() and int(raw) <= upper:
+        return int(raw)
+    st.warning(escape_markdown(f"Ignored {name}={raw[:20]!r} from the link: a whole number from 0 to {upper} was"
+                               " expected."), icon="⚠️")
+    st.query_params.pop(name, None)
+    return 0
 
 
 # -- the live queue ----------------------------------------------------------------------------------------
@@ -185,7 +196,7 @@ def queue() -> None:
     filters = queue_filter(actor, service.pending_tools(viewer=actor))
     total = service.count_pending(filters, viewer=actor)
     everything = service.count_pending(viewer=actor) if filtering() else total
-    offset = min(_number(st.query_params.get("offset")), max(total - 1, 0) // PAGE_SIZE * PAGE_SIZE)
+    offset = min(_number("offset", MAX_OFFSET), max(total - 1, 0) // PAGE_SIZE * PAGE_SIZE)
     items = service.list_pending(filters, PAGE_SIZE, offset, viewer=actor)
     sla = expiry.sla_minutes()
     late = {(item.thread_id, item.interrupt_id) for item in items if expiry.past_sla(item.created_at, sla)}

@@ -14,6 +14,10 @@ SORTS: dict[str, str] = {
     "tool": "tool, created_at, thread_id",
 }
 """The queue's orders (oldest first by default), by name: a page or the URL picks one, never writes SQL."""
+MAX_OFFSET = 1_000_000
+MAX_AGE_MINUTES = 10 * 366 * 24 * 60
+"""Ten years: any older cutoff is a mistake, and a far larger one overflows the date arithmetic. The API and the
+console's URL refuse the same values."""
 
 
 @dataclass(frozen=True)

@@ -27,17 +27,15 @@ from approvals.core.errors import (
     AwaitingApprovals,
 )
 from approvals.core.records import DecisionRecord
-from approvals.core.visibility import QueueFilter
-from approvals.http.api_bodies import DIGEST_FIELD, ElicitationBody
+from approvals.core.visibility import MAX_AGE_MINUTES, MAX_OFFSET, QueueFilter
+from approvals.http.api_bodies import DIGEST_FIELD, DIGEST_FORM, ElicitationBody
 from approvals.http.limits import (
     DEFAULT_MAX_BODY,
     MAX_JSON_DEPTH,
     ApiError,
     ApiErrorOut,
-    capped_body,
     fallback,
-    max_body_bytes,
-    parse_json,
+    json_body,
 )
 from approvals.http.progress import ProgressOut
 from approvals.http.refusals import refusal
@@ -49,9 +47,6 @@ from approvals.store.database import iso
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
 
 MAX_PAGE = 200
-MAX_OFFSET = 1_000_000
-MAX_AGE_MINUTES = 10 * 366 * 24 * 60
-"""Ten years: any older cutoff is a mistake, and a far larger one overflows the date arithmetic."""
 
 
 # -- what goes over the wire (also the OpenAPI document's schemas) ------------------------------------------
@@ -125,7 +120,8 @@ class DecisionOut(BaseModel):
                                                " the interrupt resolved); null while not yet delivered.")
     delivery_error: str = Field("", description="Why the last delivery did not take (decided, not yet delivered).")
     delivery_attempts: int = Field(0, description="How many deliveries were tried and did not take.")
-    next_delivery_at: str | None = Field(None, description="When recovery tries again, while not yet delivered.")
+    next_delivery_at: str | None = Field(None, description="When recovery tries again, while not yet delivered; null"
+                                                           " once applied.")
 
 
 class ApprovalOut(BaseModel):
@@ -181,7 +177,7 @@ class _Api:
         thread_id, interrupt_id = request.path_params["thread_id"], request.path_params["interrupt_id"]
         try:
             actor = await run_in_threadpool(_actor, self._service(), request)
-            response = parse_json(await capped_body(request, max_body_bytes()))
+            response = await json_body(request)
         except ApiError as error:
             return error.response()
         return await _answer(lambda: self._decide(actor, thread_id, interrupt_id, response))
@@ -202,7 +198,7 @@ class _Api:
         held = claims.active_claims(service.db) if items else {}
         entries = [
             QueueEntry.model_validate({**asdict(item), "progress": item.progress,
-                                       "url": console_link(item.thread_id, item.interrupt_id, str(request.base_url)),
+                                       "url": console_link(item.thread_id, item.interrupt_id),
                                        "claimed_by": _holder(held.get((item.thread_id, item.interrupt_id)))})
             for item in items
         ]
@@ -212,7 +208,7 @@ class _Api:
     def _approval(self, request: Request, thread_id: str, interrupt_id: str) -> BaseModel:
         service = self._service()
         actor = _actor(service, request)
-        link = console_link(thread_id, interrupt_id, str(request.base_url))
+        link = console_link(thread_id, interrupt_id)
         common = {"thread_id": thread_id, "interrupt_id": interrupt_id, "url": link}
         try:  # unknown, or not the caller's to see: UnknownThread (404); an unknown interrupt: NotPending (404)
             pending = service.approval(thread_id, interrupt_id, viewer=actor)
@@ -228,11 +224,11 @@ class _Api:
 
     def _decide(self, actor: Actor, thread_id: str, interrupt_id: str, response: Any) -> BaseModel:
         service = self._service()
+        digest = _request_digest(response)  # a malformed body is 422 whatever the item's state
         claim = claims.holder(service.db, thread_id, interrupt_id)
         if claim is not None and claim.claimed_by != actor.name:
             service.require_thread(thread_id, viewer=actor)  # a claim must not reveal an item one may not see
             raise claims.Claimed(claim)
-        digest = _request_digest(response)
         try:
             return _decision_out(service.decide(thread_id, interrupt_id, response, actor, request_digest=digest))
         except AwaitingApprovals as waiting:
@@ -246,9 +242,10 @@ def _request_digest(body: Any) -> str | None:
     digest = body.pop("request_digest")
     if digest is None:  # the schema allows null: the same as not sending it
         return None
-    if not isinstance(digest, str):
-        raise ApiError(422, "invalid_decision", "request_digest must be the item's digest, a hex string.")
-    return digest
+    if not isinstance(digest, str) or not DIGEST_FORM.fullmatch(digest):
+        raise ApiError(422, "invalid_decision", "request_digest must be the item's request_digest as you read it:"
+                       " 64 hex digits. Nothing was saved.")
+    return digest.lower()
 
 
 def _actor(service: ApprovalService, request: Request) -> Actor:
@@ -272,7 +269,11 @@ def _holder(claim: claims.Claim | None) -> str | None:
 
 
 def _decision_out(record: DecisionRecord) -> DecisionOut:
-    return DecisionOut.model_validate(record, from_attributes=True)
+    """The decision as the API shows it: once applied, nothing about retries (the row keeps its last lease)."""
+    out = DecisionOut.model_validate(record, from_attributes=True)
+    if out.applied_at is not None:
+        out.next_delivery_at, out.delivery_error = None, ""
+    return out
 
 
 async def _answer(work: Callable[[], BaseModel]) -> Response:
@@ -329,7 +330,7 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                     {"$ref": "#/components/schemas/DecisionBody"},
                     {"$ref": "#/components/schemas/ElicitationBody"}]}}}},
-                "responses": {**_responses(("200", "DecisionOut"), "401", "403", "404", "409", "413", "422"),
+                "responses": {**_responses(("200", "DecisionOut"), "401", "403", "404", "409", "413", "415", "422"),
                               "202": {"description": "Approval recorded; waiting for more approvers",
                                       "content": _json_ref("ProgressOut")}},
             }},
@@ -345,7 +346,9 @@ _ERROR_MEANINGS = {
            "else in the console, the request changed since you read it (`request_changed`: your request_digest "
            "no longer matches), or its tool or graph is paused (`paused`: only a reject goes through).",
     "413": "The body is larger than the cap (64 KB unless APPROVAL_API_MAX_BODY says otherwise).",
-    "422": "The decision, query or JSON body is invalid; `detail` says why. Nothing was saved.",
+    "415": "The body is not declared as JSON: send Content-Type: application/json.",
+    "422": "The decision, query or JSON body is invalid (a key repeated in one object too); `detail` says why. "
+           "Nothing was saved.",
 }
 
 

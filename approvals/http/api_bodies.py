@@ -6,11 +6,14 @@ the shapes, so other clients can be written from the document.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-DIGEST_FIELD = Field(None, min_length=64, max_length=64, description=(
+DIGEST_FORM = re.compile(r"^[0-9a-fA-F]{64}$")
+"""A request digest as the API hands it out: anything else is a malformed body (422), not a changed request."""
+DIGEST_FIELD = Field(None, pattern=DIGEST_FORM.pattern, description=(
     "The `request_digest` of the item as you read it. When sent, a decision on a request that changed since "
     "is refused with 409 `request_changed` and nothing is saved. Optional, so older clients keep working; "
     "the console always sends it."))

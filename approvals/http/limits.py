@@ -28,7 +28,7 @@ class ApiErrorOut(BaseModel):
     error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_in_group, "
                                    "not_found, method_not_allowed, already_decided, already_approved, claimed, "
                                    "invalid_decision, invalid_query, invalid_json, too_large, "
-                                   "refused (any other refusal, 400).")
+                                   "unsupported_media_type, refused (any other refusal, 400).")
     detail: str = Field(description="What went wrong, in words meant for a person.")
     decided_by: str | None = None
     decided_at: str | None = None
@@ -67,17 +67,56 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "too_large", f"The body is larger than {limit} bytes; a decision is far smaller.")
 
 
+async def json_body(request: Request) -> Any:
+    """A JSON body as every route reads one: declared as JSON (415), at most the cap (413), parsed (422)."""
+    require_json(request)
+    return parse_json(await capped_body(request, max_body_bytes()))
+
+
+def require_json(request: Request) -> None:
+    """415 for a body that says it is not JSON (a form, text): the API reads JSON only, and says so.
+
+    No Content-Type at all is read as JSON, as curl without -H and older clients send it.
+    """
+    declared = request.headers.get("content-type", "")
+    kind = declared.split(";")[0].strip().lower()
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", f"Send the body as JSON with Content-Type: application/json"
+                       f" (this request said {declared[:80]!r}).", {"Accept": "application/json"})
+
+
 def parse_json(body: bytes) -> Any:
-    """The body as JSON (422 when it is not, or when it nests deeper than MAX_JSON_DEPTH)."""
+    """The body as JSON (422 when it is not, when an object repeats a key, or when it nests deeper than
+    MAX_JSON_DEPTH). A repeated key is refused rather than read as its last value: `{"type": "reject", "type":
+    "approve"}` must not approve, and other parsers keep the first one."""
     try:
-        value = json.loads(body)
+        value = json.loads(body, object_pairs_hook=_unique_keys)
     except RecursionError as error:
         raise _too_deep() from error
+    except DuplicateKey as error:
+        raise ApiError(422, "invalid_json", f"The body repeats the key {error.key!r} in one object;"
+                       " send each key once.") from error
     except ValueError as error:
         raise ApiError(422, "invalid_json", f"The body is not valid JSON: {error}.") from error
     if json_depth(value) > MAX_JSON_DEPTH:
         raise _too_deep()
     return value
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object hook: the object, unless it names a key twice (DuplicateKey)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
 
 
 def _too_deep() -> ApiError:

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from approvals.core.actors import Actor
 from approvals.http.api import ApiError, _actor, _answer, _json_ref, _responses, openapi_document
-from approvals.http.limits import capped_body, max_body_bytes, parse_json
+from approvals.http.limits import json_body
 from approvals.service import metrics, oversight
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
@@ -59,7 +59,7 @@ def oversight_routes(get_service: Callable[[], ApprovalService]) -> list[BaseRou
             return await _answer(lambda: _paused(get_service(), request))
         try:  # the token before the body, as every write of the API
             actor = await run_in_threadpool(_actor, get_service(), request)
-            body = parse_json(await capped_body(request, max_body_bytes()))
+            body = await json_body(request)
         except ApiError as error:
             return error.response()
         return await _answer(lambda: _pause(get_service(), actor, body))
@@ -98,7 +98,7 @@ def openapi_with_oversight() -> dict[str, Any]:
                     "responses": _responses(("200", "PausesOut"), "401")},
             "post": {"summary": "Pause a tool or a graph: its items refuse every decision but a reject (reviewers)",
                      "requestBody": {"required": True, "content": _json_ref("PauseIn")},
-                     "responses": _responses(("200", "PausesOut"), "401", "403", "422")}},
+                     "responses": _responses(("200", "PausesOut"), "401", "403", "409", "415", "422")}},
         "/api/pauses/{kind}/{name}": {"delete": {
             "summary": "Resume a paused tool or graph (reviewers)", "parameters": target,
             "responses": _responses(("200", "PausesOut"), "401", "403", "404")}},

@@ -3,8 +3,8 @@ ends at HANDOFF_PATH, where the browser gets a new token (the old one dead).
 
 A Streamlit script cannot set a cookie, but it reads `st.context.cookies` on every run. So this middleware, run by
 `st.App` in front of Streamlit, checks the cookie on each page load and, when there is no live session (first
-visit, signed out, expired, tampered), starts a private guest session and sets its token: HttpOnly, so page
-scripts never see it; SameSite=Lax, so other sites cannot send it along with their requests.
+visit, signed out, expired, tampered), sets a new token, whose guest session starts on the first page run:
+HttpOnly, so page scripts never see it; SameSite=Lax, so other sites cannot send it along with their requests.
 """
 
 from __future__ import annotations
@@ -82,9 +82,9 @@ def _finish_sign_in(database: Callable[[], Database], scope: Scope) -> Response:
 
 
 def _live_or_new(database: Callable[[], Database], token: str | None) -> str | None:
-    """None when `token` is a live session; otherwise the token of a new guest session."""
-    db = database()
-    return None if sessions.actor_for(db, token) is not None else sessions.start_guest(db)
+    """None when `token` may stay (live, or not started yet); otherwise a new token, written nowhere yet: the
+    session row comes with the browser's first page run (sessions.actor_or_start), so bare GETs cost no write."""
+    return sessions.new_token() if sessions.needs_new_token(database(), token) else None
 
 
 class BrowserSessionMiddleware:
@@ -115,27 +115,3 @@ class BrowserSessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
-
-
-FRAME_HEADERS = [(b"content-security-policy", b"frame-ancestors 'none'"), (b"x-frame-options", b"DENY")]
-"""No page of the app may be framed by another site: one-click Approve and the A key must not be clickjacked."""
-
-
-class FrameGuardMiddleware:
-    """Pure ASGI: adds FRAME_HEADERS to every HTTP response (Streamlit's own pages, static files and the API)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_guarded(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(FRAME_HEADERS)]
-                message = {**message, "headers": [*headers, *FRAME_HEADERS]}
-            await send(message)
-
-        await self.app(scope, receive, send_guarded)

@@ -1,7 +1,8 @@
 """Browser sessions: who a browser is, across reloads, new tabs and app restarts.
 
 Every browser gets a server-issued session the first time it loads a page: a random token in an HttpOnly,
-SameSite=Lax cookie, stored here only as its SHA-256. It starts as a private guest. Signing in never promotes
+SameSite=Lax cookie, stored here only as its SHA-256 once the browser runs a page (a bare GET writes nothing).
+It starts as a private guest. Signing in never promotes
 that token (someone may have planted it): the password check hands out a one-time code, and the browser trades
 code and old cookie at HANDOFF_PATH for a new token, the old one dead. Signing out revokes the token; the next
 page load brings a new guest. A signed-in session takes its role, and its existence, from the account on every
@@ -11,6 +12,7 @@ use. A session ends after `idle_hours()` without use. Sign-in is throttled (appr
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -45,16 +47,46 @@ def start(db: Database, actor: Actor, *, signed_in: bool) -> str:
     return token
 
 
-def start_guest(db: Database) -> str:
+def new_token() -> str:
+    """A fresh session token for a browser; no row is written until the browser runs a page (`actor_or_start`)."""
+    return secrets.token_urlsafe(32)
+
+
+TOKEN_FORM = re.compile(r"[A-Za-z0-9_-]{43}")
+"""What `new_token` makes: only such a token may start a guest session of its own."""
+
+
+def start_guest(db: Database, token: str | None = None) -> str:
     """A private guest for a browser without a live session: its own name, seen by nobody else.
 
-    Every cookie-less page load makes one, so it is written without an fsync: a guest lost in a power cut just
-    gets a new one on the next load.
+    Written without an fsync: a guest lost in a power cut just gets a new one on the next load. A second start of
+    the same token (two tabs opening at once) keeps the first.
     """
-    token = secrets.token_urlsafe(32)
+    token = token or new_token()
     guest = Actor(f"guest-{secrets.token_hex(5)}", "requester")
-    db.execute_unsynced(_INSERT, _session_row(token, guest, False, utcnow()))
+    db.execute_unsynced(_INSERT + " ON CONFLICT (token_hash) DO NOTHING", _session_row(token, guest, False, utcnow()))
     return token
+
+
+def needs_new_token(db: Database, token: str | None) -> bool:
+    """Whether a page load must set a new cookie: none sent, not one of ours, or its session ended. A token that
+    has no row yet (its browser has not run a page) is kept: page loads alone write nothing."""
+    if not token or not TOKEN_FORM.fullmatch(token):
+        return True
+    if not db.query("SELECT 1 AS found FROM sessions WHERE token_hash = ?", (secret_hash(token),)):
+        return False
+    return _live_row(db, token, datetime.now(UTC)) is None
+
+
+def actor_or_start(db: Database, token: str | None) -> Actor | None:
+    """The session's actor; a token of ours with no row yet becomes a new private guest now, on the first page
+    run of its browser (crawlers and bare GETs never get this far). None for an ended session."""
+    if (actor := actor_for(db, token)) is not None or token is None or not TOKEN_FORM.fullmatch(token):
+        return actor
+    if db.query("SELECT 1 AS found FROM sessions WHERE token_hash = ?", (secret_hash(token),)):
+        return None  # it ended: signed out, expired, or its account is gone
+    start_guest(db, token)
+    return actor_for(db, token)
 
 
 _INSERT = ("INSERT INTO sessions (token_hash, username, role, signed_in, created_at, last_seen_at)"
@@ -107,15 +139,16 @@ def begin_sign_in(db: Database, token: str | None, username: str, password: str,
     device_hash = throttle.known_device(db, device, username)
     key = throttle.client_key(client, device_hash)
     try:
-        throttle.check(db, username, key, device_hash is not None, now)
+        attempt = throttle.reserve(db, username, key, device_hash is not None, now)
     except throttle.Throttled as waiting:
         raise SignInRefused(str(waiting)) from waiting
     if check_password(db, username, password) is None:
-        throttle.record_failure(db, username, key, now)
-        raise SignInRefused("Wrong username or password.")
+        raise SignInRefused("Wrong username or password.")  # the try stays recorded as a failure
     code = secrets.token_urlsafe(32)
-    db.execute("INSERT INTO sign_in_handoffs (code_hash, from_token_hash, username, created_at) VALUES (?, ?, ?, ?)",
-               (secret_hash(code), secret_hash(token), username, iso(now)))
+    with db.transaction() as tx:
+        throttle.release(tx, username, key, attempt)
+        tx.execute("INSERT INTO sign_in_handoffs (code_hash, from_token_hash, username, created_at)"
+                   " VALUES (?, ?, ?, ?)", (secret_hash(code), secret_hash(token), username, iso(now)))
     return code
 
 

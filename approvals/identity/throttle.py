@@ -2,9 +2,11 @@
 
 A browser that signed in to an account before carries a device token (a long-lived HttpOnly cookie, stored here
 hashed): it is judged by its own failures only, so an attacker elsewhere cannot keep the account's owner out.
-Every other client waits a growing delay after a few failures, counted per client (its address) and per account;
-tries made while waiting are refused unchecked and not counted, so hammering does not buy more tries. The check
-runs before the password is looked at, so an unknown username costs and answers the same.
+Every other client waits a growing delay after a few failures, counted per client (its address, believed from a
+proxy only when configuration names it: approvals.http.guards) and per account; tries made while waiting are
+refused unchecked and not counted, so hammering does not buy more tries. The check and the recording of the try
+are one transaction that runs before the password is looked at: parallel tries cannot all slip through, and an
+unknown username costs and answers the same.
 """
 
 from __future__ import annotations
@@ -54,29 +56,49 @@ def known_device(db: Database, cookie: str | None, username: str) -> str | None:
     return rows[0]["device_hash"] if rows else None
 
 
-def client_key(client: str, device_hash: str | None) -> str:
-    """Whose failures a try is counted with: the known device's own, else the client's address."""
-    return f"device:{device_hash}" if device_hash else f"client:{client}"
+def client_key(client: str, device_hash: str | None) -> str | None:
+    """Whose failures a try is counted with: the known device's own, else the client's address; None when the
+    address is unknown (a proxy nobody named, or this host), which is never one bucket shared by every such client:
+    the account's own count still applies."""
+    if device_hash:
+        return f"device:{device_hash}"
+    return f"client:{client}" if client else None
 
 
-def check(db: Database, username: str, key: str, known: bool, now: datetime) -> None:
-    """Raise Throttled when this client (and, for an unknown device, this account) must wait longer."""
-    since = iso(now - WINDOW)
-    counts = [db.query("SELECT failed_at FROM sign_in_failures WHERE client = ? AND failed_at > ?"
-                       " ORDER BY failed_at", (key, since))]
-    if not known:
-        counts.append(db.query("SELECT failed_at FROM sign_in_failures WHERE username = ? AND failed_at > ?"
-                               " AND client NOT LIKE 'device:%' ORDER BY failed_at", (username, since)))
-    for failures in counts:
-        if failures:
-            wait = datetime.fromisoformat(failures[-1]["failed_at"]) + delay(len(failures)) - now
-            if wait > timedelta(0):
-                raise Throttled(wait)
+def reserve(db: Database, username: str, key: str | None, known: bool, now: datetime) -> str:
+    """Check and record a try in one transaction, before its password is looked at.
+
+    Raises Throttled when this client (and, for an unknown device, this account) must wait longer. Otherwise the
+    try is recorded as a failure at once, so tries made in parallel count it and are refused unchecked; `release`
+    takes it back when the password was right. Returns the recorded time, unique for this username and bucket.
+    """
+    since, bucket = iso(now - WINDOW), key or ""
+    with db.transaction() as tx:
+        if tx.dialect == "postgres":  # SQLite's BEGIN IMMEDIATE already serialises writers
+            tx.execute("LOCK TABLE sign_in_failures IN SHARE ROW EXCLUSIVE MODE")
+        counts = [tx.query("SELECT failed_at FROM sign_in_failures WHERE client = ? AND failed_at > ?"
+                           " ORDER BY failed_at", (key, since))] if key else []
+        if not known:
+            counts.append(tx.query("SELECT failed_at FROM sign_in_failures WHERE username = ? AND failed_at > ?"
+                                   " AND client NOT LIKE 'device:%' ORDER BY failed_at", (username, since)))
+        for failures in counts:
+            if failures and delay(len(failures)):
+                wait = datetime.fromisoformat(failures[-1]["failed_at"]) + delay(len(failures)) - now
+                if wait > timedelta(0):
+                    raise Throttled(wait)
+        latest = tx.query("SELECT MAX(failed_at) AS latest FROM sign_in_failures WHERE username = ? AND client = ?",
+                          (username, bucket))[0]["latest"]
+        at = iso(now) if latest is None or latest < iso(now) else iso(
+            datetime.fromisoformat(latest) + timedelta(milliseconds=1))
+        tx.execute("INSERT INTO sign_in_failures (username, failed_at, client) VALUES (?, ?, ?)",
+                   (username, at, bucket))
+    return at
 
 
-def record_failure(db: Database, username: str, key: str, now: datetime) -> None:
-    db.execute("INSERT INTO sign_in_failures (username, failed_at, client) VALUES (?, ?, ?)",
-               (username, iso(now), key))
+def release(tx: Transaction, username: str, key: str | None, at: str) -> None:
+    """Take back the try `reserve` recorded at `at`: its password was right."""
+    tx.execute("DELETE FROM sign_in_failures WHERE username = ? AND client = ? AND failed_at = ?",
+               (username, key or "", at))
 
 
 def remember_device(tx: Transaction, cookie: str | None, username: str, now: datetime) -> str:

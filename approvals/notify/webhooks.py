@@ -32,10 +32,11 @@ def webhook_url() -> str | None:
     return os.environ.get("APPROVAL_WEBHOOK_URL") or None
 
 
-def console_link(thread_id: str, interrupt_id: str, request_base: str | None = None) -> str:
-    """The deep link that opens the item in the console (after sign-in when needed): APPROVAL_BASE_URL, else the
-    host the API request came to (`request_base`), else the default; never a port the app does not run on."""
-    base = (os.environ.get("APPROVAL_BASE_URL") or request_base or DEFAULT_BASE_URL).rstrip("/")
+def console_link(thread_id: str, interrupt_id: str) -> str:
+    """The deep link that opens the item in the console (after sign-in when needed), on APPROVAL_BASE_URL (default
+    http://localhost:8501). Never on the Host a request named: anyone can send any Host, and a link that leads
+    elsewhere would carry a reviewer there."""
+    base = (os.environ.get("APPROVAL_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     return f"{base}/console?{urlencode({'thread': thread_id, 'interrupt': interrupt_id})}"
 
 
