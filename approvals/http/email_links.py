@@ -43,7 +43,7 @@ HEADERS = {
 OUTCOMES = {"approve": "Approved", "edit": "Approved with edits", "reject": "Rejected", "withdraw": "Withdrawn",
             "respond": "Answered", "answer": "Answered", "mixed": "Decided"}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
-"""In a meta tag: the app's FrameGuardMiddleware owns the Content-Security-Policy header (frame-ancestors)."""
+"""In a meta tag: the app's SecurityHeadersMiddleware owns the Content-Security-Policy header (frame-ancestors)."""
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.4}"
          "pre{white-space:pre-wrap;background:#f4f4f4;padding:.5rem}button{font-size:1rem;padding:.4rem 1.2rem}"
          "textarea{width:100%}")

@@ -29,14 +29,14 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
-"""API answers and sign-in hand-offs carry approvals and cookies: no browser or proxy cache may keep them."""
-NO_STORE_PATHS = ("/api/", "/auth/")
+"""API answers, sign-in hand-offs and emailed action pages carry approvals and cookies: no cache may keep them."""
+NO_STORE_PATHS = ("/api/", "/auth/", "/email/", "/slack/")
 METRICS_PATH = "/_stcore/metrics"
 
 
 class SecurityHeadersMiddleware:
     """Adds SECURITY_HEADERS to every HTTP answer (Streamlit's pages, static files and the API), and
-    `Cache-Control: no-store` to the API's and the sign-in hand-off's."""
+    `Cache-Control: no-store` to those under NO_STORE_PATHS."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
