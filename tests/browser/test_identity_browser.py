@@ -119,7 +119,7 @@ def test_a_tampered_cookie_is_signed_out_and_decides_nothing(app_server: str, ne
     reload(page)
     expect(page.get_by_role("textbox", name="Username")).to_be_visible()
     expect(page.get_by_text("Signed in as")).to_have_count(0)
-    assert session_cookie(page.context)["value"] not in (cookie["value"], cookie["value"][::-1])  # a fresh guest
+    assert session_cookie(page.context)["value"] != cookie["value"]  # at most a fresh guest of its own
 
 
 def test_signing_out_in_one_tab_signs_out_the_others_on_their_next_run(app_server: str, new_page):
