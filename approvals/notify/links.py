@@ -76,18 +76,20 @@ def signing_key() -> bytes:
 
 
 def make(db: Database, key: bytes, username: str, thread_id: str, interrupt_id: str, request_digest: str,
-         action: Action, hours: float) -> str:
-    """A new link's token (stored as a row; the token itself is not)."""
+         actions: tuple[Action, ...], hours: float) -> dict[Action, str]:
+    """One new link per action, in one transaction: action → token (the rows are stored; the tokens are not)."""
     now = datetime.now(UTC)
-    link = ActionLink(secrets.token_urlsafe(16), username, thread_id, interrupt_id, request_digest, action, iso(now),
-                      iso(now + timedelta(hours=hours)), None)
-    db.execute(
-        "INSERT INTO action_links (link_id, username, thread_id, interrupt_id, request_digest, action, created_at,"
-        " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (link.link_id, link.username, link.thread_id, link.interrupt_id, link.request_digest, link.action,
-         link.created_at, link.expires_at),
-    )
-    return f"{link.link_id}.{_mac(key, link)}"
+    made = {action: ActionLink(secrets.token_urlsafe(16), username, thread_id, interrupt_id, request_digest, action,
+                               iso(now), iso(now + timedelta(hours=hours)), None) for action in actions}
+    with db.transaction() as tx:
+        for link in made.values():
+            tx.execute(
+                "INSERT INTO action_links (link_id, username, thread_id, interrupt_id, request_digest, action,"
+                " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (link.link_id, link.username, link.thread_id, link.interrupt_id, link.request_digest, link.action,
+                 link.created_at, link.expires_at),
+            )
+    return {action: f"{link.link_id}.{_mac(key, link)}" for action, link in made.items()}
 
 
 def read(db: Database, key: bytes, token: str) -> ActionLink | None:
