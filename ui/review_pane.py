@@ -163,6 +163,7 @@ def review(pending: PendingApproval, actor: Actor) -> None:
         allowed = may_decide(pending, actor)
     if pending.review.elicitation:  # an MCP tool's questions: a form from each requested_schema
         policy_line(pending)
+        on_screen.shown_at(pending, "card")
         if (responses := elicitation_form(pending.review, f"console_elicit_{pending.interrupt_id}", allowed)):
             decide(pending, responses)
             st.rerun()
