@@ -24,10 +24,13 @@ import pytest
 from conftest import ALICE, CAROL
 from harness import start_streamlit, stop
 from slack_api import SHARED_CHANNEL_ID, Call, SlackApi
+from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from approvals.core.actors import Actor
 from approvals.identity import accounts
+from approvals.notify.channels import Recipient
+from approvals.notify.slack import SlackChannel
 from approvals.service import claims, oversight
 from approvals.service.facade import ApprovalService
 from approvals.service.policy import PolicySource
@@ -61,12 +64,18 @@ class Served:
     store: Store
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The app served on a fresh SQLite file, then on a fresh PostgreSQL database (every test twice)."""
     tmp = tmp_path_factory.mktemp("slack")
+    if request.param == "sqlite":
+        database = str(tmp / "app.db")
+    else:
+        postgres = request.getfixturevalue("postgres_databases")
+        database = postgres.create()
     (tmp / "approvals.toml").write_text(POLICY)
     api = SlackApi(users={"erin@example.com": ERIN_ID})
-    env = {"DATABASE_URL": str(tmp / "app.db"), "APPROVALS_CONFIG": str(tmp / "approvals.toml"),
+    env = {"DATABASE_URL": database, "APPROVALS_CONFIG": str(tmp / "approvals.toml"),
            "APPROVAL_SLACK_BOT_TOKEN": "xoxb-test-token", "APPROVAL_SLACK_SIGNING_SECRET": SECRET,
            "APPROVAL_SLACK_API_URL": api.url, "APPROVAL_SLACK_CHANNEL": "#approvals", "APPROVAL_BASE_URL": BASE}
     with pytest.MonkeyPatch.context() as patch:
@@ -85,6 +94,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             stop(app)
             store.close()
             api.close()
+            if request.param == "postgres":
+                postgres.drop(database)
 
 
 # -- helpers: an item, its messages, and a click signed as Slack signs it ---------------------------------------
@@ -346,3 +357,19 @@ def test_the_stop_switch_a_paused_tool_is_refused_from_slack(served):
     finally:
         oversight.resume(served.store.db, "tool", "issue_refund", admin)
     assert click(served, message, "approve", ALICE_ID).startswith("Approved as alice"), "resumed: it goes through"
+
+
+def test_a_message_that_arrives_after_the_decision_is_updated_at_once(served):
+    """The race the outbox cannot see: the update ran while the message was still on its way."""
+    item = ask(served)
+    posted = posts(served, item, 2)
+    notice = served.service.notice({"event": "pending", "thread_id": item[0], "interrupt_id": item[1]},
+                                   Recipient("alice", slack_id=ALICE_ID))
+    served.service.decide(*item, {"decisions": [{"type": "approve"}]}, Actor("alice", "reviewer", groups=FINANCE))
+    assert notice is not None
+    for message in posted:
+        updates(served, message)  # the decision's update is done: it could not see the late message
+    late = SlackChannel(served.store.db, WebClient(token="xoxb-test-token", base_url=served.api.url))
+    late.send(notice, Recipient("alice", slack_id=ALICE_ID))
+    message = posts(served, item, 3)[-1]
+    assert updates(served, message)[0].args["text"].startswith("Approved by alice at ")

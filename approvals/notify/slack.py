@@ -83,6 +83,22 @@ class SlackChannel:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, ts) DO NOTHING",
             (posted["channel"], posted["ts"], notification.thread_id, notification.interrupt_id, address,
              notification.event, json.dumps(blocks, ensure_ascii=False), utcnow()))
+        self._update_if_decided(notification, posted["channel"], posted["ts"], blocks)
+
+    def _update_if_decided(self, notification: Notification, channel: str, ts: str,
+                           blocks: list[dict[str, Any]]) -> None:
+        """Decided while this message was on its way: the update queued then did not see it, so update it now."""
+        rows = self._db.query("SELECT decision, decided_by, decided_at, message FROM decisions WHERE thread_id = ?"
+                              " AND interrupt_id = ? AND applied_at IS NOT NULL",
+                              (notification.thread_id, notification.interrupt_id))
+        if rows:
+            row = rows[0]
+            outcome = outcome_text(row["decision"], row["decided_by"], row["decided_at"], row["message"] or "")
+            try:
+                self._web.chat_update(channel=channel, ts=ts, text=escape(outcome),
+                                      blocks=decided_blocks(blocks, outcome))
+            except SlackApiError as error:
+                raise ChannelFailed(f"Slack refused the update: {error.response.get('error', error)}") from error
 
     def _posted(self, notification: Notification, address: str) -> bool:
         return bool(self._db.query(
