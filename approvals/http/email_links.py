@@ -5,6 +5,8 @@ A GET or HEAD never decides: mail scanners and link previews fetch every link. I
 token, bound to the link) on this site (Origin, Sec-Fetch-Site); then the link's reviewer decides through the
 service's one decision command, with the request digest the email showed. A link that is someone else's (a signed-in
 session of another person), expired, used, or whose request changed or was decided says so, and changes nothing.
+"Signed in" is the app's own session cookie: with `st.login`, Streamlit's cookie is not readable here, so only the
+link's binding to its reviewer applies.
 """
 
 from __future__ import annotations
@@ -220,7 +222,8 @@ def _call_html(action: ActionText) -> str:
     flag = " · ⚠️ cannot be undone" if action.destructive else ""
     hidden = "".join(f"<p>⚠️ {e(warning)}</p>" for warning in action.warnings)
     args = "\n".join(f"{label}: {value}" for label, value in action.args)
-    return f"<h2>{e(action.tool + flag)}</h2>{hidden}<pre>{e(args)}</pre>"
+    described = f"<p>{e(action.description)}</p>" if action.description else ""
+    return f"<h2>{e(action.tool + flag)}</h2>{described}{hidden}<pre>{e(args)}</pre>"
 
 
 def _time(iso: str) -> str:
