@@ -1,8 +1,8 @@
 """Reviewer notification latency: from the pause to the SMTP server accepting the mail and to Slack receiving the
 post, against the outbox's own delivery of the "approval.pending" webhook, same run, same database.
 
-Every sender runs as the app runs it (the lifespan's: default pacing, one thread per channel, polling the outbox
-each second when idle) against real servers on loopback: aiosmtpd (tests/smtp_server.py), the Slack Web API
+Every sender runs as the app runs it (the scheduler's outbox jobs, default pacing, each channel's due rows taken
+once per tick) against real servers on loopback: aiosmtpd (tests/smtp_server.py), the Slack Web API
 stand-in (tests/slack_api.py) and a webhook receiver (tests/webhook_receiver.py). `--items` refunds pause one after
 another, a random fraction of a second apart; each is timed from the moment `send_message` returns (the item is
 paused, indexed and its outbox rows committed) to the moment each server has it. Target: p95 <= 5 s.
