@@ -6,15 +6,18 @@ each with its own id, and an app killed with SIGKILL after the commit delivers t
 
 from __future__ import annotations
 
+import base64
 import json
 import multiprocessing
 import socket
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event
 
 import pytest
 from conftest import ALICE, GUEST
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from webhook_receiver import SECRET, Receiver
 
 from approvals.core.errors import AlreadyDecided, NotPending
@@ -88,6 +91,28 @@ def test_every_event_arrives_signed_after_the_receiver_recovers_from_503s_and_a_
     assert decided["text"].startswith(
         "guest-test approved issue_refund (order_id=1234, amount=25.0) requested by guest-test."
     )
+
+
+def test_events_are_signed_as_standard_webhooks_so_a_replay_is_refused(service, receiver):
+    """Issue 27, finding 7: the signature covered the body alone, so a captured event could be replayed."""
+    request_refund(service)
+    sender = start_sender(service.store, FAST)
+    try:
+        wait_for(lambda: len(receiver.all_events()) == 1)
+    finally:
+        sender.stop()
+    headers, body = receiver.requests[0]
+    headers = {name.lower(): value for name, value in headers.items()}
+    receiver_side = Webhook(SECRET.encode())
+    assert receiver_side.verify(body, headers)["id"] == headers["webhook-id"]
+    later = {**headers, "webhook-timestamp": str(int(time.time()) + 60)}  # a replayer cannot refresh the time
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        receiver_side.verify(body, later)
+    stale = webhooks.signed_headers(SECRET, headers["webhook-id"], body, datetime.now(UTC) - timedelta(minutes=10))
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        receiver_side.verify(body, stale)  # the same event captured ten minutes ago
+    assert Webhook("whsec_" + base64.b64encode(b"k" * 24).decode()).verify(body, webhooks.signed_headers(
+        "whsec_" + base64.b64encode(b"k" * 24).decode(), "evt", body, datetime.now(UTC)))  # a whsec_ secret, as is
 
 
 def test_one_event_per_new_pending_row_and_per_decision_that_landed(service, receiver):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks.webhooks import Webhook
 
 SECRET = "receiver-secret"
 
@@ -61,9 +62,11 @@ class Receiver:
         body."""
         events = []
         for headers, body in list(self.requests):
-            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            event = Webhook(SECRET.encode()).verify(body, headers)  # Standard Webhooks: id, timestamp, signature
+            assert {k.lower(): v for k, v in headers.items()}["webhook-id"] == event["id"]
+            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()  # the older header
             assert hmac.compare_digest(headers["X-Approvals-Signature"], expected)
-            events.append(json.loads(body))
+            events.append(event)
         return events
 
     def close(self) -> None:

@@ -3,6 +3,11 @@
 The event row is written to the outbox (approvals/notify/outbox.py) in the same transaction as the pending row or the
 decision; a `Sender` (the scheduler's "outbox-webhook" job) delivers each at least once (receivers dedupe by the event
 `id`), one replica sending each, retrying with a capped backoff.
+
+Signed in the Standard Webhooks form (`webhook-id`: the event id, the same on every retry; `webhook-timestamp`: when
+this attempt was sent; `webhook-signature`: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), so a receiver using
+any Standard Webhooks library refuses a replayed capture once it is older than its tolerance (5 minutes). The older
+`X-Approvals-Signature` (an HMAC of the body alone, which a replay passes) is sent beside it for one more release.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import json
 import os
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+
+from standardwebhooks.webhooks import Webhook
 
 from approvals.core.hidden_text import reveal
 from approvals.core.records import QueueItem
@@ -23,6 +31,7 @@ from approvals.notify.outbox import Delivery, OutboxSender
 from approvals.store.database import Database, Row, Transaction, utcnow
 
 SIGNATURE_HEADER = "X-Approvals-Signature"
+"""Deprecated: kept for one release beside the Standard Webhooks headers, then dropped."""
 DEFAULT_BASE_URL = "http://localhost:8501"
 DECISION_WORDS = {"approve": "approved", "edit": "approved with edits", "reject": "rejected",
                   "respond": "answered", "answer": "answered"}
@@ -126,6 +135,19 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def standard_webhook(secret: str) -> Webhook:
+    """The Standard Webhooks signer for APPROVAL_WEBHOOK_SECRET: a `whsec_<base64>` secret as the standard reads
+    it, any other value as its UTF-8 bytes (the receiver then builds `Webhook(secret.encode())`)."""
+    return Webhook(secret if secret.startswith("whsec_") else secret.encode())
+
+
+def signed_headers(secret: str, event_id: str, body: bytes, now: datetime) -> dict[str, str]:
+    """The signature headers of one attempt: Standard Webhooks' three, and the deprecated one."""
+    return {"webhook-id": event_id, "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": standard_webhook(secret).sign(event_id, now, body.decode()),
+            SIGNATURE_HEADER: signature(secret, body)}
+
+
 # -- delivering them -------------------------------------------------------------------------------------
 
 
@@ -147,13 +169,13 @@ class Sender(OutboxSender):
         self._url, self._secret = url, secret
 
     def send(self, row: Row) -> str | None:
-        return self._post(row["body"].encode())
+        return self._post(row["event_id"], row["body"].encode())
 
-    def _post(self, body: bytes) -> str | None:
+    def _post(self, event_id: str, body: bytes) -> str | None:
         """POST one event; None when the receiver took it (2xx), else what went wrong."""
         headers = {"Content-Type": "application/json", "User-Agent": "agent-approvals-webhook"}
         if self._secret:
-            headers[SIGNATURE_HEADER] = signature(self._secret, body)
+            headers.update(signed_headers(self._secret, event_id, body, datetime.now(UTC)))
         request = urllib.request.Request(self._url, data=body, headers=headers, method="POST")
         try:
             with _OPENER.open(request, timeout=self.delivery.timeout_s) as response:
