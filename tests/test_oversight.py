@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from conftest import ALICE, BOB, CAROL, GUEST, click_after_reading
 from starlette.applications import Starlette
@@ -140,6 +142,23 @@ def test_the_api_serves_the_metrics_to_reviewers_and_the_stop_switch(service, kn
         assert "MetricsOut" in document["components"]["schemas"]
 
 
+def test_pauses_are_capped_and_listed_even_when_pressed_in_parallel(service, monkeypatch):
+    """Issue 27, finding 7: any reviewer could create unlimited pauses (376 banners after a fuzz run)."""
+    monkeypatch.setenv("APPROVAL_MAX_PAUSES", "3")
+    names = [f"tool_{n}" for n in range(8)]
+    with api_client(service, "alice") as alice, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda name: alice.post("/api/pauses", json={"kind": "tool", "name": name}), names))
+        assert sorted(answer.status_code for answer in answers) == [200] * 3 + [409] * 5
+        refused = next(answer.json() for answer in answers if answer.status_code == 409)
+        assert refused["error"] == "too_many_pauses" and "resume one first" in refused["detail"]
+        held = [target["name"] for target in alice.get("/api/pauses").json()["paused"]]
+        assert len(held) == 3 and len(service.db.query("SELECT 1 AS n FROM paused_targets")) == 3
+        assert alice.post("/api/pauses", json={"kind": "tool", "name": held[0]}).status_code == 200  # still one
+        assert alice.post("/api/pauses", json={"kind": "tool", "name": "bad\u202ename"}).status_code == 400
+        assert alice.delete(f"/api/pauses/tool/{held[0]}").status_code == 200
+        assert alice.post("/api/pauses", json={"kind": "tool", "name": "tool_new"}).status_code == 200
+
+
 def console_as(actor, **params):
     from conftest import BROWSER
     from streamlit.testing.v1 import AppTest
@@ -161,13 +180,13 @@ def test_the_console_pauses_a_tool_its_items_refuse_approval_and_it_resumes(page
     at.selectbox(key="console_pause_name").set_value("send_email").run(timeout=30)
     at.button(key="console_pause").click().run(timeout=30)
     assert not at.exception
-    assert any("Paused: the tool send_email (by alice" in w.value.replace("\\", "") for w in at.warning)
+    assert any("Paused (1): the tool send_email (by alice" in w.value.replace("\\", "") for w in at.warning)
     click_after_reading(at, "console_approve")
     assert any("paused" in e.value.replace("\\", "") for e in at.error)
     interrupt_id = seeder.pending_approval(thread_id, viewer=ALICE).interrupt_id
     assert seeder.decision(thread_id, interrupt_id, viewer=ALICE) is None
     at.button(key="console_resume_tool_send_email").click().run(timeout=30)
-    assert not any("Paused:" in w.value.replace("\\", "") for w in at.warning)
+    assert not any("Paused (" in w.value.replace("\\", "") for w in at.warning)
     assert oversight.paused_targets(seeder.db) == []
     assert console_as(CAROL).get("expander") == []  # a requester sees no switch
 

@@ -29,9 +29,10 @@ def stop_switch(actor: Actor) -> None:
     """What is paused (always in view while something is), and for reviewers the control to pause or resume."""
     service = resources.approval_service()
     paused = oversight.paused_targets(service.db)
-    for held in paused:
-        st.warning(escape_markdown(f"Paused: the {held.kind} {held.name} (by {held.paused_by} at "
-                                   f"{held.paused_at[:19]} UTC). Its items can be rejected, not approved."))
+    if paused:  # one note listing them all, however many: the queue stays in view
+        st.warning(escape_markdown(f"Paused ({len(paused)}): " + "; ".join(
+            f"the {held.kind} {held.name} (by {held.paused_by} at {held.paused_at[:19]} UTC)" for held in paused)
+            + ". Their items can be rejected, not approved."))
     if not actor.is_reviewer:
         return
     with st.expander("Stop switch", expanded=bool(paused)):

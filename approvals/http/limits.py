@@ -27,7 +27,7 @@ def max_body_bytes() -> int:
 class ApiErrorOut(BaseModel):
     error: str = Field(description="A stable code: unauthorized, invalid_token, not_allowed, not_in_group, "
                                    "not_found, method_not_allowed, already_decided, already_approved, claimed, "
-                                   "invalid_decision, invalid_query, invalid_json, too_large, "
+                                   "too_many_pauses, invalid_decision, invalid_query, invalid_json, too_large, "
                                    "unsupported_media_type, refused (any other refusal, 400).")
     detail: str = Field(description="What went wrong, in words meant for a person.")
     decided_by: str | None = None

@@ -31,6 +31,8 @@ def refusal(error: Exception) -> ApiError:
                             "(GET the item) before deciding. Nothing was saved.")
         case oversight.Paused():
             return ApiError(409, "paused", str(error))
+        case oversight.TooManyPauses():
+            return ApiError(409, "too_many_pauses", str(error))
         case claims.Claimed():
             return ApiError(409, "claimed", str(error), claimed_by=error.claim.claimed_by,
                             claimed_until=error.claim.expires_at)

@@ -7,6 +7,7 @@ EU AI Act's "stop": a paused tool's or graph's items refuse approval (a reject s
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +22,19 @@ from approvals.store.database import Database, Row, Transaction, utcnow
 
 TargetKind = Literal["tool", "graph"]
 TARGET_KINDS: tuple[TargetKind, ...] = ("tool", "graph")
+
+
+DEFAULT_MAX_PAUSES = 20
+
+
+def max_pauses() -> int:
+    """How many tools and graphs may be paused at once (env APPROVAL_MAX_PAUSES, default 20): each is a banner
+    above every reviewer's queue, so a stop switch pressed in a loop must not bury the queue."""
+    return int(os.environ.get("APPROVAL_MAX_PAUSES") or DEFAULT_MAX_PAUSES)
+
+
+class TooManyPauses(ApprovalError):
+    """The cap on active pauses is reached: nothing is paused until one is resumed."""
 
 
 class Paused(ApprovalError):
@@ -127,6 +141,12 @@ def pause(db: Database, kind: str, name: str, actor: Actor) -> PausedTarget:
     kind, name = _target(kind, name, actor)
     at = utcnow()
     with db.transaction() as tx:
+        if tx.dialect == "postgres":  # the count and the insert as one step (SQLite: BEGIN IMMEDIATE)
+            tx.execute("LOCK TABLE paused_targets IN SHARE ROW EXCLUSIVE MODE")
+        held = tx.query("SELECT kind, name FROM paused_targets ORDER BY paused_at")
+        if (kind, name) not in {(row["kind"], row["name"]) for row in held} and len(held) >= max_pauses():
+            raise TooManyPauses(f"{len(held)} tools and graphs are paused already, the most at once "
+                                f"(APPROVAL_MAX_PAUSES); resume one first.")
         if tx.execute("INSERT INTO paused_targets (kind, name, paused_by, paused_at) VALUES (?, ?, ?, ?)"
                       " ON CONFLICT DO NOTHING", (kind, name, actor.name, at)):
             chain_event(tx, pause_event("pause", kind, name, actor.name, at))
@@ -169,6 +189,6 @@ def _target(kind: str, name: str, actor: Actor) -> tuple[TargetKind, str]:
         raise NotAllowed("Only a reviewer can pause or resume a tool or a graph.")
     if kind not in TARGET_KINDS:
         raise ApprovalError(f"Pause a tool or a graph, not {kind!r}.")
-    if not name.strip() or len(name) > 200:
-        raise ApprovalError("Name the tool or graph to pause.")
+    if not name.strip() or len(name) > 200 or not name.isprintable():
+        raise ApprovalError("Name the tool or graph to pause (printable characters, at most 200).")
     return kind, name.strip()
