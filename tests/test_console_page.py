@@ -564,3 +564,13 @@ def test_history_lists_decisions_filters_them_and_exports_csv(seeder):
     at.multiselect(key="console_audit_decider").set_value(["alice"]).run(timeout=30)
     assert list(table(at, "decided by")["tool"]) == ["send_email"]
     assert "1 of the latest 5000 decisions" in texts(at.caption)
+
+
+def test_a_channel_that_keeps_failing_is_named_to_reviewers_above_the_queue(seeder):
+    seeder.db.execute(
+        "INSERT INTO outbox (event_id, event, body, created_at, attempts, next_attempt_at, last_error, channel,"
+        " recipient) VALUES ('e1', 'email.pending', '{}', '2026-01-01', 3, '2099-01-01', ?, 'email', 'alice')",
+        ("(535, b'5.7.8 Authentication credentials invalid')",))
+    warnings = [shown(w.value) for w in console(ALICE).warning]
+    assert any(w.startswith("Email notifications are failing: 1 not delivered yet") and "535" in w for w in warnings)
+    assert not any("notifications are failing" in shown(w.value) for w in console(CAROL).warning)
