@@ -180,3 +180,19 @@ def test_what_waits_for_a_reviewer_counts_their_groups_items_not_their_own_nor_t
     expiry.expire_overdue(app, None, created + timedelta(minutes=21))  # both move to treasury
     assert app.waiting_for(viewer=finance_alice).count == 0
     assert app.waiting_for(viewer=Actor("tess", "reviewer", groups=frozenset({"treasury"}))).count == 2
+
+
+def test_a_person_signed_in_with_st_login_is_told_at_the_id_tokens_email(app):
+    oidc = Actor("fay@example.com", "reviewer", groups=frozenset({"finance"}))
+    accounts.remember_signed_in(app.db, oidc, "Fay@Example.com")
+    accounts.remember_signed_in(app.db, oidc, "Fay@Example.com")  # unchanged: nothing written
+    assert accounts.get_account(app.db, "fay@example.com") == accounts.Account(
+        "fay@example.com", "reviewer", frozenset({"finance"}), "fay@example.com")
+    assert accounts.check_password(app.db, "fay@example.com", "") is None  # no password signs them in here
+    ask(app, "Refund order 3 for $500")
+    assert ("recording.pending", "fay@example.com") in queued(app)
+    accounts.remember_signed_in(app.db, Actor("fay@example.com", "reviewer", groups=frozenset({"legal"})),
+                                "fay@example.com")
+    app.db.execute("DELETE FROM outbox")
+    ask(app, "Refund order 4 for $600")
+    assert ("recording.pending", "fay@example.com") not in queued(app)
