@@ -8,6 +8,7 @@ content, once" is checked where the tool put it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from langgraph.types import Command
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from approvals.audit.chain import entries_of, stored_entries
 from approvals.core.actors import Actor
 from approvals.core.errors import AwaitingApprovals, NotAllowed, NotInGroup, UnregisteredGraph
 from approvals.http.api import api_routes
@@ -260,3 +262,19 @@ def test_the_json_api_takes_the_answer_and_its_openapi_document_describes_it(app
     jsonschema.validate(answer(CONFIRM_KEY, "accept", CONTENT), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(answer(CONFIRM_KEY, "maybe"), schema)
+
+
+def test_the_answer_is_chained_in_the_audit_and_sent_to_the_webhook(app, store, monkeypatch):
+    monkeypatch.setenv("APPROVAL_WEBHOOK_URL", "http://127.0.0.1:9/hook")  # queued in the outbox, not sent here
+    thread_id, interrupt_id = ask(app, PURGE)
+    shown = app.pending_approval(thread_id, viewer=ALICE)
+    app.decide(thread_id, interrupt_id, answer(CONFIRM_KEY, "accept", CONTENT), ALICE,
+               request_digest=shown.request_digest)
+    [decision] = [e for e in entries_of(stored_entries(store.db)) if e.get("type") == "decision"]
+    assert (decision["decision"], decision["tool"], decision["request_digest"]) == ("accept", "purge_orders",
+                                                                                   shown.request_digest)
+    assert decision["approved"] == answer(CONFIRM_KEY, "accept", CONTENT)
+    events = [json.loads(r["body"]) for r in store.db.query("SELECT body FROM outbox ORDER BY created_at")]
+    kinds = {e["event"]: e for e in events if e["event"].startswith("approval.")}
+    assert kinds["approval.pending"]["tool"] == kinds["approval.decided"]["tool"] == "purge_orders"
+    assert kinds["approval.decided"]["decided_by"] == "alice"
