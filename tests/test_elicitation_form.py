@@ -58,7 +58,7 @@ def test_formats_and_titled_enums_are_checked(content, reason):
         check_responses(requests, {"responses": {"k1": {"action": "accept", "content": content}}})
 
 
-def _form() -> None:
+def _form(so_far: dict | None = None) -> None:
     import streamlit as st
 
     from approvals.core.records import ReviewRequest
@@ -66,7 +66,7 @@ def _form() -> None:
     from ui.elicitation_form import elicitation_form
 
     review = ReviewRequest("mcp_elicitation", VALUE, None, None, "carol", "2026-12-03T09:00:00+00:00", "reviewer")
-    if responses := elicitation_form(review, "form", True):
+    if responses := elicitation_form(review, "form", True, so_far):
         st.session_state["sent"] = responses
 
 
@@ -90,3 +90,10 @@ def test_the_form_is_filled_and_sends_what_the_schema_asks():
         == content
     next(b for b in at.button if b.label == "Cancel").click().run(timeout=30)
     assert at.session_state["sent"] == {"responses": {"k1": {"action": "cancel"}}}
+
+
+def test_a_second_approver_starts_from_the_answer_approved_so_far():
+    so_far = {"responses": {"k1": {"action": "accept", "content": {"name": "Jo", "seats": 4, "tier": "gold"}}}}
+    at = AppTest.from_function(_form, args=(so_far,)).run(timeout=30)
+    assert (at.text_input(key="form_0_name").value, at.number_input(key="form_0_seats").value) == ("Jo", 4)
+    assert at.selectbox(key="form_0_tier").value == "gold" and at.selectbox(key="form_0_size").value == "m"

@@ -213,8 +213,14 @@ def test_two_approvers_must_give_the_same_answer(ruled):
     with pytest.raises(AwaitingApprovals):
         ruled.decide(thread_id, interrupt_id, response, ALICE)
     assert recorded_actions() == []
-    record = ruled.decide(thread_id, interrupt_id, response, BOB)
-    assert record.applied_at and [tool for tool, _ in recorded_actions()] == ["transfer_stock"]
+    pending = ruled.pending_approval(thread_id, viewer=BOB)
+    assert ruled.approved_so_far(pending) == response  # the next approver's form starts from it
+    other = {"responses": {**response["responses"], second: {"action": "accept", "content": {"carrier": "road"}}}}
+    with pytest.raises(AwaitingApprovals):  # a different answer starts the count again, with bob's
+        ruled.decide(thread_id, interrupt_id, other, BOB)
+    assert ruled.approved_so_far(pending) == other and recorded_actions() == []
+    record = ruled.decide(thread_id, interrupt_id, other, ALICE)
+    assert record.applied_at and [d["carrier"] for tool, d in recorded_actions()] == ["road"]
 
 
 # -- what langgraph.json can name ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ only collected here; the decision command checks it against each schema.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -23,8 +24,9 @@ from ui.approval_widgets import escape_markdown, short_time, show_error
 PLACEHOLDERS = {"email": "name@example.com", "uri": "https://…", "date-time": "2026-01-31T09:30:00Z"}
 
 
-def elicitation_form(review: ReviewRequest, key: str, allowed: bool) -> dict | None:
-    """The questions, and when `allowed` the form; the resume value once a button was pressed, else None."""
+def elicitation_form(review: ReviewRequest, key: str, allowed: bool, so_far: Any = None) -> dict | None:
+    """The questions, and when `allowed` the form (filled with the answer approved `so_far` by other approvers,
+    when there is one); the resume value once a button was pressed, else None."""
     st.caption(escape_markdown(f"The MCP tool {review.tool} asks (requested by {review.requested_by} at "
                                f"{short_time(review.created_at)}):"))
     if not allowed:
@@ -32,7 +34,9 @@ def elicitation_form(review: ReviewRequest, key: str, allowed: bool) -> dict | N
             question(request)
         return None
     with st.form(key=key):
-        answers = [(request, request_widgets(request, f"{key}_{i}")) for i, request in enumerate(review.elicitation)]
+        given = (so_far or {}).get("responses") or {} if isinstance(so_far, dict) else {}
+        answers = [(request, request_widgets(request, f"{key}_{i}", (given.get(request.key) or {}).get("content")))
+                   for i, request in enumerate(review.elicitation)]
         row = st.container(horizontal=True)
         accept = row.form_submit_button("Accept", type="primary")
         decline = row.form_submit_button("Decline", help="Refuse to answer; the tool goes on without it.")
@@ -79,11 +83,14 @@ def question(request: ElicitationRequest) -> None:
         st.text(request.url)
 
 
-def request_widgets(request: ElicitationRequest, key: str) -> list[tuple[FormField, Any]]:
-    """One widget per property of the request's schema (none for a url request), as (field, value)."""
+def request_widgets(request: ElicitationRequest, key: str, given: dict | None = None) -> list[tuple[FormField, Any]]:
+    """One widget per property of the request's schema (none for a url request), as (field, value); a `given`
+    answer's values replace the schema's defaults."""
     with st.container(border=True):
         question(request)
-        return [(field, field_widget(field, f"{key}_{field.name}")) for field in form_fields(request.schema)]
+        fields = [replace(f, default=given[f.name]) if given and f.name in given else f
+                  for f in form_fields(request.schema)]
+        return [(field, field_widget(field, f"{key}_{field.name}")) for field in fields]
 
 
 def field_widget(field: FormField, key: str) -> Any:

@@ -164,7 +164,8 @@ def review(pending: PendingApproval, actor: Actor) -> None:
     if pending.review.elicitation:  # an MCP tool's questions: a form from each requested_schema
         policy_line(pending)
         on_screen.shown_at(pending, "card")
-        if (responses := elicitation_form(pending.review, f"console_elicit_{pending.interrupt_id}", allowed)):
+        so_far = resources.approval_service().approved_so_far(pending)
+        if (responses := elicitation_form(pending.review, f"console_elicit_{pending.interrupt_id}", allowed, so_far)):
             decide(pending, responses)
             st.rerun()
     elif request is None:

@@ -129,6 +129,12 @@ class DecisionService(QueueService):
         tally = self._tally(pending)
         return self._verdict(pending, None, tally), tally.approved_by if tally else ()
 
+    def approved_so_far(self, pending: PendingApproval) -> Any:
+        """The resume value the approvals of a multi-approver item agree on so far (None before the first): an MCP
+        answer's next approver starts from it, since only the same answer counts."""
+        tally = self._tally(pending)
+        return json.loads(tally.response) if tally else None
+
     def _tally(self, pending: PendingApproval) -> approvals.Tally | None:
         return approvals.current(self.db.query("SELECT * FROM approvals WHERE thread_id = ? AND interrupt_id = ?",
                                                (pending.thread_id, pending.interrupt_id)))
