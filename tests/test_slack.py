@@ -235,10 +235,15 @@ def test_a_wrong_signature_an_old_timestamp_and_a_replay_get_401_and_change_noth
     assert send(served, body, signature="v0=" + "0" * 64)[0] == 401
     assert send(served, body, timestamp=int(time.time()) - 6 * 60)[0] == 401
     assert send(served, body + "&extra=1", signature=slack_signature(body, int(time.time())))[0] == 401
+    unsigned = urllib.request.Request(f"{served.base}/slack/actions", data=body.encode(), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(unsigned, timeout=30)
+    assert refused.value.code == 401
     assert served.store.db.query("SELECT COUNT(*) AS n FROM slack_requests_seen")[0]["n"] == seen, "nothing saved"
     assert served.service.decision(*item, viewer=ALICE) is None and ledger(served, item) == []
     assert not [call for call in served.api.calls if call.path == f"/response/{name}"]
 
+    assert send(served, "payload=%7Bnot+json")[0] == 400, "signed, but not a payload: refused, not a 500"
     timestamp = int(time.time())
     assert send(served, body, timestamp)[0] == 200
     served.api.wait_for("response", lambda call: call.path == f"/response/{name}")
