@@ -82,6 +82,20 @@ class Reject(BaseModel):
     """Optional, as in the standard; when given it must say something."""
 
 
+WITHDRAWN = "The requester ({requester}) withdrew this request"
+
+
+def withdrawal_message(requester: str, tool: str) -> str:
+    """What the agent is told when the requester takes their request back: a reject no reviewer made, so the
+    agent (and the scripted model's summary) must not say a reviewer rejected it."""
+    return f"{WITHDRAWN.format(requester=requester)}; {tool} did not run."
+
+
+def is_withdrawal(message: str) -> bool:
+    prefix, _, rest = WITHDRAWN.partition("{requester}")
+    return message.startswith(prefix) and rest in message
+
+
 class Respond(BaseModel):
     """Answer on the tool's behalf: the tool does not run, the message is its result."""
 

@@ -16,6 +16,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from graphs.hitl import is_withdrawal
+
 _ID = r"#?([A-Za-z0-9-]{1,32})"
 _REFUND = re.compile(rf"\brefund\b.*?\border\s+{_ID}.*?\$?\s*(\d+(?:\.\d{{1,2}})?)", re.I | re.S)
 _DELETE = re.compile(rf"\bdelete\s+customer\s+{_ID}", re.I)
@@ -50,7 +52,9 @@ def scripted_reply(text: str) -> AIMessage:
 def scripted_summary(results: list[ToolMessage]) -> AIMessage:
     """After tools ran (or were rejected), say what happened in one line per call."""
     lines = [
-        f"Not done: the reviewer rejected {r.name}: {r.content}" if r.status == "error" else f"Done: {r.content}"
+        f"Done: {r.content}" if r.status != "error"
+        else f"Not done: {r.content}" if is_withdrawal(str(r.content))
+        else f"Not done: the reviewer rejected {r.name}: {r.content}"
         for r in results
     ]
     return AIMessage("\n".join(lines))

@@ -23,6 +23,7 @@ from ui.queue import queue
 from ui.review_pane import navigation, review_pane
 
 resources.route_through_app()
+resources.background_runner()  # the runner that delivers the decisions made here (the app's lifespan starts it too)
 
 st.title("Reviewer console")
 if (actor := signed_in_actor()) is None:

@@ -64,11 +64,11 @@ def new_conversation() -> None:
     forget_outcome()
 
 
-def record(thread_id: str, interrupt_id: str, response: dict) -> None:
-    """Record the decision here (fast, exactly once per interrupt), then resume the graph in the background."""
-    decision = service.record_decision(thread_id, interrupt_id, response, require_actor())
+def record(thread_id: str, interrupt_id: str, response: dict, request_digest: str) -> None:
+    """Decide through the service's one command, bound to the request on screen (its digest); the command queues the
+    run that resumes the agent, which the runner carries out in the background."""
+    service.record_decision(thread_id, interrupt_id, response, require_actor(), request_digest)
     forget_outcome()
-    runner.start(service.start_decision(decision))
 
 
 def retry(thread_id: str) -> None:
@@ -80,10 +80,10 @@ def retry(thread_id: str) -> None:
         st.session_state["conversation_flash"] = (thread_id, error)
 
 
-def approve(thread_id: str, interrupt_id: str, response: dict) -> None:
+def approve(thread_id: str, interrupt_id: str, response: dict, request_digest: str) -> None:
     """Button callback, bound to the interrupt the user saw: a stale tab learns who decided first."""
     try:
-        record(thread_id, interrupt_id, response)
+        record(thread_id, interrupt_id, response, request_digest)
     except (ApprovalError, InvalidDecision) as error:
         st.session_state["conversation_flash"] = (thread_id, error)
 
@@ -126,13 +126,11 @@ def waiting_for_reviewer(pending: PendingApproval) -> None:
 
 
 def withdraw(thread_id: str, interrupt_id: str) -> None:
-    """The requester takes the request back; the agent is told (a reject saying so) in the background."""
+    """The requester takes the request back; the agent is told the requester withdrew it, in the background."""
     try:
-        decision = service.withdraw(thread_id, interrupt_id, require_actor())
+        service.withdraw(thread_id, interrupt_id, require_actor())
     except (ApprovalError, InvalidDecision) as error:
         st.session_state["conversation_flash"] = (thread_id, error)
-    else:
-        runner.start(service.start_decision(decision))
 
 
 def outcomes(thread_id: str) -> dict[str, str]:
@@ -145,7 +143,8 @@ def outcomes(thread_id: str) -> dict[str, str]:
 def approval_card(pending: PendingApproval) -> None:
     request, interrupt_id = pending.request, pending.interrupt_id
     if request is None:  # an MCP tool's questions (a form here, when the policy lets the requester answer)
-        question_card(pending, service.approval_state(pending)[0].requester_may_approve, record)
+        question_card(pending, service.approval_state(pending)[0].requester_may_approve,
+                      lambda thread, interrupt, answer: record(thread, interrupt, answer, pending.request_digest))
         return
     with st.container(border=True, key="conversation_card"):
         st.subheader("Approval needed")
@@ -163,14 +162,15 @@ def approval_card(pending: PendingApproval) -> None:
         # While a form is open, Approve would run the request as proposed, not what the form says: disabled.
         row.button("Approve", key=f"conversation_approve_{interrupt_id}", type="primary", width="stretch",
                    disabled=form is not None,
-                   on_click=approve, args=(pending.thread_id, interrupt_id, approve_value(request)))
+                   on_click=approve, args=(pending.thread_id, interrupt_id, approve_value(request),
+                                           pending.request_digest))
         row.button("Edit", key=f"conversation_edit_{interrupt_id}", width="stretch",
                    on_click=set_mode, args=(interrupt_id, "edit"))
         row.button("Reject", key=f"conversation_reject_{interrupt_id}", width="stretch",
                    on_click=set_mode, args=(interrupt_id, "reject"))
         if form and (response := form(request, key=f"conversation_{opened}_form_{interrupt_id}")) is not None:
             try:
-                record(pending.thread_id, interrupt_id, response)
+                record(pending.thread_id, interrupt_id, response, pending.request_digest)
             except (ApprovalError, InvalidDecision) as error:
                 show_error(error)
             else:

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from approvals.core.actors import Actor
+from approvals.core.errors import NotAllowed
 from approvals.http.api import api_routes
 from approvals.identity import api_tokens
 from approvals.service import claims
@@ -212,6 +213,25 @@ def test_an_item_claimed_by_someone_else_is_409_until_the_claim_is_gone(service,
     assert_nothing_saved(service, item)
     claims.release(service.db, *item, BOB)
     assert alice.post(decision_url(item), json=APPROVE).status_code == 200
+
+
+def test_a_taken_over_item_is_409_to_its_previous_holder_naming_who_holds_it(service, client):
+    item = request(service, LARGE)
+    service.claim(*item, ALICE)  # alice has it open in the console
+    service.claim(*item, BOB, take_over=True)
+    answer = client(ALICE).post(decision_url(item), json=APPROVE)
+    assert answer.status_code == 409, answer.text
+    assert (answer.json()["error"], answer.json()["claimed_by"]) == ("claimed", "bob")
+    assert answer.json()["detail"].startswith("bob took this item over from you at ")
+    assert_nothing_saved(service, item)
+    assert client(BOB).post(decision_url(item), json=APPROVE).status_code == 200
+
+
+def test_a_requester_looking_at_her_item_holds_no_reviewer_off(service, client):
+    item = request(service, LARGE, CAROL)
+    with pytest.raises(NotAllowed):
+        service.claim(*item, CAROL)  # what the console does when she opens it
+    assert client(ALICE).post(decision_url(item), json=APPROVE).status_code == 200
 
 
 @pytest.mark.parametrize("body, reason", [

@@ -8,6 +8,7 @@ modules together, and a type-only cycle becomes a real one as soon as someone ne
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -153,3 +154,70 @@ def test_ruff_and_mypy_pass_with_the_project_configuration(command: list[str]):
     """Run here as well as in the README's command, so the suite proves them even if that command is edited."""
     done = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+# -- one way to decide -------------------------------------------------------------------------------------
+
+COMMAND = "approvals/service/decisions.py"
+"""The decision command: the only code that records a decision or counts an approval."""
+DELIVERY = "approvals/service/delivery.py"
+"""Where the command's run delivers a recorded decision: the only code that resumes a graph with one."""
+DECIDING: dict[str, set[str]] = {
+    "inserts into decisions": {COMMAND},
+    "inserts into approvals (the N-of-M tally)": {"approvals/service/approvals.py"},
+    "calls the tally's add": {COMMAND},
+    "calls the compare-and-set": {COMMAND},
+    "resumes a graph with Command(resume=...)": {DELIVERY, "graphs/lab.py", "bench/decision.py", "bench/bulk.py"},
+    "resumes a deployment's thread": {DELIVERY, "approvals/sources/deployments.py"},
+}
+"""What decides, and the only files allowed to do it. graphs/lab.py resumes the durability lab's own experiment
+graphs (no decision of the app); the benchmarks' bare resume is the baseline they measure the command against.
+If the SQL moves into a repository in approvals/store/, name that module and keep the command its only caller."""
+_SQL_INSERT = re.compile(r"\bINSERT\s+INTO\s+(decisions|approvals)\b", re.I)
+
+
+def deciding_acts(tree: ast.Module) -> Iterator[str]:
+    """Each act of deciding in a module's AST, named as DECIDING names it."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for table in _SQL_INSERT.findall(node.value):
+                yield "inserts into decisions" if table.lower() == "decisions" else \
+                    "inserts into approvals (the N-of-M tally)"
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+        keywords = {k.arg for k in node.keywords}
+        if name == "add" and owner == "approvals":
+            yield "calls the tally's add"
+        if name in {"_insert_decision", "_write_decision"}:
+            yield "calls the compare-and-set"
+        if name == "Command" and "resume" in keywords:
+            yield "resumes a graph with Command(resume=...)"
+        if (name == "resume" and owner != "oversight") or (name == "create" and "command" in keywords):
+            yield "resumes a deployment's thread"
+
+
+def test_nothing_but_the_decision_command_decides():
+    """Every page, route, job and channel decides through the service's one command (DESIGN.md, "One decision
+    command"): a second way in would skip its checks (claim, stop switch, policy, digest, schema) or its run row."""
+    found = {act: set() for act in DECIDING}
+    for path in project_files():
+        for act in deciding_acts(ast.parse(path.read_text(), filename=str(path))):
+            found[act].add(path.relative_to(ROOT).as_posix())
+    outside = {act: sorted(files - DECIDING[act]) for act, files in found.items() if files - DECIDING[act]}
+    assert outside == {}, f"a second way to decide: {outside}"
+    assert found["inserts into decisions"] == {COMMAND}  # the scan sees the command itself
+
+
+def test_the_decision_scan_names_a_page_that_resumes_or_records_by_itself():
+    page = ast.parse(
+        "graph.invoke(Command(resume={iid: {'decisions': [{'type': 'approve'}]}}), config)\n"
+        "db.execute('insert into  decisions (thread_id) values (?)', (t,))\n"
+        "service._insert_decision(pending, decision, actor, 'reviewer')\n"
+        "remote.resume(thread_id, assistant_id, iid, value)\n"
+        "oversight.resume(db, 'tool', 'issue_refund', actor)\n"
+    )
+    assert sorted(deciding_acts(page)) == ["calls the compare-and-set", "inserts into decisions",
+                                            "resumes a deployment's thread", "resumes a graph with Command(resume=...)"]

@@ -384,6 +384,7 @@ def test_timeline_is_not_shown_to_another_requester(seeder):
 def test_stale_approve_says_who_decided_first(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     at = opened(item)
+    seeder.claim(item.thread_id, item.interrupt_id, BOB, take_over=True)  # alice holds it: bob takes it over first
     seeder.record_decision(item.thread_id, item.interrupt_id, APPROVE, BOB)
     click_after_reading(at, "console_approve")
     assert not at.exception
@@ -392,11 +393,12 @@ def test_stale_approve_says_who_decided_first(seeder):
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE).decided_by == "bob"
 
 
-def test_requester_cannot_approve_a_reviewer_only_request(seeder):
+def test_requester_cannot_approve_a_reviewer_only_request_nor_claim_it(seeder):
     item = ask(seeder, "Email jo@example.com about the delay")
     at = opened(item, CAROL)
-    click_after_reading(at, "console_approve")
-    assert shown(texts(at.error)[0]) == "Only a reviewer can decide this request."
+    assert "Approve" not in labels(at)
+    assert "Only a reviewer can decide this request." in [shown(c.value) for c in at.caption]
+    assert seeder.claim_holder(item.thread_id, item.interrupt_id) is None  # reviewers are not held off
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
 
 

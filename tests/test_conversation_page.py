@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ALICE, BROWSER, CAROL, GUEST, BrowserCookie
+from conftest import ALICE, BOB, BROWSER, CAROL, GUEST, BrowserCookie
 from openai_compatible import serve
 from streamlit.testing.v1 import AppTest
 
@@ -287,6 +287,29 @@ def test_stale_tab_gets_already_decided_and_no_second_refund(app_service: Approv
     assert "Approve" not in labels(second)
     assert any(t.startswith("issue_refund: Refunded $25.00") for t in texts(second))
     assert len(app_service.store.ledger.entries(thread_of(first))) == 1
+
+
+def test_a_reviewer_cannot_approve_here_what_another_reviewer_holds_in_the_console(app_service: ApprovalService):
+    thread_id = app_service.new_thread_id()
+    app_service.send_message(thread_id, REFUND, CAROL)  # carol may approve it herself; any reviewer may too
+    interrupt_id = app_service.pending_approval(thread_id, viewer=ALICE).interrupt_id
+    app_service.claim(thread_id, interrupt_id, BOB)  # bob has it open in the console
+
+    at = click(open_page(thread_id, actor=ALICE), "Approve")
+    assert "Claimed by bob until" in messages(at) and "only bob can decide it" in messages(at)
+    assert app_service.decision(thread_id, interrupt_id, viewer=ALICE) is None
+    assert app_service.store.ledger.entries(thread_id) == []
+
+
+def test_the_cards_decisions_carry_the_digest_of_the_request_on_screen(app_service: ApprovalService, monkeypatch):
+    at = pending_refund()
+    shown = app_service.pending_approval(thread_of(at), viewer=ALICE).request_digest
+    sent, record = [], app_service.record_decision
+    monkeypatch.setattr(app_service, "record_decision",
+                        lambda *args: sent.append(args[-1]) or record(*args))  # what the page hands the command
+    settle(click(at, "Approve"))
+    assert sent == [shown] and len(shown) == 64
+    assert len(app_service.store.ledger.entries(thread_of(at))) == 1
 
 
 def test_stale_edit_form_says_who_decided_instead_of_vanishing(app_service: ApprovalService):

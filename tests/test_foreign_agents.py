@@ -137,6 +137,21 @@ def test_parallel_tool_calls_wait_as_separate_items_and_are_decided_separately(a
     assert app.list_pending(viewer=ALICE) == [] and app.pending_approvals(thread_id, viewer=ALICE) == []
 
 
+def test_two_items_of_one_thread_decided_at_once_are_delivered_one_after_the_other(app, store):
+    """The second decision finds the thread busy with the first one's run: its run starts when that one ends."""
+    thread_id = run_worker("shipping_per_call", "Ship orders 42 and 43 to 1 Main St")
+    first, second = found(app)
+    app.record_decision(thread_id, first.interrupt_id, {"decisions": [{"type": "approve"}]}, ALICE)
+    app.record_decision(thread_id, second.interrupt_id, {"decisions": [{"type": "approve"}]}, BOB)
+    [queued] = app.db.query("SELECT run_id FROM runs WHERE state = 'queued'")  # one run per thread at a time
+    assert app.execute_run(queued["run_id"]) is None
+    [handed_over] = app.db.query("SELECT run_id, decision_id FROM runs WHERE state = 'queued'")
+    assert handed_over["decision_id"] == app.decision(thread_id, second.interrupt_id, viewer=ALICE).decision_id
+    assert app.execute_run(handed_over["run_id"]) is None
+    assert sorted(s["order_id"] for s in shipments(store)) == ["42", "43"]
+    assert app.undelivered(viewer=ALICE) == [] and app.list_pending(viewer=ALICE) == []
+
+
 def test_per_call_edits_are_checked_against_the_tools_schema_from_the_interrupt(app):
     thread_id = run_worker("shipping_per_call")
     [item] = found(app)

@@ -20,7 +20,7 @@ from langchain_core.messages import HumanMessage
 from openai_compatible import OpenAICompatibleServer, serve
 
 from approvals.core.errors import ApprovalError, ThreadBusy
-from approvals.service import runs
+from approvals.service import run_rows
 from approvals.service.facade import ApprovalService
 from approvals.service.runner import BackgroundRunner
 from approvals.service.scheduler import Scheduler, cut_runs_job, run_leases_job
@@ -44,7 +44,7 @@ def model(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAICompatibleServer]:
 
 @pytest.fixture
 def short_lease(monkeypatch: pytest.MonkeyPatch) -> float:
-    monkeypatch.setattr(runs, "LEASE_SECONDS", 0.5)
+    monkeypatch.setattr(run_rows, "LEASE_SECONDS", 0.5)
     return 0.5
 
 
@@ -157,8 +157,8 @@ def test_a_failed_run_keeps_its_reason_and_retry_continues_from_its_checkpoint(t
     pending = first.pending_approval(thread_id, viewer=ALICE)
     assert pending is not None and refunds_asked(first, thread_id) == 1
 
-    record = first.record_decision(thread_id, pending.interrupt_id, APPROVE, BOB)
-    assert second.execute_run(second.start_decision(record).run_id) is None
+    first.record_decision(thread_id, pending.interrupt_id, APPROVE, BOB)  # its run is queued with the decision
+    assert first.execute_run(first.latest_run(thread_id).run_id) is None
     assert [e["tool"] for e in first.store.ledger.entries(thread_id)] == ["issue_refund"]
     assert first.latest_run(thread_id).kind == "decision" and first.latest_run(thread_id).state == "done"
 
@@ -166,7 +166,7 @@ def test_a_failed_run_keeps_its_reason_and_retry_continues_from_its_checkpoint(t
 def start_then_get_killed(url: str, thread_id: str, env: dict[str, str]) -> None:
     """A replica that starts the requester's run and works on it (the test kills it mid model call)."""
     os.environ.update(env)
-    runs.LEASE_SECONDS = 1.0  # the survivor need not wait long once this process is gone
+    run_rows.LEASE_SECONDS = 1.0  # the survivor need not wait long once this process is gone
     service = replica(url)
     service.send_message(thread_id, REFUND, CAROL)
 

@@ -20,11 +20,14 @@ def carols_refund(service: ApprovalService) -> tuple[str, str]:
 def test_withdrawing_is_recorded_and_the_agent_is_told(service: ApprovalService, store):
     thread_id, interrupt_id = carols_refund(service)
     record = service.withdraw(thread_id, interrupt_id, CAROL)
-    assert (record.decision, record.decided_by, record.message) == ("withdraw", "carol", "Withdrawn by carol")
+    told = "The requester (carol) withdrew this request; issue_refund did not run."
+    assert (record.decision, record.decided_by, record.message) == ("withdraw", "carol", told)
     assert service.count_pending(QueueFilter(), viewer=ALICE) == 0  # gone from every reviewer's queue at once
     service.apply_decision(record.decision_id)
-    tool_message = [m for m in service.messages(thread_id, viewer=CAROL) if m.type == "tool"][-1]
-    assert "Withdrawn by carol" in tool_message.text
+    messages = service.messages(thread_id, viewer=CAROL)
+    assert [m for m in messages if m.type == "tool"][-1].text == told
+    assert messages[-1].text == f"Not done: {told}"  # the agent's answer says who withdrew it, not "the reviewer"
+    assert "reviewer" not in messages[-1].text
     assert store.ledger.entries(thread_id) == []  # the refund never ran
     assert service.pending_approval(thread_id, viewer=CAROL) is None
 

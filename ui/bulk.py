@@ -11,21 +11,13 @@ import streamlit as st
 import resources
 from approvals.core.actors import Actor
 from approvals.core.hidden_text import text_flag
-from approvals.core.records import DecisionRecord, QueueItem
+from approvals.core.records import QueueItem
 from graphs.hitl import HITLRequest, InvalidDecision
 from ui.approval_widgets import approve_value, reject_value, show_error
 from ui.human import call_line, is_destructive
 
 CONFIRM_OVER = 2
 """A bulk reject of more items than this asks for a confirmation first (an approval always does)."""
-
-
-def apply_in_background(records: list[DecisionRecord]) -> None:
-    """Decisions are recorded already (the fast part); resuming the graphs happens off the script thread, each as
-    a run record that every replica sees and that another replica finishes if this one dies."""
-    service, runner = resources.approval_service(), resources.background_runner()
-    for record in records:
-        runner.start(service.start_decision(record))
 
 
 def needs_confirmation(items: list[QueueItem], verb: str) -> bool:
@@ -100,7 +92,6 @@ def run_bulk(actor: Actor, verb: str, message: str) -> None:
         lambda request: reject_value(request, message))
     service = resources.approval_service()
     result = service.decide_many(list(st.session_state["console_selected"].values()), response, actor)
-    apply_in_background(result.decided)
     st.session_state["console_bulk_result"] = (verb, result)
     st.session_state["console_selected"] = {}
     st.session_state.pop("console_bulk_confirm", None)

@@ -20,7 +20,7 @@ from approvals.core.hidden_text import reveal, text_flag
 from approvals.core.human import age_text
 from approvals.core.records import UNKNOWN_GRAPH, QueueItem
 from approvals.core.visibility import MAX_AGE_MINUTES, MAX_OFFSET, QueueFilter
-from approvals.service import claims, expiry
+from approvals.service import expiry
 from approvals.store.database import iso
 from ui.approval_widgets import escape_markdown
 from ui.bulk import bulk_actions
@@ -71,7 +71,7 @@ def opened() -> ItemKey | None:
 def open_item(key: ItemKey | None, actor: Actor) -> None:
     """Open `key` (or nothing), letting go of the claim on the item open before."""
     if (current := opened()) and current != key and current[1]:
-        claims.release(resources.approval_service().db, *current, actor)
+        resources.approval_service().release_claim(*current, actor)
     set_param("thread", key[0] if key else None)
     set_param("interrupt", key[1] if key else None)
     st.session_state.pop("console_mode", None)
@@ -226,7 +226,7 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
         open_item(clicked, actor)
         st.rerun()
     service = resources.approval_service()
-    held = claims.active_claims(service.db)
+    held = service.active_claims()
     frame = pd.DataFrame(
         {
             "Tool": tool_cell(item),
@@ -333,7 +333,7 @@ def neighbour(step: int, actor: Actor, *, wrap: bool = False) -> ItemKey | None:
     positions = [row for row, key in enumerate(rows) if current and key[0] == current[0]]
     start = positions[0] if positions else (-1 if step > 0 else len(rows))
     order = rows[start + 1:] + (rows[:max(start, 0)] if wrap else []) if step > 0 else rows[:max(start, 0)][::-1]
-    held = claims.active_claims(resources.approval_service().db)
+    held = resources.approval_service().active_claims()
     return next((key for key in order if (claim := held.get(key)) is None or claim.claimed_by == actor.name), None)
 
 

@@ -33,7 +33,6 @@ from ui.approval_widgets import (
     render_request,
     show_error,
 )
-from ui.bulk import apply_in_background
 from ui.chat import AVATARS, chat_entries
 from ui.elicitation_form import elicitation_form
 from ui.human import destructive_calls, outcome_line
@@ -205,14 +204,17 @@ def may_decide(pending: PendingApproval, actor: Actor) -> bool:
     item = (pending.thread_id, pending.interrupt_id)
     on_screen = st.session_state.get("console_deciding") == item
     try:
-        claims.claim(resources.approval_service().db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES)
+        resources.approval_service().claim(*item, actor)
     except claims.Claimed as taken:
         st.session_state["console_deciding"] = None
         st.warning(escape_markdown(held_by(taken.claim, actor)), icon="🔒")
         if not on_screen:
             take_over(item, taken.claim, actor)
         follow(item, indexed_digest(item, actor), actor, holding=False)
-        return on_screen
+        return on_screen  # a click on its way reaches the command, which refuses it naming the holder
+    except ApprovalError as error:  # only those who may decide claim: not the requester of a reviewer-only item
+        st.caption(escape_markdown(str(error)))
+        return False
     st.session_state["console_deciding"] = item
     follow(item, indexed_digest(item, actor), actor, holding=True)
     return True
@@ -243,7 +245,7 @@ def follow(item: ItemKey, digest: str | None, actor: Actor, *, holding: bool) ->
     try:
         gone = service.decision(*item, viewer=actor) is not None or service.pending_digest(
             *item, viewer=actor) != digest
-        held = claims.claim(service.db, *item, actor, minutes=claims.TAB_CLAIM_MINUTES) if holding else None
+        held = service.claim(*item, actor) if holding else None
     except ApprovalError:  # taken over (Claimed), or the conversation is no longer the viewer's to read
         gone = True
     if gone:
@@ -262,7 +264,7 @@ def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
     st.write(escape_markdown(f"Take this item over from {claim.claimed_by}? They may be deciding it right now."))
     row = st.container(horizontal=True)
     if row.button("Confirm take over", key="console_confirm_take_over_button", type="primary"):
-        claims.claim(resources.approval_service().db, *item, actor, take_over=True, minutes=claims.TAB_CLAIM_MINUTES)
+        resources.approval_service().claim(*item, actor, take_over=True)
         st.session_state.pop("console_confirm_take_over")
         st.rerun()
     if row.button("Cancel", key="console_cancel_take_over"):
@@ -370,7 +372,7 @@ def decide(pending: PendingApproval, value: object, step: str = "card") -> None:
     except AlreadyDecided:
         pass  # the pane shows "Already decided by X at T"
     except AwaitingApprovals as waiting:  # recorded; the item stays in the queue for the other approvers
-        claims.release(service.db, pending.thread_id, pending.interrupt_id, actor)
+        service.release_claim(pending.thread_id, pending.interrupt_id, actor)
         st.session_state["console_flash"] = ("approve", str(waiting))
         if following is not None:
             open_item(following, actor)
@@ -378,8 +380,7 @@ def decide(pending: PendingApproval, value: object, step: str = "card") -> None:
         st.session_state["console_flash"] = ("refused", str(error))
         return
     else:
-        apply_in_background([record])
-        claims.release(service.db, pending.thread_id, pending.interrupt_id, actor)
+        service.release_claim(pending.thread_id, pending.interrupt_id, actor)
         if following is not None:
             said = f"{record.decision}: {pending.review.tool} for {pending.review.requested_by}."
             st.session_state["console_flash"] = (record.decision, said)

@@ -90,6 +90,19 @@ def check_policy(review: ReviewRequest, decision: CheckedDecision, actor: Actor,
     return granted
 
 
+def check_decider(requested_by: str, actor: Actor, verdict: Verdict) -> None:
+    """Raise why `actor` cannot decide the item at all (NotAllowed, NotInGroup): a claim is only for those who can,
+    so a requester looking at their own reviewer-only item holds nobody off."""
+    if actor.role == "system" or (verdict.requester_may_approve and actor.name == requested_by):
+        return
+    if not actor.is_reviewer:
+        raise NotAllowed("Only a reviewer can decide this request.")
+    if actor.name == requested_by:
+        raise NotAllowed("You cannot approve your own request; another reviewer must.")
+    if verdict.groups and not actor.groups & set(verdict.groups):
+        raise NotInGroup(verdict.groups, verdict.rule)
+
+
 def clearance(review: ReviewRequest, actor: Actor) -> Policy:
     """The strictest policy `actor` satisfies for this request: "reviewer" for another reviewer, else "self"."""
     if actor.role == "system" or (actor.is_reviewer and actor.name != review.requested_by):

@@ -195,7 +195,7 @@ class _Api:
             raise ApiError(422, "invalid_query", describe(error)) from error
         filters = query.queue_filter(datetime.now(UTC))
         items = service.list_pending(filters, query.limit, query.offset, viewer=actor)
-        held = claims.active_claims(service.db) if items else {}
+        held = service.active_claims() if items else {}
         entries = [
             QueueEntry.model_validate({**asdict(item), "progress": item.progress,
                                        "url": console_link(item.thread_id, item.interrupt_id),
@@ -217,18 +217,15 @@ class _Api:
             status: Literal["decided", "undelivered"] = "decided" if decided and decided.applied_at else "undelivered"
             return ApprovalOut(status=status, request=None, decision=_decision_out(decided) if decided else None,
                                claimed_by=None, **common)
-        claim = claims.holder(service.db, thread_id, interrupt_id)
+        claim = service.claim_holder(thread_id, interrupt_id)
         oversight.note_open(service.db, thread_id, interrupt_id, actor)  # the oversight metrics' "opened"
         return ApprovalOut(status="pending", request=pending.request, value=pending.value, decision=None,
                            claimed_by=_holder(claim), request_digest=pending.request_digest, **common)
 
     def _decide(self, actor: Actor, thread_id: str, interrupt_id: str, response: Any) -> BaseModel:
+        """The service's decision command checks everything (visibility first, then the claim and the rest)."""
         service = self._service()
         digest = _request_digest(response)  # a malformed body is 422 whatever the item's state
-        claim = claims.holder(service.db, thread_id, interrupt_id)
-        if claim is not None and claim.claimed_by != actor.name:
-            service.require_thread(thread_id, viewer=actor)  # a claim must not reveal an item one may not see
-            raise claims.Claimed(claim)
         try:
             return _decision_out(service.decide(thread_id, interrupt_id, response, actor, request_digest=digest))
         except AwaitingApprovals as waiting:

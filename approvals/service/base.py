@@ -12,8 +12,9 @@ import re
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from langchain_core.runnables import RunnableConfig
@@ -23,8 +24,10 @@ from approvals.core.actors import Actor
 from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread, UnregisteredGraph
 from approvals.core.interrupts import GraphShape, ThreadSnapshot, graph_shape, read_snapshot, with_graph
 from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP, PendingApproval
+from approvals.core.runs import Run
 from approvals.core.visibility import may_see
 from approvals.service.policy import PolicySource, policy_for_rules
+from approvals.service.run_rows import new_replica_id
 from approvals.sources import deployments
 from approvals.sources.deployments import Deployment, DeploymentUnavailable, Remote
 from approvals.sources.registry import GraphRegistry, load_registry
@@ -59,10 +62,24 @@ class ServiceBase:
         """Agent Server deployments (APPROVAL_DEPLOYMENTS / approvals.toml): their threads are items too."""
         self.runs_on = os.environ.get("APPROVAL_RUNS_ON", "").strip()
         """The deployment the built-in agent's runs go to ("": this process, the offline default)."""
+        self.replica = new_replica_id()
+        """Owner of the runs this process records (approvals/service/run_rows.py)."""
+        self.dispatch: Callable[[Run], None] | None = None
+        """Where a run recorded by this process goes to be carried out: the BackgroundRunner, once one works for this
+        service. Without one, a queued run waits for its lease to lapse and a runner on any replica takes it."""
+        self._last_created = datetime.min.replace(tzinfo=UTC)
+        self._created_guard = threading.Lock()
         # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
         self._shapes: dict[str, GraphShape] | None = None
+
+    def _creation_time(self) -> datetime:
+        """Now, but strictly after this replica's previous run: "N ahead" compares creation times (stored to the
+        millisecond), so two runs started in the same millisecond must still be in order."""
+        with self._created_guard:
+            self._last_created = max(datetime.now(UTC), self._last_created + timedelta(milliseconds=1))
+            return self._last_created
 
     def graph_for(self, name: str) -> Pregel:
         """The graph a thread runs on, with the app's checkpointer; UnregisteredGraph when it cannot be loaded."""

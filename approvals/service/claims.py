@@ -1,24 +1,29 @@
 """Claims: "I am looking at this one" for a few minutes, so two reviewers do not work the same item unknowingly.
 
-A claim is advisory and expires by itself (expires_at); it hides the decision buttons from others who open the
-item, and taking it over needs a confirmation in the console. Correctness never depends on it: every decision
-still goes through the service's compare-and-set, so a stale screen can at worst learn who was first.
+A claim expires by itself (expires_at) and only those who may decide the item take one (the service checks).
+While it is live, the decision command refuses everyone else's decision on the item, naming the holder; taking
+it over is explicit (`take_over=True`, a confirmation in the console) and chained in the audit log, and from then
+on the previous holder's decision is refused like anyone's. Decisions by the policy itself (auto-decisions,
+expiry) and a requester's withdrawal are not held off. Two decisions racing still meet the compare-and-set.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
-from approvals.service.oversight import record_claim_start, record_open
-from approvals.store.database import Database, Row, iso
+from approvals.service.oversight import chain_event, record_claim_start, record_open
+from approvals.store.database import Database, Row, Transaction, iso, utcnow
 
 DEFAULT_CLAIM_MINUTES = 5.0
 HEARTBEAT_SECONDS = 5
 """How often an open review pane renews its claim."""
+TAKE_OVER = "take_over"
+"""The audit entry's type for a take-over: who took the item from whom, and when."""
 TAB_CLAIM_MINUTES = 20 / 60
 """A claim held by an open tab lasts this long after its last heartbeat: a closed tab lets go within ~20 s."""
 
@@ -34,9 +39,18 @@ class Claim:
 class Claimed(ApprovalError):
     """Someone else holds an unexpired claim on the item."""
 
-    def __init__(self, claim: Claim):
+    def __init__(self, claim: Claim, message: str = ""):
         self.claim = claim
-        super().__init__(f"Claimed by {claim.claimed_by} until {claim.expires_at[11:19]} UTC.")
+        super().__init__(message or f"Claimed by {claim.claimed_by} until {claim.expires_at[11:19]} UTC; only"
+                                    f" {claim.claimed_by} can decide it until then.")
+
+
+class TakenOver(Claimed):
+    """The item was taken over from the person trying to decide it."""
+
+    def __init__(self, claim: Claim, taken_at: str):
+        super().__init__(claim, f"{claim.claimed_by} took this item over from you at {taken_at[11:19]} UTC; only"
+                                f" {claim.claimed_by} can decide it now (claimed until {claim.expires_at[11:19]} UTC).")
 
 
 def claim_minutes() -> float:
@@ -61,6 +75,7 @@ def claim(
     now = now or datetime.now(UTC)
     expires = now + timedelta(minutes=claim_minutes() if minutes is None else minutes)
     with db.transaction() as tx:
+        before = _live(tx, thread_id, interrupt_id, iso(now))
         tx.execute(
             "INSERT INTO claims (thread_id, interrupt_id, claimed_by, expires_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (thread_id, interrupt_id) DO UPDATE"
@@ -72,10 +87,29 @@ def claim(
         if row["claimed_by"] == actor.name:
             record_open(tx, thread_id, interrupt_id, actor)
             record_claim_start(tx, thread_id, interrupt_id, actor, iso(now))
+            if before is not None and before.claimed_by != actor.name:  # explicit, and on the record
+                chain_event(tx, {"type": TAKE_OVER, "thread_id": thread_id, "interrupt_id": interrupt_id,
+                                  "decided_by": actor.name, "taken_from": before.claimed_by, "decided_at": iso(now)})
     held = _claim(row)
     if held.claimed_by != actor.name:
         raise Claimed(held)
     return held
+
+
+def refuse_unless_holder(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor) -> None:
+    """Inside the decision command's transaction: Claimed (TakenOver for its previous holder) when someone else
+    holds a live claim. PostgreSQL locks the claim row, so a take-over and the decision it stops cannot interleave."""
+    lock = " FOR UPDATE" if tx.dialect == "postgres" else ""
+    rows = tx.query(f"SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ?{lock}", (thread_id, interrupt_id))
+    if not rows or rows[0]["expires_at"] <= utcnow() or rows[0]["claimed_by"] == actor.name:
+        return
+    held = _claim(rows[0])
+    taken = tx.query("SELECT entry FROM audit_log WHERE thread_id = ? AND interrupt_id = ? AND type = ?"
+                     " ORDER BY seq DESC LIMIT 1", (thread_id, interrupt_id, TAKE_OVER))
+    entry = json.loads(taken[0]["entry"]) if taken else {}
+    if (entry.get("decided_by"), entry.get("taken_from")) == (held.claimed_by, actor.name):
+        raise TakenOver(held, entry["decided_at"])
+    raise Claimed(held)
 
 
 def holder(db: Database, thread_id: str, interrupt_id: str, now: datetime | None = None) -> Claim | None:
@@ -100,6 +134,11 @@ def release(db: Database, thread_id: str, interrupt_id: str, actor: Actor) -> No
         (thread_id, interrupt_id, actor.name),
     )
 
+
+def _live(tx: Transaction, thread_id: str, interrupt_id: str, now: str) -> Claim | None:
+    rows = tx.query("SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ? AND expires_at > ?",
+                    (thread_id, interrupt_id, now))
+    return _claim(rows[0]) if rows else None
 
 
 def _claim(row: Row) -> Claim:

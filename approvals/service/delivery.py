@@ -9,10 +9,24 @@ decision at a time and a failing one backs off instead of spinning.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
+
 from approvals.core.backoff import backoff_seconds
-from approvals.store.database import Database, Transaction, iso, utcnow
+from approvals.core.policy import Verdict
+from approvals.core.records import DecisionRecord, PendingApproval
+from approvals.core.runs import Run
+from approvals.notify import slack, webhooks
+from approvals.service import oversight, run_rows
+from approvals.service.base import DURABILITY, INDEX_LOCK_CLASS
+from approvals.service.index import decision_record, open_interrupt, write_index
+from approvals.service.queue import QueueService
+from approvals.sources.async_graphs import invoke_graph
+from approvals.store.database import Database, Row, Transaction, iso, utcnow
+from graphs.nodes import CLEARANCE_KEY
 
 DELIVERY_LEASE_S = 60.0
 """How long a replica holds a decision it is delivering before another may try it."""
@@ -48,17 +62,16 @@ def claim(db: Database, decision_id: str, *, force: bool = False) -> bool:
     ) == 1
 
 
-def failed(db: Database, decision_id: str, reason: str) -> tuple[int, str]:
+def failed(tx: Transaction, decision_id: str, reason: str) -> tuple[int, str]:
     """Record why a delivery did not take and when to try again; returns (attempts, next try)."""
-    with db.transaction() as tx:
-        rows = tx.query("SELECT delivery_attempts FROM decisions WHERE decision_id = ?", (decision_id,))
-        attempts = (rows[0]["delivery_attempts"] if rows else 0) + 1
-        retry_at = later(backoff_seconds(attempts, FIRST_RETRY_S, MAX_RETRY_S))  # 2 s, 4 s, … 5 min
-        tx.execute(
-            "UPDATE decisions SET delivery_error = ?, delivery_attempts = ?, next_delivery_at = ?"
-            " WHERE decision_id = ? AND applied_at IS NULL",
-            (reason[:2000], attempts, retry_at, decision_id),
-        )
+    rows = tx.query("SELECT delivery_attempts FROM decisions WHERE decision_id = ?", (decision_id,))
+    attempts = (rows[0]["delivery_attempts"] if rows else 0) + 1
+    retry_at = later(backoff_seconds(attempts, FIRST_RETRY_S, MAX_RETRY_S))  # 2 s, 4 s, … 5 min
+    tx.execute(
+        "UPDATE decisions SET delivery_error = ?, delivery_attempts = ?, next_delivery_at = ?"
+        " WHERE decision_id = ? AND applied_at IS NULL",
+        (reason[:2000], attempts, retry_at, decision_id),
+    )
     return attempts, retry_at
 
 
@@ -69,3 +82,116 @@ def delivered(tx: Transaction, decision_id: str, now: str) -> bool:
         " WHERE decision_id = ? AND applied_at IS NULL",
         (now, decision_id),
     ) == 1
+
+
+ByPolicy = list[tuple[str, str, Verdict]]
+"""Items a delivery brought up that the policy decides itself: (thread_id, interrupt_id, verdict)."""
+
+
+class DeliveryService(QueueService):
+    """Getting a recorded decision to its agent: resume by interrupt id, then mark it applied (and end its run) in
+    the commit that writes the thread's new index rows, or keep it unapplied with the reason."""
+
+    def _deliver(self, row: Row, pending: PendingApproval | None = None) -> tuple[DecisionRecord, ByPolicy]:
+        """Resume with the decision; when that did not take, keep it unapplied with the reason and a retry time.
+
+        Any error of the agent's is the agent's business: it is recorded for reviewers, never raised at them.
+        Returns the decision as it now stands and the new items the policy decides itself (the caller decides them).
+        """
+        try:
+            applied_at, by_policy = self._apply(row, pending)
+        except Exception as error:  # a user's graph or a server: whatever it raised, the decision stays recorded
+            reason = f"{type(error).__name__}: {error}"
+        else:
+            if applied_at is not None:
+                return decision_record({**row, "applied_at": applied_at, "delivery_error": ""}), by_policy
+            reason = STILL_PAUSED
+        with self.db.transaction() as tx:
+            self._lock_thread(tx, row["thread_id"])
+            attempts, retry_at = failed(tx, row["decision_id"], reason)
+            chained = self._end_decision_run(tx, row, f"The decision is recorded but did not reach the agent: {reason}")
+        self._start(chained)
+        return decision_record({**row, "applied_at": None, "delivery_error": reason, "delivery_attempts": attempts,
+                                "next_delivery_at": retry_at}), []
+
+    def _apply(self, row: Row, pending: PendingApproval | None = None) -> tuple[str | None, ByPolicy]:
+        """Resume with the decision in `row`; mark it applied only if the checkpoint then shows its interrupt
+        resolved. Returns when it was applied (None when the thread still waits on it) and the policy's items.
+
+        `pending` is the approval the decision was checked against (saves reading the checkpoint again).
+        """
+        thread_id, interrupt_id = row["thread_id"], row["interrupt_id"]
+        chained = None
+        with self._exclusive(thread_id, wait=True):
+            if pending is None or pending.interrupt_id != interrupt_id:
+                snapshot = self._snapshot(thread_id)
+                pending = open_interrupt(snapshot, interrupt_id)
+                if pending is None and snapshot is not None and not snapshot.interrupts and not snapshot.deployment:
+                    graph = self.graph_for(snapshot.graph)
+                    config = with_clearance(self._run_config(thread_id, snapshot.graph, snapshot.requester), row)
+                    if graph.get_state(config).next:
+                        # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
+                        invoke_graph(graph, None, config, durability=DURABILITY)
+            if pending is not None and pending.deployment:  # compare-and-set done: now the server, by interrupt id
+                self.remote(pending.deployment).resume(thread_id, pending.assistant_id, interrupt_id,
+                                                       json.loads(row["response"]))
+            elif pending is not None:
+                config = with_clearance(self._run_config(thread_id, pending.graph, pending.review.requested_by), row)
+                resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
+                invoke_graph(self.graph_for(pending.graph), resume, config, durability=DURABILITY)
+            with self._index_writer(thread_id) as (tx, snapshot):  # one commit: decision, its run, thread list, index
+                by_policy = write_index(tx, thread_id, snapshot, self.policy.current())
+                # the run ended, but not past this interrupt (a wrong graph, a swallowed resume): not applied
+                applied = None
+                if open_interrupt(snapshot, interrupt_id) is None:
+                    applied = self._mark_delivered(tx, row, pending.review.summary() if pending else None)
+                    chained = self._end_decision_run(tx, row)
+        self._start(chained)
+        return applied, by_policy
+
+    def _mark_delivered(self, tx: Transaction, row: Row, summary: str | None) -> str:
+        """Applied, the thread touched, "approval.decided" and Slack's update queued: the agent has the decision."""
+        now = utcnow()
+        if delivered(tx, row["decision_id"], now):
+            tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, row["thread_id"]))
+            if summary is None:  # resumed before (a crash, another client): the index still has what was asked
+                rows = tx.query("SELECT args_summary FROM pending WHERE thread_id = ? AND interrupt_id = ?",
+                                (row["thread_id"], row["interrupt_id"]))
+                summary = rows[0]["args_summary"] if rows else ""
+            webhooks.enqueue_decided(tx, row, summary)
+            slack.enqueue_decided(tx, row)  # its messages show who decided, and lose their buttons
+            oversight.chain_delivery(tx, row, now)
+        return now
+
+    def _end_decision_run(self, tx: Transaction, row: Row, error: str = "") -> Run | None:
+        """The decision's run ends in this commit; a decision of the same thread recorded meanwhile (it found the
+        thread busy) gets its run now, so it never waits for recovery. Returns that run, to start after commit."""
+        run_rows.end_decision_runs(tx, row["decision_id"], error)
+        if (waiting := run_rows.waiting_decision(tx, row["thread_id"])) is None:
+            return None
+        chained = run_rows.new_row(row["thread_id"], "decision", waiting["requested_by"], self.replica,
+                                   self._creation_time(), decision_id=waiting["decision_id"])
+        return run_rows.run_of(chained) if run_rows.insert(tx, chained) else None
+
+    @staticmethod
+    def _lock_thread(tx: Transaction, thread_id: str) -> None:
+        """PostgreSQL: the thread's index lock, so a decision's run row and the end of the run before it (which
+        hands the thread over) cannot interleave. SQLite's write lock already serializes them."""
+        if tx.dialect == "postgres":
+            tx.query("SELECT pg_advisory_xact_lock(?, hashtext(?))", (INDEX_LOCK_CLASS, thread_id))
+
+    def _start(self, run: Run | None) -> None:
+        """Hand a committed run to this replica's runner; without one it waits for a runner on any replica."""
+        if run is not None and self.dispatch is not None:
+            self.dispatch(run)
+
+
+def with_clearance(config: RunnableConfig, row: Row) -> RunnableConfig:
+    """Tell the graph what the decider was cleared for, so its tools node can refuse to run anything stricter.
+
+    A row recorded before clearances existed has none; the graph then assumes the request's own policy.
+    """
+    if not row.get("clearance"):
+        return config
+    configured: RunnableConfig = {**config, "configurable": {**config["configurable"], CLEARANCE_KEY: row["clearance"]}}
+    return configured

@@ -54,7 +54,8 @@ Expiry = tuple[Actor, str, str]
 def expire_overdue(service: ApprovalService, ttl: float | None, now: datetime | None = None) -> BulkResult:
     """Run every due escalation step, then decide every item past its expiry (the rule's, else `ttl` minutes).
 
-    Claims do not hold expiry off. Returns the recorded decisions; the caller resumes them (`apply_decision`).
+    Claims do not hold expiry off (it is decided by the system). Returns the recorded decisions, each with its run
+    queued (the runner delivers them).
     """
     now = now or datetime.now(UTC)
     service.follow_policy()  # a changed policy file: the queue re-evaluated first
@@ -76,7 +77,7 @@ def expire_overdue(service: ApprovalService, ttl: float | None, now: datetime | 
                 expiring[how].append(item)
     decided, failed = [], []
     for (actor, decide, message), items in expiring.items():
-        result = service.decide_many(items, _response(decide, message), actor, honor_claims=False)
+        result = service.decide_many(items, _response(decide, message), actor)
         decided += result.decided
         failed += result.failed
     return BulkResult(decided, failed)

@@ -6,9 +6,11 @@ from approvals.core.actors import Actor
 from approvals.core.errors import AlreadyDecided, NotPending
 from approvals.core.policy import Verdict
 from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
-from approvals.core.visibility import QueueFilter, scoped
+from approvals.core.visibility import QueueFilter, may_see, scoped
+from approvals.service import oversight
 from approvals.service.base import ServiceBase
 from approvals.service.index import add_thread_row, decision_record, open_interrupt, pending_in, write_index
+from approvals.store.database import utcnow
 
 
 class QueueService(ServiceBase):
@@ -109,3 +111,33 @@ class QueueService(ServiceBase):
             "SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id)
         )
         return decision_record(rows[0]) if rows else None
+
+    def decision(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> DecisionRecord | None:
+        """How the approval was decided, if it was; UnknownThread for a conversation `viewer` may not read."""
+        return self._decision(self.require_thread(thread_id, viewer=viewer), interrupt_id)
+
+    def item_steps(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> list[oversight.ItemStep]:
+        """Who opened and claimed the item and when (the timeline), for a viewer who may read the conversation."""
+        return oversight.item_steps(self.db, self.require_thread(thread_id, viewer=viewer), interrupt_id)
+
+    def undelivered(self, limit: int = 100, *, viewer: Actor) -> list[DecisionRecord]:
+        """Decided, not yet delivered: a delivery did not take, or none finished within its lease. Oldest first,
+        each with the reason; a decision still being delivered for the first time is not listed."""
+        mine, params = ("", ()) if may_see(viewer, None) else (" AND requested_by = ?", (viewer.name,))
+        rows = self.db.query(
+            "SELECT * FROM decisions WHERE applied_at IS NULL AND (delivery_error <> '' OR next_delivery_at IS NULL"
+            f" OR next_delivery_at <= ?){mine} ORDER BY decided_at LIMIT ?", (utcnow(), *params, limit))
+        return [decision_record(row) for row in rows]
+
+    def decisions(self, limit: int = 1000, thread_id: str | None = None, *, viewer: Actor) -> list[DecisionRecord]:
+        """Newest first: who decided what, when, and how the args were edited; a requester sees their own only."""
+        clauses, params = [], []
+        if thread_id:
+            clauses.append("thread_id = ?")
+            params.append(thread_id)
+        if not may_see(viewer, None):
+            clauses.append("requested_by = ?")
+            params.append(viewer.name)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.query(f"SELECT * FROM decisions{where} ORDER BY decided_at DESC LIMIT ?", (*params, limit))
+        return [decision_record(row) for row in rows]

@@ -25,6 +25,8 @@ class BackgroundRunner:
         self._jobs: dict[str, Future] = {}
         self._lock = threading.Lock()
         self._runs = runs
+        if runs is not None:
+            runs.dispatch = self.start  # every decision the service records goes to this runner
 
     def enqueue(self, thread_id: str, job: Callable[..., object], *args: object) -> None:
         """Run `job(*args)` after the conversation's current job: a decision recorded while the agent still works.
@@ -58,6 +60,8 @@ class BackgroundRunner:
             return job.exception()
 
     def shutdown(self) -> None:
+        if self._runs is not None and self._runs.dispatch == self.start:
+            self._runs.dispatch = None  # the service's next runs wait for a runner instead of a closed pool
         self._executor.shutdown(wait=True, cancel_futures=False)
 
 

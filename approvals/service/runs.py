@@ -10,52 +10,36 @@ checkpoint with `invoke(None, ...)`. Tools never run twice: the ledger answers a
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from langchain_core.messages import HumanMessage
 from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError, ThreadBusy
-from approvals.core.records import BUILTIN_GRAPH, DecisionRecord
-from approvals.core.runs import ACTIVE_STATES, Run, RunKind, RunStatus
+from approvals.core.records import BUILTIN_GRAPH
+from approvals.core.runs import Run, RunKind, RunStatus
+from approvals.service import run_rows
 from approvals.service.base import DURABILITY
 from approvals.service.decisions import DecisionService
 from approvals.service.index import add_thread_row, write_index
 from approvals.service.policy import PolicySource
+from approvals.service.run_rows import ACTIVE, run_of
 from approvals.sources.deployments import Deployment
 from approvals.sources.registry import GraphRegistry
-from approvals.store.database import Row, Transaction, iso, utcnow
+from approvals.store.database import Transaction, iso, utcnow
 from approvals.store.schema import Store
 
 DEFAULT_MAX_RUNS = 32
 """Runs are I/O-bound (a model call is mostly waiting), so one replica works on many at once."""
-LEASE_SECONDS = float(os.environ.get("APPROVAL_RUN_LEASE_S", "5"))
-"""How long a run stays its replica's without a heartbeat; then another replica takes it over."""
-BUSY_WAIT_SECONDS = 5.0
-"""A decision clicked as its card appears may meet the run that drew the card still writing its last row."""
-ACTIVE = f"state IN ({', '.join(repr(state) for state in ACTIVE_STATES)})"
 
 
 def max_runs() -> int:
     """APPROVAL_MAX_RUNS, the runs one replica works on at once (default 32)."""
     raw = os.environ.get("APPROVAL_MAX_RUNS", "")
     return int(raw) if raw.strip().isdigit() and int(raw) > 0 else DEFAULT_MAX_RUNS
-
-
-def new_replica_id() -> str:
-    """Unique per process start, so a restarted process never mistakes its dead predecessor's runs for live ones."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _lease_until(now: datetime) -> str:
-    return iso(now + timedelta(seconds=LEASE_SECONDS))
 
 
 def _server_thread_id(thread_id: str) -> bool:
@@ -66,70 +50,39 @@ def _server_thread_id(thread_id: str) -> bool:
         return False
 
 
-def _run(row: Row) -> Run:
-    return Run(**{f.name: row[f.name] for f in fields(Run)})
-
-
 class RunService(DecisionService):
     """The runs table, and carrying a run out: a message, a decision, or the continuation of a cut run."""
 
     def __init__(self, store: Store, graph: Pregel | None = None, registry: GraphRegistry | None = None,
                  policy: PolicySource | None = None, remotes: dict[str, Deployment] | None = None):
         super().__init__(store, graph, registry, policy, remotes)
-        self.replica = new_replica_id()
         self.max_runs = max_runs()
-        self._last_created = datetime.min.replace(tzinfo=UTC)
-        self._created_guard = threading.Lock()
 
     # -- the records ----------------------------------------------------------------------------------------
 
     def begin_run(self, thread_id: str, kind: RunKind, requester: str, *, input: str = "",
-                  decision_id: str | None = None, wait: float = 0.0,
-                  along: Callable[[Transaction], None] | None = None) -> Run:
+                  decision_id: str | None = None, along: Callable[[Transaction], None] | None = None) -> Run:
         """Record a queued run owned by this replica; ThreadBusy when the thread already has an active run.
 
         The partial unique index decides, so two replicas starting a run of one thread at once cannot both win.
         `along` writes in the same commit (one disk flush, and nothing written when the run is refused).
         """
-        deadline = time.monotonic() + wait
-        while True:
-            now = self._creation_time()
-            row = {
-                "run_id": uuid.uuid4().hex, "thread_id": thread_id, "kind": kind, "state": "queued",
-                "requester": requester, "input": input, "decision_id": decision_id, "replica": self.replica,
-                "heartbeat_at": iso(now), "lease_until": _lease_until(now), "attempts": 1, "error": "",
-                "created_at": iso(now), "started_at": None, "ended_at": None,
-            }
-            try:
-                with self.db.transaction() as tx:
-                    if along is not None:
-                        along(tx)
-                    if not tx.execute(
-                        f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-                        " ON CONFLICT DO NOTHING",
-                        list(row.values()),
-                    ):
-                        raise ThreadBusy("The agent is still working on this conversation; wait for it to finish.")
-                return _run(row)
-            except ThreadBusy:
-                if time.monotonic() >= deadline:
-                    raise
-            time.sleep(0.05)
+        row = run_rows.new_row(thread_id, kind, requester, self.replica, self._creation_time(), input=input,
+                               decision_id=decision_id)
+        with self.db.transaction() as tx:
+            if along is not None:
+                along(tx)
+            if not run_rows.insert(tx, row):
+                raise ThreadBusy("The agent is still working on this conversation; wait for it to finish.")
+        return run_of(row)
 
     def latest_run(self, thread_id: str) -> Run | None:
         rows = self.db.query("SELECT * FROM runs WHERE thread_id = ? ORDER BY created_at DESC LIMIT 1", (thread_id,))
-        return _run(rows[0]) if rows else None
-
-    def _creation_time(self) -> datetime:
-        """Now, but strictly after this replica's previous run: "N ahead" compares creation times (stored to the
-        millisecond), so two runs started in the same millisecond must still be in order."""
-        with self._created_guard:
-            self._last_created = max(datetime.now(UTC), self._last_created + timedelta(milliseconds=1))
-            return self._last_created
+        return run_of(rows[0]) if rows else None
 
     def run(self, run_id: str) -> Run | None:
         rows = self.db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
-        return _run(rows[0]) if rows else None
+        return run_of(rows[0]) if rows else None
 
     def run_status(self, thread_id: str, *, viewer: Actor) -> RunStatus | None:
         """The thread's latest run and how many runs wait ahead of it on its replica; None before the first run."""
@@ -149,7 +102,7 @@ class RunService(DecisionService):
         now = datetime.now(UTC)
         return self.db.execute(
             f"UPDATE runs SET heartbeat_at = ?, lease_until = ? WHERE replica = ? AND {ACTIVE}",
-            (iso(now), _lease_until(now), self.replica),
+            (iso(now), run_rows.lease_until(now), self.replica),
         )
 
     def take_over_cut_runs(self) -> list[Run]:
@@ -167,9 +120,10 @@ class RunService(DecisionService):
                 "UPDATE runs SET replica = ?, state = 'queued', heartbeat_at = ?, lease_until = ?,"
                 " attempts = attempts + 1"
                 f" WHERE run_id = ? AND replica = ? AND lease_until = ? AND {ACTIVE}",
-                (self.replica, iso(now), _lease_until(now), row["run_id"], row["replica"], row["lease_until"]),
+                (self.replica, iso(now), run_rows.lease_until(now), row["run_id"], row["replica"], row["lease_until"]),
             ):
-                taken.append(_run({**row, "replica": self.replica, "state": "queued", "attempts": row["attempts"] + 1}))
+                taken.append(run_of({**row, "replica": self.replica, "state": "queued",
+                                     "attempts": row["attempts"] + 1}))
         return taken
 
     def _claim(self, run_id: str) -> bool:
@@ -178,7 +132,7 @@ class RunService(DecisionService):
         return bool(self.db.execute(
             "UPDATE runs SET state = 'running', started_at = ?, heartbeat_at = ?, lease_until = ?"
             f" WHERE run_id = ? AND replica = ? AND {ACTIVE}",
-            (iso(now), iso(now), _lease_until(now), run_id, self.replica),
+            (iso(now), iso(now), run_rows.lease_until(now), run_id, self.replica),
         ))
 
     def _finish(self, tx: Transaction, run_id: str, error: BaseException | None) -> None:
@@ -268,8 +222,3 @@ class RunService(DecisionService):
         written = snapshot is not None and any(m.id == failed.run_id for m in snapshot.messages)
         kind: RunKind = "continue" if failed.kind == "message" and written else failed.kind
         return self.begin_run(thread_id, kind, failed.requester, input=failed.input, decision_id=failed.decision_id)
-
-    def start_decision(self, decision: DecisionRecord) -> Run:
-        """Record the run that applies a recorded decision (as the requester's run: it continues their thread)."""
-        return self.begin_run(decision.thread_id, "decision", decision.requested_by, decision_id=decision.decision_id,
-                              wait=BUSY_WAIT_SECONDS)

@@ -18,11 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from approvals.core.errors import ApprovalError
 from approvals.identity import housekeeping
 from approvals.notify import webhooks
 from approvals.notify.outbox import OutboxSender
-from approvals.service import delivery, expiry, notifications, runs
+from approvals.service import delivery, expiry, notifications, run_rows
 from approvals.service.facade import ApprovalService
 from approvals.service.runner import BackgroundRunner
 from approvals.sources import discovery
@@ -140,7 +139,7 @@ DEPLOYMENT_SECONDS = 1.0
 
 def timed_work(service: ApprovalService, runner: BackgroundRunner) -> list[Job]:
     """Every piece of the app's timed work, as the lifespan's scheduler runs it."""
-    jobs = [discovery_job(service), delivery_job(service), escalation_job(service, runner),
+    jobs = [discovery_job(service), delivery_job(service), escalation_job(service),
             housekeeping_job(service.db), cut_runs_job(service, runner), run_leases_job(service)]
     if service.remotes:
         jobs.append(deployments_job(service))
@@ -175,19 +174,10 @@ def outbox_job(sender: OutboxSender) -> Job:
                lambda now: sender.deliver_due() >= sender.delivery.batch)
 
 
-def escalation_job(service: ApprovalService, runner: BackgroundRunner) -> Job:
+def escalation_job(service: ApprovalService) -> Job:
     """Reminders, reassignments and expiry, as the policy's rules (and APPROVAL_TTL_MINUTES) set them; an expiry
-    is a decision, delivered by a run like any other."""
-
-    def escalate(now: datetime) -> None:
-        for record in expiry.expire_overdue(service, expiry.ttl_minutes(), now).decided:
-            try:
-                runner.start(service.start_decision(record))
-            except ApprovalError as error:  # the thread stayed busy: the "delivery" job delivers it after its lease
-                log.warning("expiry of %s/%s recorded, delivered later: %s", record.thread_id, record.interrupt_id,
-                            error)
-
-    return Job("escalation", ESCALATION_SECONDS, escalate)
+    is a decision through the one command, which queues the run that delivers it (this replica's runner)."""
+    return Job("escalation", ESCALATION_SECONDS, lambda now: expiry.expire_overdue(service, expiry.ttl_minutes(), now))
 
 
 def housekeeping_job(db: Database) -> Job:
@@ -213,4 +203,4 @@ def run_leases_job(service: ApprovalService) -> Job:
 
 def heartbeat_seconds() -> float:
     """A third of a run's lease: two beats may be missed before another replica takes the run over."""
-    return min(1.0, runs.LEASE_SECONDS / 3)
+    return min(1.0, run_rows.LEASE_SECONDS / 3)
