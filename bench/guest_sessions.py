@@ -1,9 +1,9 @@
-"""A cookie-less page load's cost: the guest session it creates, against the same row written durably.
+"""A new browser's cost: the guest session its first page run creates, against the same row written durably.
 
-Every anonymous page load makes a guest session, so a crowd of them (or a script) must not queue fsyncs in front
-of decisions. Ours is `sessions.start_guest` (no fsync: SQLite synchronous=NORMAL in WAL, PostgreSQL
-synchronous_commit off, for that one write); the baseline is the same insert through `sessions.start`, committed
-durably as decisions are. Target: ours <= 0.5x the baseline (medians).
+Every new browser that runs a page makes a guest session (a bare page load writes nothing), so a crowd of them (or
+a script) must not queue fsyncs in front of decisions. Ours is `sessions.start_guest` (no fsync: SQLite
+synchronous=NORMAL in WAL, PostgreSQL synchronous_commit off, for that one write); the baseline is the same insert
+through `sessions.start`, committed durably as decisions are. Target: ours <= 0.5x the baseline (medians).
 """
 
 from __future__ import annotations
