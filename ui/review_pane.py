@@ -12,7 +12,6 @@ you.
 from __future__ import annotations
 
 import streamlit as st
-from langchain_core.messages import BaseMessage
 
 import resources
 from approvals.core.actors import Actor
@@ -33,11 +32,11 @@ from ui.approval_widgets import (
     render_request,
     show_error,
 )
-from ui.chat import AVATARS, chat_entries
 from ui.elicitation_form import elicitation_form
 from ui.human import destructive_calls, outcome_line
 from ui.identity import require_actor
 from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
+from ui.item_context import conversation, decided_lines, payloads
 from ui.queue import ItemKey, go, neighbour, open_item, opened, set_param
 
 FOLLOW_SECONDS = 2
@@ -386,29 +385,3 @@ def decide(pending: PendingApproval, value: object, step: str = "card") -> None:
             st.session_state["console_flash"] = (record.decision, said)
             open_item(following, actor)
     st.session_state.pop("console_mode", None)
-
-
-def payloads(pending: PendingApproval) -> None:
-    """The interrupt value next to the payload annotated on the AIMessage; they must agree."""
-    if not pending.payload_matches:
-        st.error("The payload on the AIMessage differs from the interrupt value. Check both before deciding.")
-    with st.expander("Interrupt value and annotated AIMessage payload", expanded=not pending.payload_matches):
-        interrupt_col, message_col = st.columns(2)
-        interrupt_col.caption("Interrupt value")
-        interrupt_col.json(pending.value)
-        message_col.caption("AIMessage additional_kwargs['hitl']")
-        message_col.json(pending.message_payload or {})
-
-
-def decided_lines(thread_id: str, actor: Actor) -> dict[str, str]:
-    """Who decided each of the thread's requests and when, as the requester's page says it ("Approved by alice at
-    14:02"), keyed by the request's time so the line follows the proposal (see ui/chat.py)."""
-    return {record.requested_at: outcome_line(record.decision, record.decided_by, local_time(record.decided_at),
-                                              record.message, record.edit_diff)
-            for record in resources.approval_service().decisions(thread_id=thread_id, viewer=actor)}
-
-
-def conversation(messages: list[BaseMessage], outcomes: dict[str, str]) -> None:
-    st.markdown("**Conversation**")
-    for entry in chat_entries(messages, outcomes):
-        st.chat_message(entry.role, avatar=AVATARS[entry.role]).text(entry.text)
