@@ -221,3 +221,32 @@ def test_the_decision_scan_names_a_page_that_resumes_or_records_by_itself():
     )
     assert sorted(deciding_acts(page)) == ["calls the compare-and-set", "inserts into decisions",
                                             "resumes a deployment's thread", "resumes a graph with Command(resume=...)"]
+
+
+# -- one clock ---------------------------------------------------------------------------------------------
+
+THREADS = {"approvals/service/scheduler.py": "the one clock",
+           "approvals/sources/async_graphs.py": "the event loop async graphs run on (no timed work)"}
+TIMED_WORK = {"expire_overdue", "deliver_due", "discover_all", "poll_deployments", "take_over_cut_runs",
+              "renew_leases", "purge"}
+"""The timed jobs' entry points: only the scheduler calls them on a timer."""
+
+
+def calls(tree: ast.Module) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            yield func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def test_timed_work_runs_on_the_one_clock_never_in_a_page_a_fragment_or_a_route():
+    """DESIGN.md: timed work runs in one scheduler started by the app's lifespan, with leases, never in a page or
+    a fragment (a console tab would run it once more per tab; with none open it would not run at all); and no
+    other background loop of the app's own starts a thread."""
+    in_pages = {path.relative_to(ROOT).as_posix(): sorted(set(calls(ast.parse(path.read_text()))) & TIMED_WORK)
+                for path in project_files() if path.relative_to(ROOT).parts[0] in {"pages", "ui", "navigation.py"}
+                or path.relative_to(ROOT).as_posix().startswith("approvals/http/")}
+    assert {path: names for path, names in in_pages.items() if names} == {}
+    threads = {path.relative_to(ROOT).as_posix() for path in project_files()
+               if path.relative_to(ROOT).parts[0] == "approvals" and "Thread" in calls(ast.parse(path.read_text()))}
+    assert threads == THREADS.keys()
