@@ -26,7 +26,7 @@ from approvals.core.errors import AwaitingApprovals
 from approvals.http.email_links import email_routes
 from approvals.identity import accounts, housekeeping, sessions
 from approvals.notify.outbox import Delivery
-from approvals.service import notifications, oversight
+from approvals.service import claims, notifications, oversight
 from approvals.service.facade import ApprovalService
 from approvals.service.policy import PolicySource
 from approvals.store.schema import Store
@@ -275,6 +275,14 @@ def test_groups_a_reviewer_no_longer_in_the_rules_group_is_refused_and_the_link_
     assert posted.status_code == 403 and "finance" in posted.text and app.decision(*item, viewer=ALICE) is None
     accounts.set_account(app.db, "erin", groups=["finance"])
     assert confirm(web, approve)[0] == 200
+
+
+def test_claims_an_item_claimed_by_someone_else_is_refused(app, smtp, web):
+    item = ask(app)
+    approve = links_in(mail_for(smtp, app, "erin"))["Approve"]
+    claims.claim(app.db, *item, Actor("alice", "reviewer", groups=FINANCE))
+    status, text = confirm(web, approve)
+    assert status == 409 and "alice" in text and app.decision(*item, viewer=ALICE) is None
 
 
 def test_digest_the_link_decides_the_request_the_email_showed_only(app, smtp, web):
