@@ -252,7 +252,8 @@ def test_the_cli_pauses_and_resumes_for_a_named_reviewer_and_both_are_chained(st
     assert cli("audit", "verify")[0] == 0
 
 
-def test_each_approval_of_a_four_eyes_item_gets_its_own_entry(store, tmp_path):
+def four_eyes_approved(store: Store, tmp_path: Path) -> None:
+    """A $5000 refund under a two-approver rule: approved by alice, then by bob (seq 1, 2), then delivered."""
     from approvals.core.errors import AwaitingApprovals
     from approvals.service.policy import PolicySource
 
@@ -265,11 +266,35 @@ def test_each_approval_of_a_four_eyes_item_gets_its_own_entry(store, tmp_path):
     with pytest.raises(AwaitingApprovals):
         service.decide(thread_id, interrupt_id, APPROVE, ALICE)
     service.decide(thread_id, interrupt_id, APPROVE, BOB)
+
+
+def test_each_approval_of_a_four_eyes_item_gets_its_own_entry(store, tmp_path):
+    four_eyes_approved(store, tmp_path)
     entries = chain(store)
     assert [(e["type"], e["decided_by"]) for e in entries[:2]] == [("approval", "alice"), ("decision", "bob")]
     assert (entries[0]["approved_by"], entries[0]["approvers_required"]) == (["alice"], 2)
     assert entries[2]["type"] == "delivery"
+    assert (entries[0]["approval_row"]["approver"], entries[1]["approval_row"]["approver"]) == ("alice", "bob")
     assert evidence.verify_live(store.db) is None
+
+
+def test_each_approval_row_of_a_four_eyes_item_is_held_to_its_entry(store, cli, tmp_path):
+    four_eyes_approved(store, tmp_path)
+    approval = chain(store)[0]
+    assert cli("audit", "verify")[0] == 0
+    store.db.execute("UPDATE approvals SET approved_at = '2020-01-01T00:00:00+00:00' WHERE approver = 'alice'")
+    code, _, err = cli("audit", "verify")
+    assert code == 1 and "FAILED at seq 1: the approvals row of alice differs from its entry in approved_at" in err
+    store.db.execute("UPDATE approvals SET approved_at = ? WHERE approver = 'alice'",
+                     (approval["approval_row"]["approved_at"],))
+    store.db.execute("DELETE FROM approvals WHERE approver = 'bob'")
+    code, _, err = cli("audit", "verify")
+    assert code == 1 and "FAILED at seq 2: the approval by bob is chained but its approvals row is gone" in err
+    store.db.execute("INSERT INTO approvals (thread_id, interrupt_id, approver, generation, decision, response,"
+                     " edit_diff, approved_at, rule, policy_version) SELECT thread_id, interrupt_id, 'bob',"
+                     " generation, decision, response, edit_diff, approved_at, rule, 'v0' FROM approvals")
+    code, _, err = cli("audit", "verify")
+    assert code == 1 and "FAILED at seq 2: the approvals row of bob differs from its entry in" in err
 
 
 # -- a signed head per append, published to a witness ----------------------------------------------------------
@@ -494,38 +519,6 @@ def test_a_decision_row_inserted_behind_the_apps_back_is_named(service, store, c
                      " decided_at, edit_diff, message FROM decisions")
     code, _, err = cli("audit", "verify")
     assert code == 1 and "decision forged is not in the chain" in err
-
-
-def test_each_approval_row_of_a_four_eyes_item_is_held_to_its_entry(store, cli, tmp_path):
-    from approvals.core.errors import AwaitingApprovals
-    from approvals.service.policy import PolicySource
-
-    (tmp_path / "approvals.toml").write_text('[[rules]]\nname = "big-refunds"\ntool = "issue_refund"\n'
-                                             'when = "args.amount > 1000.0"\napprovers = 2\n')
-    service = ApprovalService(store, policy=PolicySource(tmp_path / "approvals.toml"))
-    thread_id = service.new_thread_id()
-    service.send_message(thread_id, "Refund order 2 for $5000", GUEST)
-    interrupt_id = service.pending_approval(thread_id, viewer=ALICE).interrupt_id
-    with pytest.raises(AwaitingApprovals):
-        service.decide(thread_id, interrupt_id, APPROVE, ALICE)
-    service.decide(thread_id, interrupt_id, APPROVE, BOB)
-    approval, decision = chain(store)[:2]
-    assert (approval["approval_row"]["approver"], decision["approval_row"]["approver"]) == ("alice", "bob")
-    assert cli("audit", "verify")[0] == 0
-
-    store.db.execute("UPDATE approvals SET approved_at = '2020-01-01T00:00:00+00:00' WHERE approver = 'alice'")
-    code, _, err = cli("audit", "verify")
-    assert code == 1 and "FAILED at seq 1: the approvals row of alice differs from its entry in approved_at" in err
-    store.db.execute("UPDATE approvals SET approved_at = ? WHERE approver = 'alice'",
-                     (approval["approval_row"]["approved_at"],))
-    store.db.execute("DELETE FROM approvals WHERE approver = 'bob'")
-    code, _, err = cli("audit", "verify")
-    assert code == 1 and "FAILED at seq 2: the approval by bob is chained but its approvals row is gone" in err
-    store.db.execute("INSERT INTO approvals (thread_id, interrupt_id, approver, generation, decision, response,"
-                     " edit_diff, approved_at, rule, policy_version) SELECT thread_id, interrupt_id, 'bob',"
-                     " generation, decision, response, edit_diff, approved_at, rule, 'v0' FROM approvals")
-    code, _, err = cli("audit", "verify")
-    assert code == 1 and "FAILED at seq 2: the approvals row of bob differs from its entry in" in err
 
 
 # -- the key, and an upgrade -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -88,54 +88,93 @@ def export(db: Database, out: TextIO, since: str | None = None) -> Exported:
 def head_line(head: SignedHead) -> str:
     """The head's canonical JSON line, written out by hand: a long export has one per entry, and sorting and
     encoding a dict for each took longer than writing the entries."""
-    return (f'{{"hash":{_string(head.hash)},"public_key":{_string(head.public_key)},"seq":{int(head.seq)},'
-            f'"signature":{_string(head.signature)},"type":"head"}}')
+    return (f'{{"hash":{json.dumps(head.hash)},"public_key":{_key_string(head.public_key)},"seq":{int(head.seq)},'
+            f'"signature":{json.dumps(head.signature)},"type":"head"}}')
 
 
 @functools.lru_cache(maxsize=16)
-def _string(text: str) -> str:
-    """A JSON string as canonical_json writes it (the few public keys repeat on every line: kept once each)."""
-    return json.dumps(text, ensure_ascii=False)
+def _key_string(public_key: str) -> str:
+    """A public key as canonical_json writes it, encoded once: the few keys repeat on every line."""
+    return json.dumps(public_key, ensure_ascii=False)
 
 
 # -- heads, ours and a witness's ---------------------------------------------------------------------------
 
 
-def head_problems(heads: list[SignedHead], hashes: dict[int, str], first_seq: int, tip: Head | None,
-                  trusted: set[str]) -> list[Problem]:
+@dataclass(frozen=True)
+class HeadFacts:
+    """What verify needs to know of the signed heads, however they were read (an export's lines, or SQL)."""
+
+    mismatch: int | None
+    """The first seq, up to the chain's tip, whose signed head names another hash than the chain has there."""
+    last: int | None
+    """The highest seq a signed head names (None: no head)."""
+    at_tip: list[SignedHead]
+    """The heads that sign the chain's tip as it is (its seq and hash)."""
+    in_order: Callable[[], Iterable[SignedHead]]
+    """Every head up to the tip in seq order: read only when the tip's signature fails, to find the first."""
+
+
+def listed_heads(heads: list[SignedHead], hashes: dict[int, str], first_seq: int, tip: Head | None) -> HeadFacts:
+    """HeadFacts of heads read from an export; `hashes` holds the chain's hash per seq from `first_seq` on (a range
+    export leaves earlier heads unchecked)."""
+    heads = [h for h in heads if h.seq >= first_seq]
+    end = tip.seq if tip else 0
+    mismatch = next((h.seq for h in heads if h.seq <= end and hashes.get(h.seq) != h.hash), None)
+    at_tip = [h for h in heads if tip is not None and (h.seq, h.hash) == (tip.seq, tip.hash)]
+    return HeadFacts(mismatch, max((h.seq for h in heads), default=None), at_tip,
+                     lambda: [h for h in heads if h.seq <= end])
+
+
+def stored_heads(db: Database, tip: Head | None) -> HeadFacts:
+    """HeadFacts of the database's heads, worked out in SQL: a long chain's heads never become Python objects
+    (a legacy head at seq 0, signed by an export of an empty chain, names no entry and is left out)."""
+    end = tip.seq if tip else 0
+    mismatch = db.query("SELECT MIN(h.seq) AS seq FROM audit_heads h LEFT JOIN audit_log l ON l.seq = h.seq"
+                        " WHERE h.seq >= 1 AND h.seq <= ? AND (l.hash IS NULL OR l.hash <> h.hash)", (end,))
+    last = db.query("SELECT MAX(seq) AS seq FROM audit_heads WHERE seq >= 1")
+    at_tip = db.query("SELECT seq, hash, signature, public_key FROM audit_heads WHERE seq = ? AND hash = ?",
+                      (end, tip.hash)) if tip else []
+    return HeadFacts(_seq(mismatch[0]["seq"]), _seq(last[0]["seq"]),
+                     [SignedHead(int(r["seq"]), r["hash"], r["signature"], r["public_key"]) for r in at_tip],
+                     lambda: [h for h in signed_heads(db) if h.seq <= end])
+
+
+def _seq(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def head_problems(facts: HeadFacts, tip: Head | None, trusted: set[str]) -> list[Problem]:
     """Every head must name an entry the chain has, with its hash; the tip must be signed by a trusted key.
 
-    `hashes` holds the chain's hash per seq from `first_seq` on (a range export leaves earlier heads unchecked);
-    a head whose hash does not match names the rewritten seq, a head past the end names the removed one.
+    A head whose hash does not match names the rewritten seq, a head past the end names the removed one.
     """
-    heads = [h for h in heads if h.seq >= first_seq]
     if tip is None:
-        return [Problem(heads[0].seq, f"seq {heads[0].seq} is missing: a signed head names it, and the chain is "
-                                      "empty")] if heads else []
-    if not heads:
+        return [] if facts.last is None else [Problem(1, f"seq 1 is missing: a signed head names seq {facts.last}"
+                                                         ", and the chain is empty")]
+    if facts.last is None:
         return [Problem(tip.seq, "no signed head at all: the chain's tip is unsigned (are heads missing?)")]
-    problems = [Problem(h.seq, "the chain does not have the hash the signed head names here") for h in heads
-                if h.seq <= tip.seq and hashes.get(h.seq) != h.hash][:1]
-    last = max(h.seq for h in heads)
-    if last > tip.seq:
-        problems.append(Problem(tip.seq + 1, f"seq {tip.seq + 1} is missing: a signed head names seq {last}, the "
-                                             f"chain ends at seq {tip.seq}"))
-    elif last < tip.seq:
-        problems.append(Problem(last + 1, f"no signed head from here on: the last signed head is at seq {last}, "
-                                          f"the chain ends at seq {tip.seq}"))
-    else:
-        problems += _tip_signature(heads, tip, trusted)
+    problems = [] if facts.mismatch is None else [
+        Problem(facts.mismatch, "the chain does not have the hash the signed head names here")]
+    if facts.last > tip.seq:
+        problems.append(Problem(tip.seq + 1, f"seq {tip.seq + 1} is missing: a signed head names seq {facts.last},"
+                                             f" the chain ends at seq {tip.seq}"))
+    elif facts.last < tip.seq:
+        problems.append(Problem(facts.last + 1, "no signed head from here on: the last signed head is at seq "
+                                                f"{facts.last}, the chain ends at seq {tip.seq}"))
+    elif facts.at_tip:
+        problems += _tip_signature(facts, tip, trusted)
     return problems
 
 
-def _tip_signature(heads: list[SignedHead], tip: Head, trusted: set[str]) -> list[Problem]:
-    at_tip = [h for h in heads if (h.seq, h.hash, h.public_key in trusted) == (tip.seq, tip.hash, True)]
-    if not at_tip:
+def _tip_signature(facts: HeadFacts, tip: Head, trusted: set[str]) -> list[Problem]:
+    by_trusted = [h for h in facts.at_tip if h.public_key in trusted]
+    if not by_trusted:
         return [Problem(tip.seq, "the head at the tip is not signed by a trusted key (after a key rotation, give "
                                  "the old public key with --public-key)")]
-    if any(signature_valid(h.hash, h.signature, h.public_key) for h in at_tip):
+    if any(signature_valid(h.hash, h.signature, h.public_key) for h in by_trusted):
         return []
-    bad = first_bad_signature(h for h in heads if h.seq <= tip.seq) or at_tip[0]
+    bad = first_bad_signature(facts.in_order()) or by_trusted[0]
     return [Problem(bad.seq, "the signed head's signature does not verify")]
 
 
@@ -197,7 +236,7 @@ def verify_export(lines: Iterable[str], trusted_keys: set[str], witness: Witness
     first_seq = first[0]["seq"] if first is not None and isinstance(first[0].get("seq"), int) else 1
     tip = Head(reader.last["seq"], reader.last["hash"]) if reader.last else None
     problems = [Problem(*broken)] if broken else []
-    problems += head_problems(reader.heads, reader.hashes, first_seq, tip, trusted_keys)
+    problems += head_problems(listed_heads(reader.heads, reader.hashes, first_seq, tip), tip, trusted_keys)
     problems += witness_problems(witness or {}, reader.hashes, first_seq, tip)
     return earliest(problems)
 
@@ -296,7 +335,7 @@ def verify_live(db: Database, also_trusted: Iterable[str] = (), witness: Witness
     broken = first_break(chained.tap(checked_rows(stored_entries(db))))
     tip = head(db)
     problems = [Problem(*broken)] if broken else []
-    problems += head_problems(signed_heads(db), chained.hashes, 1, tip, trusted_keys)
+    problems += head_problems(stored_heads(db, tip), tip, trusted_keys)
     problems += witness_problems(witness or {}, chained.hashes, 1, tip)
     problems += _decision_problems(db, chained)
     problems += _approval_problems(db, chained)
