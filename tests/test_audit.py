@@ -216,6 +216,30 @@ def test_the_key_is_made_on_first_use_readable_by_its_owner_only(store, audit_ke
     assert audit_key.stat().st_mode & 0o777 == 0o600
 
 
+def upgrade_with(path: str, *revisions: str) -> None:
+    """Run these revisions' upgrades on the SQLite file, as Alembic runs them (later revisions build on them, so
+    the version table cannot be wound back to before them)."""
+    import importlib.util
+
+    import sqlalchemy
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from approvals.store.migrations import SCRIPT_LOCATION
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection, Operations.context(MigrationContext.configure(connection)):
+            for name in revisions:
+                spec = importlib.util.spec_from_file_location(name, SCRIPT_LOCATION / "versions" / name)
+                assert spec is not None and spec.loader is not None
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                module.upgrade()
+    finally:
+        engine.dispose()
+
+
 def test_decisions_made_before_the_chain_join_it_when_the_database_upgrades(tmp_path):
     import sqlite3
 
@@ -229,8 +253,7 @@ def test_decisions_made_before_the_chain_join_it_when_the_database_upgrades(tmp_
         for table in ("audit_log", "audit_heads", "paused_targets", "item_opens"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("ALTER TABLE pending DROP COLUMN request_digest")
-        conn.execute("DELETE FROM alembic_version WHERE version_num IN ('0021', '0025')")
-        conn.execute("INSERT INTO alembic_version VALUES ('0024')")  # the release before had it
+    upgrade_with(path, "0021_audit.py", "0025_audit_signed_tip.py")
     store = open_store(path)
     try:
         entries = chain(store)
@@ -559,8 +582,7 @@ def test_a_chain_from_the_release_before_keeps_verifying_after_the_upgrade(tmp_p
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("DELETE FROM audit_heads")
-        conn.execute("DELETE FROM alembic_version WHERE version_num = '0025'")  # the versions the release before
-        conn.executemany("INSERT INTO alembic_version VALUES (?)", [("0021",), ("0024",)])  # left
+    upgrade_with(path, "0025_audit_signed_tip.py")
     store = open_store(path)
     try:
         assert [h.seq for h in signing.signed_heads(store.db)] == [4]
