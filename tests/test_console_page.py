@@ -253,7 +253,7 @@ def test_ttl_rejects_expired_items_on_the_servers_clock_and_the_queue_shows_it(s
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None, "a page decides nothing"
     runner = BackgroundRunner(runs=seeder)
     try:
-        assert Scheduler(seeder.db, [escalation_job(seeder, runner)], seeder.replica).run_due() == ["escalation"]
+        assert Scheduler(seeder.db, [escalation_job(seeder)], seeder.replica).run_due() == ["escalation"]
         wait_applied(seeder, item)
     finally:
         runner.shutdown()

@@ -146,7 +146,7 @@ def test_escalation_on_two_replicas_reminds_once_and_expires_once_through_a_run(
         services[0].send_message(thread_id, "Refund order 55 for $250", CAROL)
         [item] = services[0].list_pending(viewer=ALICE)
         created = datetime.fromisoformat(item.created_at)
-        clocks = [Scheduler(s.db, [escalation_job(s, r)], s.replica) for s, r in zip(services, runners, strict=True)]
+        clocks = [Scheduler(s.db, [escalation_job(s)], s.replica) for s in services]
         for minutes in (5, 11, 12, 31, 32):
             for clock in clocks:
                 clock.run_due(created + timedelta(minutes=minutes))
