@@ -24,6 +24,7 @@ from ui.approval_widgets import (
     reject_form,
     render_request,
     show_error,
+    withdraw_button,
 )
 from ui.chat import AVATARS, chat_entries
 from ui.elicitation_form import question_card
@@ -121,8 +122,7 @@ def waiting_for_reviewer(pending: PendingApproval) -> None:
     st.info("Waiting for a reviewer. Any reviewer other than the requester can decide it in the Reviewer console; "
             "their decision shows here as soon as they make it." + progress_note(pending), icon="⏳")
     if pending.review.requested_by == actor.name:
-        st.button("Withdraw request", key=f"conversation_withdraw_{pending.interrupt_id}", icon="↩️",
-                  on_click=withdraw, args=(pending.thread_id, pending.interrupt_id))
+        withdraw_button(pending, withdraw)
 
 
 def withdraw(thread_id: str, interrupt_id: str) -> None:

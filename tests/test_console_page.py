@@ -286,7 +286,7 @@ def test_approving_opens_the_next_item_in_queue_order_and_claims_it(seeder):
     click_after_reading(at, "console_approve")
     assert not at.exception
     assert (at.query_params["thread"], at.query_params["interrupt"]) == (third.thread_id, third.interrupt_id)
-    assert shown(texts(at.toast)[0]) == "approve: send_email for carol."
+    assert shown(texts(at.toast)[0]) == "Approved: an email to jo@example.com, subject “About the delay” (carol)."
     assert claims.holder(seeder.db, third.thread_id, third.interrupt_id).claimed_by == "alice"
     assert claims.holder(seeder.db, first.thread_id, first.interrupt_id) is None
     assert seeder.decision(first.thread_id, first.interrupt_id, viewer=ALICE).decided_by == "alice"
@@ -410,7 +410,7 @@ def test_edit_shows_the_diff_before_it_is_confirmed(seeder):
     labelled(at, "Approve with edits").click().run(timeout=30)
     assert not at.exception
     diff = table(at, "argument")
-    assert (diff["argument"][0], diff["before"][0], diff["after"][0]) == ("amount", "250.0", "200.0")
+    assert (diff["argument"][0], diff["before"][0], diff["after"][0]) == ("amount", "$250.00", "$200.00")
     assert seeder.decision(item.thread_id, item.interrupt_id, viewer=ALICE) is None
 
     click_after_reading(at, "console_confirm_edit")

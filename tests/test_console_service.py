@@ -228,7 +228,7 @@ def test_csv_export_has_who_what_when_and_the_edit_diff(service, decided):
     rows = list(csv.DictReader(io.StringIO(history.to_csv(history.history(service, ALICE)))))
     assert [row["decided by"] for row in rows] == ["bob", "bob", "alice"]
     edited = next(row for row in rows if row["decision"] == "edit")
-    assert edited["edit"] == "issue_refund.amount: 250.0 → 200.0"
+    assert edited["edit"] == "issue_refund.amount: $250.00 → $200.00"
     assert edited["requested by"] == "carol" and edited["decided at"] and float(edited["waited (min)"]) >= 0
     assert next(row for row in rows if row["decision"] == "reject")["message"] == "No."
 

@@ -27,10 +27,10 @@ from ui.approval_widgets import (
     field_kind,
     parse_field,
     reject_value,
-    tool_call_line,
     validated,
 )
 from ui.chat import chat_entries
+from ui.human import proposal
 
 PAGE = "../pages/conversation.py"
 REFUND = "Refund order 1234 for $25"
@@ -184,7 +184,7 @@ def test_sidebar_lists_recent_threads_with_a_badge_and_opens_them():
 def test_refund_request_shows_a_card_with_its_args_and_blocks_the_chat():
     at = pending_refund()
     assert not at.exception
-    assert texts(at)[:2] == [REFUND, "Proposed issue_refund(order_id=1234, amount=25.0)"]
+    assert texts(at)[:2] == [REFUND, "Proposed a refund of $25.00 for order 1234"]
     assert "Approval needed" in [h.value for h in at.subheader]
     assert card_args(at) == {"Order Id": "1234", "Amount": "$25.00"}  # money as money
     assert labels(at)[:3] == ["Approve", "Edit", "Reject"]
@@ -271,7 +271,7 @@ def test_reviewer_only_request_waits_for_a_reviewer():
 def test_html_and_markdown_in_args_show_literally():
     at = send(open_page(), "Email jo@example.com about <b>late</b> **order** [here](http://x.test)")
     assert card_args(at)["Subject"] == "About <b>late</b> **order** [here](http://x.test)"
-    proposed = "Proposed send_email(to=jo@example.com, subject=About <b>late</b> **order** [here](http://x.test)"
+    proposed = "Proposed an email to jo@example.com, subject “About <b>late</b> **order** [here](http://x.test)”"
     assert proposed in texts(at)[1]
     assert not any("<b>" in m.value for m in at.markdown)  # data never reaches markdown unescaped
 
@@ -391,12 +391,12 @@ def test_field_kinds_follow_the_schema_and_the_value():
 
 def test_text_helpers_keep_data_literal():
     assert escape_markdown("**x** <b>y</b> :red[z] $1") == r"\*\*x\*\* \<b\>y\<\/b\> \:red\[z\] \$1"
-    assert tool_call_line("issue_refund", {"order_id": "1234", "amount": 25.0}) == (
-        "issue_refund(order_id=1234, amount=25.0)"
+    assert proposal("issue_refund", {"order_id": "1234", "amount": 25.0}) == "a refund of $25.00 for order 1234"
+    assert proposal("send_email", {"to": "jo@example.com", "body": "Hello,\n\nBye", "subject": "x" * 90}) == (
+        f"an email to jo@example.com, subject “{'x' * 59}…”"
     )
-    assert tool_call_line("send_email", {"body": "Hello,\n\nBye", "subject": "x" * 90}) == (
-        f"send_email(body=Hello,…, subject={'x' * 79}…)"
-    )
+    assert proposal("ship_order", {"order_id": "7", "note": "a\nb"}) == "ship_order: order 7"
+    assert proposal("ask", {"question": "Hello,\n\nBye"}) == "ask(question=Hello,…)"
 
 
 def test_chat_entries_mark_proposed_called_and_rejected_calls(app_service: ApprovalService):
@@ -407,11 +407,11 @@ def test_chat_entries_mark_proposed_called_and_rejected_calls(app_service: Appro
     service.send_message(thread_id, "Where is order 1234?", GUEST)
     assert [(e.role, e.text) for e in chat_entries(service.messages(thread_id, viewer=ALICE))] == [
         ("user", REFUND),
-        ("assistant", "Proposed issue_refund(order_id=1234, amount=25.0)"),
+        ("assistant", "Proposed a refund of $25.00 for order 1234"),
         ("tool", "⛔ issue_refund: no"),
         ("assistant", "Not done: the reviewer rejected issue_refund: no"),
         ("user", "Where is order 1234?"),
-        ("assistant", "Called lookup_order(order_id=1234)"),
+        ("assistant", "Called a look-up of order 1234"),
         ("tool", "lookup_order: Order 1234: shipped, arriving in 2 days."),
         ("assistant", "Done: Order 1234: shipped, arriving in 2 days."),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,8 @@ from ui.human import arg_text, is_destructive
 FieldKind = Literal["number", "integer", "boolean", "text", "text_area", "json"]
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^%\"'/])")
+WITHDRAWING = "conversation_withdrawing"
+"""The request whose withdrawal is being confirmed."""
 LONG_TEXT_CHARS = 200
 """Strings allowed to be longer than this (or already spanning lines) get a text area in the edit form."""
 
@@ -36,17 +39,6 @@ LONG_TEXT_CHARS = 200
 def escape_markdown(text: str) -> str:
     """Backslash-escape every markdown/HTML-significant character so Streamlit shows `text` literally."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
-
-
-def tool_call_line(name: str, args: dict[str, Any], limit: int = 80) -> str:
-    """A one-line summary of a call, e.g. `issue_refund(order_id=1234, amount=25.0)`; long values are cut."""
-    return f"{name}({', '.join(f'{key}={_one_line(value, limit)}' for key, value in args.items())})"
-
-
-def _one_line(value: Any, limit: int) -> str:
-    text = reveal(str(value))
-    first = text.splitlines()[0] if text.strip() else text
-    return first if first == text and len(text) <= limit else first[: limit - 1] + "…"
 
 
 def short_time(iso: str) -> str:
@@ -275,3 +267,21 @@ def progress_note(pending: PendingApproval) -> str:
     """ " 1 of 2 approvals (alice)." for an item that needs several approvers, "" otherwise."""
     verdict, approved_by = resources.approval_service().approval_state(pending)
     return f" {approvals_progress(approved_by, verdict.approvers)}." if verdict.approvers > 1 else ""
+
+
+def withdraw_button(pending: PendingApproval, withdraw: Callable[[str, str], None]) -> None:
+    """Withdraw asks once: the first click says what will happen, **Confirm withdraw** calls `withdraw(thread_id,
+    interrupt_id)`, **Keep it** goes back. The question is kept per item, so it never confirms another request."""
+    key = f"conversation_withdraw_{pending.interrupt_id}"
+    if st.session_state.get(WITHDRAWING) != pending.interrupt_id:
+        st.button("Withdraw request", key=key, icon="↩️", on_click=_ask_withdraw, args=(pending.interrupt_id,))
+        return
+    st.warning("Withdraw this request? Nothing will run, and the agent is told you withdrew it.", icon="↩️")
+    row = st.container(horizontal=True)
+    row.button("Confirm withdraw", key=f"{key}_confirm", type="primary", on_click=withdraw,
+               args=(pending.thread_id, pending.interrupt_id))
+    row.button("Keep it", key=f"{key}_keep", on_click=_ask_withdraw, args=("",))
+
+
+def _ask_withdraw(interrupt_id: str) -> None:
+    st.session_state[WITHDRAWING] = interrupt_id

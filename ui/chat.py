@@ -9,7 +9,7 @@ from typing import Literal
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from approvals.core.hidden_text import reveal
-from ui.approval_widgets import tool_call_line
+from ui.human import proposal
 
 Role = Literal["user", "assistant", "tool", "review"]
 AVATARS: dict[Role, str | None] = {"user": None, "assistant": None, "tool": "🛠️", "review": "🧑‍⚖️"}
@@ -44,13 +44,14 @@ def chat_entries(messages: Iterable[BaseMessage], outcomes: Mapping[str, str] | 
 
 def _assistant_text(message: AIMessage, answered: set[str]) -> str:
     """A call reads "Called …" only once its result is in the thread; until then (waiting for approval, or any
-    agent's call that has not run) it reads "Proposed …". Calls that waited for approval stay "Proposed …", the
-    result line below says what happened to them."""
-    gated = {action.get("tool_call_id") for action in (message.additional_kwargs.get("hitl") or {}).get(
-        "action_requests", [])}
+    agent's call that has not run) it reads "Proposed …". Calls that waited for approval stay "Proposed …" with
+    the arguments the agent proposed, even after an edit changed the message's call (the decision line below
+    says what the reviewer made of it), in words: "Proposed a refund of $150.00 for order 101"."""
+    proposed = {action.get("tool_call_id"): action.get("args") or {} for action in (
+        message.additional_kwargs.get("hitl") or {}).get("action_requests", [])}
     calls = [
-        f"{'Called' if call['id'] in answered and call['id'] not in gated else 'Proposed'} "
-        f"{tool_call_line(call['name'], call['args'])}"
+        f"Proposed {proposal(call['name'], proposed[call['id']])}" if call["id"] in proposed else
+        f"{'Called' if call['id'] in answered else 'Proposed'} {proposal(call['name'], call['args'])}"
         for call in message.tool_calls
     ]
     return "\n".join([message.text, *calls] if message.text else calls)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 import pandas as pd
 import streamlit as st
 
@@ -10,7 +12,7 @@ from approvals.core.actors import Actor
 from approvals.core.hidden_text import reveal
 from approvals.core.records import DecisionRecord
 from approvals.service import history as decision_log
-from ui.approval_widgets import browser_zone, local_time
+from ui.approval_widgets import browser_zone
 from ui.oversight import oversight_numbers
 
 
@@ -37,11 +39,18 @@ def history(actor: Actor) -> None:
 
 
 def readable_times(rows: list[dict]) -> list[dict]:
-    """The table's times in the reader's own zone (the CSV keeps ISO UTC, for machines and other zones)."""
+    """The table's times in the reader's own zone, with the date and the zone named ("2026-12-03 09:14 EST"); the
+    CSV keeps ISO UTC, for machines and other zones."""
     zone = browser_zone()
-    return [{**row, "decided at": local_time(row["decided at"], zone), "requested at": local_time(row["requested at"],
-                                                                                                  zone)}
+    return [{**row, "decided at": dated(row["decided at"], zone), "requested at": dated(row["requested at"], zone)}
             for row in rows]
+
+
+def dated(iso: str, zone: tzinfo) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return iso
 
 
 def charts(records: list[DecisionRecord], actor: Actor) -> None:

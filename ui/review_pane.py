@@ -33,7 +33,7 @@ from ui.approval_widgets import (
     show_error,
 )
 from ui.elicitation_form import elicitation_form
-from ui.human import destructive_calls, outcome_line
+from ui.human import decided_word, destructive_calls, headline, outcome_line
 from ui.identity import require_actor
 from ui.interrupt_answers import allowed_decisions, answer_form, raw_question, respond_form, unregistered_notice
 from ui.item_context import conversation, decided_lines, payloads
@@ -78,6 +78,10 @@ def review_pane(actor: Actor) -> None:
     except ApprovalError as error:
         show_error(error)
         return
+    if pending is None and current[1] and service.decision(thread_id, current[1], viewer=actor) is None:
+        # Not this thread's interrupt: a URL caught between its two updates (thread, then interrupt) by a fast key.
+        pending = service.pending_approval(thread_id, viewer=actor, with_messages=True)
+        current = (thread_id, "")
     interrupt_id = current[1] or (pending.interrupt_id if pending else None)
     set_param("interrupt", interrupt_id)
     if interrupt_id and (decided := service.decision(thread_id, interrupt_id, viewer=actor)):
@@ -151,7 +155,8 @@ def review(pending: PendingApproval, actor: Actor) -> None:
         st.warning(f"This request changed while you had it open (noticed at {local_time(utcnow(), seconds=True)}):"
                    " read it again before deciding.", icon="✏️")
     st.session_state["console_pane_drawn"] = (pending.interrupt_id, pending.request_digest)
-    st.subheader(escape_markdown(reveal(f"{pending.review.tool} for {pending.review.requested_by} · {pending.graph}")))
+    st.subheader(escape_markdown(f"{reveal(pending.review.tool)} for {reveal(pending.review.requested_by)}: "
+                                 f"{headline(pending.review.tool, request)} · {reveal(pending.graph)}"))
     try:
         resources.approval_service().resumable(pending)
     except ApprovalError as error:
@@ -381,7 +386,8 @@ def decide(pending: PendingApproval, value: object, step: str = "card") -> None:
     else:
         service.release_claim(pending.thread_id, pending.interrupt_id, actor)
         if following is not None:
-            said = f"{record.decision}: {pending.review.tool} for {pending.review.requested_by}."
+            said = (f"{decided_word(record.decision, mark=False)}: {headline(pending.review.tool, pending.request)}"
+                    f" ({pending.review.requested_by}).")
             st.session_state["console_flash"] = (record.decision, said)
             open_item(following, actor)
     st.session_state.pop("console_mode", None)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from approvals.core.actors import Actor
 from approvals.core.hidden_text import reveal, shown
+from approvals.core.human import arg_text
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import QueueFilter
 from approvals.service.facade import ApprovalService
@@ -58,16 +59,21 @@ def history(
 
 
 def diff_rows(diffs: list[dict]) -> list[dict]:
-    """An edit diff (`approvals.core.decisions.edit_diff`) as one row per changed argument."""
+    """An edit diff (`approvals.core.decisions.edit_diff`) as one row per changed argument, in human terms
+    (amounts as money: `$250.00`; structured values as JSON)."""
     return [
-        {"tool": diff["tool"], "argument": name, "before": json.dumps(before), "after": json.dumps(after)}
+        {"tool": diff["tool"], "argument": name, "before": _value(name, before), "after": _value(name, after)}
         for diff in diffs
         for name, (before, after) in diff["changes"].items()
     ]
 
 
+def _value(name: str, value: object) -> str:
+    return arg_text(name, value) if isinstance(value, str | int | float | bool) else json.dumps(value)
+
+
 def describe_diff(diffs: list[dict]) -> str:
-    """One line, e.g. `issue_refund.amount: 250.0 → 200.0`; empty when nothing was edited."""
+    """One line, e.g. `issue_refund.amount: $250.00 → $200.00`; empty when nothing was edited."""
     return "; ".join(f"{row['tool']}.{row['argument']}: {row['before']} → {row['after']}" for row in diff_rows(diffs))
 
 

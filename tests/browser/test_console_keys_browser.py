@@ -99,7 +99,8 @@ def test_x_rejects_with_a_message_typed_straight_away(app_server, app_db, new_pa
     page.keyboard.type("Not during the freeze.")
     press(page, "Control+Enter", 1)
     assert open_thread(page) == second
-    expect(page.get_by_text("reject: send_email for carol.")).to_be_visible()
+    expect(page.get_by_text("Rejected: an email to jo0@example.com, subject “About the delay” (carol).")
+           ).to_be_visible()
     wait_all_applied(app_db)
     assert rows(app_db, "SELECT thread_id, decision, message FROM decisions") == [
         (first, "reject", "Not during the freeze.")]

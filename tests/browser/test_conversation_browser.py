@@ -67,7 +67,7 @@ def test_card_survives_reload_and_approve_shows_the_refund(app_server: str, new_
     page.reload()
     wait_ready(page)
     expect(page.get_by_text(f"Done: {RESULT}", exact=False)).to_be_visible()
-    expect(page.get_by_text("Proposed issue_refund(order_id=1234, amount=25.0)")).to_be_visible()
+    expect(page.get_by_text("Proposed a refund of $25.00 for order 1234")).to_be_visible()
     expect(card(page)).to_have_count(0)
 
 

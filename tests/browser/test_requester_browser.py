@@ -46,6 +46,8 @@ def test_a_withdrawn_request_tells_the_agent_and_leaves_the_queue(app_server, ne
     visit(carol, app_server)
     ask(carol, "Delete customer 77")
     carol.get_by_role("button", name="Withdraw request").click()
+    expect(carol.get_by_text("Withdraw this request? Nothing will run")).to_be_visible()  # asked once
+    carol.get_by_role("button", name="Confirm withdraw").click()
     expect(carol.get_by_text("Withdrawn by carol at")).to_be_visible()
     expect(carol.get_by_text("⛔ delete_customer", exact=False)).to_be_visible()  # the agent got the reject
 

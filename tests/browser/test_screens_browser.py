@@ -1,6 +1,7 @@
 """What reviewers and requesters see, in a real browser, on one served app for the module: a key decides only the
 item drawn when it was pressed, once it could be read (a double A approves one item; a destructive one needs its
-own key)."""
+own key); the next item's heading says what differs; an edit never rewrites what the agent proposed; a withdrawal
+asks once and the reviewer's open pane follows it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CAROL
-from harness import keys_live, sign_in, start_streamlit, stop, wait_ready
+from harness import keys_live, sign_in, start_streamlit, stop, visit, wait_ready
 from playwright.sync_api import Page, expect
 
 from approvals.service.facade import ApprovalService
@@ -73,6 +74,7 @@ def test_a_double_a_approves_only_the_item_that_was_on_screen(served, new_page, 
     assert decided(app_db, thread_ids) == [thread_ids[0]]  # …and the second press did not approve it
     assert open_thread(page) == thread_ids[1]
     expect(page.locator(".st-key-console_approve button")).to_be_enabled()
+    expect(page.get_by_role("heading", name=re.compile("an email to jo1@example.com"))).to_be_visible()
 
 
 def test_a_double_a_on_a_destructive_item_only_asks_for_the_confirmation(served, new_page):
@@ -86,7 +88,53 @@ def test_a_double_a_on_a_destructive_item_only_asks_for_the_confirmation(served,
     wait_ready(page)
     assert decided(app_db, [thread_id]) == []  # asked, ran nothing
     page.keyboard.press("y")  # the confirmation's own key
+    wait_for(lambda: decided(app_db, [thread_id]) == [thread_id], "Y never ran the confirmed request")
+
+
+def test_an_edit_keeps_the_proposal_and_says_what_the_reviewer_made_of_it(served, new_page):
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Refund order 101 for $150")
+    carol = sign_in(new_page(), f"{base}/console", "carol")
+    visit(carol, f"{base}/?thread={thread_id}")
+    alice = sign_in(new_page(), f"{base}/console?thread={thread_id}", "alice")
+    expect(alice.get_by_role("heading", name=re.compile("a refund of \\$150.00 for order 101"))).to_be_visible()
+    keys_live(alice)
+    alice.keyboard.press("e")
+    amount = alice.get_by_label("Amount", exact=True)
+    amount.fill("120")
+    amount.press("Tab")
+    alice.get_by_role("button", name="Approve with edits").click()
+    expect(alice.get_by_text("Your edit")).to_be_visible()  # its diff, in money (tests/test_console_page.py)
+    alice.locator(".st-key-console_confirm_edit button").click()
+
+    expect(carol.get_by_text("Approved with edits by alice at")).to_be_visible()
+    expect(carol.get_by_text("edited to amount $120.00 (proposed $150.00)", exact=False)).to_be_visible()
+    expect(carol.get_by_text("Proposed a refund of $150.00 for order 101")).to_be_visible()  # never rewritten
+    expect(carol.get_by_text("Proposed a refund of $120.00")).to_have_count(0)
+
+
+def test_a_withdrawal_asks_once_and_the_reviewers_open_pane_follows_it(served, new_page):
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Delete customer 79")
+    alice = sign_in(new_page(), f"{base}/console?thread={thread_id}", "alice")
+    expect(alice.get_by_text("Claimed by you until")).to_be_visible()
+    carol = sign_in(new_page(), f"{base}/console", "carol")
+    visit(carol, f"{base}/?thread={thread_id}")
+    carol.get_by_role("button", name="Withdraw request").click()
+    expect(carol.get_by_text("Withdraw this request? Nothing will run")).to_be_visible()
+    carol.get_by_role("button", name="Keep it").click()
+    expect(carol.get_by_role("button", name="Withdraw request")).to_be_visible()  # kept: nothing happened
+    assert decided(app_db, [thread_id]) == []
+    carol.get_by_role("button", name="Withdraw request").click()
+    carol.get_by_role("button", name="Confirm withdraw").click()
+    expect(carol.get_by_text("Withdrawn by carol at")).to_be_visible()
+    wait_for(lambda: decided(app_db, [thread_id]) == [thread_id], "the withdrawal was never recorded")
+    expect(alice.get_by_text("Withdrawn by carol at").first).to_be_visible(timeout=5_000)  # no reload
+    expect(alice.locator(".st-key-console_approve button")).to_have_count(0)
+
+
+def wait_for(condition, failure: str) -> None:
     deadline = time.monotonic() + 30
-    while decided(app_db, [thread_id]) != [thread_id]:
-        assert time.monotonic() < deadline, "Y never ran the confirmed request"
+    while not condition():
+        assert time.monotonic() < deadline, failure
         time.sleep(0.2)
