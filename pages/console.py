@@ -19,7 +19,7 @@ from ui.delivery import deployment_status, undelivered
 from ui.history import history
 from ui.identity import attack_notes, sign_in, sign_out, signed_in_actor
 from ui.oversight import stop_switch
-from ui.queue import queue
+from ui.queue import opened, queue
 from ui.review_pane import navigation, review_pane
 
 resources.route_through_app()
@@ -42,27 +42,28 @@ if not actor.is_reviewer:
 if actor.is_reviewer and (policy_error := resources.approval_service().policy.error):
     st.error("The approval policy file was refused; the last good policy stays in force until it is fixed.")
     st.code(policy_error, language=None)
-ttl = expiry.ttl_minutes()
-st.caption(
-    f"Highlighted: pending longer than the {expiry.sla_minutes():g}-minute SLA."
-    + (f" Items pending {ttl:g} minutes are rejected automatically unless their policy rule says otherwise."
-       if ttl else "")
-)
+if ttl := expiry.ttl_minutes():  # the queue itself says how many items are past the SLA, when any are
+    st.caption(f"Items pending {ttl:g} minutes are rejected automatically unless their policy rule says otherwise.")
 
 # Bound to ?tab=: only the open tab runs, so the queue does not wait for the history's 5,000 decisions.
 queue_tab, history_tab, tokens_tab = st.tabs(["Queue", "History", "API tokens"], key="tab", bind="query-params")
 if queue_tab.open:
-    # The open item beside the queue, at the top: what A decides is in view however long the queue is.
-    list_col, item_col = queue_tab.columns([11, 9], gap="medium")
+    # The open item beside the queue, at the top: what A decides is in view however long the queue is. With no
+    # item open the queue has the whole width, so who holds what and every key argument are in view.
+    list_col, item_col = queue_tab.columns([11, 9], gap="medium") if opened() else (queue_tab, queue_tab)
+    if not opened():
+        with item_col:
+            navigation(actor)
     with list_col:
         stop_switch(actor)
         deployment_status()
         undelivered(actor)
         failing_channels(actor)
         queue()
-    with item_col:
-        navigation(actor)
-        review_pane(actor)
+    if opened():
+        with item_col:
+            navigation(actor)
+            review_pane(actor)
 if history_tab.open:
     with history_tab:
         history(actor)

@@ -156,7 +156,7 @@ def test_queue_lists_every_pending_item_oldest_first_with_a_count(seeder):
     assert "**3 pending**" in texts(at.markdown)
     table = rows(at)
     assert list(table["Tool"]) == ["send_email", "issue_refund", "⚠️ delete_customer"]  # destructive, flagged
-    assert list(table.columns[:5]) == ["Tool", "Amount", "Recipient", "Customer", "Order"]  # what, before who
+    assert list(table.columns[:6]) == ["Tool", "Claimed by", "Amount", "Recipient", "Customer", "Order"]
     assert list(table["Amount"]) == ["", "$250.00", ""] and list(table["Recipient"]) == ["jo@example.com", "", ""]
     assert list(table["Customer"]) == ["", "", "77"]
     assert list(table["Requester"]) == ["carol", "alice", "carol"]

@@ -37,6 +37,7 @@ OPEN_COLUMN = "Tool"
 
 COLUMNS = {
     "Tool": st.column_config.TextColumn(width=150, help="⚠️ marks a tool whose effect cannot be undone"),
+    "Claimed by": st.column_config.TextColumn(width=80, help="Who has the item open (claimed) right now"),
     "Amount": st.column_config.TextColumn(width=85),
     "Recipient": st.column_config.TextColumn(width=150),
     "Customer": st.column_config.TextColumn(width=75),
@@ -45,8 +46,8 @@ COLUMNS = {
     "Age": st.column_config.TextColumn(width="small"),
     "Arguments": st.column_config.TextColumn(width="large"),
 }
-"""Fixed widths, and the columns that say what is being approved first: the table keeps its shape between loads
-and a narrow screen shows the tool and its key arguments before anything else."""
+"""Fixed widths, and the columns that say who holds an item and what is being approved first: the table keeps its
+shape between loads, and beside an open item (1400 px) it shows the tool, its holder and its key arguments."""
 
 ItemKey = tuple[str, str]
 """(thread_id, interrupt_id): how an item is named across reruns, pages and refreshes."""
@@ -230,13 +231,13 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     frame = pd.DataFrame(
         {
             "Tool": tool_cell(item),
+            "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
             **key_columns(item.arguments),
             "Requester": reveal(item.requester),
             "Age": age_text(item.created_at),
-            "Graph": graph_label(item, service.is_registered(item.graph)),
-            "Policy": f"{item.policy} · {item.progress}" if item.progress else item.policy,
-            "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
             "SLA": "⚠️ overdue" if key in late else "",
+            "Policy": f"{item.policy} · {item.progress}" if item.progress else item.policy,
+            "Graph": graph_label(item, service.is_registered(item.graph)),
             "Arguments": reveal(item.args_summary),
         }
         for item, key in zip(items, keys, strict=True)

@@ -138,3 +138,19 @@ def wait_for(condition, failure: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, failure
         time.sleep(0.2)
+
+
+def test_with_no_item_open_the_queue_takes_the_whole_width(served, new_page):
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Email jo@example.com about the width")
+    bob = new_page()
+    bob.set_viewport_size({"width": 1400, "height": 900})
+    sign_in(bob, f"{base}/console?thread={thread_id}", "bob")
+    expect(bob.get_by_text("Claimed by you until")).to_be_visible()
+    table = bob.locator(".st-key-console_queue")
+    beside = table.bounding_box()
+    bob.locator(".st-key-console_close button").click()
+    expect(bob.get_by_text("Claimed by you until")).to_have_count(0)
+    wait_ready(bob)
+    alone = table.bounding_box()
+    assert beside and alone and alone["width"] > beside["width"] * 1.5
