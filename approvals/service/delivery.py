@@ -166,7 +166,7 @@ class DeliveryService(QueueService):
     def _end_decision_run(self, tx: Transaction, row: Row, error: str = "") -> Run | None:
         """The decision's run ends in this commit; a decision of the same thread recorded meanwhile (it found the
         thread busy) gets its run now, so it never waits for recovery. Returns that run, to start after commit."""
-        run_rows.end_decision_runs(tx, row["decision_id"], error)
+        run_rows.end_decision_runs(tx, row["thread_id"], row["decision_id"], error)
         if (waiting := run_rows.waiting_decision(tx, row["thread_id"])) is None:
             return None
         chained = run_rows.new_row(row["thread_id"], "decision", waiting["requested_by"], self.replica,

@@ -50,17 +50,18 @@ def insert(tx: Transaction, row: Row) -> bool:
                            " ON CONFLICT DO NOTHING", list(row.values())))
 
 
-def end_decision_runs(tx: Transaction, decision_id: str, error: str = "") -> None:
+def end_decision_runs(tx: Transaction, thread_id: str, decision_id: str, error: str = "") -> None:
     """The decision reached the agent (or definitely did not this time): its run ends in the same commit, so the
-    thread is free for the next decision the moment the new index rows are visible."""
-    tx.execute(f"UPDATE runs SET state = ?, error = ?, ended_at = ? WHERE decision_id = ? AND {ACTIVE}",
-               ("failed" if error else "done", error[:1000], utcnow(), decision_id))
+    thread is free for the next decision the moment the new index rows are visible (found by the thread's index)."""
+    tx.execute(f"UPDATE runs SET state = ?, error = ?, ended_at = ? WHERE thread_id = ? AND decision_id = ?"
+               f" AND {ACTIVE}", ("failed" if error else "done", error[:1000], utcnow(), thread_id, decision_id))
 
 
 def waiting_decision(tx: Transaction, thread_id: str) -> Row | None:
     """A decision of the thread recorded while another run held it (several interrupts decided at once): it has
     no run yet, and the run ending now hands the thread over to it."""
     rows = tx.query("SELECT decision_id, requested_by FROM decisions d WHERE thread_id = ? AND applied_at IS NULL"
-                    " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.decision_id = d.decision_id)"
+                    " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = d.thread_id"
+                    " AND r.decision_id = d.decision_id)"
                     " ORDER BY decided_at LIMIT 1", (thread_id,))
     return rows[0] if rows else None
