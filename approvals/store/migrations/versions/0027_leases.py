@@ -12,9 +12,9 @@ Create Date: 2026-12-03
 from alembic import op
 
 revision = "0027"
-down_revision = "0026"
+down_revision = ("0026", "0017", "0019")  # also after the tables it changes
 branch_labels = None
-depends_on = ("0017", "0019")  # the tables it changes
+depends_on = None
 
 
 def upgrade() -> None:
