@@ -34,7 +34,6 @@ from starlette.routing import BaseRoute, Route
 from approvals.core.errors import ApprovalError, AwaitingApprovals
 from approvals.identity.accounts import Account
 from approvals.notify import slack
-from approvals.service import claims
 from approvals.service.facade import ApprovalService
 from approvals.store.database import Database, iso
 from graphs.hitl import InvalidDecision
@@ -154,10 +153,6 @@ class _Actions:
             return
         service, actor = self._service(), account.actor
         try:
-            claim = claims.holder(service.db, click.thread_id, click.interrupt_id)
-            if claim is not None and claim.claimed_by != actor.name:
-                service.require_thread(click.thread_id, viewer=actor)  # a claim must not reveal an item one may not see
-                raise claims.Claimed(claim)
             pending = service.pending_approval(click.thread_id, viewer=actor, interrupt_id=click.interrupt_id)
             count = len(pending.request.action_requests) if pending and pending.request else 1
             one = {"type": "approve"} if action == "approve" else {"type": "reject", "message": reason}
