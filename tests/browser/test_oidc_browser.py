@@ -1,7 +1,8 @@
 """Signing in with `st.login` against a real OpenID Connect provider (the npm package oidc-provider, started here):
 a reviewer's groups are the ID token's `groups` claim, read again at each sign-in. Ann signs in while the directory
 says finance and decides a finance-only refund; her groups change to support; after signing out and in again
-the next finance-only refund is refused, naming the group, and nothing is recorded."""
+the next finance-only refund opens without its decision buttons, saying which group decides it, and nothing is
+recorded."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CAROL
-from harness import ROOT, free_port, start_streamlit, stop, visit, wait_ready
+from harness import ROOT, free_port, keys_live, start_streamlit, stop, visit, wait_ready
 from playwright.sync_api import Page, expect
 
 from approvals.service.facade import ApprovalService
@@ -139,6 +140,7 @@ def sign_out_everywhere(page: Page) -> None:
 
 
 def approve(page: Page) -> None:
+    keys_live(page)
     page.locator(".st-key-console_approve button").click()
     wait_ready(page)
 
@@ -157,7 +159,7 @@ def test_a_reviewers_groups_come_from_the_id_token_and_a_changed_claim_applies_a
     sign_out_everywhere(page)
     groups_file.write_text(json.dumps({"ann": ["support"]}))  # the directory moves ann to support
     sign_in_with_provider(page, f"{oidc_app}/console?thread={second}", "ann")
-    approve(page)
     refusal = "Only a reviewer in finance can decide this request (rule 'finance-refunds')."
-    expect(page.get_by_text(refusal)).to_be_visible()
+    expect(page.get_by_text(refusal)).to_be_visible()  # said on opening it: she may not claim it
+    expect(page.locator(".st-key-console_approve button")).to_have_count(0)
     assert decisions(app_db) == [(first, "approve", "ann@example.test")]
