@@ -80,7 +80,8 @@ def test_an_old_replicas_unapplied_decision_is_refused_on_recovery(service: Appr
     item = carols_small_refund(service)
     pending = service.approval(*item, viewer=CAROL)
     decision = checked_decision(pending.review, edit_to(10000))
-    service._insert_decision(pending, decision, CAROL, "self")
+    verdict = service._verdict(pending, decision, service._tally(pending))
+    service._insert_decision(pending, decision, CAROL, "self", verdict, held_off=False, deliver_now=False)
     service.db.execute("UPDATE decisions SET clearance = NULL")  # what a replica without clearances wrote
     assert service.recover() == 1
     assert service.store.ledger.entries(item[0]) == []
