@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ROOT, sign_in, start_streamlit, stop, wait_ready
+from harness import ROOT, keys_live, sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Page, expect
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -44,20 +44,29 @@ def pause(remote: Remote, order: str) -> str:
     return thread_id
 
 
-def open_item(page: Page, base: str, thread_id: str) -> None:
-    """The deep link; the item is there once the app's polling has found it (reload until then)."""
+def asked(order: str) -> str:
+    """What the console says the deployment's request asks for (the heading and the toasts name it)."""
+    return f"ship_order: recipient 1 Main St, order {order}"
+
+
+def open_item(page: Page, base: str, thread_id: str, order: str) -> None:
+    """The deep link; the item is there once the app's polling has found it (reload until then). Its heading names
+    the tool, the requester and what it asks for; its keys act once it has been on screen long enough to read."""
     deadline = time.monotonic() + 30
     while True:
         page.goto(f"{base}/console?thread={thread_id}")
         wait_ready(page)
-        if page.get_by_text("ship_order for dave · shipper").count():
+        if page.get_by_text(f"ship_order for dave: {asked(order)} · shipper").count():
+            keys_live(page)
             return
         assert time.monotonic() < deadline, "the deployment's item never reached the console"
         time.sleep(0.5)
 
 
-def decided(page: Page, kind: str) -> None:
-    expect(page.get_by_text(f"You decided this: {kind}").or_(page.get_by_text(f"{kind}: ship_order for dave."))
+def decided(page: Page, kind: str, order: str) -> None:
+    """Either the pane says so, or it moved on to the next item and a toast names the one just decided."""
+    said = {"approve": "Approved", "edit": "Approved with edits", "reject": "Rejected", "respond": "Answered"}[kind]
+    expect(page.get_by_text(f"You decided this: {kind}").or_(page.get_by_text(f"{said}: {asked(order)} (dave)."))
            ).to_be_visible()
 
 
@@ -86,29 +95,32 @@ def test_a_deployments_items_are_decided_in_the_console_and_a_down_one_is_named(
                                                               ("respond", "44"))}
     alice = new_page()
     sign_in(alice, f"{base}/console", "alice")
-    open_item(alice, base, threads["approve"])
+    open_item(alice, base, threads["approve"], "41")
     named_as_down(alice)
+    keys_live(alice)
     alice.locator(".st-key-console_approve button").click()
-    decided(alice, "approve")
+    decided(alice, "approve", "41")
 
-    open_item(alice, base, threads["edit"])
+    open_item(alice, base, threads["edit"], "42")
     alice.locator(".st-key-console_edit button").click()
     alice.get_by_role("textbox", name="address").fill("9 Elm St")
     alice.get_by_role("button", name="Approve with edits").click()
+    expect(alice.get_by_role("button", name="Confirm edit")).to_be_visible()
+    keys_live(alice)
     alice.get_by_role("button", name="Confirm edit").click()
-    decided(alice, "edit")
+    decided(alice, "edit", "42")
 
-    open_item(alice, base, threads["reject"])
+    open_item(alice, base, threads["reject"], "43")
     alice.locator(".st-key-console_reject button").click()
     alice.get_by_role("textbox", name="Why reject?").fill("That address is a PO box")
     alice.get_by_test_id("stForm").get_by_role("button", name="Reject").click()
-    decided(alice, "reject")
+    decided(alice, "reject", "43")
 
-    open_item(alice, base, threads["respond"])
+    open_item(alice, base, threads["respond"], "44")
     alice.locator(".st-key-console_respond button").click()
     alice.get_by_role("textbox", name="Answer for the tool").fill("Order 44 left yesterday.")
     alice.get_by_role("button", name="Send response").click()
-    decided(alice, "respond")
+    decided(alice, "respond", "44")
 
     for thread_id in threads.values():
         resolved_on_the_server(remote, thread_id)

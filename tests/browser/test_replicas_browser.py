@@ -5,13 +5,14 @@ A request made through one replica is in the other's queue; a decision made in t
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from harness import sign_in, start_streamlit, stop, wait_ready
+from harness import keys_live, sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Locator, Page, expect
 from test_conversation_browser import card, open_conversation, send, thread_in
 
@@ -57,13 +58,16 @@ def test_a_request_on_one_replica_is_decided_on_the_other_and_seen_decided_on_bo
     sign_in(alice, f"{second}/console?thread={thread_id}", "alice")
     expect(alice.get_by_text("1 pending", exact=True)).to_be_visible()
     expect(alice.get_by_text("send_email for guest")).to_be_visible()
+    keys_live(alice)
     alice.locator(".st-key-console_approve button").click()  # "Approve" and its key, A
     expect(alice.get_by_text("You decided this: approve")).to_be_visible()
     interrupt_id = parse_qs(urlsplit(alice.url).query)["interrupt"][0]
 
     bob = new_page()
     sign_in(bob, f"{first}/console?thread={thread_id}&interrupt={interrupt_id}", "bob")
-    expect(bob.get_by_text("Approved by alice at")).to_be_visible()  # in the reader's time
+    # the pane says it is decided (in the reader's time); the conversation beside it says so too
+    expect(bob.get_by_text(re.compile(r"^Approved by alice at .* · nothing left to decide here\.$"))).to_be_visible()
+    expect(bob.get_by_text(re.compile(r"^✅ Approved by alice at "))).to_be_visible()
     expect(bob.locator(".st-key-console_approve button")).to_have_count(0)
 
     visible_after_reloads(chat, lambda: chat.get_by_text("Done: Email sent to jo@example.com"))
