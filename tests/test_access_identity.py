@@ -252,7 +252,8 @@ def test_forwarded_for_is_believed_only_from_a_proxy_named_in_configuration(monk
                                                                             believed):
     monkeypatch.setenv("APPROVAL_TRUSTED_PROXIES", trusted)
     monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
-    seen = asyncio.run(_seen_client(peer, forwarded))
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: Playwright's sync API may hold this one's loop
+        seen = pool.submit(asyncio.run, _seen_client(peer, forwarded)).result()
     if believed is None:  # unknown: what st.context.ip_address reads as no address
         assert seen is not None and seen[0] in ("127.0.0.1", "::1")
     else:
