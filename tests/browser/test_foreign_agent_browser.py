@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ROOT, sign_in, start_streamlit, stop, wait_ready
+from harness import ROOT, keys_live, sign_in, start_streamlit, stop, wait_ready
 from playwright.sync_api import Page, expect
 
 from approvals.store.schema import open_store
@@ -23,6 +23,15 @@ from approvals.store.schema import open_store
 pytestmark = pytest.mark.browser
 TEAM_AGENT = {"APPROVAL_GRAPHS": "treasury=foreign_graphs:make_treasury_agent", "PYTHONPATH": str(ROOT / "tests")}
 """The team's agent, registered for the app and its workers (foreign_graphs lives in tests/)."""
+WIRE = "wire_funds: amount $900.00, recipient ACME-1"
+"""What the team agent's call asks for, as the console words it (the open item's heading, the toast)."""
+DECIDED = {"approve": "Approved", "edit": "Approved with edits", "reject": "Rejected", "respond": "Answered"}
+"""Each decision as the toast over the next item says it."""
+
+
+def shipment(order: str) -> str:
+    """What a shipping worker's call asks for, as the console words it."""
+    return f"ship_order: recipient 1 Main St, order {order}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -45,8 +54,10 @@ def start_worker(url: str, text: str, graph_id: bool = True, graph: str = "shipp
     return json.loads(done.stdout)["thread_id"]
 
 
-def open_item(page: Page, base: str, thread_id: str, title: str = "ship_order for dave · shipping") -> None:
-    """The item's deep link; a worker's thread is known once discovery has indexed it (reload until then)."""
+def open_item(page: Page, base: str, thread_id: str, asks: str, graph: str = "shipping") -> None:
+    """The item's deep link; a worker's thread is known once discovery has indexed it (reload until then). Its
+    heading names the tool, the requester, what the call asks for and the graph it was identified as."""
+    title = f"{asks.split(':')[0]} for dave: {asks} · {graph}"
     deadline = time.monotonic() + 30
     while True:
         page.goto(f"{base}/console?thread={thread_id}")
@@ -57,9 +68,9 @@ def open_item(page: Page, base: str, thread_id: str, title: str = "ship_order fo
         time.sleep(0.5)
 
 
-def decided(page: Page, kind: str, tool: str = "ship_order") -> None:
-    """The console says so: on the item itself, or in the flash over the next item it moved on to."""
-    expect(page.get_by_text(f"You decided this: {kind}").or_(page.get_by_text(f"{kind}: {tool} for dave."))
+def decided(page: Page, kind: str, asks: str) -> None:
+    """The console says so: on the item itself, or in the toast over the next item it moved on to."""
+    expect(page.get_by_text(f"You decided this: {kind}").or_(page.get_by_text(f"{DECIDED[kind]}: {asks} (dave)."))
            ).to_be_visible()
 
 
@@ -108,31 +119,37 @@ def test_the_example_agents_worker_items_are_decided_in_the_console(backend, new
     wire = start_worker(url, "Wire 900 to ACME-1", graph_id=False, graph="treasury")
     alice = new_page()
     sign_in(alice, f"{base}/console", "alice")
-    open_item(alice, base, wire, "wire_funds for dave · treasury")  # identified by its tool, not "graph unknown"
+    open_item(alice, base, wire, WIRE, "treasury")  # identified by its tool, not "graph unknown"
+    keys_live(alice)
     alice.locator(".st-key-console_approve button").click()
-    decided(alice, "approve", "wire_funds")
-    open_item(alice, base, threads["approve"])
+    decided(alice, "approve", WIRE)
+    open_item(alice, base, threads["approve"], shipment("41"))
+    keys_live(alice)
     alice.locator(".st-key-console_approve button").click()  # "Approve" + its key A
-    decided(alice, "approve")
+    decided(alice, "approve", shipment("41"))
 
-    open_item(alice, base, threads["edit"])
+    open_item(alice, base, threads["edit"], shipment("42"))
+    keys_live(alice)
     alice.locator(".st-key-console_edit button").click()
     alice.get_by_role("textbox", name="address").fill("9 Elm St")
     alice.get_by_role("button", name="Approve with edits").click()
+    keys_live(alice)  # the confirmation is a step of its own, read before it acts
     alice.get_by_role("button", name="Confirm edit").click()
-    decided(alice, "edit")
+    decided(alice, "edit", shipment("42"))  # the toast names what was proposed
 
-    open_item(alice, base, threads["reject"])
+    open_item(alice, base, threads["reject"], shipment("43"))
+    keys_live(alice)
     alice.locator(".st-key-console_reject button").click()
     alice.get_by_role("textbox", name="Why reject?").fill("That address is a PO box")
     alice.get_by_test_id("stForm").get_by_role("button", name="Reject").click()
-    decided(alice, "reject")
+    decided(alice, "reject", shipment("43"))
 
-    open_item(alice, base, threads["respond"])
+    open_item(alice, base, threads["respond"], shipment("44"))
+    keys_live(alice)
     alice.locator(".st-key-console_respond button").click()
     alice.get_by_role("textbox", name="Answer for the tool").fill("Order 44 left yesterday with the 9:00 truck.")
     alice.get_by_role("button", name="Send response").click()
-    decided(alice, "respond")
+    decided(alice, "respond", shipment("44"))
 
     for kind in threads:
         assert applied(url, threads[kind])["decided_by"] == "alice"
