@@ -203,7 +203,7 @@ def cli(*args: str, cwd: Path = ROOT, stdin: str = "", env: dict | None = None) 
 def test_policy_check_passes_the_shipped_file_and_names_each_problem_of_a_bad_one(tmp_path):
     ok = cli("policy", "check")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "3 rules, 4 of 4 tests passed" in ok.stderr
+    assert "4 rules, 6 of 6 tests passed" in ok.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text('[[rules]]\nname = "x"\nwhen = "args.amount >"\nfoo = 1\n')
     refused = cli("policy", "check", str(bad))

@@ -67,8 +67,8 @@ def test_a_conversation_runs_on_the_deployment_its_card_is_decided_and_the_tool_
     assert [i.thread_id for i in service.list_pending(viewer=BOB)].count(thread_id) == 1
     assert [m.text for m in service.messages(thread_id, viewer=CAROL) if isinstance(m, HumanMessage)] == [REFUND]
 
-    decision = service.record_decision(thread_id, card.interrupt_id, APPROVE, BOB)
-    assert service.execute_run(service.start_decision(decision).run_id) is None
+    decided = service.decide(thread_id, card.interrupt_id, APPROVE, BOB)  # its run row delivers it to the server
+    assert decided.delivered
 
     assert service.pending_approval(thread_id, viewer=CAROL) is None
     assert [i for i in service.list_pending(viewer=BOB) if i.thread_id == thread_id] == []
