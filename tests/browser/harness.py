@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from approvals.core.actors import Actor
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -104,3 +109,21 @@ def keys_live(page: Page) -> None:
 
     wait_ready(page)
     expect(page.locator("[class*='st-key-console_live_']").last).to_be_visible()
+
+
+def carols_email(app_db: str) -> str:
+    """Carol asks for an email (reviewer-only) on the app's SQLite file; returns the thread id."""
+    store = open_store(app_db)
+    try:
+        service = ApprovalService(store)
+        thread_id = service.new_thread_id()
+        service.send_message(thread_id, "Email jo@example.com about the delay", Actor("carol", "requester"))
+        return thread_id
+    finally:
+        store.close()
+
+
+def db_value(app_db: str, sql: str, thread_id: str) -> object:
+    """The first column of the first row, read straight from the app's SQLite file."""
+    with sqlite3.connect(app_db) as conn:
+        return conn.execute(sql, (thread_id,)).fetchone()[0]

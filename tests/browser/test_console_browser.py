@@ -3,44 +3,21 @@ within 5 s and in the reader's time; one decision lands and the tool runs once."
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import CAROL
-from harness import sign_in
+from harness import carols_email, db_value, sign_in
 from playwright.sync_api import expect
 
-from approvals.service.facade import ApprovalService
-from approvals.store.schema import open_store
-
 pytestmark = pytest.mark.browser
-
-
-def email_pending(app_db: str) -> str:
-    """Carol asks for an email (reviewer-only); returns the thread id."""
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_id = service.new_thread_id()
-        service.send_message(thread_id, "Email jo@example.com about the delay", CAROL)
-        return thread_id
-    finally:
-        store.close()
-
-
-def value(app_db: str, sql: str, thread_id: str) -> object:
-    """The first column of the first row, read straight from the app's database file."""
-    with sqlite3.connect(app_db) as conn:
-        return conn.execute(sql, (thread_id,)).fetchone()[0]
 
 
 def test_an_open_pane_follows_the_item_taken_over_and_decided_elsewhere(app_server, app_db, new_page, browser):
     """Alice's pane, in New York time, learns within 5 s (no reload) that bob took the item over (her buttons go)
     and then that he approved it, with who and when; one decision lands and the tool runs once."""
-    thread_id = email_pending(app_db)
+    thread_id = carols_email(app_db)
     item_url = f"{app_server}/console?thread={thread_id}"
     alice_context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="America/New_York")
     alice, bob = alice_context.new_page(), new_page()
@@ -58,18 +35,18 @@ def test_an_open_pane_follows_the_item_taken_over_and_decided_elsewhere(app_serv
     expect(alice.locator(".st-key-console_approve button")).to_have_count(0)
     bob.locator(".st-key-console_approve button").click()  # waits until its keys are live
     deadline = time.monotonic() + 30
-    while not value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id):
+    while not db_value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id):
         assert time.monotonic() < deadline, "bob's approval was never recorded"
         time.sleep(0.1)
-    decided_at = value(app_db, "SELECT decided_at FROM decisions WHERE thread_id = ?", thread_id)
+    decided_at = db_value(app_db, "SELECT decided_at FROM decisions WHERE thread_id = ?", thread_id)
     local = datetime.fromisoformat(str(decided_at)).astimezone(ZoneInfo("America/New_York")).strftime("%H:%M:%S")
     expect(alice.get_by_text(f"Approved by bob at {local}")).to_be_visible(timeout=5_000)
     expect(alice.get_by_role("button", name="Take over")).to_have_count(0)
 
     applied = "SELECT COUNT(*) FROM decisions WHERE thread_id = ? AND applied_at IS NOT NULL"
-    while value(app_db, applied, thread_id) == 0:
+    while db_value(app_db, applied, thread_id) == 0:
         assert time.monotonic() < deadline, "the decision was never applied"
         time.sleep(0.1)
-    assert value(app_db, "SELECT decided_by FROM decisions WHERE thread_id = ?", thread_id) == "bob"
-    assert value(app_db, "SELECT COUNT(*) FROM ledger WHERE thread_id = ?", thread_id) == 1
+    assert db_value(app_db, "SELECT decided_by FROM decisions WHERE thread_id = ?", thread_id) == "bob"
+    assert db_value(app_db, "SELECT COUNT(*) FROM ledger WHERE thread_id = ?", thread_id) == 1
     alice_context.close()

@@ -5,35 +5,14 @@ her click reaches the decision command, which refuses it naming bob. Nothing of 
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 
 import pytest
-from conftest import CAROL
-from harness import sign_in, wait_ready
+from harness import carols_email, db_value, sign_in, wait_ready
 from playwright.sync_api import Page, WebSocketRoute, expect
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
-from approvals.service.facade import ApprovalService
-from approvals.store.schema import open_store
-
 pytestmark = pytest.mark.browser
-
-
-def carols_email(app_db: str) -> str:
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_id = service.new_thread_id()
-        service.send_message(thread_id, "Email jo@example.com about the delay", CAROL)
-        return thread_id
-    finally:
-        store.close()
-
-
-def value(app_db: str, sql: str, thread_id: str) -> object:
-    with sqlite3.connect(app_db) as conn:
-        return conn.execute(sql, (thread_id,)).fetchone()[0]
 
 
 def hold_pane_refreshes(page: Page) -> dict[str, bool]:
@@ -75,19 +54,19 @@ def test_the_previous_holders_click_after_a_take_over_is_refused_naming_bob(app_
     bob.get_by_role("button", name="Confirm take over").click()
     wait_ready(bob)
     expect(bob.get_by_text("Claimed by you until")).to_be_visible()
-    assert value(app_db, "SELECT claimed_by FROM claims WHERE thread_id = ?", thread_id) == "bob"
+    assert db_value(app_db, "SELECT claimed_by FROM claims WHERE thread_id = ?", thread_id) == "bob"
 
     approve.click()  # alice's pane still shows the item as hers
     expect(alice.get_by_text("bob took this item over from you at")).to_be_visible()
-    assert value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id) == 0
+    assert db_value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id) == 0
     held["on"] = False
 
     bob.locator(".st-key-console_approve button").click()
     deadline = time.monotonic() + 30
     applied = "SELECT COUNT(*) FROM decisions WHERE thread_id = ? AND applied_at IS NOT NULL"
-    while value(app_db, applied, thread_id) == 0:
+    while db_value(app_db, applied, thread_id) == 0:
         assert time.monotonic() < deadline, "bob's decision was never applied"
         time.sleep(0.1)
-    assert value(app_db, "SELECT decided_by FROM decisions WHERE thread_id = ?", thread_id) == "bob"
-    assert value(app_db, "SELECT COUNT(*) FROM ledger WHERE thread_id = ?", thread_id) == 1
-    assert value(app_db, "SELECT COUNT(*) FROM runs WHERE thread_id = ? AND kind = 'decision'", thread_id) == 1
+    assert db_value(app_db, "SELECT decided_by FROM decisions WHERE thread_id = ?", thread_id) == "bob"
+    assert db_value(app_db, "SELECT COUNT(*) FROM ledger WHERE thread_id = ?", thread_id) == 1
+    assert db_value(app_db, "SELECT COUNT(*) FROM runs WHERE thread_id = ? AND kind = 'decision'", thread_id) == 1
