@@ -38,6 +38,21 @@ CAROL = Actor("carol", "requester")
 GUEST = Actor("guest-test", "requester", signed_in=False)
 """A browser's private guest, as approvals.sessions names one."""
 
+FINANCE_POLICY = """
+[[rules]]
+name = "finance-refunds"
+tool = "issue_refund"
+groups = ["finance"]
+when = "args.amount <= 1000.0"
+
+[[rules]]
+name = "big-refunds"
+tool = "issue_refund"
+groups = ["finance"]
+approvers = 2
+"""
+"""The channel tests' policy: refunds decided by finance, one reviewer up to $1,000 and two above."""
+
 
 @pytest.fixture(autouse=True)
 def keep_main_module(monkeypatch: pytest.MonkeyPatch) -> None:

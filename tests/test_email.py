@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ALICE, CAROL
+from conftest import ALICE, CAROL, FINANCE_POLICY
 from smtp_server import PASSWORD, USER, Mail, MailServer, self_signed
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -31,19 +31,6 @@ from approvals.service.facade import ApprovalService
 from approvals.service.policy import PolicySource
 from approvals.store.schema import Store
 
-POLICY = """
-[[rules]]
-name = "finance-refunds"
-tool = "issue_refund"
-groups = ["finance"]
-when = "args.amount <= 1000.0"
-
-[[rules]]
-name = "big-refunds"
-tool = "issue_refund"
-groups = ["finance"]
-approvers = 2
-"""
 BASE = "https://approvals.example.com"
 FINANCE = frozenset({"finance"})
 FAST = Delivery(poll_s=0.02, first_retry_s=0.01, max_retry_s=0.02, timeout_s=10)
@@ -62,7 +49,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[MailServer]:
 @pytest.fixture
 def app(store: Store, tmp_path: Path, smtp: MailServer, monkeypatch: pytest.MonkeyPatch) -> ApprovalService:
     monkeypatch.setenv("APPROVAL_LINK_KEY", str(tmp_path / "link-key"))
-    (tmp_path / "approvals.toml").write_text(POLICY)
+    (tmp_path / "approvals.toml").write_text(FINANCE_POLICY)
     accounts.set_account(store.db, "alice", email="alice@example.com", groups=["finance"])
     accounts.set_account(store.db, "bob", email="bob@example.com", groups=["support"])
     accounts.add_account(store.db, "erin", "reviewer", "erin-secret", ["finance"], email="erin@example.com")

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ALICE, CAROL
+from conftest import ALICE, CAROL, FINANCE_POLICY
 from harness import start_streamlit, stop
 from slack_api import SHARED_CHANNEL_ID, Call, SlackApi
 from slack_sdk import WebClient
@@ -36,19 +36,6 @@ from approvals.service.facade import ApprovalService
 from approvals.service.policy import PolicySource
 from approvals.store.schema import Store, open_store
 
-POLICY = """
-[[rules]]
-name = "finance-refunds"
-tool = "issue_refund"
-groups = ["finance"]
-when = "args.amount <= 1000.0"
-
-[[rules]]
-name = "big-refunds"
-tool = "issue_refund"
-groups = ["finance"]
-approvers = 2
-"""
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BASE = "https://approvals.example.com"
 FINANCE = frozenset({"finance"})
@@ -73,7 +60,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     else:
         postgres = request.getfixturevalue("postgres_databases")
         database = postgres.create()
-    (tmp / "approvals.toml").write_text(POLICY)
+    (tmp / "approvals.toml").write_text(FINANCE_POLICY)
     api = SlackApi(users={"erin@example.com": ERIN_ID})
     env = {"DATABASE_URL": database, "APPROVALS_CONFIG": str(tmp / "approvals.toml"),
            "APPROVAL_SLACK_BOT_TOKEN": "xoxb-test-token", "APPROVAL_SLACK_SIGNING_SECRET": SECRET,
