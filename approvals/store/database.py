@@ -8,9 +8,33 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import IntEnum
+from typing import Any, Literal, Protocol
 
 Row = dict[str, Any]
+
+
+class Queries(Protocol):
+    """What a repository function needs: a `Database` (each statement on its own) or a `Transaction` (the
+    caller's unit of work). Repositories take either, so the caller decides what commits together."""
+
+    dialect: str
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[Row]: ...
+
+    def execute(self, sql: str, params: tuple | list = ()) -> int: ...
+
+
+class Lock(IntEnum):
+    """The named locks a transaction can hold until it ends: one list, so no two places pick the same key.
+
+    PostgreSQL: a transaction-scoped advisory lock (class, hash of the key). SQLite: nothing to take, because
+    `BEGIN IMMEDIATE` already gives a transaction the one write lock.
+    """
+
+    AUDIT = 0x61756474  # appending to the audit chain
+    INDEX = 0x617070  # writing one thread's queue index rows
+    TALLY = 0x617071  # counting one item's approvals
 
 
 def iso(moment: datetime) -> str:
@@ -88,6 +112,21 @@ class Transaction:
     def __init__(self, conn: Any, dialect: str):
         self._conn = conn
         self.dialect = dialect
+
+    def lock(self, name: Lock, key: str = "") -> None:
+        """Hold the named lock (per `key`) until this transaction commits or rolls back."""
+        if self.dialect == "postgres":
+            self.query("SELECT pg_advisory_xact_lock(?, hashtext(?))", (int(name), key))
+
+    @property
+    def for_update(self) -> str:
+        """` FOR UPDATE` on PostgreSQL (lock the rows read); SQLite's write lock is the transaction's already."""
+        return " FOR UPDATE" if self.dialect == "postgres" else ""
+
+    @property
+    def skip_locked(self) -> str:
+        """` FOR UPDATE SKIP LOCKED` on PostgreSQL: replicas taking a batch each get different rows."""
+        return " FOR UPDATE SKIP LOCKED" if self.dialect == "postgres" else ""
 
     def _sql(self, sql: str) -> str:
         # psycopg reads "%" as a placeholder marker, so a literal one (LIKE 'a%') must be doubled first
