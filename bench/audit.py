@@ -22,6 +22,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from approvals.audit import chain, evidence, signing
 from approvals.core.digest import canonical_json
 from approvals.service import oversight
+from approvals.store import audit_log
 from approvals.store.database import Database
 from bench.common import (
     APPROVE,
@@ -91,9 +92,8 @@ def fill_chain(db: Database, entries: int) -> None:
             head = signing.signed(seq, prev)
             heads.append((head.seq, head.hash, head.signature, head.public_key, entry["recorded_at"]))
         with db.transaction() as tx:
-            tx.executemany("INSERT INTO audit_log (seq, prev_hash, hash, type, thread_id, interrupt_id, decision_id,"
-                           " recorded_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            tx.executemany(signing.INSERT_HEAD, heads)
+            audit_log.insert_entries(tx, rows)
+            audit_log.insert_heads(tx, heads)
 
 
 def verify_cost(url: str, entries: int) -> None:

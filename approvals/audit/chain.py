@@ -4,9 +4,10 @@ inserting any entry breaks every hash after it.
 `append(tx, event)` is the one way in, through `oversight.chain_event`, which also signs the new head: call it
 inside the transaction that commits the event (a decision, an approval of a multi-approver item, an expiry, a
 delivery, a pause), so the event, its entry and its signed head commit together or not at all. One chain
-across replicas: PostgreSQL takes a transaction-scoped advisory lock before reading the head (the next statement
-then sees the last committed head), SQLite's BEGIN IMMEDIATE already serializes writers; the PRIMARY KEY on `seq`
-turns any fork into an error instead of a second branch.
+across replicas: the transaction holds the audit lock (`Lock.AUDIT`: an advisory lock on PostgreSQL, so the next
+statement sees the last committed head; SQLite's BEGIN IMMEDIATE already serializes writers) before reading the
+head; the primary key on `seq` turns any fork into an error instead of a second branch. The rows themselves are
+approvals/store/audit_log.py's.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from approvals.core.digest import canonical_json, sha256_hex
-from approvals.store.database import Database, Row, Transaction, utcnow
+from approvals.store import audit_log
+from approvals.store.database import Database, Lock, Row, Transaction, utcnow
 
 GENESIS = "0" * 64
 """`prev_hash` of entry 1."""
-AUDIT_LOCK = 0x61756474  # PostgreSQL advisory lock key for "appending to the audit chain"
 EXPORT_PAGE = 5000
 
 
@@ -41,17 +42,13 @@ def append(tx: Transaction, event: dict[str, Any]) -> dict[str, Any]:
 
     Call it last in the transaction: on PostgreSQL the chain's lock is held from here until the commit.
     """
-    if tx.dialect == "postgres":
-        tx.query("SELECT pg_advisory_xact_lock(?)", (AUDIT_LOCK,))
-    head = tx.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    seq, prev = (head[0]["seq"] + 1, head[0]["hash"]) if head else (1, GENESIS)
+    tx.lock(Lock.AUDIT)
+    last = audit_log.last_entry(tx)
+    seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
     entry = chained(event, seq, prev)
-    tx.execute(
-        "INSERT INTO audit_log (seq, prev_hash, hash, type, thread_id, interrupt_id, decision_id, recorded_at, entry)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, prev, entry["hash"], entry["type"], entry.get("thread_id"), entry.get("interrupt_id"),
-         entry.get("decision_id"), entry["recorded_at"], canonical_json(without_hash(entry))),
-    )
+    audit_log.insert_entry(tx, seq, prev, entry["hash"], entry["type"], entry.get("thread_id"),
+                           entry.get("interrupt_id"), entry.get("decision_id"), entry["recorded_at"],
+                           canonical_json(without_hash(entry)))
     return entry
 
 
@@ -66,8 +63,8 @@ class Head:
 
 
 def head(db: Database) -> Head | None:
-    rows = db.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    return Head(int(rows[0]["seq"]), rows[0]["hash"]) if rows else None
+    last = audit_log.last_entry(db)
+    return Head(int(last["seq"]), last["hash"]) if last else None
 
 
 def stored_entries(db: Database, from_seq: int = 1, to_seq: int | None = None) -> Iterator[Row]:
@@ -75,8 +72,7 @@ def stored_entries(db: Database, from_seq: int = 1, to_seq: int | None = None) -
     chain never sits in memory)."""
     last = to_seq if to_seq is not None else 2**62
     while True:
-        rows = db.query("SELECT seq, hash, entry FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
-                        (from_seq, last, EXPORT_PAGE))
+        rows = audit_log.entries_between(db, from_seq, last, EXPORT_PAGE)
         yield from rows
         if len(rows) < EXPORT_PAGE:
             return
@@ -85,8 +81,7 @@ def stored_entries(db: Database, from_seq: int = 1, to_seq: int | None = None) -
 
 def first_seq_since(db: Database, since: str) -> int | None:
     """The first entry recorded at or after `since` (ISO time), or None when there is none."""
-    rows = db.query("SELECT MIN(seq) AS seq FROM audit_log WHERE recorded_at >= ?", (since,))
-    return int(rows[0]["seq"]) if rows and rows[0]["seq"] is not None else None
+    return audit_log.first_seq_since(db, since)
 
 
 def entries_of(rows: Iterable[Row]) -> Iterator[dict[str, Any]]:

@@ -34,9 +34,11 @@ from approvals.audit.signing import (
     SignedHead,
     current_public_key,
     first_bad_signature,
+    head_of,
     signature_valid,
     signed_heads,
 )
+from approvals.store import audit_log
 from approvals.store.database import Database
 
 Witness = dict[int, str]
@@ -115,18 +117,9 @@ def stored_heads(db: Database, tip: Head | None) -> HeadFacts:
     """HeadFacts of the database's heads, worked out in SQL: a long chain's heads never become Python objects
     (a legacy head at seq 0, signed by an export of an empty chain, names no entry and is left out)."""
     end = tip.seq if tip else 0
-    mismatch = db.query("SELECT MIN(h.seq) AS seq FROM audit_heads h LEFT JOIN audit_log l ON l.seq = h.seq"
-                        " WHERE h.seq >= 1 AND h.seq <= ? AND (l.hash IS NULL OR l.hash <> h.hash)", (end,))
-    last = db.query("SELECT MAX(seq) AS seq FROM audit_heads WHERE seq >= 1")
-    at_tip = db.query("SELECT seq, hash, signature, public_key FROM audit_heads WHERE seq = ? AND hash = ?",
-                      (end, tip.hash)) if tip else []
-    return HeadFacts(_seq(mismatch[0]["seq"]), _seq(last[0]["seq"]),
-                     [SignedHead(int(r["seq"]), r["hash"], r["signature"], r["public_key"]) for r in at_tip],
-                     lambda: [h for h in signed_heads(db) if h.seq <= end])
-
-
-def _seq(value: Any) -> int | None:
-    return None if value is None else int(value)
+    at_tip = audit_log.heads_at(db, end, tip.hash) if tip else []
+    return HeadFacts(audit_log.first_mismatched_head(db, end), audit_log.last_head_seq(db),
+                     [head_of(row) for row in at_tip], lambda: [h for h in signed_heads(db) if h.seq <= end])
 
 
 def head_problems(facts: HeadFacts, tip: Head | None, trusted: set[str]) -> list[Problem]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from approvals.audit.events import LATER_FIELDS, POLICY_FIELDS, approval_fields, ledger_fields, row_fields
+from approvals.store import audit_log
 from approvals.store.database import Database, Row
 
 
@@ -74,9 +75,7 @@ def _decision_problems(db: Database, chained: Chained) -> list[Problem]:
     """A decisions row changed, added or removed behind the app's back, its delivery time, or the arguments
     History shows for it (pending.args), named by its entry's seq."""
     problems, seen = [], set()
-    rows = db.query("SELECT d.*, p.args AS shown_args, p.thread_id AS shown_thread FROM decisions d"
-                    " LEFT JOIN pending p ON p.thread_id = d.thread_id AND p.interrupt_id = d.interrupt_id")
-    for row in rows:
+    for row in audit_log.decisions_with_shown_args(db):
         seen.add(row["decision_id"])
         found = chained.decisions.get(row["decision_id"])
         if found is None:
@@ -120,7 +119,7 @@ def _applied_problems(row: Row, seq: int, entry: dict[str, Any], delivered: tupl
 def _approval_problems(db: Database, chained: Chained) -> list[Problem]:
     """An approvals row (one approval of a multi-approver item) changed, added or removed."""
     problems, seen = [], set()
-    for row in db.query("SELECT * FROM approvals"):
+    for row in audit_log.all_approvals(db):
         key = (row["thread_id"], row["interrupt_id"], row["approver"])
         seen.add(key)
         found = chained.approvals.get(key)
@@ -140,7 +139,7 @@ def _approval_problems(db: Database, chained: Chained) -> list[Problem]:
 def _ledger_problems(db: Database, chained: Chained) -> list[Problem]:
     """A ledger row (what ran) that a delivery entry chained, changed or removed."""
     problems, seen = [], set()
-    for row in db.query("SELECT * FROM ledger"):
+    for row in audit_log.all_ledger_rows(db):
         found = chained.ledger.get(row["tool_call_id"])
         if found is None:
             continue  # a tool that ran without an approval, or before the chain

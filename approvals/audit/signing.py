@@ -22,12 +22,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from approvals.store.database import Database, Transaction, utcnow
+from approvals.store import audit_log
+from approvals.store.database import Database, Row, Transaction, utcnow
 
 LEGACY_KEY_PATH = Path("data/audit-key.pem")
 """Where releases before this one made the key: still used while it is there and the new default is not."""
-INSERT_HEAD = ("INSERT INTO audit_heads (seq, hash, signature, public_key, signed_at) VALUES (?, ?, ?, ?, ?)"
-               " ON CONFLICT (seq, public_key) DO NOTHING")
 
 log = logging.getLogger(__name__)
 _making = threading.Lock()
@@ -130,7 +129,7 @@ def signed(seq: int, head_hash: str, path: Path | None = None) -> SignedHead:
 def sign_tip(tx: Transaction, seq: int, head_hash: str) -> SignedHead:
     """Sign the entry just appended and keep the head in the appending transaction: the tip is never unsigned."""
     head = signed(seq, head_hash)
-    tx.execute(INSERT_HEAD, (head.seq, head.hash, head.signature, head.public_key, utcnow()))
+    audit_log.insert_head(tx, head.seq, head.hash, head.signature, head.public_key, utcnow())
     return head
 
 
@@ -154,15 +153,18 @@ def _public_key(pem: str) -> Ed25519PublicKey | None:
 
 def known_public_keys(db: Database) -> set[str]:
     """Every public key this installation has signed with (old keys included), plus the current one if it exists."""
-    keys = {row["public_key"] for row in db.query("SELECT DISTINCT public_key FROM audit_heads")}
+    keys = audit_log.public_keys(db)
     current = current_public_key()
     return keys | {current} if current else keys
 
 
 def signed_heads(db: Database, from_seq: int = 1) -> list[SignedHead]:
-    rows = db.query("SELECT seq, hash, signature, public_key FROM audit_heads WHERE seq >= ? ORDER BY seq",
-                    (from_seq,))
-    return [SignedHead(int(r["seq"]), r["hash"], r["signature"], r["public_key"]) for r in rows]
+    return [head_of(row) for row in audit_log.heads_from(db, from_seq)]
+
+
+def head_of(row: Row) -> SignedHead:
+    """A stored head row as a SignedHead."""
+    return SignedHead(int(row["seq"]), row["hash"], row["signature"], row["public_key"])
 
 
 def first_bad_signature(heads: Iterable[SignedHead]) -> SignedHead | None:

@@ -18,7 +18,8 @@ class Queries(Protocol):
     """What a repository function needs: a `Database` (each statement on its own) or a `Transaction` (the
     caller's unit of work). Repositories take either, so the caller decides what commits together."""
 
-    dialect: str
+    @property
+    def dialect(self) -> str: ...
 
     def query(self, sql: str, params: tuple | list = ()) -> list[Row]: ...
 
