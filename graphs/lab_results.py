@@ -1,10 +1,13 @@
 """The durability lab's results: what each run found, kept as JSON, and the rows the page shows.
 
-The page reads the last results from here without importing the runner, so a first visit renders at once.
+Two kinds of results: the shipped table (measured before release, the answer the README and tests/test_lab.py
+give, read by every visitor and never written by the page) and each person's own runs from the page, kept apart
+per person. The page reads both from here without importing the runner, so a first visit renders at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -69,31 +72,48 @@ SHIPPED_RESULTS = REPO_ROOT / "docs" / "durability-lab.json"
 """Measured before release and shipped with the code (`python -m graphs.lab measure` writes it)."""
 
 
-def last_results_path() -> Path:
-    """Where a run from the page is kept (it replaces the shipped results): env DURABILITY_LAB_RESULTS, else
-    data/durability-lab.json next to the app's default database."""
-    return Path(os.environ.get("DURABILITY_LAB_RESULTS") or REPO_ROOT / "data" / "durability-lab.json")
+def shipped_experiment() -> Experiment | None:
+    """The shipped table every visitor sees (None only if the file was left out of a deployment)."""
+    return Experiment.from_json(SHIPPED_RESULTS.read_text()) if SHIPPED_RESULTS.exists() else None
 
 
-def save_experiment(experiment: Experiment, path: Path | None = None) -> None:
+def own_runs_dir() -> Path:
+    """Where each person's runs from the page are kept: env DURABILITY_LAB_RUNS, else data/durability-lab/ next
+    to the app's default database."""
+    return Path(os.environ.get("DURABILITY_LAB_RUNS") or REPO_ROOT / "data" / "durability-lab")
+
+
+def own_run_path(person: str) -> Path:
+    """One file per person, named by a hash of their name so no name can reach outside the folder."""
+    return own_runs_dir() / f"{hashlib.sha256(person.encode()).hexdigest()[:32]}.json"
+
+
+def save_experiment(experiment: Experiment, path: Path) -> None:
     """Written whole then renamed, so a reader never sees half a file."""
-    path = path or last_results_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".tmp")
     partial.write_text(json.dumps(asdict(experiment), indent=2))
     partial.replace(path)
 
 
-def last_experiment() -> Experiment | None:
-    """The newest results kept: the last run from the page, else the shipped ones (None if neither exists)."""
-    paths = (last_results_path(), SHIPPED_RESULTS)
-    return next((Experiment.from_json(path.read_text()) for path in paths if path.exists()), None)
+def save_own_run(person: str, experiment: Experiment) -> None:
+    """Keep `person`'s latest run from the page (it replaces their previous one, never the shipped table)."""
+    save_experiment(experiment, own_run_path(person))
+
+
+def own_run(person: str) -> Experiment | None:
+    """`person`'s latest run from the page, if they made one."""
+    path = own_run_path(person)
+    return Experiment.from_json(path.read_text()) if path.exists() else None
 
 
 def mark(kept: int, runs: int) -> str:
     """✅ when every run kept it, ❌ when none did, ⚠️ for a race."""
     icon = "✅" if kept == runs else "❌" if kept == 0 else "⚠️"
     return f"{icon} kept {kept}/{runs}"
+
+
+VERDICT_COLUMNS = ("payload after reload", "interrupt in tasks", "payload after resume", "run completed")
 
 
 def matrix_rows(cells: Iterable[CellResult]) -> list[dict[str, str]]:
@@ -120,3 +140,10 @@ def crash_rows(crashes: Iterable[CrashResult]) -> list[dict[str, str]]:
         "error": c.error or "",
     } for c in crashes]
 
+
+def disagreements(shipped: Iterable[CellResult], own: Iterable[CellResult]) -> list[str]:
+    """The cells and columns where a run's verdict (kept always, never, or a race) differs from the shipped one's."""
+    by_cell = {(row["variant"], row["durability"]): row for row in matrix_rows(shipped)}
+    return [f"{row['variant']} / {row['durability']}: {column} {row[column]} (shipped: {by_cell[key][column]})"
+            for row in matrix_rows(own) if (key := (row["variant"], row["durability"])) in by_cell
+            for column in VERDICT_COLUMNS if row[column][0] != by_cell[key][column][0]]

@@ -5,12 +5,23 @@ usually (not always) kept; the page reports that cell as "kept k/N".
 """
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 
 from graphs.lab import run_crash, run_matrix
-from graphs.lab_results import CellResult, CrashResult, Experiment, last_experiment, mark, matrix_rows, save_experiment
+from graphs.lab_results import (
+    SHIPPED_RESULTS,
+    CellResult,
+    CrashResult,
+    Experiment,
+    disagreements,
+    mark,
+    matrix_rows,
+    own_run,
+    save_own_run,
+    shipped_experiment,
+)
 from graphs.lab_variants import DURABILITIES, variant_source
 
 RUNS = 3
@@ -81,12 +92,39 @@ def test_results_are_json_serializable(cells, crashes):
     assert json.loads(json.dumps(asdict(experiment)))["cells"][0]["runs"] == RUNS
 
 
-def test_kept_results_read_back_as_they_were_saved(cells, crashes, tmp_path, monkeypatch):
-    monkeypatch.setenv("DURABILITY_LAB_RESULTS", str(tmp_path / "lab.json"))
+def test_a_persons_run_reads_back_for_them_alone_and_leaves_the_shipped_table(cells, crashes, tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setenv("DURABILITY_LAB_RUNS", str(tmp_path / "runs"))
+    shipped = SHIPPED_RESULTS.read_bytes()
     experiment = Experiment("1.2.3", RUNS, list(cells.values()), list(crashes.values()), 1.5,
                             "2026-11-26T12:00:00+00:00")
-    save_experiment(experiment)
-    assert last_experiment() == experiment
+    save_own_run("alice", experiment)
+    assert own_run("alice") == experiment
+    assert own_run("bob") is None and own_run("../alice") is None
+    assert SHIPPED_RESULTS.read_bytes() == shipped and shipped_experiment() != experiment
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # alice's file, inside the folder
+
+
+def test_the_shipped_table_is_the_checked_answer():
+    """The README and the page give this table as the answer; it must say what the tests above measure."""
+    shipped = shipped_experiment()
+    assert shipped is not None and shipped.runs_per_cell == 10
+    rows = {(r["variant"], r["durability"]): r["payload after reload"] for r in matrix_rows(shipped.cells)}
+    assert rows["inplace", "exit"] == "✅ kept 10/10" and rows["inplace", "sync"] == "❌ kept 0/10"
+    assert {rows["copied", d] for d in ("exit", "async", "sync")} == {"❌ kept 0/10"}
+    assert {rows["two_node", d] for d in ("exit", "async", "sync")} == {"✅ kept 10/10"}
+    assert {c.durability: c.continued for c in shipped.crashes} == {"exit": False, "async": True, "sync": True}
+
+
+def test_disagreements_name_the_cells_where_a_run_differs_from_the_shipped_table():
+    shipped = shipped_experiment()
+    assert shipped is not None
+    same = [replace(c) for c in shipped.cells]
+    assert disagreements(shipped.cells, same) == []
+    raced = [replace(c, payload_before_resume=c.runs - 1) if (c.variant, c.durability) == ("two_node", "sync")
+             else c for c in shipped.cells]
+    assert disagreements(shipped.cells, raced) == [
+        "two_node / sync: payload after reload ⚠️ kept 9/10 (shipped: ✅ kept 10/10)"]
 
 
 def test_variant_source_is_the_running_code():
