@@ -16,6 +16,9 @@ from typing import Any, cast
 
 from approvals.core.actors import Actor, Role
 from approvals.core.errors import ApprovalError
+from approvals.store import accounts as stored
+from approvals.store import api_tokens as stored_tokens
+from approvals.store import sessions as stored_sessions
 from approvals.store.database import Database, utcnow
 
 DEMO_ACCOUNTS: dict[str, tuple[Role, str, str]] = {
@@ -76,9 +79,7 @@ def demo_mode(db: Database) -> bool:
         return _FLAG_VALUES[flag]
     if os.environ.get("DATABASE_URL"):
         return False
-    names = list(DEMO_ACCOUNTS)
-    return not db.query(f"SELECT 1 AS found FROM accounts WHERE username NOT IN ({', '.join('?' * len(names))})"
-                        " LIMIT 1", names)
+    return not stored.any_account_except(db, list(DEMO_ACCOUNTS))
 
 
 def seed_demo_accounts(db: Database) -> list[str]:
@@ -88,18 +89,15 @@ def seed_demo_accounts(db: Database) -> list[str]:
     they are marked seeded, and none is created again.
     """
     with db.transaction() as tx:
-        if tx.query("SELECT 1 AS found FROM demo_seeded LIMIT 1"):
+        if stored.demo_seeded(tx):
             return []
         names = list(DEMO_ACCOUNTS)
-        earlier = tx.query(f"SELECT 1 AS found FROM accounts WHERE username IN ({', '.join('?' * len(names))})"
-                           " LIMIT 1", names)
+        earlier = stored.any_account_among(tx, names)
         now = utcnow()
         for username, (role, password, groups) in DEMO_ACCOUNTS.items():
             if not earlier:
-                tx.execute("INSERT INTO accounts (username, role, password_hash, groups) VALUES (?, ?, ?, ?)"
-                           " ON CONFLICT (username) DO NOTHING", (username, role, hash_password(password), groups))
-            tx.execute("INSERT INTO demo_seeded (username, seeded_at) VALUES (?, ?) ON CONFLICT (username) DO NOTHING",
-                       (username, now))
+                stored.insert_account(tx, username, role, hash_password(password), groups)
+            stored.mark_demo_seeded(tx, username, now)
     return [] if earlier else names
 
 
@@ -115,9 +113,9 @@ _NO_ACCOUNT_HASH = hash_password(secrets.token_urlsafe(16))
 def check_password(db: Database, username: str, password: str) -> Actor | None:
     """The account's actor, or None for an unknown user or a wrong password (callers must not say which)."""
     username = username.strip().lower()
-    rows = db.query("SELECT role, password_hash, groups FROM accounts WHERE username = ?", (username,))
-    matches = verify_password(password, rows[0]["password_hash"] if rows else _NO_ACCOUNT_HASH)
-    return Actor(username, rows[0]["role"], groups=parse_groups(rows[0]["groups"])) if rows and matches else None
+    row = stored.credentials(db, username)
+    matches = verify_password(password, row["password_hash"] if row else _NO_ACCOUNT_HASH)
+    return Actor(username, row["role"], groups=parse_groups(row["groups"])) if row and matches else None
 
 
 def parse_groups(raw: object) -> frozenset[str]:
@@ -139,21 +137,17 @@ def groups_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:
 
 
 def list_accounts(db: Database) -> list[Account]:
-    return [_account(row) for row in db.query(f"SELECT {_COLUMNS} FROM accounts ORDER BY username")]
+    return [_account(row) for row in stored.all_accounts(db)]
 
 
 def get_account(db: Database, username: str) -> Account | None:
-    rows = db.query(f"SELECT {_COLUMNS} FROM accounts WHERE username = ?", (username.strip().lower(),))
-    return _account(rows[0]) if rows else None
+    row = stored.find_account(db, username.strip().lower())
+    return _account(row) if row else None
 
 
 def reviewers(db: Database) -> list[Account]:
     """Every reviewer account, with its addresses: who channels may tell about a pending item."""
-    return [_account(row) for row in db.query(
-        f"SELECT {_COLUMNS} FROM accounts WHERE role = 'reviewer' ORDER BY username")]
-
-
-_COLUMNS = "username, role, groups, email, slack_id"
+    return [_account(row) for row in stored.reviewer_accounts(db)]
 
 
 def _account(row: Mapping[str, Any]) -> Account:
@@ -170,12 +164,8 @@ def add_account(db: Database, username: str, role: str, password: str, groups: I
     username, role = _checked_name(username), _checked_role(role)
     email, slack_id = checked_email(email), _checked_slack_id(slack_id)
     _check_password(password)
-    inserted = db.execute(
-        "INSERT INTO accounts (username, role, password_hash, groups, email, slack_id) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (username) DO NOTHING",
-        (username, role, hash_password(password), ",".join(sorted(parse_groups(groups))), email, slack_id),
-    )
-    if not inserted:
+    if not stored.insert_account(db, username, role, hash_password(password), ",".join(sorted(parse_groups(groups))),
+                                 email, slack_id):
         raise AccountError(f"There is an account {username!r} already; change it with `user set`.")
     return Account(username, cast(Role, role), parse_groups(groups), email, slack_id)
 
@@ -197,10 +187,8 @@ def set_account(db: Database, username: str, *, role: str | None = None, groups:
     if password is not None:
         _check_password(password)
         changes["password_hash"] = hash_password(password)
-    if changes:
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        if not db.execute(f"UPDATE accounts SET {assignments} WHERE username = ?", (*changes.values(), username)):
-            raise AccountError(f"There is no account {username!r}.")
+    if changes and not stored.update_account(db, username, changes):
+        raise AccountError(f"There is no account {username!r}.")
     account = get_account(db, username)
     if account is None:
         raise AccountError(f"There is no account {username!r}.")
@@ -213,27 +201,23 @@ def remember_signed_in(db: Database, actor: Actor, email: str) -> None:
     act as them. Written only when something changed since their last sign-in."""
     email = email.strip().lower() if EMAIL.fullmatch(email.strip()) else ""
     groups = ",".join(sorted(actor.groups))
-    rows = db.query("SELECT role, groups, email FROM accounts WHERE username = ?", (actor.name,))
-    if rows and (rows[0]["role"], rows[0]["groups"], rows[0]["email"]) == (actor.role, groups, email):
+    row = stored.find_account(db, actor.name)
+    if row and (row["role"], row["groups"], row["email"]) == (actor.role, groups, email):
         return
-    if rows:
-        db.execute("UPDATE accounts SET role = ?, groups = ?, email = ? WHERE username = ?",
-                   (actor.role, groups, email, actor.name))
+    if row:
+        stored.update_account(db, actor.name, {"role": actor.role, "groups": groups, "email": email})
         return
-    db.execute("INSERT INTO accounts (username, role, password_hash, groups, email) VALUES (?, ?, ?, ?, ?)"
-               " ON CONFLICT (username) DO NOTHING",
-               (actor.name, actor.role, _NO_ACCOUNT_HASH, groups, email))
+    stored.insert_account(db, actor.name, actor.role, _NO_ACCOUNT_HASH, groups, email)
 
 
 def remove_account(db: Database, username: str) -> None:
     """Delete the account and end its sessions and API tokens with it."""
     username = _checked_name(username)
     with db.transaction() as tx:
-        if not tx.execute("DELETE FROM accounts WHERE username = ?", (username,)):
+        if not stored.delete_account(tx, username):
             raise AccountError(f"There is no account {username!r}.")
-        for table in ("sessions", "api_tokens"):
-            tx.execute(f"UPDATE {table} SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
-                       (utcnow(), username))
+        stored_sessions.revoke_sessions_of(tx, username, utcnow())
+        stored_tokens.revoke_tokens_of(tx, username, utcnow())
 
 
 def _checked_name(username: str) -> str:
@@ -272,5 +256,5 @@ def _check_password(password: str) -> None:
 
 def account_actor(db: Database, username: str) -> Actor | None:
     """The actor of an existing account (the CLI acting for a named person), or None when there is none."""
-    rows = db.query("SELECT username, role FROM accounts WHERE username = ?", (username.strip().lower(),))
-    return Actor(rows[0]["username"], rows[0]["role"]) if rows else None
+    row = stored.find_account(db, username.strip().lower())
+    return Actor(row["username"], row["role"]) if row else None

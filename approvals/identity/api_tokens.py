@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
 from approvals.identity.accounts import parse_groups, secret_hash
+from approvals.store import accounts as stored_accounts
+from approvals.store import api_tokens as stored
 from approvals.store.database import Database, Row, iso, utcnow
 
 TOKEN_PREFIX = "apr_"
@@ -69,24 +71,16 @@ def create_token(db: Database, username: str, label: str = "") -> tuple[ApiToken
     token = ApiToken(token_id=uuid.uuid4().hex[:16], username=username, label=label, created_at=iso(now),
                      last_used_at=None, revoked_at=None, expires_at=iso(now + timedelta(days=token_days())))
     with db.transaction() as tx:
-        if not tx.query("SELECT 1 AS found FROM accounts WHERE username = ?", (username,)):
+        if stored_accounts.find_account(tx, username) is None:
             raise UnknownAccount(f"There is no account {username!r}.")
-        tx.execute(
-            "INSERT INTO api_tokens (token_id, username, label, token_hash, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (token.token_id, username, label, secret_hash(secret), token.created_at, token.expires_at),
-        )
+        stored.insert_token(tx, token.token_id, username, label, secret_hash(secret), token.created_at,
+                            token.expires_at)
     return token, secret
 
 
 def list_tokens(db: Database, username: str | None = None) -> list[ApiToken]:
     """Newest first; one account's tokens, or everyone's for `None` (the command line)."""
-    columns = "token_id, username, label, created_at, last_used_at, revoked_at, expires_at"
-    if username is None:
-        rows = db.query(f"SELECT {columns} FROM api_tokens ORDER BY created_at DESC")
-    else:
-        rows = db.query(f"SELECT {columns} FROM api_tokens WHERE username = ? ORDER BY created_at DESC", (username,))
-    return [ApiToken(**{**row, "expires_at": expiry(row)}) for row in rows]
+    return [ApiToken(**{**row, "expires_at": expiry(row)}) for row in stored.token_rows(db, username)]
 
 
 def expiry(row: Row) -> str:
@@ -97,18 +91,12 @@ def expiry(row: Row) -> str:
 
 def revoke_account_tokens(db: Database, username: str) -> int:
     """Revoke every live token of an account (signed out everywhere); returns how many."""
-    return db.execute("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
-                      (utcnow(), username.strip().lower()))
+    return stored.revoke_tokens_of(db, username.strip().lower(), utcnow())
 
 
 def revoke_token(db: Database, token_id: str, owner: str | None = None) -> None:
     """Revoke at once (the next request with it gets 401). `owner` limits it to that account's own tokens."""
-    owned = "" if owner is None else " AND username = ?"
-    revoked = db.execute(
-        f"UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL{owned}",
-        (utcnow(), token_id, *(() if owner is None else (owner,))),
-    )
-    if not revoked:
+    if not stored.revoke_token(db, token_id, utcnow(), owner):
         raise UnknownToken(f"There is no active token {token_id!r}.")
 
 
@@ -117,20 +105,14 @@ def actor_for_token(db: Database, secret: str, now: datetime | None = None) -> A
     if not secret.startswith(TOKEN_PREFIX):
         return None
     now = now or datetime.now(UTC)
-    rows = db.query(
-        "SELECT t.token_id, t.last_used_at, t.created_at, t.expires_at, a.username, a.role, a.groups"
-        " FROM api_tokens t"
-        " JOIN accounts a ON a.username = t.username WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-        (secret_hash(secret),),
-    )
-    if not rows or expiry(rows[0]) <= iso(now):
+    row = stored.unrevoked_token(db, secret_hash(secret))
+    if row is None or expiry(row) <= iso(now):
         return None
-    _note_use(db, rows[0], now)
-    return Actor(rows[0]["username"], rows[0]["role"], groups=parse_groups(rows[0]["groups"]))
+    _note_use(db, row, now)
+    return Actor(row["username"], row["role"], groups=parse_groups(row["groups"]))
 
 
 def _note_use(db: Database, row: Row, now: datetime) -> None:
     last = row["last_used_at"]
     if last is None or now - datetime.fromisoformat(last) >= LAST_USED_RESOLUTION:
-        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_id = ?",
-                   (iso(now), row["token_id"]))
+        stored.note_use(db, row["token_id"], iso(now))

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from approvals.identity import throttle
 from approvals.identity.api_tokens import DEFAULT_TOKEN_DAYS
 from approvals.identity.sessions import HANDOFF_TTL, idle_hours
+from approvals.store import action_links, api_tokens, sessions
+from approvals.store import throttle as stored_throttle
 from approvals.store.database import Database, iso
 
 DEFAULT_EVERY_MINUTES = 60.0
@@ -34,16 +36,10 @@ def purge(db: Database, now: datetime) -> dict[str, int]:
     legacy_cutoff = iso(now - timedelta(days=DEFAULT_TOKEN_DAYS) - GRACE)  # tokens made before expiry existed
     with db.transaction() as tx:
         return {
-            "sessions": tx.execute("DELETE FROM sessions WHERE last_seen_at < ? OR revoked_at < ?",
-                                   (idle_cutoff, grace_cutoff)),
-            "api_tokens": tx.execute("DELETE FROM api_tokens WHERE revoked_at < ? OR expires_at < ?"
-                                     " OR (expires_at IS NULL AND created_at < ?)",
-                                     (grace_cutoff, grace_cutoff, legacy_cutoff)),
-            "sign_in_failures": tx.execute("DELETE FROM sign_in_failures WHERE failed_at < ?",
-                                           (iso(now - max(FAILURES_KEPT, throttle.WINDOW)),)),
-            "sign_in_handoffs": tx.execute("DELETE FROM sign_in_handoffs WHERE created_at < ?",
-                                           (iso(now - HANDOFF_TTL),)),
-            "known_devices": tx.execute("DELETE FROM known_devices WHERE last_used_at < ?",
-                                        (iso(now - DEVICES_KEPT),)),
-            "action_links": tx.execute("DELETE FROM action_links WHERE expires_at < ?", (grace_cutoff,)),
+            "sessions": sessions.purge_sessions(tx, idle_cutoff, grace_cutoff),
+            "api_tokens": api_tokens.purge_tokens(tx, grace_cutoff, legacy_cutoff),
+            "sign_in_failures": stored_throttle.purge_failures(tx, iso(now - max(FAILURES_KEPT, throttle.WINDOW))),
+            "sign_in_handoffs": sessions.purge_handoffs(tx, iso(now - HANDOFF_TTL)),
+            "known_devices": stored_throttle.purge_devices(tx, iso(now - DEVICES_KEPT)),
+            "action_links": action_links.purge_links(tx, grace_cutoff),
         }

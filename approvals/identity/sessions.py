@@ -21,6 +21,8 @@ from approvals.core.errors import ApprovalError
 from approvals.identity import throttle
 from approvals.identity.accounts import check_password, parse_groups, secret_hash
 from approvals.identity.api_tokens import revoke_account_tokens
+from approvals.store import accounts as stored_accounts
+from approvals.store import sessions as stored
 from approvals.store.database import Database, Row, iso, utcnow
 
 COOKIE = "approvals_session"
@@ -43,7 +45,7 @@ def idle_hours() -> float:
 def start(db: Database, actor: Actor, *, signed_in: bool) -> str:
     """A new session for `actor`; returns the token, which is stored nowhere but in the browser's cookie."""
     token = secrets.token_urlsafe(32)
-    db.execute(_INSERT, _session_row(token, actor, signed_in, utcnow()))
+    stored.insert_session(db, secret_hash(token), actor.name, actor.role, signed_in, utcnow())
     return token
 
 
@@ -64,7 +66,7 @@ def start_guest(db: Database, token: str | None = None) -> str:
     """
     token = token or new_token()
     guest = Actor(f"guest-{secrets.token_hex(5)}", "requester")
-    db.execute_unsynced(_INSERT + " ON CONFLICT (token_hash) DO NOTHING", _session_row(token, guest, False, utcnow()))
+    stored.insert_guest_session(db, secret_hash(token), guest.name, guest.role, utcnow())
     return token
 
 
@@ -73,7 +75,7 @@ def needs_new_token(db: Database, token: str | None) -> bool:
     has no row yet (its browser has not run a page) is kept: page loads alone write nothing."""
     if not token or not TOKEN_FORM.fullmatch(token):
         return True
-    if not db.query("SELECT 1 AS found FROM sessions WHERE token_hash = ?", (secret_hash(token),)):
+    if not stored.session_exists(db, secret_hash(token)):
         return False
     return _live_row(db, token, datetime.now(UTC)) is None
 
@@ -83,33 +85,20 @@ def actor_or_start(db: Database, token: str | None) -> Actor | None:
     run of its browser (crawlers and bare GETs never get this far). None for an ended session."""
     if (actor := actor_for(db, token)) is not None or token is None or not TOKEN_FORM.fullmatch(token):
         return actor
-    if db.query("SELECT 1 AS found FROM sessions WHERE token_hash = ?", (secret_hash(token),)):
+    if stored.session_exists(db, secret_hash(token)):
         return None  # it ended: signed out, expired, or its account is gone
     start_guest(db, token)
     return actor_for(db, token)
-
-
-_INSERT = ("INSERT INTO sessions (token_hash, username, role, signed_in, created_at, last_seen_at)"
-           " VALUES (?, ?, ?, ?, ?, ?)")
-
-
-def _session_row(token: str, actor: Actor, signed_in: bool, now: str) -> tuple:
-    return (secret_hash(token), actor.name, actor.role, int(signed_in), now, now)
 
 
 def _live_row(db: Database, token: str | None, now: datetime) -> Row | None:
     """The session with its account's current role; None when it ended or its account is gone."""
     if not token:
         return None
-    rows = db.query(
-        "SELECT s.token_hash, s.username, s.role, s.signed_in, s.last_seen_at, a.role AS account_role,"
-        " COALESCE(a.groups, '') AS groups FROM sessions s LEFT JOIN accounts a ON a.username = s.username"
-        " WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.last_seen_at > ?",
-        (secret_hash(token), iso(now - timedelta(hours=idle_hours()))),
-    )
-    if not rows or (rows[0]["signed_in"] and rows[0]["account_role"] is None):
+    row = stored.unrevoked_session(db, secret_hash(token), iso(now - timedelta(hours=idle_hours())))
+    if row is None or (row["signed_in"] and row["account_role"] is None):
         return None
-    return rows[0]
+    return row
 
 
 def actor_for(db: Database, token: str | None, now: datetime | None = None) -> Actor | None:
@@ -119,7 +108,7 @@ def actor_for(db: Database, token: str | None, now: datetime | None = None) -> A
     if row is None:
         return None
     if datetime.fromisoformat(row["last_seen_at"]) < now - TOUCH_EVERY:
-        db.execute("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (iso(now), row["token_hash"]))
+        stored.touch_session(db, row["token_hash"], iso(now))
     signed_in = bool(row["signed_in"])
     return Actor(row["username"], row["account_role"] if signed_in else row["role"], signed_in=signed_in,
                  groups=parse_groups(row["groups"]) if signed_in else frozenset())
@@ -147,8 +136,7 @@ def begin_sign_in(db: Database, token: str | None, username: str, password: str,
     code = secrets.token_urlsafe(32)
     with db.transaction() as tx:
         throttle.release(tx, username, key, attempt)
-        tx.execute("INSERT INTO sign_in_handoffs (code_hash, from_token_hash, username, created_at)"
-                   " VALUES (?, ?, ?, ?)", (secret_hash(code), secret_hash(token), username, iso(now)))
+        stored.insert_handoff(tx, secret_hash(code), secret_hash(token), username, iso(now))
     return code
 
 
@@ -161,27 +149,25 @@ def finish_sign_in(db: Database, token: str | None, code: str, device: str | Non
     """
     now = now or datetime.now(UTC)
     with db.transaction() as tx:
-        rows = tx.query("SELECT * FROM sign_in_handoffs WHERE code_hash = ?", (secret_hash(code),))
-        tx.execute("DELETE FROM sign_in_handoffs WHERE code_hash = ?", (secret_hash(code),))  # one use only
-        if not rows or not token or rows[0]["from_token_hash"] != secret_hash(token):
+        handoff = stored.take_handoff(tx, secret_hash(code))  # one use only
+        if handoff is None or not token or handoff["from_token_hash"] != secret_hash(token):
             return None
-        if datetime.fromisoformat(rows[0]["created_at"]) < now - HANDOFF_TTL:
+        if datetime.fromisoformat(handoff["created_at"]) < now - HANDOFF_TTL:
             return None
-        username = rows[0]["username"]
-        account = tx.query("SELECT role FROM accounts WHERE username = ?", (username,))
-        if not account:
+        username = handoff["username"]
+        account = stored_accounts.find_account(tx, username)
+        if account is None:
             return None
-        tx.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ?", (iso(now), secret_hash(token)))
+        stored.revoke_session(tx, secret_hash(token), iso(now))
         new_token = secrets.token_urlsafe(32)
-        tx.execute(_INSERT, _session_row(new_token, Actor(username, account[0]["role"]), True, iso(now)))
+        stored.insert_session(tx, secret_hash(new_token), username, account["role"], True, iso(now))
         return new_token, throttle.remember_device(tx, device, username, now)
 
 
 def sign_out(db: Database, token: str | None) -> None:
     """Revoke this browser's session: every tab of it is signed out on its next run."""
     if token:
-        db.execute("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-                   (utcnow(), secret_hash(token)))
+        stored.revoke_session(db, secret_hash(token), utcnow())
 
 
 def revoke_all(db: Database, username: str) -> int:
@@ -190,6 +176,5 @@ def revoke_all(db: Database, username: str) -> int:
     Returns how many ended.
     """
     username = username.strip().lower()
-    ended = db.execute("UPDATE sessions SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
-                       (utcnow(), username))
+    ended = stored.revoke_sessions_of(db, username, utcnow())
     return ended + revoke_account_tokens(db, username)

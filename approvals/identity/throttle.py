@@ -15,7 +15,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from approvals.identity.accounts import secret_hash
-from approvals.store.database import Database, Transaction, iso
+from approvals.store import throttle as stored
+from approvals.store.database import Database, Lock, Transaction, iso
 
 DEVICE_COOKIE = "approvals_device"
 FREE_TRIES = 3
@@ -51,9 +52,7 @@ def known_device(db: Database, cookie: str | None, username: str) -> str | None:
     hashes = [secret_hash(token) for token in device_tokens(cookie)]
     if not hashes:
         return None
-    rows = db.query(f"SELECT device_hash FROM known_devices WHERE username = ? AND device_hash IN "
-                    f"({', '.join('?' * len(hashes))})", (username, *hashes))
-    return rows[0]["device_hash"] if rows else None
+    return stored.known_device(db, username, hashes)
 
 
 def client_key(client: str, device_hash: str | None) -> str | None:
@@ -74,31 +73,26 @@ def reserve(db: Database, username: str, key: str | None, known: bool, now: date
     """
     since, bucket = iso(now - WINDOW), key or ""
     with db.transaction() as tx:
-        if tx.dialect == "postgres":  # SQLite's BEGIN IMMEDIATE already serialises writers
-            tx.execute("LOCK TABLE sign_in_failures IN SHARE ROW EXCLUSIVE MODE")
-        counts = [tx.query("SELECT failed_at FROM sign_in_failures WHERE client = ? AND failed_at > ?"
-                           " ORDER BY failed_at", (key, since))] if key else []
+        tx.lock(Lock.SIGN_IN)  # parallel tries are counted one after another
+        counts = [stored.client_failures(tx, key, since)] if key else []
         if not known:
-            counts.append(tx.query("SELECT failed_at FROM sign_in_failures WHERE username = ? AND failed_at > ?"
-                                   " AND client NOT LIKE 'device:%' ORDER BY failed_at", (username, since)))
+            counts.append(stored.unknown_client_failures(tx, username, since))
         for failures in counts:
             if failures and delay(len(failures)):
-                wait = datetime.fromisoformat(failures[-1]["failed_at"]) + delay(len(failures)) - now
+                wait = datetime.fromisoformat(failures[-1]) + delay(len(failures)) - now
                 if wait > timedelta(0):
                     raise Throttled(wait)
-        latest = tx.query("SELECT MAX(failed_at) AS latest FROM sign_in_failures WHERE username = ? AND client = ?",
-                          (username, bucket))[0]["latest"]
+        latest = stored.latest_failure(tx, username, bucket)
         at = iso(now) if latest is None or latest < iso(now) else iso(
             datetime.fromisoformat(latest) + timedelta(milliseconds=1))
-        tx.execute("INSERT INTO sign_in_failures (username, failed_at, client) VALUES (?, ?, ?)",
-                   (username, at, bucket))
+        stored.insert_failure(tx, username, bucket, at)
     return at
 
 
 def release(tx: Transaction, username: str, key: str | None, at: str) -> None:
     """Take back the try `reserve` recorded at `at`: its password was right."""
-    tx.execute("DELETE FROM sign_in_failures WHERE username = ? AND client = ? AND failed_at = ?",
-               (username, key or "", at))
+    tx.lock(Lock.SIGN_IN)  # not while `reserve` counts
+    stored.delete_failure(tx, username, key or "", at)
 
 
 def remember_device(tx: Transaction, cookie: str | None, username: str, now: datetime) -> str:
@@ -106,21 +100,16 @@ def remember_device(tx: Transaction, cookie: str | None, username: str, now: dat
     tokens = device_tokens(cookie)
     hashes = {secret_hash(token): token for token in tokens}
     if hashes:
-        rows = tx.query(f"SELECT device_hash FROM known_devices WHERE username = ? AND device_hash IN "
-                        f"({', '.join('?' * len(hashes))})", (username, *hashes))
-        if rows:
-            tx.execute("UPDATE known_devices SET last_used_at = ? WHERE device_hash = ?",
-                       (iso(now), rows[0]["device_hash"]))
+        known = stored.known_device(tx, username, list(hashes))
+        if known is not None:
+            stored.touch_device(tx, known, iso(now))
             return ".".join(tokens)
     token = secrets.token_urlsafe(24)
-    tx.execute("INSERT INTO known_devices (device_hash, username, created_at, last_used_at) VALUES (?, ?, ?, ?)",
-               (secret_hash(token), username, iso(now), iso(now)))
+    stored.insert_device(tx, secret_hash(token), username, iso(now))
     return ".".join([token, *tokens][:MAX_DEVICE_ACCOUNTS])
 
 
 def accounts_under_attack(db: Database, now: datetime) -> list[tuple[str, int]]:
     """Accounts with many recent failures from clients they do not know: (username, failures), most first."""
-    rows = db.query("SELECT username, COUNT(*) AS failures FROM sign_in_failures WHERE failed_at > ?"
-                    " AND client NOT LIKE 'device:%' GROUP BY username HAVING COUNT(*) >= ? ORDER BY failures DESC",
-                    (iso(now - WINDOW), UNDER_ATTACK_AT))
+    rows = stored.accounts_with_unknown_failures(db, iso(now - WINDOW), UNDER_ATTACK_AT)
     return [(row["username"], int(row["failures"])) for row in rows]

@@ -36,6 +36,7 @@ class Lock(IntEnum):
     AUDIT = 0x61756474  # appending to the audit chain
     INDEX = 0x617070  # writing one thread's queue index rows
     TALLY = 0x617071  # counting one item's approvals
+    SIGN_IN = 0x7369676E  # counting and recording a sign-in try (approvals.identity.throttle)
 
 
 def iso(moment: datetime) -> str:
