@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 from approvals.core.human import ActionText, age_text
 from approvals.notify.outbox import Delivery, OutboxSender
+from approvals.store import outbox
 from approvals.store.database import Database, Row, Transaction, utcnow
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,7 @@ def enqueue(tx: Transaction, channel: str, recipient: str, event: Event, thread_
     """Queue one notification of one item for one recipient on one channel, in the caller's transaction."""
     now = utcnow()
     body = {"event": event, "thread_id": thread_id, "interrupt_id": interrupt_id, "detail": detail}
-    tx.execute(
-        "INSERT INTO outbox (event_id, event, body, created_at, attempts, next_attempt_at, last_error, channel,"
-        " recipient) VALUES (?, ?, ?, ?, 0, ?, '', ?, ?)",
-        (uuid.uuid4().hex, f"{channel}.{event}", json.dumps(body), now, now, channel, recipient),
-    )
+    outbox.add_notification(tx, uuid.uuid4().hex, f"{channel}.{event}", json.dumps(body), now, channel, recipient)
 
 
 Notice = Callable[[dict, Recipient], Notification | None]

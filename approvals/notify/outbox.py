@@ -3,9 +3,10 @@
 Why an outbox: an event row exists exactly when its cause committed, and a crash before delivery loses nothing. Each row
 belongs to one channel: 'webhook' rows go to APPROVAL_WEBHOOK_URL (approvals/notify/webhooks.py); any other channel's
 row is one notification for one recipient (approvals/notify/channels.py). A sender of a channel (the scheduler's
-"outbox-<channel>" job) claims a batch of its due rows by pushing their `next_attempt_at` a lease ahead (PostgreSQL:
+"outbox-<channel>" job) leases a batch of its due rows by pushing their `next_attempt_at` a lease ahead (PostgreSQL:
 `FOR UPDATE SKIP LOCKED`; SQLite: the BEGIN IMMEDIATE write lock), so each row is sent by one replica, and a replica
-killed mid-send only delays its batch until the lease runs out. A failed send is retried with a capped backoff.
+killed mid-send only delays its batch until the lease runs out. A failed send is retried with a capped backoff. The
+rows are approvals/store/outbox.py's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from approvals.core.backoff import backoff_seconds
+from approvals.store import outbox
 from approvals.store.database import Database, Row, iso
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ class Delivery:
 
     @property
     def lease_s(self) -> float:
-        """How long other senders leave a claimed batch alone: longer than its sends can take, so no event is
+        """How long other senders leave a leased batch alone: longer than its sends can take, so no event is
         sent by two replicas; a sender killed mid-batch delays the rest of its batch by this much."""
         return self.batch * self.timeout_s + 5.0
 
@@ -58,8 +60,8 @@ class OutboxSender:
         raise NotImplementedError
 
     def deliver_due(self) -> int:
-        """Claim the rows that are due, send each once, and settle them; returns how many were tried."""
-        rows = self._claim()
+        """Lease the rows that are due, send each once, and settle them; returns how many were tried."""
+        rows = self._lease_batch()
         for row in rows:
             try:
                 error = self.send(row)
@@ -69,34 +71,21 @@ class OutboxSender:
             self._settle(row, error)
         return len(rows)
 
-    def _claim(self) -> list[Row]:
+    def _lease_batch(self) -> list[Row]:
+        """This replica's batch of due rows, left alone by other senders for `Delivery.lease_s`."""
         now = datetime.now(UTC)
-        if not self._db.query("SELECT 1 AS due FROM outbox WHERE channel = ? AND next_attempt_at <= ? LIMIT 1",
-                              (self.channel, iso(now))):
+        if not outbox.any_due(self._db, self.channel, iso(now)):
             return []  # the common case takes no lock at all
-        skip_locked = " FOR UPDATE SKIP LOCKED" if self._db.dialect == "postgres" else ""
         with self._db.transaction() as tx:
-            rows = tx.query(
-                "SELECT event_id, event, body, attempts, recipient FROM outbox WHERE channel = ?"
-                f" AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{skip_locked}",
-                (self.channel, iso(now), self.delivery.batch),
-            )
-            if rows:
-                tx.execute(
-                    f"UPDATE outbox SET next_attempt_at = ? WHERE event_id IN ({', '.join('?' * len(rows))})",
-                    (iso(now + timedelta(seconds=self.delivery.lease_s)), *(r["event_id"] for r in rows)),
-                )
-        return rows
+            return outbox.lease_due(tx, self.channel, iso(now), self.delivery.batch,
+                                    iso(now + timedelta(seconds=self.delivery.lease_s)))
 
     def _settle(self, row: Row, error: str | None) -> None:
         if error is None:
-            self._db.execute("DELETE FROM outbox WHERE event_id = ?", (row["event_id"],))
+            outbox.remove(self._db, row["event_id"])
             return
         attempts = row["attempts"] + 1
         retry_at = datetime.now(UTC) + timedelta(seconds=self.delivery.retry_delay(attempts))
         log.warning("%s event %s: try %d failed (%s); next try at %s", self.channel, row["event_id"], attempts,
                     error, iso(retry_at))
-        self._db.execute(
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE event_id = ?",
-            (attempts, iso(retry_at), error[:500], row["event_id"]),
-        )
+        outbox.retry_later(self._db, row["event_id"], attempts, iso(retry_at), error[:500])

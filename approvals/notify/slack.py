@@ -26,6 +26,7 @@ from approvals.identity.accounts import Account, list_accounts
 from approvals.notify.channels import ChannelFailed, ChannelKind, Notification, Recipient
 from approvals.notify.email import call_lines, facts
 from approvals.notify.outbox import Delivery, OutboxSender
+from approvals.store import outbox
 from approvals.store.database import Database, Row, Transaction, utcnow
 
 log = logging.getLogger(__name__)
@@ -189,10 +190,8 @@ def enqueue_decided(tx: Transaction, decision: Row) -> None:
     body = {"thread_id": decision["thread_id"], "interrupt_id": decision["interrupt_id"],
             "outcome": outcome_text(decision["decision"], decision["decided_by"], decision["decided_at"],
                                     decision["message"] or "")}
-    tx.execute(
-        "INSERT INTO outbox (event_id, event, body, created_at, attempts, next_attempt_at, last_error, channel,"
-        " recipient) VALUES (?, 'slack.decided', ?, ?, 0, ?, '', ?, '')",
-        (uuid.uuid4().hex, json.dumps(body, ensure_ascii=False), now, now, UPDATES))
+    outbox.add_notification(tx, uuid.uuid4().hex, "slack.decided", json.dumps(body, ensure_ascii=False), now, UPDATES,
+                            "")
 
 
 def decided_blocks(blocks: list[dict[str, Any]], outcome: str) -> list[dict[str, Any]]:

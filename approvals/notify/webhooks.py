@@ -28,6 +28,7 @@ from standardwebhooks.webhooks import Webhook
 from approvals.core.hidden_text import reveal
 from approvals.core.records import QueueItem
 from approvals.notify.outbox import Delivery, OutboxSender
+from approvals.store import outbox
 from approvals.store.database import Database, Row, Transaction, utcnow
 
 SIGNATURE_HEADER = "X-Approvals-Signature"
@@ -117,11 +118,7 @@ def _enqueue(tx: Transaction, event: str, thread_id: str, interrupt_id: str, fie
 
 
 def _store(tx: Transaction, body: dict[str, Any]) -> None:
-    tx.execute(
-        "INSERT INTO outbox (event_id, event, body, created_at, attempts, next_attempt_at, last_error)"
-        " VALUES (?, ?, ?, ?, 0, ?, '')",
-        (body["id"], body["event"], json.dumps(body, ensure_ascii=False), body["created_at"], body["created_at"]),
-    )
+    outbox.add_webhook_event(tx, body["id"], body["event"], json.dumps(body, ensure_ascii=False), body["created_at"])
 
 
 def _slack_escape(text: str) -> str:
