@@ -1,7 +1,7 @@
 """Hypothesis against the served JSON API: generated bodies, content types, query strings, ids and methods for every
 route, with a reviewer's token, through `streamlit run app.py` itself (middleware, limits and routes as deployed).
 
-For when schemathesis is not installed (bench/api_fuzz.py needs it): the same idea as tests/test_fuzz.py, over
+For when schemathesis is not installed (bench/api_fuzz.py needs it): the same idea as tests/service/test_fuzz.py, over
 HTTP. Passes when no answer is a 5xx and every /api/ answer is JSON; prints the number of cases and the statuses
 seen, and exits 1 on a failure (with the request that caused it).
 """

@@ -26,7 +26,7 @@ from approvals.identity import sessions
 from bench.common import REVIEWER, app_service, arguments, backend_name, fresh_database, median, report
 from bench.draw_clock import action_seconds, opened, reload_seconds
 from bench.queue import build
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, keys_live, start_streamlit, stop
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, keys_live, start_streamlit, stop
 
 WARMUP = 3
 RELOAD_RATIO, APPROVE_RATIO = 1.5, 1.0

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from playwright.sync_api import Browser, Page
 
 from approvals.identity import sessions
-from tests.browser.harness import wait_ready
+from tests.e2e.harness import wait_ready
 
 # Installed before any of the page's own scripts. `window.__shown` is the condition (a JS expression);
 # `window.__firstDrawn` is the first frame drawn after it became true, in seconds since the navigation started.

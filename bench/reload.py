@@ -29,7 +29,7 @@ from bench.common import (
     request_refunds,
 )
 from bench.draw_clock import measure_reloads, opened
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
 
 WARMUP = 3
 PEER_RATIO, FLOOR_RATIO = 0.9, 1.3

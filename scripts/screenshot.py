@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 
 from harness import CHROMIUM, CHROMIUM_ARGS, sign_in, start_streamlit, stop, visit, wait_ready  # noqa: E402
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402

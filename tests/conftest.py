@@ -16,7 +16,7 @@ os.environ["APPROVAL_DEMO"] = "1"  # the app under test is the quick start's, de
 # every append signs the audit chain's head: tests (and the apps they start) sign with a key of their own, never
 # the developer's ~/.config one
 os.environ["APPROVAL_AUDIT_KEY"] = str(Path(tempfile.mkdtemp(prefix="approvals-test-key-")) / "audit-key.pem")
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 
 import postgres_cluster
 from harness import CHROMIUM, CHROMIUM_ARGS, start_streamlit, stop
@@ -52,6 +52,17 @@ groups = ["finance"]
 approvers = 2
 """
 """The channel tests' policy: refunds decided by finance, one reviewer up to $1,000 and two above."""
+
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e starts a process (a served app, a browser, `langgraph dev`, the CLI): mark it
+    `e2e`, so `python -m pytest -m "not e2e"` is the quick loop without each file having to say so."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)

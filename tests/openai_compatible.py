@@ -18,7 +18,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from test_openai import completion
+
+def completion(message: dict, finish_reason: str) -> dict:
+    """One chat completion as the OpenAI API answers it (the stand-in's replies and test_openai's)."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "test-model",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
 
 REFUND = re.compile(r"refund order (\w+) for \$(\d+(?:\.\d+)?)", re.IGNORECASE)
 

@@ -21,7 +21,7 @@ from langgraph.types import Command
 from graphs import build_graph
 from graphs.models import ScriptedChatModel
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 READER = """
 import json, sqlite3, sys

@@ -28,7 +28,7 @@ from examples import worker
 from examples.shipping_agent import shipments_db
 from graphs.hitl import InvalidDecision
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEST_GRAPHS = ("shipping_per_call=examples.shipping_agent:make_per_call_agent,question=foreign_graphs:question,"
                "schema_question=foreign_graphs:schema_question,standard_request=foreign_graphs:standard_request")
 SHIP = "Ship order 42 to 1 Main St"

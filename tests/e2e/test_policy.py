@@ -15,7 +15,7 @@ from approvals.core.policy import NO_POLICY
 from approvals.core.policy_file import PolicyError, group_warnings, parse_policy, run_tests
 from approvals.service.policy import PolicySource
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 RULES = """
 [[rules]]

@@ -13,7 +13,7 @@ from approvals.service.facade import ApprovalService
 from approvals.service.policy import PolicySource
 from approvals.store.schema import open_store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(db: Path, *args: str, stdin: str = "", policy: Path | None = None) -> subprocess.CompletedProcess:

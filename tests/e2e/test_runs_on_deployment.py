@@ -12,13 +12,13 @@ from conftest import BOB, CAROL, GUEST, BrowserCookie
 from deployment_server import langgraph_dev_support
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from openai_compatible import OpenAICompatibleServer, serve
-from test_conversation_page import card_args, click, labels, open_page, send, settle, thread_of
 
 import resources
 from approvals.core.interrupts import read_snapshot
 from approvals.service.facade import ApprovalService
 from approvals.sources.deployments import Deployment, Remote
 from approvals.store.schema import Store
+from tests.pages.test_conversation_page import card_args, click, labels, open_page, send, settle, thread_of
 
 REFUND = "Refund order 55 for $250"
 APPROVE = {"decisions": [{"type": "approve"}]}

@@ -104,7 +104,7 @@ def test_an_edit_keeps_the_proposal_and_says_what_the_reviewer_made_of_it(served
     amount.fill("120")
     amount.press("Tab")
     alice.get_by_role("button", name="Approve with edits").click()
-    expect(alice.get_by_text("Your edit")).to_be_visible()  # its diff, in money (tests/test_console_page.py)
+    expect(alice.get_by_text("Your edit")).to_be_visible()  # its diff, in money (tests/pages/test_console_page.py)
     alice.locator(".st-key-console_confirm_edit button").click()
 
     expect(carol.get_by_text("Approved with edits by alice at")).to_be_visible()

@@ -316,7 +316,7 @@ def test_claims_an_item_someone_else_claimed_is_refused(served):
 
 
 def test_digest_a_changed_request_is_refused(served):
-    from test_request_digest import change_request
+    from tests.pages.test_request_digest import change_request
 
     item = ask(served, "Email jo@example.com about the delay")
     message = dm(posts(served, item, 3), ALICE_ID)

@@ -62,7 +62,7 @@ def _form(so_far: dict | None = None) -> None:
     import streamlit as st
 
     from approvals.core.records import ReviewRequest
-    from tests.test_elicitation_form import VALUE
+    from tests.pages.test_elicitation_form import VALUE
     from ui.elicitation_form import elicitation_form
 
     review = ReviewRequest("mcp_elicitation", VALUE, None, None, "carol", "2026-12-03T09:00:00+00:00", "reviewer")

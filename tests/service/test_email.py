@@ -3,7 +3,7 @@ says, and that its links keep every promise of the console (a GET decides nothin
 changed or used links change nothing; every rule of the decision command holds).
 
 The link pages are served by the app's own routes (approvals/http/email_links.py) in Starlette's test client;
-tests/browser/test_email_browser.py opens them in a real browser on a served app.
+tests/e2e/test_email_browser.py opens them in a real browser on a served app.
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def test_an_expired_link_is_refused(app, smtp, web, monkeypatch):
 
 
 def test_a_changed_request_is_refused(app, smtp, web):
-    from test_request_digest import change_request
+    from tests.pages.test_request_digest import change_request
 
     item = ask(app, "Email jo@example.com about the delay")
     approve = links_in(mail_for(smtp, app, "alice"))["Approve"]

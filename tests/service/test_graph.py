@@ -20,7 +20,7 @@ from graphs.ledger import MemoryLedger
 from graphs.models import ScriptedChatModel
 from graphs.nodes import POLICY_KEY
 
-SHIPPED_POLICY = policy_for_rules(PolicySource(Path(__file__).resolve().parent.parent / "approvals.toml").current)
+SHIPPED_POLICY = policy_for_rules(PolicySource(Path(__file__).resolve().parents[2] / "approvals.toml").current)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from approvals.service.facade import ApprovalService
 from approvals.store.migrations import SCRIPT_LOCATION
 from approvals.store.schema import open_store
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 OLD_TABLES = ("threads", "pending", "decisions", "claims", "accounts", "sessions", "sign_in_failures",
               "api_tokens", "outbox", "ledger", "thread_changes")
 PENDING_THREAD, DECIDED_THREAD = "a" * 32, "b" * 32

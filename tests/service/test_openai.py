@@ -10,22 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import ALICE, GUEST
 from langchain_openai import ChatOpenAI
+from openai_compatible import completion
 
 from approvals.service.facade import ApprovalService
 from graphs import build_graph
 from graphs.models import ScriptedChatModel, load_model
-
-
-def completion(message: dict, finish_reason: str) -> dict:
-    return {
-        "id": "chatcmpl-test",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "test-model",
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
-
 
 REFUND_CALL = completion(
     {
