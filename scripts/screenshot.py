@@ -1,10 +1,10 @@
 """Save the README's screenshots, from a real app and browser: the conversation and the reviewer console, each at
 1400×900 and 420 px wide (docs/conversation.png, docs/conversation-narrow.png, docs/console.png,
-docs/console-narrow.png).
+docs/console-narrow.png), and the durability lab with alice's own run beside the shipped table (docs/lab.png).
 
 Usage: python scripts/screenshot.py [DIR]. Starts `streamlit run app.py` on a throwaway database with the browser
 tests' harness; carol asks for an email and a few more actions (a queue of eight), then carol's conversation and
-alice's console with the email open are captured.
+alice's console with the email open are captured; then alice runs the lab's experiment (2 runs per cell).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 
 from harness import CHROMIUM, CHROMIUM_ARGS, sign_in, start_streamlit, stop, visit, wait_ready  # noqa: E402
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright  # noqa: E402
 
 from approvals.core.actors import Actor  # noqa: E402
 from approvals.service.facade import ApprovalService  # noqa: E402
@@ -33,7 +33,7 @@ QUEUE = [
     "Refund order 58 for $420",
     "Email cy@example.com about the delay",
 ]
-WIDE, NARROW = {"width": 1400, "height": 900}, {"width": 420, "height": 900}
+WIDE, NARROW = ViewportSize(width=1400, height=900), ViewportSize(width=420, height=900)
 
 
 def seed(app_db: str) -> None:
@@ -59,10 +59,25 @@ def carols_email(browser: Browser, base: str) -> tuple[Page, str]:
     return page, page.url
 
 
-def capture(page: Page, path: Path, viewport: dict[str, int]) -> None:
+def capture(page: Page, path: Path, viewport: ViewportSize) -> None:
     page.set_viewport_size(viewport)
     page.wait_for_timeout(500)
     wait_ready(page)
+    page.screenshot(path=str(path))
+    print(f"saved {path}")
+
+
+def lab(page: Page, base: str, path: Path) -> None:
+    """Alice's own run (2 runs per cell) under the shipped table: the shipped table at the top of the screen, her
+    run and where it differs from the shipped one below it."""
+    page.set_viewport_size(WIDE)
+    visit(page, f"{base}/durability")
+    page.get_by_role("spinbutton", name="Runs per cell").fill("2")
+    page.get_by_role("button", name="Run the experiment").click()
+    page.get_by_text("Your last run, measured").first.wait_for(timeout=180_000)
+    wait_ready(page)
+    page.get_by_role("heading", name="Is the payload there after a reload?").evaluate("h => h.scrollIntoView()")
+    page.wait_for_timeout(500)
     page.screenshot(path=str(path))
     print(f"saved {path}")
 
@@ -71,7 +86,8 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         app_db = str(Path(tmp) / "app.db")
-        process, base = start_streamlit({"DATABASE_URL": app_db, "APPROVAL_DEMO": "1"}, Path(tmp) / "streamlit.log")
+        env = {"DATABASE_URL": app_db, "APPROVAL_DEMO": "1", "DURABILITY_LAB_RUNS": str(Path(tmp) / "lab")}
+        process, base = start_streamlit(env, Path(tmp) / "streamlit.log")
         try:
             seed(app_db)
             with sync_playwright() as playwright:
@@ -85,6 +101,7 @@ def main(out: Path) -> None:
                 alice.get_by_text("Claimed by you until").wait_for()
                 capture(alice, out / "console.png", WIDE)
                 capture(alice, out / "console-narrow.png", NARROW)
+                lab(alice, base, out / "lab.png")
                 browser.close()
         finally:
             stop(process)
