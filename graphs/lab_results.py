@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -89,11 +90,12 @@ def own_run_path(person: str) -> Path:
 
 
 def save_experiment(experiment: Experiment, path: Path) -> None:
-    """Written whole then renamed, so a reader never sees half a file."""
+    """Written whole to a file of its own, then renamed, so a reader never sees half a file and two runs of the same
+    person finishing together never write into one file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(asdict(experiment), indent=2))
-    partial.replace(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as partial:
+        partial.write(json.dumps(asdict(experiment), indent=2))
+    Path(partial.name).replace(path)
 
 
 def save_own_run(person: str, experiment: Experiment) -> None:
