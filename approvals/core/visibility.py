@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from approvals.core.actors import Actor
 
-SORTS: dict[str, str] = {
-    "age": "created_at, thread_id",
-    "newest": "created_at DESC, thread_id",
-    "amount": "amount IS NULL, amount DESC, created_at, thread_id",
-    "tool": "tool, created_at, thread_id",
-}
-"""The queue's orders (oldest first by default), by name: a page or the URL picks one, never writes SQL."""
 MAX_OFFSET = 1_000_000
 MAX_AGE_MINUTES = 10 * 366 * 24 * 60
 """Ten years: any older cutoff is a mistake, and a far larger one overflows the date arithmetic. The API and the
@@ -37,38 +29,16 @@ class QueueFilter:
     """Only items this person holds a live claim on (the "mine" view); `now` says what live means."""
     now: str = ""
     sort: str = "age"
+    """The queue's order by name: "age" (oldest first), "newest", "amount" or "tool"; a page or the URL picks one,
+    never SQL."""
 
-    def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["status = 'pending'"], []
-        if self.owner is not None:
-            clauses.append("requester = ?")
-            params.append(self.owner)
-        for column, values in (("tool", self.tools), ("policy", self.policies), ("requester", self.requesters)):
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        if self.created_before:
-            clauses.append("created_at < ?")
-            params.append(self.created_before)
-        for word in self.search.lower().split():
-            clauses.append("search LIKE ? ESCAPE '\\'")
-            params.append(f"%{_like_escaped(word)}%")
-        if self.requester_like.strip():
-            clauses.append("LOWER(requester) LIKE ? ESCAPE '\\'")
-            params.append(f"%{_like_escaped(self.requester_like.strip().lower())}%")
-        if self.claimed_by is not None:
-            clauses.append("EXISTS (SELECT 1 FROM claims c WHERE c.thread_id = pending.thread_id"
-                           " AND c.interrupt_id = pending.interrupt_id AND c.claimed_by = ? AND c.expires_at > ?)")
-            params.extend([self.claimed_by, self.now])
-        return " AND ".join(clauses), params
+    def search_words(self) -> list[str]:
+        """The words every match must contain, lower-cased."""
+        return self.search.lower().split()
 
-    def order_by(self) -> str:
-        return SORTS.get(self.sort, SORTS["age"])
-
-
-def _like_escaped(text: str) -> str:
-    """A LIKE pattern that matches `text` literally: a typed % or _ is a character, not a wildcard."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    def requester_part(self) -> str:
+        """The part of a requester's name to look for, lower-cased ("" for none)."""
+        return self.requester_like.strip().lower()
 
 
 def may_see(viewer: Actor, owner: str | None) -> bool:

@@ -12,8 +12,8 @@ import re
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -31,6 +31,7 @@ from approvals.service.run_rows import new_replica_id
 from approvals.sources import deployments
 from approvals.sources.deployments import Deployment, DeploymentUnavailable, Remote
 from approvals.sources.registry import GraphRegistry, load_registry
+from approvals.store import queue_index, runs, threads
 from approvals.store.database import Transaction
 from approvals.store.schema import Store
 from graphs import build_graph
@@ -133,8 +134,7 @@ class ServiceBase:
 
     def _owner(self, thread_id: str) -> str | None:
         """Who the conversation belongs to (its requester), or None when there is no such conversation."""
-        rows = self.db.query("SELECT requester FROM threads WHERE thread_id = ?", (thread_id,))
-        return rows[0]["requester"] if rows else None
+        return threads.thread_owner(self.db, thread_id)
 
     def require_thread(self, thread_id: str | None, *, viewer: Actor) -> str:
         """The id of a conversation `viewer` may read; anything else gets the message an unknown id gets.
@@ -162,14 +162,11 @@ class ServiceBase:
 
     def _runs_remotely(self, thread_id: str) -> bool:
         """A conversation of the built-in agent with runs but no local checkpoint lives on APPROVAL_RUNS_ON."""
-        return bool(self.runs_on) and bool(self.db.query(
-            "SELECT 1 FROM runs WHERE thread_id = ? LIMIT 1", (thread_id,)))
+        return bool(self.runs_on) and runs.has_runs(self.db, thread_id)
 
     def _deployment_of(self, thread_id: str) -> str:
         """The deployment a thread without a local checkpoint was indexed from ("" for none)."""
-        rows = self.db.query("SELECT deployment FROM pending WHERE thread_id = ? AND deployment <> '' LIMIT 1",
-                             (thread_id,))
-        return str(rows[0]["deployment"]) if rows else ""
+        return queue_index.indexed_deployment(self.db, thread_id)
 
     @staticmethod
     def _config(thread_id: str, graph: str, requester: str | None) -> RunnableConfig:
@@ -192,22 +189,11 @@ class ServiceBase:
             lock = self._locks[thread_id]
         return _ThreadLock(lock, wait)
 
-    @contextmanager
-    def _index_writer(self, thread_id: str, read: bool = True) -> Iterator[tuple[Transaction, ThreadSnapshot | None]]:
-        """A transaction for the thread's index rows, and its latest checkpoint (when `read`) to write them from.
-
-        PostgreSQL: several replicas may index one thread at once (discovery, a resume); the checkpoint is read
-        under a per-thread advisory lock, so the writer that read the newer checkpoint writes last. SQLite: read
-        before the write lock, because SqliteSaver holds its connection's lock while it waits for the write
-        lock, and reading through it from inside our write transaction would deadlock until the busy timeout.
-        A writer that still lands out of order is corrected by discovery, which every checkpoint write wakes.
-        """
-        snapshot = self._snapshot(thread_id) if read and self.db.dialect == "sqlite" else None
-        with self.db.transaction() as tx:
-            if self.db.dialect == "postgres":
-                tx.query("SELECT pg_advisory_xact_lock(?, hashtext(?))", (INDEX_LOCK_CLASS, thread_id))
-                snapshot = self._snapshot(thread_id) if read else None
-            yield tx, snapshot
+    def _index_writer(self, thread_id: str, read: bool = True
+                      ) -> AbstractContextManager[tuple[Transaction, ThreadSnapshot | None]]:
+        """A transaction holding the thread's index lock, and its latest checkpoint (when `read`) to write the
+        index rows from (`queue_index.index_writer` says when the checkpoint is read, and why)."""
+        return queue_index.index_writer(self.db, thread_id, lambda: self._snapshot(thread_id) if read else None)
 
 
 class _ThreadLock:

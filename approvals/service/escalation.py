@@ -15,6 +15,7 @@ from approvals.core.records import QueueItem, age_seconds
 from approvals.notify import webhooks
 from approvals.notify.channels import Event
 from approvals.service import recipients
+from approvals.store import escalations
 from approvals.store.database import Database, Transaction, iso
 
 REMIND, REASSIGN = "reminder", "reassigned"
@@ -37,9 +38,7 @@ def reassigned(db: Database, thread_id: str, interrupt_id: str, verdict: Verdict
     groups = verdict.escalation.reassign_to
     if not groups:
         return verdict
-    rows = db.query("SELECT 1 AS done FROM escalations WHERE thread_id = ? AND interrupt_id = ? AND step = ?",
-                    (thread_id, interrupt_id, REASSIGN))
-    return replace(verdict, groups=groups) if rows else verdict
+    return replace(verdict, groups=groups) if escalations.happened(db, thread_id, interrupt_id, REASSIGN) else verdict
 
 
 def due_steps(rule: Rule, item: QueueItem, now: datetime) -> list[tuple[str, str]]:
@@ -56,32 +55,24 @@ def due_steps(rule: Rule, item: QueueItem, now: datetime) -> list[tuple[str, str
 def record_step(tx: Transaction, item: QueueItem, step: str, rule: Rule, detail: str, now: datetime) -> bool:
     """Record the step once and queue its notifications (the webhook, and the reviewers who may decide the item
     now: a reassignment tells the groups it moved to); False when it had happened already."""
-    inserted = tx.execute(
-        "INSERT INTO escalations (thread_id, interrupt_id, step, happened_at, rule, detail) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (thread_id, interrupt_id, step) DO NOTHING",
-        (item.thread_id, item.interrupt_id, step, iso(now), rule.name, detail),
-    )
+    inserted = escalations.record_step(tx, item.thread_id, item.interrupt_id, step, iso(now), rule.name, detail)
     if inserted:
         age = describe_age(age_seconds(item.created_at, now) / 60)
         webhooks.enqueue_escalation(tx, item, step, rule.name, detail, age)
         event: Event = "reassigned" if step == REASSIGN else "reminder"
         recipients.tell(tx, item, _deciding_groups(tx, item, rule), event, detail)
-    return bool(inserted)
+    return inserted
 
 
 def _deciding_groups(tx: Transaction, item: QueueItem, rule: Rule) -> tuple[str, ...]:
     """The groups that decide the item once this transaction commits: the reassignment's, once it happened."""
-    moved = rule.escalation.reassign_to and tx.query(
-        "SELECT 1 AS done FROM escalations WHERE thread_id = ? AND interrupt_id = ? AND step = ?",
-        (item.thread_id, item.interrupt_id, REASSIGN))
+    moved = rule.escalation.reassign_to and escalations.happened(tx, item.thread_id, item.interrupt_id, REASSIGN)
     return rule.escalation.reassign_to if moved else rule.groups
 
 
 def steps(db: Database, thread_id: str | None = None, limit: int = 1000) -> list[Step]:
     """Escalation steps, newest first (of one thread, or all)."""
-    where, params = ("WHERE thread_id = ?", [thread_id]) if thread_id else ("", [])
-    rows = db.query(f"SELECT * FROM escalations {where} ORDER BY happened_at DESC LIMIT ?", (*params, limit))
-    return [Step(**row) for row in rows]
+    return [Step(**row) for row in escalations.newest_steps(db, thread_id, limit)]
 
 
 def describe_age(minutes: float) -> str:

@@ -17,6 +17,7 @@ from approvals.core.human import arg_text
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import QueueFilter
 from approvals.service.facade import ApprovalService
+from approvals.store import queue_index
 from approvals.store.database import iso
 
 HISTORY_LIMIT = 5000
@@ -92,8 +93,7 @@ def proposed_arguments(service: ApprovalService, records: list[DecisionRecord]) 
     found: Proposed = {}
     for start in range(0, len(thread_ids), 500):
         chunk = thread_ids[start:start + 500]
-        rows = service.db.query("SELECT thread_id, interrupt_id, args FROM pending WHERE thread_id IN"
-                                f" ({', '.join('?' * len(chunk))})", chunk)
+        rows = queue_index.proposed_args(service.db, chunk)
         found.update({(row["thread_id"], row["interrupt_id"]): json.loads(row["args"] or "{}") for row in rows})
     return found
 

@@ -13,6 +13,7 @@ from approvals.core.policy import Policy, Verdict
 from approvals.core.records import DecisionRecord, PendingApproval, QueueItem, ReviewRequest
 from approvals.notify import webhooks
 from approvals.service import recipients
+from approvals.store import queue_index, threads
 from approvals.store.database import Row, Transaction
 
 
@@ -43,14 +44,19 @@ def open_interrupt(snapshot: ThreadSnapshot | None, interrupt_id: str | None, wi
     return next((p for p in pending if interrupt_id in (None, p.interrupt_id)), None)
 
 
+def index_snapshot(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None, policy: Policy
+                   ) -> list[tuple[str, str, Verdict]]:
+    """Write the index from the thread's latest checkpoint (None: it has none): the thread joins the thread list,
+    then `write_index`. Returns the new items the policy decides itself, for the caller to decide after commit."""
+    if snapshot is not None:
+        add_thread_row(tx, snapshot)
+    return write_index(tx, thread_id, snapshot, policy)
+
+
 def add_thread_row(tx: Transaction, snapshot: ThreadSnapshot) -> None:
     """A thread another process started (or one the index lost) joins the thread list, with its graph."""
-    tx.execute(
-        "INSERT INTO threads (thread_id, title, requester, created_at, updated_at, graph) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (thread_id) DO NOTHING",
-        (snapshot.thread_id, snapshot.title(), snapshot.requester or "unknown", snapshot.created_at,
-         snapshot.created_at, snapshot.graph),
-    )
+    threads.add_thread(tx, snapshot.thread_id, snapshot.title(), snapshot.requester or "unknown", snapshot.created_at,
+                       snapshot.graph)
 
 
 def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None, policy: Policy
@@ -62,13 +68,7 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
     the policy decides itself (`approve` / `deny`), for the caller to decide once this transaction commits.
     """
     items = pending_in(snapshot, False) if snapshot else []
-    current = [item.interrupt_id for item in items]
-    marks = ", ".join("?" * len(current)) or "''"
-    tx.execute(
-        f"UPDATE pending SET status = 'resolved' WHERE thread_id = ? AND status <> 'resolved'"
-        f" AND interrupt_id NOT IN ({marks})",
-        (thread_id, *current),
-    )
+    queue_index.resolve_others(tx, thread_id, [item.interrupt_id for item in items])
     by_policy: list[tuple[str, str, Verdict]] = []
     for pending in items:
         review = pending.review
@@ -77,15 +77,8 @@ def write_index(tx: Transaction, thread_id: str, snapshot: ThreadSnapshot | None
                          verdict.display, review.summary(), review.created_at, pending.graph, review.kind,
                          review.digest, rule=verdict.rule, approvers=verdict.approvers, deployment=pending.deployment)
         args, amount, search = searchable(review, snapshot.title() if snapshot else "")
-        inserted = tx.execute(
-            "INSERT INTO pending (thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary,"
-            " created_at, status, graph, kind, request_digest, args, amount, search, actions, rule, approvers,"
-            " deployment, assistant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (item.thread_id, item.interrupt_id, item.checkpoint_id, item.tool, item.requester, item.policy,
-             item.args_summary, item.created_at, item.graph, item.kind, item.request_digest, args, amount, search,
-             json.dumps(request_actions(review)), item.rule, item.approvers, item.deployment, pending.assistant_id),
-        )
+        inserted = queue_index.insert_pending(tx, item, args, amount, search, json.dumps(request_actions(review)),
+                                              pending.assistant_id)
         if inserted and verdict.by_policy and review.request is not None:
             by_policy.append((thread_id, item.interrupt_id, verdict))
         elif inserted:

@@ -20,6 +20,7 @@ from approvals.notify.outbox import WEBHOOK, Delivery, OutboxSender
 from approvals.notify.webhooks import console_link
 from approvals.service import escalation, recipients
 from approvals.service.queue import QueueService
+from approvals.store import escalations, queue_index
 from approvals.store.database import Database
 
 FAILING_AFTER = 3
@@ -65,12 +66,10 @@ class NotificationService(QueueService):
 
     def notice(self, body: dict, recipient: Recipient) -> Notification | None:
         """What a queued notification says now; None when the item was decided (or approved by this recipient)."""
-        rows = self.db.query(
-            "SELECT status, requester, rule, approvers, approved_by, created_at, tool, request_digest FROM pending"
-            " WHERE thread_id = ? AND interrupt_id = ?", (body["thread_id"], body["interrupt_id"]))
-        if not rows or rows[0]["status"] != "pending":
+        row = queue_index.notice_row(self.db, body["thread_id"], body["interrupt_id"])
+        if row is None or row["status"] != "pending":
             return None
-        row, approved_by = rows[0], tuple(filter(None, rows[0]["approved_by"].split(",")))
+        approved_by = tuple(filter(None, row["approved_by"].split(",")))
         if recipient.username in approved_by:
             return None
         pending = self.pending_approval(body["thread_id"], viewer=NOTIFIER, interrupt_id=body["interrupt_id"])
@@ -93,11 +92,9 @@ class NotificationService(QueueService):
         if not viewer.is_reviewer:
             return Waiting(0, "")
         policy = {rule.name: rule for rule in self.policy.current().rules}
-        moved = {(row["thread_id"], row["interrupt_id"]) for row in self.db.query(
-            "SELECT thread_id, interrupt_id FROM escalations WHERE step = ?", (escalation.REASSIGN,))}
+        moved = escalations.items_with_step(self.db, escalation.REASSIGN)
         count, newest = 0, ""
-        for row in self.db.query("SELECT thread_id, interrupt_id, rule, approved_by, created_at FROM pending"
-                                 " WHERE status = 'pending' AND requester <> ?", (viewer.name,)):
+        for row in queue_index.pending_for_others(self.db, viewer.name):
             rule = policy.get(row["rule"])
             groups = () if rule is None else rule.escalation.reassign_to \
                 if (row["thread_id"], row["interrupt_id"]) in moved and rule.escalation.reassign_to else rule.groups

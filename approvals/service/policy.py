@@ -19,6 +19,7 @@ from pathlib import Path
 from approvals.core.policy import NO_POLICY, Policy, Verdict
 from approvals.core.policy_file import PolicyError, parse_policy
 from approvals.core.records import BUILTIN_GRAPH
+from approvals.store import queue_index
 from approvals.store.database import Database
 from graphs.nodes import PolicyFor
 from graphs.tools import Policy as Needs
@@ -106,10 +107,8 @@ def reevaluate(db: Database, policy: Policy) -> list[tuple[str, str, Verdict]]:
     """The pending queue under `policy` (after a reload): each item's rule, outcome and approvers updated from the
     call it asks for (kept on its index row), in one transaction. Returns the items the policy now decides itself.
     """
-    rows = db.query("SELECT thread_id, interrupt_id, graph, requester, actions, policy, rule, approvers FROM pending"
-                    " WHERE status = 'pending' AND actions <> '[]'")
     changed, by_policy = [], []
-    for row in rows:
+    for row in queue_index.pending_verdicts(db):
         verdict = policy.verdict([(tool, args) for tool, args in json.loads(row["actions"])], row["graph"],
                                  row["requester"])
         if (verdict.display, verdict.rule, verdict.approvers) != (row["policy"], row["rule"], row["approvers"]):
@@ -118,6 +117,5 @@ def reevaluate(db: Database, policy: Policy) -> list[tuple[str, str, Verdict]]:
             by_policy.append((row["thread_id"], row["interrupt_id"], verdict))
     if changed:
         with db.transaction() as tx:
-            tx.executemany("UPDATE pending SET policy = ?, rule = ?, approvers = ? WHERE thread_id = ?"
-                           " AND interrupt_id = ? AND status = 'pending'", changed)
+            queue_index.update_verdicts(tx, changed)
     return by_policy

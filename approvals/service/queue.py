@@ -9,7 +9,8 @@ from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import QueueFilter, may_see, scoped
 from approvals.service import oversight
 from approvals.service.base import ServiceBase
-from approvals.service.index import add_thread_row, decision_record, open_interrupt, pending_in, write_index
+from approvals.service.index import decision_record, index_snapshot, open_interrupt, pending_in
+from approvals.store import decisions, queue_index
 from approvals.store.database import utcnow
 
 
@@ -53,31 +54,19 @@ class QueueService(ServiceBase):
     ) -> list[QueueItem]:
         """In the filter's order (oldest first by default), straight from the index (never a get_state loop over
         threads); a requester's own only."""
-        where, params = scoped(filters, viewer).where()
-        rows = self.db.query(
-            "SELECT thread_id, interrupt_id, checkpoint_id, tool, requester, policy, args_summary, created_at, graph,"
-            f" kind, request_digest, args, rule, approvers, approved_by, deployment FROM pending WHERE {where}"
-            f" ORDER BY {filters.order_by()} LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        return [QueueItem(**row) for row in rows]
+        return queue_index.pending_page(self.db, scoped(filters, viewer), limit, offset)
 
     def pending_digest(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> str | None:
         """The digest of the item's request as the index holds it now (None when it is not pending there): an open
         pane compares it with what it drew to notice, within seconds, that the request changed elsewhere."""
-        rows = self.db.query("SELECT request_digest FROM pending WHERE thread_id = ? AND interrupt_id = ?"
-                             " AND status = 'pending'", (self.require_thread(thread_id, viewer=viewer), interrupt_id))
-        return rows[0]["request_digest"] if rows else None
+        return queue_index.request_digest(self.db, self.require_thread(thread_id, viewer=viewer), interrupt_id)
 
     def pending_tools(self, *, viewer: Actor) -> list[str]:
         """The tools that are pending now (what the queue's tool filter offers), alphabetically."""
-        where, params = scoped(QueueFilter(), viewer).where()
-        return [row["tool"] for row in self.db.query(f"SELECT DISTINCT tool FROM pending WHERE {where} ORDER BY tool",
-                                                     params)]
+        return queue_index.pending_tools(self.db, scoped(QueueFilter(), viewer))
 
     def count_pending(self, filters: QueueFilter = QueueFilter(), *, viewer: Actor) -> int:
-        where, params = scoped(filters, viewer).where()
-        return int(self.db.query(f"SELECT COUNT(*) AS n FROM pending WHERE {where}", params)[0]["n"])
+        return queue_index.count_pending(self.db, scoped(filters, viewer))
 
     def sync_index(self, thread_id: str) -> None:
         """Make the index agree with the thread's checkpoint: its interrupts pending, everything else resolved.
@@ -90,27 +79,20 @@ class QueueService(ServiceBase):
     def _index_thread(self, thread_id: str) -> list[tuple[str, str, Verdict]]:
         """`sync_index`'s work; returns the new items the policy decides itself."""
         with self._index_writer(thread_id) as (tx, snapshot):
-            if snapshot is not None:
-                add_thread_row(tx, snapshot)
-            return write_index(tx, thread_id, snapshot, self.policy.current())
+            return index_snapshot(tx, thread_id, snapshot, self.policy.current())
 
     def reconcile(self) -> int:
         """Rebuild the index (and the thread list) from the checkpoints; returns how many threads were checked."""
         thread_ids = sorted({c.config["configurable"]["thread_id"] for c in self.store.checkpointer.list(None)})
         for thread_id in thread_ids:
             self.sync_index(thread_id)
-        open_rows = self.db.query(  # a deployment's rows are kept true by its polling, not by our checkpoints
-            "SELECT DISTINCT thread_id FROM pending WHERE status <> 'resolved' AND deployment = ''")
-        orphaned = {r["thread_id"] for r in open_rows}
-        for thread_id in orphaned - set(thread_ids):
-            self.db.execute("UPDATE pending SET status = 'resolved' WHERE thread_id = ?", (thread_id,))
+        for thread_id in queue_index.open_local_threads(self.db) - set(thread_ids):
+            queue_index.resolve_thread(self.db, thread_id)
         return len(thread_ids)
 
     def _decision(self, thread_id: str, interrupt_id: str) -> DecisionRecord | None:
-        rows = self.db.query(
-            "SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id)
-        )
-        return decision_record(rows[0]) if rows else None
+        row = decisions.find_decision(self.db, thread_id, interrupt_id)
+        return decision_record(row) if row else None
 
     def decision(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> DecisionRecord | None:
         """How the approval was decided, if it was; UnknownThread for a conversation `viewer` may not read."""
@@ -123,21 +105,15 @@ class QueueService(ServiceBase):
     def undelivered(self, limit: int = 100, *, viewer: Actor) -> list[DecisionRecord]:
         """Decided, not yet delivered: a delivery did not take, or none finished within its lease. Oldest first,
         each with the reason; a decision still being delivered for the first time is not listed."""
-        mine, params = ("", ()) if may_see(viewer, None) else (" AND requested_by = ?", (viewer.name,))
-        rows = self.db.query(
-            "SELECT * FROM decisions WHERE applied_at IS NULL AND (delivery_error <> '' OR next_delivery_at IS NULL"
-            f" OR next_delivery_at <= ?){mine} ORDER BY decided_at LIMIT ?", (utcnow(), *params, limit))
+        rows = decisions.undelivered_decisions(self.db, utcnow(), _narrowed(viewer), limit)
         return [decision_record(row) for row in rows]
 
     def decisions(self, limit: int = 1000, thread_id: str | None = None, *, viewer: Actor) -> list[DecisionRecord]:
         """Newest first: who decided what, when, and how the args were edited; a requester sees their own only."""
-        clauses, params = [], []
-        if thread_id:
-            clauses.append("thread_id = ?")
-            params.append(thread_id)
-        if not may_see(viewer, None):
-            clauses.append("requested_by = ?")
-            params.append(viewer.name)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.query(f"SELECT * FROM decisions{where} ORDER BY decided_at DESC LIMIT ?", (*params, limit))
+        rows = decisions.newest_decisions(self.db, thread_id, _narrowed(viewer), limit)
         return [decision_record(row) for row in rows]
+
+
+def _narrowed(viewer: Actor) -> str | None:
+    """Whose decisions `viewer` may read: None for all (reviewers), else their own requests'."""
+    return None if may_see(viewer, None) else viewer.name

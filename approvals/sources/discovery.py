@@ -5,8 +5,8 @@ A worker running a registered graph with the standard SqliteSaver (on the app's 
 new checkpoint and every new interrupt write in `thread_changes`, in the writer's own transaction, so nothing
 is missed whoever writes. `discover()` indexes just those threads from their latest checkpoint (never a
 get_state loop over all threads) and deletes the rows it handled. On PostgreSQL, several replicas drain the
-same log: `FOR UPDATE SKIP LOCKED` gives each row to one of them, and a replica that dies mid-batch leaves its
-rows for the next. `reconcile()` in the service stays the full rebuild.
+same log: each row goes to one of them, and a replica that dies mid-batch leaves its rows for the next.
+`reconcile()` in the service stays the full rebuild.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from approvals.store import changelog
 from approvals.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -34,22 +35,7 @@ BATCH = 200
 
 def discover(service: Indexer, batch: int = BATCH) -> int:
     """Index the threads noted in the change log (up to `batch` log rows); returns how many rows were handled."""
-    if service.db.dialect == "postgres":
-        with service.db.transaction() as tx:  # the rows stay locked (and undeleted on a crash) until indexed
-            rows = tx.query(
-                "SELECT id, thread_id FROM thread_changes ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED", (batch,)
-            )
-            _index(service, [row["thread_id"] for row in rows])
-            if rows:
-                ids = [row["id"] for row in rows]
-                tx.execute(f"DELETE FROM thread_changes WHERE id IN ({', '.join('?' * len(ids))})", ids)
-        return len(rows)
-    # SQLite has one writer at a time, so ids are committed in order: everything up to the last id read is done.
-    rows = service.db.query("SELECT id, thread_id FROM thread_changes ORDER BY id LIMIT ?", (batch,))
-    _index(service, [row["thread_id"] for row in rows])
-    if rows:
-        service.db.execute("DELETE FROM thread_changes WHERE id <= ?", (rows[-1]["id"],))
-    return len(rows)
+    return changelog.drain(service.db, batch, lambda thread_ids: _index(service, thread_ids))
 
 
 def discover_all(service: Indexer) -> int:

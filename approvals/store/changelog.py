@@ -2,14 +2,15 @@
 
 Why triggers: a worker running a registered graph with LangGraph's standard saver knows nothing about the app, so
 the only place to learn of its checkpoints and interrupts without polling every thread is the database itself.
-`approvals/sources/discovery.py` drains the log.
+`approvals/sources/discovery.py` drains the log (`drain`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
-from approvals.store.database import Transaction
+from approvals.store.database import Database, Transaction
 
 _SQLITE_LOG = [
     "CREATE TABLE IF NOT EXISTS thread_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT NOT NULL)",
@@ -46,3 +47,26 @@ def install_change_log(tx: Transaction, dialect: Literal["sqlite", "postgres"]) 
         tx.execute(statement)
     if first_time:
         tx.execute("INSERT INTO thread_changes (thread_id) SELECT DISTINCT thread_id FROM checkpoints")
+
+
+def drain(db: Database, batch: int, handle: Callable[[list[str]], None]) -> int:
+    """Hand the threads of the oldest `batch` log rows to `handle`, then delete those rows; returns how many.
+
+    PostgreSQL: several replicas drain the same log; `FOR UPDATE SKIP LOCKED` gives each row to one of them, and
+    the rows stay locked (and undeleted on a crash) until handled. SQLite has one writer at a time, so ids are
+    committed in order: everything up to the last id read is done.
+    """
+    if db.dialect == "postgres":
+        with db.transaction() as tx:
+            rows = tx.query("SELECT id, thread_id FROM thread_changes ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+                            (batch,))
+            handle([row["thread_id"] for row in rows])
+            if rows:
+                ids = [row["id"] for row in rows]
+                tx.execute(f"DELETE FROM thread_changes WHERE id IN ({', '.join('?' * len(ids))})", ids)
+        return len(rows)
+    rows = db.query("SELECT id, thread_id FROM thread_changes ORDER BY id LIMIT ?", (batch,))
+    handle([row["thread_id"] for row in rows])
+    if rows:
+        db.execute("DELETE FROM thread_changes WHERE id <= ?", (rows[-1]["id"],))
+    return len(rows)
