@@ -15,7 +15,6 @@ from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
 from approvals.core.records import BUILTIN_GRAPH
 from approvals.service import metrics, oversight
-from approvals.store.database import Database
 from ui.approval_widgets import escape_markdown
 
 METRIC_COLUMNS = {
@@ -28,7 +27,7 @@ METRIC_COLUMNS = {
 def stop_switch(actor: Actor) -> None:
     """What is paused (always in view while something is), and for reviewers the control to pause or resume."""
     service = resources.approval_service()
-    paused = oversight.paused_targets(service.db)
+    paused = service.paused_targets()
     if paused:  # one note listing them all, however many: the queue stays in view
         st.warning(escape_markdown(f"Paused ({len(paused)}): " + "; ".join(
             f"the {held.kind} {held.name} (by {held.paused_by} at {held.paused_at[:19]} UTC)" for held in paused)
@@ -43,10 +42,10 @@ def stop_switch(actor: Actor) -> None:
         name = name_col.selectbox("Name", _names(kind, actor), index=None, accept_new_options=True,
                                   key="console_pause_name", placeholder="Pick or type a name")
         st.button("Pause", key="console_pause", disabled=not name, on_click=_switch,
-                  args=(oversight.pause, kind, name, actor))
+                  args=(service.pause, kind, name, actor))
         for held in paused:
             st.button(f"Resume {held.kind} {held.name}", key=f"console_resume_{held.kind}_{held.name}",
-                      on_click=_switch, args=(oversight.resume, held.kind, held.name, actor))
+                      on_click=_switch, args=(service.unpause, held.kind, held.name, actor))
 
 
 def _names(kind: str, actor: Actor) -> list[str]:
@@ -57,10 +56,10 @@ def _names(kind: str, actor: Actor) -> list[str]:
     return sorted({item.tool for item in service.list_pending(limit=500, viewer=actor)})
 
 
-def _switch(change: Callable[[Database, str, str, Actor], object], kind: str, name: str, actor: Actor) -> None:
+def _switch(change: Callable[[str, str, Actor], object], kind: str, name: str, actor: Actor) -> None:
     """Button callback: pause or resume; a refusal is said on the next run."""
     try:
-        change(resources.approval_service().db, kind, name, actor)
+        change(kind, name, actor)
     except ApprovalError as error:
         st.session_state["console_pause_error"] = str(error)
 
@@ -69,7 +68,7 @@ def oversight_numbers(actor: Actor) -> None:
     """Per reviewer and per tool, over the chained decisions; reviewers only."""
     if not actor.is_reviewer:
         return
-    found = metrics.oversight_metrics(resources.approval_service().db, actor)
+    found = resources.approval_service().oversight_metrics(actor)
     st.markdown("**Oversight**")
     st.caption(f"From the audit chain. Fast approvals: approved less than {found.fast_seconds:g} s after the "
                "decider opened the item. Rows are in name order; they are not a ranking.")

@@ -19,7 +19,7 @@ from approvals.core.decisions import edit_diff
 from approvals.core.errors import AlreadyDecided, ApprovalError, AwaitingApprovals, approvals_progress
 from approvals.core.hidden_text import reveal
 from approvals.core.records import DecisionRecord, PendingApproval
-from approvals.service import claims, escalation, history
+from approvals.service import claims, history
 from approvals.store.database import utcnow
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
 from ui import on_screen
@@ -193,7 +193,7 @@ def policy_line(pending: PendingApproval) -> None:
     verdict, approved_by = service.approval_state(pending)
     progress = f" · {approvals_progress(approved_by, verdict.approvers)}" if verdict.approvers > 1 else ""
     steps = [f"{step.step} at {local_time(step.happened_at)} ({step.detail})"
-             for step in escalation.steps(service.db, pending.thread_id) if step.interrupt_id == pending.interrupt_id]
+             for step in service.escalation_steps(pending.thread_id, pending.interrupt_id)]
     st.caption(escape_markdown(f"Policy: {verdict.describe()}{progress}"
                                + (f" · Escalation by rule: {'; '.join(steps)}" if steps else "")))
 

@@ -41,7 +41,7 @@ from approvals.http.progress import ProgressOut
 from approvals.http.refusals import refusal
 from approvals.identity import api_tokens
 from approvals.notify.webhooks import console_link
-from approvals.service import claims, oversight
+from approvals.service import claims
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
 from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
@@ -218,7 +218,7 @@ class _Api:
             return ApprovalOut(status=status, request=None, decision=_decision_out(decided) if decided else None,
                                claimed_by=None, **common)
         claim = service.claim_holder(thread_id, interrupt_id)
-        oversight.note_open(service.db, thread_id, interrupt_id, actor)  # the oversight metrics' "opened"
+        service.note_open(thread_id, interrupt_id, actor)  # the oversight metrics' "opened"
         return ApprovalOut(status="pending", request=pending.request, value=pending.value, decision=None,
                            claimed_by=_holder(claim), request_digest=pending.request_digest, **common)
 

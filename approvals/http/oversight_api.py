@@ -113,7 +113,7 @@ def _metrics(service: ApprovalService, request: Request) -> MetricsOut:
         since = iso(datetime.fromisoformat(raw)) if raw is not None else None  # an empty one is not a time
     except ValueError as error:
         raise ApiError(422, "invalid_query", f"since must be an ISO time, not {raw!r}.") from error
-    found = metrics.oversight_metrics(service.db, actor, since)
+    found = service.oversight_metrics(actor, since)
     return MetricsOut(by_reviewer=found.by_reviewer, by_tool=found.by_tool, fast_seconds=found.fast_seconds,
                       since=found.since)
 
@@ -124,7 +124,7 @@ def _paused(service: ApprovalService, request: Request) -> PausesOut:
 
 
 def _listed(service: ApprovalService) -> PausesOut:
-    return PausesOut(paused=oversight.paused_targets(service.db))
+    return PausesOut(paused=service.paused_targets())
 
 
 def _pause(service: ApprovalService, actor: Actor, body: object) -> PausesOut:
@@ -132,12 +132,12 @@ def _pause(service: ApprovalService, actor: Actor, body: object) -> PausesOut:
         wanted = PauseIn.model_validate(body)
     except ValidationError as error:
         raise ApiError(422, "invalid_decision", describe(error)) from error
-    oversight.pause(service.db, wanted.kind, wanted.name, actor)
+    service.pause(wanted.kind, wanted.name, actor)
     return _listed(service)
 
 
 def _resume(service: ApprovalService, request: Request, kind: str, name: str) -> PausesOut:
     actor = _actor(service, request)
-    if kind not in ("tool", "graph") or not oversight.resume(service.db, kind, name, actor):  # documented: 404
+    if kind not in ("tool", "graph") or not service.unpause(kind, name, actor):  # documented: 404
         raise ApiError(404, "not_found", f"The {kind} {name!r} is not paused.")
     return _listed(service)

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
 from approvals.service.oversight import chain_event, record_claim_start, record_open
+from approvals.store import claims as store
+from approvals.store import oversight as oversight_store
 from approvals.store.database import Database, Row, Transaction, iso, utcnow
 
 DEFAULT_CLAIM_MINUTES = 5.0
@@ -75,21 +77,14 @@ def claim(
     now = now or datetime.now(UTC)
     expires = now + timedelta(minutes=claim_minutes() if minutes is None else minutes)
     with db.transaction() as tx:
-        before = _live(tx, thread_id, interrupt_id, iso(now))
-        tx.execute(
-            "INSERT INTO claims (thread_id, interrupt_id, claimed_by, expires_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (thread_id, interrupt_id) DO UPDATE"
-            " SET claimed_by = excluded.claimed_by, expires_at = excluded.expires_at"
-            " WHERE claims.claimed_by = excluded.claimed_by OR claims.expires_at <= ? OR ? = 1",
-            (thread_id, interrupt_id, actor.name, iso(expires), iso(now), int(take_over)),
-        )
-        row = tx.query("SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))[0]
+        before = store.live_claim(tx, thread_id, interrupt_id, iso(now))
+        row = store.take(tx, thread_id, interrupt_id, actor.name, iso(expires), iso(now), take_over)
         if row["claimed_by"] == actor.name:
             record_open(tx, thread_id, interrupt_id, actor)
             record_claim_start(tx, thread_id, interrupt_id, actor, iso(now))
-            if before is not None and before.claimed_by != actor.name:  # explicit, and on the record
+            if before is not None and before["claimed_by"] != actor.name:  # explicit, and on the record
                 chain_event(tx, {"type": TAKE_OVER, "thread_id": thread_id, "interrupt_id": interrupt_id,
-                                  "decided_by": actor.name, "taken_from": before.claimed_by, "decided_at": iso(now)})
+                                  "decided_by": actor.name, "taken_from": before["claimed_by"], "decided_at": iso(now)})
     held = _claim(row)
     if held.claimed_by != actor.name:
         raise Claimed(held)
@@ -99,14 +94,12 @@ def claim(
 def refuse_unless_holder(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor) -> None:
     """Inside the decision command's transaction: Claimed (TakenOver for its previous holder) when someone else
     holds a live claim. PostgreSQL locks the claim row, so a take-over and the decision it stops cannot interleave."""
-    lock = " FOR UPDATE" if tx.dialect == "postgres" else ""
-    rows = tx.query(f"SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ?{lock}", (thread_id, interrupt_id))
-    if not rows or rows[0]["expires_at"] <= utcnow() or rows[0]["claimed_by"] == actor.name:
+    row = store.claim_row_for_update(tx, thread_id, interrupt_id)
+    if row is None or row["expires_at"] <= utcnow() or row["claimed_by"] == actor.name:
         return
-    held = _claim(rows[0])
-    taken = tx.query("SELECT entry FROM audit_log WHERE thread_id = ? AND interrupt_id = ? AND type = ?"
-                     " ORDER BY seq DESC LIMIT 1", (thread_id, interrupt_id, TAKE_OVER))
-    entry = json.loads(taken[0]["entry"]) if taken else {}
+    held = _claim(row)
+    taken = oversight_store.latest_entry(tx, thread_id, interrupt_id, TAKE_OVER)
+    entry = json.loads(taken) if taken else {}
     if (entry.get("decided_by"), entry.get("taken_from")) == (held.claimed_by, actor.name):
         raise TakenOver(held, entry["decided_at"])
     raise Claimed(held)
@@ -114,31 +107,19 @@ def refuse_unless_holder(tx: Transaction, thread_id: str, interrupt_id: str, act
 
 def holder(db: Database, thread_id: str, interrupt_id: str, now: datetime | None = None) -> Claim | None:
     """The live claim on the item, or None when nobody holds it (or the claim has expired)."""
-    rows = db.query(
-        "SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ? AND expires_at > ?",
-        (thread_id, interrupt_id, iso(now or datetime.now(UTC))),
-    )
-    return _claim(rows[0]) if rows else None
+    row = store.live_claim(db, thread_id, interrupt_id, iso(now or datetime.now(UTC)))
+    return _claim(row) if row else None
 
 
 def active_claims(db: Database, now: datetime | None = None) -> dict[tuple[str, str], Claim]:
     """Every live claim keyed by (thread_id, interrupt_id): one query for a whole queue page."""
-    rows = db.query("SELECT * FROM claims WHERE expires_at > ?", (iso(now or datetime.now(UTC)),))
+    rows = store.live_claims(db, iso(now or datetime.now(UTC)))
     return {(row["thread_id"], row["interrupt_id"]): _claim(row) for row in rows}
 
 
 def release(db: Database, thread_id: str, interrupt_id: str, actor: Actor) -> None:
     """Drop the actor's own claim (closing or deciding the item); someone else's claim is left alone."""
-    db.execute(
-        "DELETE FROM claims WHERE thread_id = ? AND interrupt_id = ? AND claimed_by = ?",
-        (thread_id, interrupt_id, actor.name),
-    )
-
-
-def _live(tx: Transaction, thread_id: str, interrupt_id: str, now: str) -> Claim | None:
-    rows = tx.query("SELECT * FROM claims WHERE thread_id = ? AND interrupt_id = ? AND expires_at > ?",
-                    (thread_id, interrupt_id, now))
-    return _claim(rows[0]) if rows else None
+    store.drop(db, thread_id, interrupt_id, actor.name)
 
 
 def _claim(row: Row) -> Claim:

@@ -18,6 +18,8 @@ from approvals.core.decisions import CheckedDecision
 from approvals.core.errors import ApprovalError, NotAllowed
 from approvals.core.records import PendingApproval
 from approvals.notify import webhooks
+from approvals.store import ledger, queue_index, tally
+from approvals.store import oversight as store
 from approvals.store.database import Database, Row, Transaction, utcnow
 
 TargetKind = Literal["tool", "graph"]
@@ -69,23 +71,17 @@ def _decision_event(tx: Transaction, row: Row, pending: PendingApproval, actor: 
     """A decision's entry with what other tables say about it in this transaction: when the decider opened the
     item, the arguments History shows, and the decider's approvals row (multi-approver items)."""
     key = (pending.thread_id, pending.interrupt_id)
-    opened = tx.query("SELECT opened_at FROM item_opens WHERE thread_id = ? AND interrupt_id = ? AND opened_by = ?",
-                      (*key, actor.name))
-    shown = tx.query("SELECT args FROM pending WHERE thread_id = ? AND interrupt_id = ?", key)
-    approval = tx.query("SELECT * FROM approvals WHERE thread_id = ? AND interrupt_id = ? AND approver = ?",
-                        (*key, actor.name))
-    return decision_event(row, pending.review, pending.graph, opened[0]["opened_at"] if opened else None,
-                          json.loads(shown[0]["args"] or "{}") if shown else None, approval[0] if approval else None)
+    shown = queue_index.shown_args(tx, *key)
+    return decision_event(row, pending.review, pending.graph, store.first_open(tx, *key, actor.name),
+                          json.loads(shown) if shown is not None else None,
+                          tally.approval_by(tx, *key, actor.name))
 
 
 def chain_delivery(tx: Transaction, row: Row, applied_at: str) -> None:
     """The delivery entry: the decision reached the agent, and these tool calls ran (from the ledger)."""
-    entries = tx.query("SELECT entry FROM audit_log WHERE decision_id = ? AND type = 'decision' ORDER BY seq DESC"
-                       " LIMIT 1", (row["decision_id"],))
-    call_ids = json.loads(entries[0]["entry"]).get("tool_call_ids") or [] if entries else []
-    marks = ", ".join("?" * len(call_ids))
-    executed = tx.query(f"SELECT * FROM ledger WHERE tool_call_id IN ({marks}) ORDER BY executed_at",
-                        call_ids) if call_ids else []
+    entry = store.decision_entry(tx, row["decision_id"])
+    call_ids = json.loads(entry).get("tool_call_ids") or [] if entry else []
+    executed = ledger.executed_calls(tx, call_ids)
     chain_event(tx, delivery_event(row["decision_id"], row["thread_id"], row["interrupt_id"], applied_at, executed))
 
 
@@ -99,14 +95,12 @@ def chain_event(tx: Transaction, event: dict[str, Any]) -> None:
 
 def record_open(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor) -> None:
     """When `actor` first opened the item: the oversight metrics measure the time from here to the decision."""
-    tx.execute("INSERT INTO item_opens (thread_id, interrupt_id, opened_by, opened_at) VALUES (?, ?, ?, ?)"
-               " ON CONFLICT DO NOTHING", (thread_id, interrupt_id, actor.name, utcnow()))
+    store.record_open(tx, thread_id, interrupt_id, actor.name, utcnow())
 
 
 def record_claim_start(tx: Transaction, thread_id: str, interrupt_id: str, actor: Actor, at: str) -> None:
     """When `actor` first took the claim: the claims row is renewed and deleted, this one stays for the timeline."""
-    tx.execute("INSERT INTO claim_starts (thread_id, interrupt_id, claimed_by, claimed_at) VALUES (?, ?, ?, ?)"
-               " ON CONFLICT DO NOTHING", (thread_id, interrupt_id, actor.name, at))
+    store.record_claim_start(tx, thread_id, interrupt_id, actor.name, at)
 
 
 @dataclass(frozen=True)
@@ -120,11 +114,8 @@ class ItemStep:
 
 def item_steps(db: Database, thread_id: str, interrupt_id: str) -> list[ItemStep]:
     """Who opened and who claimed the item, oldest first (the caller has checked the viewer may see it)."""
-    rows = db.query("SELECT 'opened' AS step, opened_by AS who, opened_at AS happened_at FROM item_opens"
-                    " WHERE thread_id = ? AND interrupt_id = ? UNION ALL SELECT 'claimed', claimed_by, claimed_at"
-                    " FROM claim_starts WHERE thread_id = ? AND interrupt_id = ?"
-                    " ORDER BY happened_at, step DESC", (thread_id, interrupt_id, thread_id, interrupt_id))
-    return [ItemStep(row["step"], row["who"], row["happened_at"]) for row in rows]
+    return [ItemStep(row["step"], row["who"], row["happened_at"]) for row in store.item_steps(db, thread_id,
+                                                                                             interrupt_id)]
 
 
 def note_open(db: Database, thread_id: str, interrupt_id: str, actor: Actor) -> None:
@@ -141,16 +132,14 @@ def pause(db: Database, kind: str, name: str, actor: Actor) -> PausedTarget:
     kind, name = _target(kind, name, actor)
     at = utcnow()
     with db.transaction() as tx:
-        if tx.dialect == "postgres":  # the count and the insert as one step (SQLite: BEGIN IMMEDIATE)
-            tx.execute("LOCK TABLE paused_targets IN SHARE ROW EXCLUSIVE MODE")
-        held = tx.query("SELECT kind, name FROM paused_targets ORDER BY paused_at")
+        store.lock_pauses(tx)  # the count and the insert as one step
+        held = store.paused_keys(tx)
         if (kind, name) not in {(row["kind"], row["name"]) for row in held} and len(held) >= max_pauses():
             raise TooManyPauses(f"{len(held)} tools and graphs are paused already, the most at once "
                                 f"(APPROVAL_MAX_PAUSES); resume one first.")
-        if tx.execute("INSERT INTO paused_targets (kind, name, paused_by, paused_at) VALUES (?, ?, ?, ?)"
-                      " ON CONFLICT DO NOTHING", (kind, name, actor.name, at)):
+        if store.add_pause(tx, kind, name, actor.name, at):
             chain_event(tx, pause_event("pause", kind, name, actor.name, at))
-        row = tx.query("SELECT * FROM paused_targets WHERE kind = ? AND name = ?", (kind, name))[0]
+        row = store.pause_of(tx, kind, name)
     return PausedTarget(**row)
 
 
@@ -158,14 +147,14 @@ def resume(db: Database, kind: str, name: str, actor: Actor) -> bool:
     """Let approvals through again; chained. False when it was not paused."""
     kind, name = _target(kind, name, actor)
     with db.transaction() as tx:
-        removed = tx.execute("DELETE FROM paused_targets WHERE kind = ? AND name = ?", (kind, name))
+        removed = store.remove_pause(tx, kind, name)
         if removed:
             chain_event(tx, pause_event("resume", kind, name, actor.name, utcnow()))
-    return bool(removed)
+    return removed
 
 
 def paused_targets(db: Database) -> list[PausedTarget]:
-    return [PausedTarget(**row) for row in db.query("SELECT * FROM paused_targets ORDER BY kind, name")]
+    return [PausedTarget(**row) for row in store.paused(db)]
 
 
 def refuse_if_paused(tx: Transaction, pending: PendingApproval, decision: CheckedDecision) -> None:
@@ -175,9 +164,7 @@ def refuse_if_paused(tx: Transaction, pending: PendingApproval, decision: Checke
     if decision.types == {"reject"}:
         return
     tools = [a.name for a in pending.request.action_requests] if pending.request else []
-    marks = ", ".join("?" * len(tools)) or "''"
-    rows = tx.query(f"SELECT * FROM paused_targets WHERE (kind = 'graph' AND name = ?) OR (kind = 'tool' AND name IN"
-                    f" ({marks})) ORDER BY kind, name", (pending.graph, *tools))
+    rows = store.pauses_holding(tx, pending.graph, tools)
     if rows:
         held = rows[0]
         raise Paused(f"The {held['kind']} {held['name']} is paused (by {held['paused_by']} at {held['paused_at']}):"

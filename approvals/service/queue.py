@@ -7,7 +7,7 @@ from approvals.core.errors import AlreadyDecided, NotPending
 from approvals.core.policy import Verdict
 from approvals.core.records import DecisionRecord, PendingApproval, QueueItem
 from approvals.core.visibility import QueueFilter, may_see, scoped
-from approvals.service import oversight
+from approvals.service import escalation, metrics, oversight
 from approvals.service.base import ServiceBase
 from approvals.service.index import decision_record, index_snapshot, open_interrupt, pending_in
 from approvals.store import decisions, queue_index
@@ -91,7 +91,7 @@ class QueueService(ServiceBase):
         return len(thread_ids)
 
     def _decision(self, thread_id: str, interrupt_id: str) -> DecisionRecord | None:
-        row = decisions.find_decision(self.db, thread_id, interrupt_id)
+        row = decisions.decision_row(self.db, thread_id, interrupt_id)
         return decision_record(row) if row else None
 
     def decision(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> DecisionRecord | None:
@@ -101,6 +101,34 @@ class QueueService(ServiceBase):
     def item_steps(self, thread_id: str, interrupt_id: str, *, viewer: Actor) -> list[oversight.ItemStep]:
         """Who opened and claimed the item and when (the timeline), for a viewer who may read the conversation."""
         return oversight.item_steps(self.db, self.require_thread(thread_id, viewer=viewer), interrupt_id)
+
+    def escalation_steps(self, thread_id: str, interrupt_id: str) -> list[escalation.Step]:
+        """The escalation steps the item went through (a reminder, a reassignment), newest first."""
+        return [step for step in escalation.steps(self.db, thread_id) if step.interrupt_id == interrupt_id]
+
+    def note_open(self, thread_id: str, interrupt_id: str, actor: Actor) -> None:
+        """`actor` opened the item (an API client reading it): the oversight metrics' "opened"."""
+        oversight.note_open(self.db, thread_id, interrupt_id, actor)
+
+    # -- the stop switch and the oversight metrics -------------------------------------------------------
+
+    def paused_targets(self) -> list[oversight.PausedTarget]:
+        """Every paused tool and graph, by kind and name (everyone sees what is paused)."""
+        return oversight.paused_targets(self.db)
+
+    def pause(self, kind: str, name: str, actor: Actor) -> oversight.PausedTarget:
+        """Stop approvals for a tool or a graph (reviewers; chained); TooManyPauses at the cap."""
+        return oversight.pause(self.db, kind, name, actor)
+
+    def unpause(self, kind: str, name: str, actor: Actor) -> bool:
+        """Let a paused tool's or graph's approvals through again (reviewers; chained); False when it was not
+        paused."""
+        return oversight.resume(self.db, kind, name, actor)
+
+    def oversight_metrics(self, viewer: Actor, since: str | None = None) -> metrics.OversightMetrics:
+        """Per reviewer and per tool, over the chained decisions recorded since `since` (all, for None); reviewers
+        only."""
+        return metrics.oversight_metrics(self.db, viewer, since)
 
     def undelivered(self, limit: int = 100, *, viewer: Actor) -> list[DecisionRecord]:
         """Decided, not yet delivered: a delivery did not take, or none finished within its lease. Oldest first,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from approvals.store.database import Queries, Row
 
 
-def find_decision(q: Queries, thread_id: str, interrupt_id: str) -> Row | None:
+def decision_row(q: Queries, thread_id: str, interrupt_id: str) -> Row | None:
+    """The item's decision, every column (None: nobody decided it yet)."""
     rows = q.query("SELECT * FROM decisions WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
     return rows[0] if rows else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from approvals.store.database import Database, Row, utcnow
+from approvals.store.database import Database, Queries, Row, utcnow
 
 
 class SqlLedger:
@@ -37,3 +37,11 @@ class SqlLedger:
         if thread_id is None:
             return self._db.query("SELECT * FROM ledger ORDER BY executed_at")
         return self._db.query("SELECT * FROM ledger WHERE thread_id = ? ORDER BY executed_at", (thread_id,))
+
+
+def executed_calls(q: Queries, tool_call_ids: list[str]) -> list[Row]:
+    """The ledger rows of these tool calls (those that ran), oldest first."""
+    if not tool_call_ids:
+        return []
+    marks = ", ".join("?" * len(tool_call_ids))
+    return q.query(f"SELECT * FROM ledger WHERE tool_call_id IN ({marks}) ORDER BY executed_at", tool_call_ids)

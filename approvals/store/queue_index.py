@@ -118,7 +118,7 @@ def indexed_deployment(q: Queries, thread_id: str) -> str:
 def shown_args(q: Queries, thread_id: str, interrupt_id: str) -> str | None:
     """The item's arguments as JSON, as the queue showed them (None when the item was never indexed)."""
     rows = q.query("SELECT args FROM pending WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
-    return rows[0]["args"] if rows else None
+    return rows[0]["args"] or "{}" if rows else None
 
 
 def proposed_args(q: Queries, thread_ids: list[str]) -> list[Row]:
