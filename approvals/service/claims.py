@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
 from approvals.service.oversight import chain_event, record_claim_start, record_open
+from approvals.store import audit_log
 from approvals.store import claims as store
-from approvals.store import oversight as oversight_store
 from approvals.store.database import Database, Row, Transaction, iso, utcnow
 
 DEFAULT_CLAIM_MINUTES = 5.0
@@ -98,7 +98,7 @@ def refuse_unless_holder(tx: Transaction, thread_id: str, interrupt_id: str, act
     if row is None or row["expires_at"] <= utcnow() or row["claimed_by"] == actor.name:
         return
     held = _claim(row)
-    taken = oversight_store.latest_entry(tx, thread_id, interrupt_id, TAKE_OVER)
+    taken = audit_log.latest_entry(tx, thread_id, interrupt_id, TAKE_OVER)
     entry = json.loads(taken) if taken else {}
     if (entry.get("decided_by"), entry.get("taken_from")) == (held.claimed_by, actor.name):
         raise TakenOver(held, entry["decided_at"])

@@ -19,7 +19,7 @@ from typing import Any
 
 from approvals.core.actors import Actor
 from approvals.core.errors import NotAllowed
-from approvals.store import oversight as oversight_store
+from approvals.store import audit_log
 from approvals.store.database import Database
 
 DEFAULT_FAST_SECONDS = 3.0
@@ -61,7 +61,7 @@ def oversight_metrics(db: Database, viewer: Actor, since: str | None = None,
         raise NotAllowed("Only reviewers can read the oversight metrics.")
     fast = fast_seconds() if fast is None else fast
     # an approval of a multi-approver item that waited for others is a reviewer's act too
-    entries = [json.loads(entry) for entry in oversight_store.decision_entries_since(db, since or "")]
+    entries = [json.loads(entry) for entry in audit_log.decision_entries_since(db, since or "")]
     people = [e for e in entries if not str(e.get("decided_by", "")).startswith(NOT_REVIEWERS)]
     return OversightMetrics(_grouped(people, lambda e: e["decided_by"], fast),
                             _grouped(entries, lambda e: e["tool"], fast), fast, since)

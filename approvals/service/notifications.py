@@ -20,7 +20,7 @@ from approvals.notify.outbox import WEBHOOK, Delivery, OutboxSender
 from approvals.notify.webhooks import console_link
 from approvals.service import escalation, recipients
 from approvals.service.queue import QueueService
-from approvals.store import escalations, queue_index
+from approvals.store import escalations, outbox, queue_index
 from approvals.store.database import Database
 
 FAILING_AFTER = 3
@@ -106,7 +106,5 @@ class NotificationService(QueueService):
         """Channels whose notifications keep failing (reviewers only): the console names them and says why."""
         if not viewer.is_reviewer:
             return []
-        rows = self.db.query(
-            "SELECT channel, COUNT(*) AS waiting, MAX(last_error) AS last_error FROM outbox"
-            " WHERE channel <> ? AND attempts >= ? GROUP BY channel ORDER BY channel", (WEBHOOK, FAILING_AFTER))
+        rows = outbox.failing_channels(self.db, WEBHOOK, FAILING_AFTER)
         return [ChannelTrouble(row["channel"], int(row["waiting"]), row["last_error"]) for row in rows]

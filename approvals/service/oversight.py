@@ -18,7 +18,7 @@ from approvals.core.decisions import CheckedDecision
 from approvals.core.errors import ApprovalError, NotAllowed
 from approvals.core.records import PendingApproval
 from approvals.notify import webhooks
-from approvals.store import ledger, queue_index, tally
+from approvals.store import audit_log, ledger, queue_index, tally
 from approvals.store import oversight as store
 from approvals.store.database import Database, Row, Transaction, utcnow
 
@@ -79,7 +79,7 @@ def _decision_event(tx: Transaction, row: Row, pending: PendingApproval, actor: 
 
 def chain_delivery(tx: Transaction, row: Row, applied_at: str) -> None:
     """The delivery entry: the decision reached the agent, and these tool calls ran (from the ledger)."""
-    entry = store.decision_entry(tx, row["decision_id"])
+    entry = audit_log.decision_entry(tx, row["decision_id"])
     call_ids = json.loads(entry).get("tool_call_ids") or [] if entry else []
     executed = ledger.executed_calls(tx, call_ids)
     chain_event(tx, delivery_event(row["decision_id"], row["thread_id"], row["interrupt_id"], applied_at, executed))

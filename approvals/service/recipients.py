@@ -14,6 +14,7 @@ from approvals.core.records import QueueItem
 from approvals.identity.accounts import parse_groups
 from approvals.notify import channels, email, slack
 from approvals.notify.channels import ChannelKind, Event, Recipient
+from approvals.store import accounts
 from approvals.store.database import Transaction
 
 KINDS: tuple[ChannelKind, ...] = (email.KIND, slack.KIND)
@@ -27,10 +28,8 @@ def configured() -> list[ChannelKind]:
 def who_may_decide(tx: Transaction, requester: str, groups: Iterable[str]) -> list[Recipient]:
     """The reviewers who may decide an item of `requester` under a rule naming `groups` (any reviewer when none)."""
     wanted = set(groups)
-    rows = tx.query("SELECT username, groups, email, slack_id FROM accounts WHERE role = 'reviewer'"
-                    " AND username <> ? ORDER BY username", (requester,))
-    return [Recipient(row["username"], row["email"], row["slack_id"]) for row in rows
-            if not wanted or wanted & parse_groups(row["groups"])]
+    return [Recipient(row["username"], row["email"], row["slack_id"]) for row in accounts.reviewer_accounts(tx)
+            if row["username"] != requester and (not wanted or wanted & parse_groups(row["groups"]))]
 
 
 def tell(tx: Transaction, item: QueueItem, groups: Iterable[str], event: Event, detail: str = "") -> None:

@@ -116,3 +116,27 @@ def all_approvals(q: Queries) -> list[Row]:
 def all_ledger_rows(q: Queries) -> list[Row]:
     """Every tool side effect the ledger recorded."""
     return q.query("SELECT * FROM ledger")
+
+
+# -- what the oversight reads (take-overs, a delivery's tool calls, the metrics) ---------------------------
+
+
+def latest_entry(q: Queries, thread_id: str, interrupt_id: str, kind: str) -> str | None:
+    """The newest chained entry (JSON) of this type about the item, or None."""
+    rows = q.query("SELECT entry FROM audit_log WHERE thread_id = ? AND interrupt_id = ? AND type = ?"
+                   " ORDER BY seq DESC LIMIT 1", (thread_id, interrupt_id, kind))
+    return rows[0]["entry"] if rows else None
+
+
+def decision_entry(q: Queries, decision_id: str) -> str | None:
+    """The newest chained "decision" entry (JSON) of the decision, or None."""
+    rows = q.query("SELECT entry FROM audit_log WHERE decision_id = ? AND type = 'decision' ORDER BY seq DESC"
+                   " LIMIT 1", (decision_id,))
+    return rows[0]["entry"] if rows else None
+
+
+def decision_entries_since(q: Queries, since: str) -> list[str]:
+    """Every chained decision and approval (JSON), in chain order, recorded at or after `since`."""
+    rows = q.query("SELECT entry FROM audit_log WHERE type IN ('decision', 'approval') AND recorded_at >= ?"
+                   " ORDER BY seq", (since,))
+    return [row["entry"] for row in rows]

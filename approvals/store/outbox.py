@@ -62,3 +62,10 @@ def retry_later(q: Queries, event_id: str, attempts: int, next_attempt_at: str, 
     """The row's send failed: counted, with why, and due again at `next_attempt_at`."""
     q.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE event_id = ?",
               (attempts, next_attempt_at, error, event_id))
+
+
+def failing_channels(q: Queries, besides: str, attempts: int) -> list[Row]:
+    """Per channel (but `besides`), by name: how many of its rows failed at least `attempts` times (`waiting`),
+    and the last error of one of them."""
+    return q.query("SELECT channel, COUNT(*) AS waiting, MAX(last_error) AS last_error FROM outbox"
+                   " WHERE channel <> ? AND attempts >= ? GROUP BY channel ORDER BY channel", (besides, attempts))

@@ -1,9 +1,9 @@
 """Oversight: the stop switch (`paused_targets`), each reviewer's steps on an item before its decision (the
-first open, the first claim) and what the oversight reads back from the audit chain.
+first open, the first claim).
 
 Steps are written once (ON CONFLICT DO NOTHING keeps the first) in the caller's transaction, so a step and the
 decision or claim it belongs to commit together. Pausing counts the active pauses and inserts in one step, under
-`lock_pauses`. The chain's entries are read here as JSON text; the audit package owns how they are appended.
+`lock_pauses`. What the oversight reads back from the audit chain is in audit_log.py.
 """
 
 from __future__ import annotations
@@ -81,27 +81,3 @@ def pauses_holding(q: Queries, graph: str, tools: list[str]) -> list[Row]:
     marks = ", ".join("?" * len(tools)) or "''"
     return q.query(f"SELECT * FROM paused_targets WHERE (kind = 'graph' AND name = ?) OR (kind = 'tool' AND name IN"
                    f" ({marks})) ORDER BY kind, name", (graph, *tools))
-
-
-# -- what the oversight reads from the chain -------------------------------------------------------------------
-
-
-def latest_entry(q: Queries, thread_id: str, interrupt_id: str, kind: str) -> str | None:
-    """The newest chained entry (JSON) of this type about the item, or None."""
-    rows = q.query("SELECT entry FROM audit_log WHERE thread_id = ? AND interrupt_id = ? AND type = ?"
-                   " ORDER BY seq DESC LIMIT 1", (thread_id, interrupt_id, kind))
-    return rows[0]["entry"] if rows else None
-
-
-def decision_entry(q: Queries, decision_id: str) -> str | None:
-    """The newest chained "decision" entry (JSON) of the decision, or None."""
-    rows = q.query("SELECT entry FROM audit_log WHERE decision_id = ? AND type = 'decision' ORDER BY seq DESC"
-                   " LIMIT 1", (decision_id,))
-    return rows[0]["entry"] if rows else None
-
-
-def decision_entries_since(q: Queries, since: str) -> list[str]:
-    """Every chained decision and approval (JSON), in chain order, recorded at or after `since`."""
-    rows = q.query("SELECT entry FROM audit_log WHERE type IN ('decision', 'approval') AND recorded_at >= ?"
-                   " ORDER BY seq", (since,))
-    return [row["entry"] for row in rows]
