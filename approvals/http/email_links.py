@@ -30,7 +30,7 @@ from approvals.http.limits import ApiError, capped_body
 from approvals.http.refusals import refusal
 from approvals.identity import sessions
 from approvals.identity.accounts import get_account
-from approvals.notify import email, links
+from approvals.notify import email
 from approvals.notify.links import ActionLink
 from approvals.service.facade import ApprovalService
 from graphs.hitl import InvalidDecision
@@ -98,15 +98,16 @@ class _LinkPages:
         if isinstance(checked, Page):
             return checked
         link, actor = checked
-        if not hmac.compare_digest(form.get("form_token", ""), links.form_token(links.signing_key(), link)):
+        service = self._service()
+        action_links = service.action_links
+        if not hmac.compare_digest(form.get("form_token", ""), action_links.form_token(link)):
             return Page(403, "Not sent from this page", ("Open the link from your email and use its button.",))
         reason = form.get("reason", "").strip()
         if link.action == "reject" and not reason:
             return self._confirmation(link, actor, "Say why you reject it: the agent is told the reason.")
         if len(reason) > MAX_REASON_CHARS:
             return self._confirmation(link, actor, f"The reason is longer than {MAX_REASON_CHARS} characters.")
-        service = self._service()
-        if not links.use(service.db, link):
+        if not action_links.use(link):
             return self._used(link)
         try:
             record = service.decide(link.thread_id, link.interrupt_id, _response(service, link, actor, reason),
@@ -115,7 +116,7 @@ class _LinkPages:
             return Page(202, "Your approval is recorded", (
                 f"{waiting} It runs once enough reviewers have approved it.",))
         except (ApprovalError, InvalidDecision) as error:
-            links.release(service.db, link)
+            action_links.release(link)
             return Page(refusal(error).status, "Nothing was changed", (str(error),))
         verb = "Approved" if link.action == "approve" else "Rejected"
         done = "The agent has it." if record.delivered else \
@@ -131,7 +132,7 @@ class _LinkPages:
 
     def _checked(self, request: Request, token: str) -> Page | tuple[ActionLink, Actor]:
         service = self._service()
-        link = links.read(service.db, links.signing_key(), token)
+        link = service.action_links.read(token)
         if link is None:
             return Page(404, "This link does not work", (
                 "It is not a link this app sent, or it was cut short. Open the item from the console instead.",))
@@ -187,7 +188,7 @@ class _LinkPages:
                  "</p>") if link.action == "reject" else ""
         button = "Approve" if link.action == "approve" else "Reject"
         form = (f'<form method="post">{field}<input type="hidden" name="form_token"'
-                f' value="{e(links.form_token(links.signing_key(), link))}">'
+                f' value="{e(service.action_links.form_token(link))}">'
                 f'<button type="submit">{button}</button></form>')
         lead = "This will run:" if link.action == "approve" else "This will not run, and the agent is told why:"
         return Page(400 if problem else 200, f"{button} this request?",

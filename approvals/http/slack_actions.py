@@ -18,7 +18,6 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,7 +34,6 @@ from approvals.core.errors import ApprovalError, AwaitingApprovals
 from approvals.identity.accounts import Account
 from approvals.notify import slack
 from approvals.service.facade import ApprovalService
-from approvals.store.database import Database, iso
 from graphs.hitl import InvalidDecision
 
 log = logging.getLogger(__name__)
@@ -86,7 +84,7 @@ class _Actions:
         signature = request.headers.get("x-slack-signature", "")
         if not secret or not _signed(secret, body, timestamp, signature):
             return _refused("The Slack signature is missing, wrong or too old.")
-        if not await run_in_threadpool(_first_time, self._service().db, signature):
+        if not await run_in_threadpool(self._service().slack_interactions.first_time, signature, WINDOW_S):
             return _refused("This request was already received.")
         try:
             payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
@@ -122,7 +120,7 @@ class _Actions:
     # The methods below run after Slack has its answer, in the thread pool.
 
     def _account(self, click: Click) -> Account | None:
-        account = slack.account_for(self._service().db, slack.client(), click.user_id)
+        account = self._service().slack_interactions.account_for(slack.client(), click.user_id)
         if account is None:
             _tell(click, f"No account of this app is linked to your Slack user ({click.user_id}), so nothing was"
                          " changed. An admin can link it: python -m approvals user set NAME --slack-id"
@@ -181,14 +179,6 @@ def _signed(secret: str, body: bytes, timestamp: str, signature: str) -> bool:
         return SignatureVerifier(secret).is_valid(body, timestamp, signature)
     except (ValueError, UnicodeDecodeError):
         return False
-
-
-def _first_time(db: Database, signature: str) -> bool:
-    """Remember the signature (shared by every replica); False when it was seen within the window: a replay."""
-    now = datetime.now(UTC)
-    db.execute("DELETE FROM slack_requests_seen WHERE seen_at < ?", (iso(now - timedelta(seconds=2 * WINDOW_S)),))
-    return db.execute("INSERT INTO slack_requests_seen (signature, seen_at) VALUES (?, ?)"
-                      " ON CONFLICT (signature) DO NOTHING", (signature, iso(now))) == 1
 
 
 def _tell(click: Click, text: str) -> None:

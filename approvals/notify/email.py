@@ -74,8 +74,8 @@ def base_url() -> str:
 class EmailChannel:
     """Sends one message per notification; each send opens its own SMTP session (reviewers are few, mail rare)."""
 
-    def __init__(self, db: Database, settings: SmtpSettings, key: bytes, hours: float):
-        self._db, self._settings, self._key, self._hours = db, settings, key, hours
+    def __init__(self, action_links: links.Links, settings: SmtpSettings, hours: float):
+        self._action_links, self._settings, self._hours = action_links, settings, hours
         self._tls: ssl.SSLContext | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -105,8 +105,8 @@ class EmailChannel:
         return message
 
     def _links(self, notification: Notification, recipient: Recipient) -> dict[str, str]:
-        tokens = links.make(self._db, self._key, recipient.username, notification.thread_id,
-                            notification.interrupt_id, notification.request_digest, ("approve", "reject"), self._hours)
+        tokens = self._action_links.make(recipient.username, notification.thread_id, notification.interrupt_id,
+                                         notification.request_digest, ("approve", "reject"), self._hours)
         return {action: base_url() + LINK_PATH + token for action, token in tokens.items()}
 
     def _connect(self) -> smtplib.SMTP:
@@ -134,7 +134,7 @@ class EmailChannel:
 
 
 def open_channel(db: Database) -> EmailChannel:
-    return EmailChannel(db, SmtpSettings.from_env(), links.signing_key(), links.link_hours())
+    return EmailChannel(links.Links(db, links.signing_key()), SmtpSettings.from_env(), links.link_hours())
 
 
 KIND = ChannelKind(NAME, configured, reaches, open_channel)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from approvals.store import action_links
 from approvals.store.database import Database, iso, utcnow
 
 Action = Literal["approve", "reject"]
@@ -75,49 +76,47 @@ def signing_key() -> bytes:
         return key
 
 
-def make(db: Database, key: bytes, username: str, thread_id: str, interrupt_id: str, request_digest: str,
-         actions: tuple[Action, ...], hours: float) -> dict[Action, str]:
-    """One new link per action, in one transaction: action → token (the rows are stored; the tokens are not)."""
-    now = datetime.now(UTC)
-    made = {action: ActionLink(secrets.token_urlsafe(16), username, thread_id, interrupt_id, request_digest, action,
-                               iso(now), iso(now + timedelta(hours=hours)), None) for action in actions}
-    with db.transaction() as tx:
-        for link in made.values():
-            tx.execute(
-                "INSERT INTO action_links (link_id, username, thread_id, interrupt_id, request_digest, action,"
-                " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (link.link_id, link.username, link.thread_id, link.interrupt_id, link.request_digest, link.action,
-                 link.created_at, link.expires_at),
-            )
-    return {action: f"{link.link_id}.{_mac(key, link)}" for action, link in made.items()}
+class Links:
+    """Action links kept in one database and signed with one key: the email channel makes them, the link pages
+    (approvals/http/email_links.py) read and use them, and neither holds the database itself."""
 
+    def __init__(self, db: Database, key: bytes):
+        self._db, self._key = db, key
 
-def read(db: Database, key: bytes, token: str) -> ActionLink | None:
-    """The link a token names, or None for anything not made by `make` with this key (mistyped, cut, forged)."""
-    link_id, _, mac = token.partition(".")
-    if not link_id or not mac or len(token) > 200:
-        return None
-    rows = db.query("SELECT * FROM action_links WHERE link_id = ?", (link_id,))
-    if not rows:
-        return None
-    link = ActionLink(**rows[0])
-    return link if hmac.compare_digest(_mac(key, link), mac) else None
+    def make(self, username: str, thread_id: str, interrupt_id: str, request_digest: str,
+             actions: tuple[Action, ...], hours: float) -> dict[Action, str]:
+        """One new link per action, in one transaction: action → token (the rows are stored; the tokens are not)."""
+        now = datetime.now(UTC)
+        made = {action: ActionLink(secrets.token_urlsafe(16), username, thread_id, interrupt_id, request_digest,
+                                   action, iso(now), iso(now + timedelta(hours=hours)), None) for action in actions}
+        with self._db.transaction() as tx:
+            for link in made.values():
+                action_links.insert_link(tx, link.link_id, link.username, link.thread_id, link.interrupt_id,
+                                         link.request_digest, link.action, link.created_at, link.expires_at)
+        return {action: f"{link.link_id}.{_mac(self._key, link)}" for action, link in made.items()}
 
+    def read(self, token: str) -> ActionLink | None:
+        """The link a token names, or None for anything not made by `make` with this key (mistyped, cut, forged)."""
+        link_id, _, mac = token.partition(".")
+        if not link_id or not mac or len(token) > 200:
+            return None
+        row = action_links.find_link(self._db, link_id)
+        if row is None:
+            return None
+        link = ActionLink(**row)
+        return link if hmac.compare_digest(_mac(self._key, link), mac) else None
 
-def form_token(key: bytes, link: ActionLink) -> str:
-    """The token the confirmation page's form carries back: only a page this app drew for this link has it."""
-    return hmac.new(key, f"form|{link.link_id}".encode(), hashlib.sha256).hexdigest()
+    def form_token(self, link: ActionLink) -> str:
+        """The token the confirmation page's form carries back: only a page this app drew for this link has it."""
+        return hmac.new(self._key, f"form|{link.link_id}".encode(), hashlib.sha256).hexdigest()
 
+    def use(self, link: ActionLink) -> bool:
+        """Mark the link used (a compare-and-set): False when it was used already, by a concurrent POST."""
+        return action_links.mark_used(self._db, link.link_id, utcnow())
 
-def use(db: Database, link: ActionLink) -> bool:
-    """Mark the link used (a compare-and-set): False when it was used already, by a concurrent POST."""
-    return bool(db.execute("UPDATE action_links SET used_at = ? WHERE link_id = ? AND used_at IS NULL",
-                           (utcnow(), link.link_id)))
-
-
-def release(db: Database, link: ActionLink) -> None:
-    """The decision was refused, so nothing changed: the link works again (until it expires)."""
-    db.execute("UPDATE action_links SET used_at = NULL WHERE link_id = ?", (link.link_id,))
+    def release(self, link: ActionLink) -> None:
+        """The decision was refused, so nothing changed: the link works again (until it expires)."""
+        action_links.mark_unused(self._db, link.link_id)
 
 
 def _mac(key: bytes, link: ActionLink) -> str:

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -27,7 +27,8 @@ from approvals.notify.channels import ChannelFailed, ChannelKind, Notification, 
 from approvals.notify.email import call_lines, facts
 from approvals.notify.outbox import Delivery, OutboxSender
 from approvals.store import outbox
-from approvals.store.database import Database, Row, Transaction, utcnow
+from approvals.store import slack as stored
+from approvals.store.database import Database, Row, Transaction, iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,9 @@ class SlackChannel:
                                                 blocks=blocks, unfurl_links=False, unfurl_media=False)
         except SlackApiError as error:
             raise ChannelFailed(f"Slack refused the message: {error.response.get('error', error)}") from error
-        self._db.execute(
-            "INSERT INTO slack_messages (channel, ts, thread_id, interrupt_id, address, event, blocks, posted_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, ts) DO NOTHING",
-            (posted["channel"], posted["ts"], notification.thread_id, notification.interrupt_id, address,
-             notification.event, json.dumps(blocks, ensure_ascii=False), utcnow()))
+        stored.remember_message(self._db, posted["channel"], posted["ts"], notification.thread_id,
+                                notification.interrupt_id, address, notification.event,
+                                json.dumps(blocks, ensure_ascii=False), utcnow())
         self._update_if_decided(notification, posted["channel"], posted["ts"], blocks)
 
     def _update_if_decided(self, notification: Notification, channel: str, ts: str,
@@ -102,9 +101,8 @@ class SlackChannel:
                 raise ChannelFailed(f"Slack refused the update: {error.response.get('error', error)}") from error
 
     def _posted(self, notification: Notification, address: str) -> bool:
-        return bool(self._db.query(
-            "SELECT 1 AS posted FROM slack_messages WHERE thread_id = ? AND interrupt_id = ? AND address = ?"
-            " AND event = ?", (notification.thread_id, notification.interrupt_id, address, notification.event)))
+        return stored.posted_before(self._db, notification.thread_id, notification.interrupt_id, address,
+                                    notification.event)
 
 
 def open_channel(db: Database) -> SlackChannel:
@@ -114,21 +112,33 @@ def open_channel(db: Database) -> SlackChannel:
 KIND = ChannelKind(NAME, configured, reaches, open_channel)
 
 
-def account_for(db: Database, web: WebClient, user_id: str) -> Account | None:
-    """The account a Slack user acts as: the one with that `slack_id`, else one (without a Slack id) whose email
-    `users.lookupByEmail` says is this user's."""
-    everyone = list_accounts(db)
-    linked = [account for account in everyone if account.slack_id == user_id]
-    if linked:
-        return linked[0]
-    for account in everyone:
-        if account.email and not account.slack_id:
-            try:
-                if web.users_lookupByEmail(email=account.email)["user"]["id"] == user_id:
-                    return account
-            except (SlackApiError, OSError):
-                continue  # no Slack user has that address (or Slack did not answer: not this one, then)
-    return None
+class Interactions:
+    """What Slack's interactivity endpoint (approvals/http/slack_actions.py) needs of the database, bound to it:
+    whether a signed request was taken before, and which account a Slack user acts as."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def first_time(self, signature: str, window_s: float) -> bool:
+        """Remember the signature (shared by every replica); False when it was seen within `window_s`: a replay."""
+        now = datetime.now(UTC)
+        return stored.first_sighting(self._db, signature, iso(now), iso(now - timedelta(seconds=2 * window_s)))
+
+    def account_for(self, web: WebClient, user_id: str) -> Account | None:
+        """The account a Slack user acts as: the one with that `slack_id`, else one (without a Slack id) whose
+        email `users.lookupByEmail` says is this user's."""
+        everyone = list_accounts(self._db)
+        linked = [account for account in everyone if account.slack_id == user_id]
+        if linked:
+            return linked[0]
+        for account in everyone:
+            if account.email and not account.slack_id:
+                try:
+                    if web.users_lookupByEmail(email=account.email)["user"]["id"] == user_id:
+                        return account
+                except (SlackApiError, OSError):
+                    continue  # no Slack user has that address (or Slack did not answer: not this one, then)
+        return None
 
 
 # -- the message ---------------------------------------------------------------------------------------------
@@ -211,8 +221,7 @@ class SlackUpdates(OutboxSender):
 
     def send(self, row: Row) -> str | None:
         body = json.loads(row["body"])
-        messages = self._db.query("SELECT channel, ts, blocks FROM slack_messages WHERE thread_id = ?"
-                                  " AND interrupt_id = ?", (body["thread_id"], body["interrupt_id"]))
+        messages = stored.item_messages(self._db, body["thread_id"], body["interrupt_id"])
         try:
             for message in messages:
                 self._web.chat_update(channel=message["channel"], ts=message["ts"], text=escape(body["outcome"]),

@@ -16,6 +16,7 @@ from approvals.core.human import actions_text
 from approvals.identity.accounts import get_account
 from approvals.notify import slack
 from approvals.notify.channels import ChannelSender, Notification, Recipient
+from approvals.notify.links import Links, signing_key
 from approvals.notify.outbox import WEBHOOK, Delivery, OutboxSender
 from approvals.notify.webhooks import console_link
 from approvals.service import escalation, recipients
@@ -63,6 +64,17 @@ class Waiting:
 
 class NotificationService(QueueService):
     """What channels read through the service: a notification's text, failing channels, what waits for whom."""
+
+    @property
+    def action_links(self) -> Links:
+        """Email's action links in this service's database, signed with the configured key (read now: a changed
+        APPROVAL_LINK_SECRET applies at once): the link pages use them without a database handle."""
+        return Links(self.db, signing_key())
+
+    @property
+    def slack_interactions(self) -> slack.Interactions:
+        """What Slack's interactivity endpoint reads and remembers, in this service's database."""
+        return slack.Interactions(self.db)
 
     def notice(self, body: dict, recipient: Recipient) -> Notification | None:
         """What a queued notification says now; None when the item was decided (or approved by this recipient)."""
