@@ -17,6 +17,7 @@ from approvals.core.policy import Policy, Verdict
 from approvals.core.policy_file import PolicyError, group_warnings, run_tests
 from approvals.identity.accounts import known_groups
 from approvals.service.policy import policy_path, read_policy
+from approvals.store.queue_index import recent_requests
 from approvals.store.schema import DEFAULT_SQLITE_PATH, open_store
 
 REPLAY_EXAMPLES = 5
@@ -81,9 +82,7 @@ def replay_command(args: argparse.Namespace) -> int:
         return 1
     store = open_store()
     try:
-        rows = store.db.query(
-            "SELECT thread_id, interrupt_id, graph, requester, policy, rule, approvers, actions FROM pending"
-            " WHERE actions <> '[]' ORDER BY created_at DESC LIMIT ?", (max(args.last, 1),))
+        rows = recent_requests(store.db, max(args.last, 1))
     finally:
         store.close()
     changed = [(row, verdict) for row in rows if _changes(row, verdict := _replayed(policy, row))]

@@ -2,8 +2,8 @@
 
 Rows are UNIQUE per item and approver. An edit starts a new `generation` whose response (the edited call) is
 what later approvals approve; approvals of an older generation no longer count, and their approvers may approve
-again (their row moves to the new generation, still one row each). The item's rows are counted under a lock
-(PostgreSQL: an advisory lock per item; SQLite: the BEGIN IMMEDIATE write lock), so two replicas approving at
+again (their row moves to the new generation, still one row each). The item's rows are counted under the item's
+`Lock.TALLY` (PostgreSQL: an advisory lock; SQLite: the BEGIN IMMEDIATE write lock), so two replicas approving at
 once cannot both see "1 of 2" and leave the item waiting forever.
 """
 
@@ -16,9 +16,10 @@ from approvals.core.actors import Actor
 from approvals.core.decisions import CheckedDecision
 from approvals.core.errors import AlreadyApproved, AlreadyDecided
 from approvals.core.policy import Verdict
-from approvals.store.database import Row, Transaction, utcnow
-
-APPROVALS_LOCK_CLASS = 0x617071  # PostgreSQL advisory lock class for "counting the approvals of item X"
+from approvals.store.database import Lock, Row, Transaction, utcnow
+from approvals.store.decisions import decision_row
+from approvals.store.queue_index import record_approvers
+from approvals.store.tally import item_approvals, upsert_approval
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,6 @@ def current(rows: list[Row]) -> Tally | None:
                  latest[0]["edit_diff"])
 
 
-def item_rows(tx: Transaction, thread_id: str, interrupt_id: str) -> list[Row]:
-    return tx.query("SELECT * FROM approvals WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
-
-
 def add(tx: Transaction, thread_id: str, interrupt_id: str, decision: CheckedDecision, actor: Actor,
         verdict: Verdict) -> Tally:
     """Record `actor`'s approval (an edit starts a new generation) and return the tally that includes it.
@@ -53,14 +50,10 @@ def add(tx: Transaction, thread_id: str, interrupt_id: str, decision: CheckedDec
     Raises AlreadyDecided when the item was resolved meanwhile, AlreadyApproved when this reviewer's approval
     of the current generation is there already; the caller's transaction then saves nothing.
     """
-    if tx.dialect == "postgres":
-        key = f"{thread_id}/{interrupt_id}"
-        tx.query("SELECT pg_advisory_xact_lock(?, hashtext(?))", (APPROVALS_LOCK_CLASS, key))
-    decided = tx.query("SELECT decided_by, decided_at, decision FROM decisions"
-                       " WHERE thread_id = ? AND interrupt_id = ?", (thread_id, interrupt_id))
-    if decided:
-        raise AlreadyDecided(decided[0]["decided_by"], decided[0]["decided_at"], decided[0]["decision"])
-    rows = item_rows(tx, thread_id, interrupt_id)
+    tx.lock(Lock.TALLY, f"{thread_id}/{interrupt_id}")
+    if (decided := decision_row(tx, thread_id, interrupt_id)) is not None:
+        raise AlreadyDecided(decided["decided_by"], decided["decided_at"], decided["decision"])
+    rows = item_approvals(tx, thread_id, interrupt_id)
     before = current(rows)
     # an MCP answer equal to the one approved so far agrees with it; a different one starts over, as an edit does
     agrees = before is not None and (decision.name == "approve" or (
@@ -72,19 +65,10 @@ def add(tx: Transaction, thread_id: str, interrupt_id: str, decision: CheckedDec
     else:
         chosen = (before.decision, before.response, before.edit_diff)
     now = utcnow()
-    changed = tx.execute(
-        "INSERT INTO approvals (thread_id, interrupt_id, approver, generation, decision, response, edit_diff,"
-        " approved_at, rule, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (thread_id, interrupt_id, approver) DO UPDATE SET generation = excluded.generation,"
-        " decision = excluded.decision, response = excluded.response, edit_diff = excluded.edit_diff,"
-        " approved_at = excluded.approved_at, rule = excluded.rule, policy_version = excluded.policy_version"
-        " WHERE approvals.generation < excluded.generation",
-        (thread_id, interrupt_id, actor.name, generation, *chosen, now, verdict.rule, verdict.version),
-    )
-    if not changed:
+    if not upsert_approval(tx, thread_id, interrupt_id, actor.name, generation, *chosen, now, verdict.rule,
+                           verdict.version):
         mine = next(r for r in rows if r["approver"] == actor.name)
         raise AlreadyApproved(actor.name, mine["approved_at"])
     approved_by = (*(before.approved_by if before and not amends else ()), actor.name)
-    tx.execute("UPDATE pending SET approved_by = ?, approvers = ? WHERE thread_id = ? AND interrupt_id = ?",
-               (",".join(approved_by), verdict.approvers, thread_id, interrupt_id))
+    record_approvers(tx, thread_id, interrupt_id, ",".join(approved_by), verdict.approvers)
     return Tally(generation, approved_by, *chosen)

@@ -11,6 +11,7 @@ from approvals.core.runs import Run
 from approvals.core.visibility import may_see
 from approvals.service.runs import RunService
 from approvals.store.database import Transaction, utcnow
+from approvals.store.threads import recent_threads, start_thread
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -21,15 +22,9 @@ class ConversationService(RunService):
     def recent_threads(self, limit: int = 30, *, viewer: Actor) -> list[ThreadSummary]:
         """The viewer's own conversations with the built-in agent, most recent first (reviewers too see only their
         own here; other graphs' threads run in their own workers)."""
-        rows = self.db.query(
-            "SELECT t.thread_id, t.title, t.requester, t.updated_at,"
-            " EXISTS (SELECT 1 FROM pending p WHERE p.thread_id = t.thread_id AND p.status = 'pending') AS awaiting"
-            " FROM threads t WHERE t.requester = ? AND t.graph = ? ORDER BY t.updated_at DESC LIMIT ?",
-            (viewer.name, BUILTIN_GRAPH, limit),
-        )
         return [
             ThreadSummary(r["thread_id"], r["title"], r["requester"], r["updated_at"], bool(r["awaiting"]))
-            for r in rows
+            for r in recent_threads(self.db, viewer.name, BUILTIN_GRAPH, limit)
         ]
 
     def messages(self, thread_id: str, *, viewer: Actor) -> list[BaseMessage]:
@@ -65,9 +60,4 @@ class ConversationService(RunService):
 
     @staticmethod
     def _touch_thread(tx: Transaction, thread_id: str, text: str, actor: Actor) -> None:
-        now = utcnow()
-        tx.execute(
-            "INSERT INTO threads (thread_id, title, requester, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (thread_id) DO UPDATE SET updated_at = excluded.updated_at",
-            (thread_id, text[:80], actor.name, now, now),
-        )
+        start_thread(tx, thread_id, text[:80], actor.name, utcnow())

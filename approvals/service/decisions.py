@@ -47,6 +47,10 @@ from approvals.service.delivery import ByPolicy, DeliveryService
 from approvals.service.index import decision_record
 from approvals.service.policy import reevaluate
 from approvals.store.database import Row, Transaction, utcnow
+from approvals.store.decisions import find_decision, insert_decision, undelivered
+from approvals.store.queue_index import mark_decided, open_item
+from approvals.store.runs import insert_run
+from approvals.store.tally import item_approvals
 from graphs.hitl import HITLRequest, InvalidDecision, withdrawal_message
 
 log = logging.getLogger(__name__)
@@ -128,22 +132,22 @@ class DecisionService(DeliveryService):
 
     def apply_decision(self, decision_id: str) -> DecisionRecord:
         """Deliver a recorded decision (its run, recovery, a retry); safe to repeat."""
-        rows = self.db.query("SELECT * FROM decisions WHERE decision_id = ?", (decision_id,))
-        if not rows:
+        row = find_decision(self.db, decision_id)
+        if row is None:
             raise ApprovalError(f"No decision {decision_id!r}.")
-        if rows[0]["applied_at"]:
-            return decision_record(rows[0])
-        record, by_policy = self._deliver(rows[0], self._checked.pop(decision_id, None))
+        if row["applied_at"]:
+            return decision_record(row)
+        record, by_policy = self._deliver(row, self._checked.pop(decision_id, None))
         self.decide_by_policy(by_policy)
         return record
 
     def recover(self) -> int:
         """On start: deliver every decision recorded but never applied (the process died in between, or a
         delivery failed); returns how many were tried."""
-        unapplied = self.db.query("SELECT decision_id FROM decisions WHERE applied_at IS NULL ORDER BY decided_at")
-        for row in unapplied:
-            if delivery.claim(self.db, row["decision_id"], force=True):
-                self.apply_decision(row["decision_id"])
+        unapplied = undelivered(self.db)
+        for decision_id in unapplied:
+            if delivery.claim(self.db, decision_id, force=True):
+                self.apply_decision(decision_id)
         return len(unapplied)
 
     def deliver_due(self) -> int:
@@ -253,18 +257,10 @@ class DecisionService(DeliveryService):
     def _write_decision(tx: Transaction, row: Row, pending: PendingApproval, actor: Actor, run_row: Row) -> bool:
         """The compare-and-set, the index row, the run (False: the thread's previous decision still holds it), and
         the audit entry last (the chain's lock is held until commit)."""
-        inserted = tx.execute(
-            f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-            " ON CONFLICT (thread_id, interrupt_id) DO NOTHING",
-            list(row.values()),
-        )
-        if not inserted:
+        if not insert_decision(tx, row):
             raise _Lost()  # someone was first: nothing of ours is saved
-        tx.execute(
-            "UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
-            (row["thread_id"], row["interrupt_id"]),
-        )
-        queued = run_rows.insert(tx, run_row)
+        mark_decided(tx, row["thread_id"], row["interrupt_id"])
+        queued = insert_run(tx, run_row)
         oversight.chain_decision(tx, row, pending, actor)
         return queued
 
@@ -287,8 +283,7 @@ class DecisionService(DeliveryService):
         return json.loads(tally.response) if tally else None
 
     def _tally(self, pending: PendingApproval) -> approvals.Tally | None:
-        return approvals.current(self.db.query("SELECT * FROM approvals WHERE thread_id = ? AND interrupt_id = ?",
-                                               (pending.thread_id, pending.interrupt_id)))
+        return approvals.current(item_approvals(self.db, pending.thread_id, pending.interrupt_id))
 
     def _verdict(self, pending: PendingApproval, decision: CheckedDecision | None,
                  tally: approvals.Tally | None) -> Verdict:
@@ -340,11 +335,9 @@ class DecisionService(DeliveryService):
     def _indexed_verdict(self, thread_id: str, interrupt_id: str) -> tuple[str, Verdict]:
         """The item's requester and the policy's verdict on what it asks, from its index row (no checkpoint read:
         the pane renews its claim every few seconds)."""
-        rows = self.db.query("SELECT requester, tool, graph, actions FROM pending WHERE thread_id = ?"
-                             " AND interrupt_id = ? AND status = 'pending'", (thread_id, interrupt_id))
-        if not rows:
+        row = open_item(self.db, thread_id, interrupt_id)
+        if row is None:
             raise NotPending("This approval is no longer pending.")
-        row = rows[0]
         actions = [(tool, args) for tool, args in json.loads(row["actions"] or "[]")] or [(row["tool"], {})]
         verdict = self.policy.current().verdict(actions, row["graph"], row["requester"])
         return row["requester"], escalation.reassigned(self.db, thread_id, interrupt_id, verdict)

@@ -21,11 +21,22 @@ from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.core.runs import Run
 from approvals.notify import slack, webhooks
 from approvals.service import oversight, run_rows
-from approvals.service.base import DURABILITY, INDEX_LOCK_CLASS
+from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
 from approvals.service.queue import QueueService
 from approvals.sources.async_graphs import invoke_graph
-from approvals.store.database import Database, Row, Transaction, iso, utcnow
+from approvals.store.database import Database, Lock, Row, Transaction, iso, utcnow
+from approvals.store.decisions import (
+    delivery_attempts,
+    due_for_delivery,
+    mark_applied,
+    oldest_without_run,
+    record_delivery_failure,
+    take_delivery_lease,
+)
+from approvals.store.queue_index import args_summary
+from approvals.store.runs import end_decision_runs, insert_run
+from approvals.store.threads import touch_thread
 from graphs.nodes import CLEARANCE_KEY
 
 DELIVERY_LEASE_S = 60.0
@@ -42,12 +53,7 @@ def later(seconds: float) -> str:
 
 def due(db: Database, limit: int = 100) -> list[str]:
     """Undelivered decisions whose lease ran out or whose retry is due, oldest first."""
-    rows = db.query(
-        "SELECT decision_id FROM decisions WHERE applied_at IS NULL AND (next_delivery_at IS NULL"
-        " OR next_delivery_at <= ?) ORDER BY decided_at LIMIT ?",
-        (utcnow(), limit),
-    )
-    return [row["decision_id"] for row in rows]
+    return due_for_delivery(db, utcnow(), limit)
 
 
 def claim(db: Database, decision_id: str, *, force: bool = False) -> bool:
@@ -55,33 +61,20 @@ def claim(db: Database, decision_id: str, *, force: bool = False) -> bool:
 
     `force` (start-up recovery) takes it even while a lease runs: the process that held it is the one restarting.
     """
-    held = "" if force else " AND (next_delivery_at IS NULL OR next_delivery_at <= ?)"
-    return db.execute(
-        f"UPDATE decisions SET next_delivery_at = ? WHERE decision_id = ? AND applied_at IS NULL{held}",
-        (later(DELIVERY_LEASE_S), decision_id, *(() if force else (utcnow(),))),
-    ) == 1
+    return take_delivery_lease(db, decision_id, later(DELIVERY_LEASE_S), None if force else utcnow())
 
 
 def failed(tx: Transaction, decision_id: str, reason: str) -> tuple[int, str]:
     """Record why a delivery did not take and when to try again; returns (attempts, next try)."""
-    rows = tx.query("SELECT delivery_attempts FROM decisions WHERE decision_id = ?", (decision_id,))
-    attempts = (rows[0]["delivery_attempts"] if rows else 0) + 1
+    attempts = delivery_attempts(tx, decision_id) + 1
     retry_at = later(backoff_seconds(attempts, FIRST_RETRY_S, MAX_RETRY_S))  # 2 s, 4 s, … 5 min
-    tx.execute(
-        "UPDATE decisions SET delivery_error = ?, delivery_attempts = ?, next_delivery_at = ?"
-        " WHERE decision_id = ? AND applied_at IS NULL",
-        (reason[:2000], attempts, retry_at, decision_id),
-    )
+    record_delivery_failure(tx, decision_id, reason, attempts, retry_at)
     return attempts, retry_at
 
 
 def delivered(tx: Transaction, decision_id: str, now: str) -> bool:
     """Mark the decision applied (once): False when another delivery got there first."""
-    return tx.execute(
-        "UPDATE decisions SET applied_at = ?, delivery_error = '', next_delivery_at = NULL"
-        " WHERE decision_id = ? AND applied_at IS NULL",
-        (now, decision_id),
-    ) == 1
+    return mark_applied(tx, decision_id, now)
 
 
 ByPolicy = list[tuple[str, str, Verdict]]
@@ -153,11 +146,9 @@ class DeliveryService(QueueService):
         """Applied, the thread touched, "approval.decided" and Slack's update queued: the agent has the decision."""
         now = utcnow()
         if delivered(tx, row["decision_id"], now):
-            tx.execute("UPDATE threads SET updated_at = ? WHERE thread_id = ?", (now, row["thread_id"]))
+            touch_thread(tx, row["thread_id"], now)
             if summary is None:  # resumed before (a crash, another client): the index still has what was asked
-                rows = tx.query("SELECT args_summary FROM pending WHERE thread_id = ? AND interrupt_id = ?",
-                                (row["thread_id"], row["interrupt_id"]))
-                summary = rows[0]["args_summary"] if rows else ""
+                summary = args_summary(tx, row["thread_id"], row["interrupt_id"])
             webhooks.enqueue_decided(tx, row, summary)
             slack.enqueue_decided(tx, row)  # its messages show who decided, and lose their buttons
             oversight.chain_delivery(tx, row, now)
@@ -166,19 +157,19 @@ class DeliveryService(QueueService):
     def _end_decision_run(self, tx: Transaction, row: Row, error: str = "") -> Run | None:
         """The decision's run ends in this commit; a decision of the same thread recorded meanwhile (it found the
         thread busy) gets its run now, so it never waits for recovery. Returns that run, to start after commit."""
-        run_rows.end_decision_runs(tx, row["thread_id"], row["decision_id"], error)
-        if (waiting := run_rows.waiting_decision(tx, row["thread_id"])) is None:
+        end_decision_runs(tx, row["thread_id"], row["decision_id"], error, utcnow())
+        # a decision of the thread recorded while this run held it (several interrupts decided at once)
+        if (waiting := oldest_without_run(tx, row["thread_id"])) is None:
             return None
         chained = run_rows.new_row(row["thread_id"], "decision", waiting["requested_by"], self.replica,
                                    self._creation_time(), decision_id=waiting["decision_id"])
-        return run_rows.run_of(chained) if run_rows.insert(tx, chained) else None
+        return run_rows.run_of(chained) if insert_run(tx, chained) else None
 
     @staticmethod
     def _lock_thread(tx: Transaction, thread_id: str) -> None:
-        """PostgreSQL: the thread's index lock, so a decision's run row and the end of the run before it (which
-        hands the thread over) cannot interleave. SQLite's write lock already serializes them."""
-        if tx.dialect == "postgres":
-            tx.query("SELECT pg_advisory_xact_lock(?, hashtext(?))", (INDEX_LOCK_CLASS, thread_id))
+        """The thread's index lock, so a decision's run row and the end of the run before it (which hands the
+        thread over) cannot interleave (SQLite's write lock already serializes them)."""
+        tx.lock(Lock.INDEX, thread_id)
 
     def _start(self, run: Run | None) -> None:
         """Hand a committed run to this replica's runner; without one it waits for a runner on any replica."""

@@ -17,6 +17,8 @@ from approvals.service.decisions import DecisionService
 from approvals.service.index import add_thread_row, write_index
 from approvals.sources.deployments import DeploymentUnavailable, Remote, newest
 from approvals.store.database import utcnow
+from approvals.store.deployment_cursors import cursor, poll_outcomes, record_poll
+from approvals.store.queue_index import count_open_deployment_threads, open_deployment_threads
 
 
 @dataclass(frozen=True)
@@ -43,23 +45,23 @@ class DeploymentService(DecisionService):
         """One poll of `name`; returns how many requests it made. A failure is recorded for the console, not raised."""
         remote = self.remotes[name]
         before = remote.requests
-        cursor = self._cursor(name)
+        since = cursor(self.db, name)
         try:
-            threads = remote.interrupted() if not cursor else remote.newer_than(cursor)
-            listed = {t["thread_id"] for t in threads} if not cursor else None
+            threads = remote.interrupted() if not since else remote.newer_than(since)
+            listed = {t["thread_id"] for t in threads} if not since else None
             self._index_remote(remote, threads, listed)
-            if cursor and remote.count() != self._indexed_threads(name):
+            if since and remote.count() != count_open_deployment_threads(self.db, name):
                 threads = remote.interrupted()
                 self._index_remote(remote, threads, {t["thread_id"] for t in threads})
         except DeploymentUnavailable as error:
-            self._record_poll(name, cursor, "down", str(error))
+            record_poll(self.db, name, since, "down", str(error), utcnow())
         else:
-            self._record_poll(name, newest(threads, cursor), "ok", "")
+            record_poll(self.db, name, newest(threads, since), "ok", "", utcnow())
         return remote.requests - before
 
     def deployment_health(self) -> list[DeploymentHealth]:
         """Each configured deployment and how its last poll went (by whichever replica polled it)."""
-        rows = {r["name"]: r for r in self.db.query("SELECT name, status, error, checked_at FROM deployments")}
+        rows = poll_outcomes(self.db)
         return [DeploymentHealth(name, remote.deployment.url, (row := rows.get(name, {})).get("status", "unknown"),
                                  row.get("error", ""), row.get("checked_at", ""))
                 for name, remote in self.remotes.items()]
@@ -74,23 +76,6 @@ class DeploymentService(DecisionService):
                 add_thread_row(tx, snapshot)
                 by_policy += write_index(tx, snapshot.thread_id, snapshot, policy)
             if listed is not None:
-                open_rows = tx.query("SELECT DISTINCT thread_id FROM pending WHERE deployment = ?"
-                                     " AND status <> 'resolved'", (remote.name,))
-                for gone in {row["thread_id"] for row in open_rows} - listed:
+                for gone in open_deployment_threads(tx, remote.name) - listed:
                     write_index(tx, gone, None, policy)
         self.decide_by_policy(by_policy)
-
-    def _indexed_threads(self, name: str) -> int:
-        rows = self.db.query("SELECT COUNT(DISTINCT thread_id) AS n FROM pending WHERE deployment = ?"
-                             " AND status <> 'resolved'", (name,))
-        return int(rows[0]["n"])
-
-    def _cursor(self, name: str) -> str:
-        rows = self.db.query("SELECT cursor FROM deployments WHERE name = ?", (name,))
-        return str(rows[0]["cursor"]) if rows else ""
-
-    def _record_poll(self, name: str, cursor: str, status: str, error: str) -> None:
-        self.db.execute(
-            "INSERT INTO deployments (name, cursor, status, error, checked_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, status = excluded.status,"
-            " error = excluded.error, checked_at = excluded.checked_at", (name, cursor, status, error[:1000], utcnow()))

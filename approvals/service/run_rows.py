@@ -1,7 +1,8 @@
-"""Rows of the runs table that the decision command writes in its own transaction (the runner carries them out).
+"""The shape of a run's row, which the decision command writes in its own transaction (the runner carries it out).
 
 Why here and not in runs.py: the decision command (decisions.py) queues the run that delivers a decision in the
 same commit as the decision, and runs.py builds on the decision service, so the row's shape lives below both.
+The statements that read and write the rows are in approvals/store/runs.py.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import uuid
 from dataclasses import fields
 from datetime import datetime, timedelta
 
-from approvals.core.runs import ACTIVE_STATES, Run, RunKind, RunState
-from approvals.store.database import Row, Transaction, iso, utcnow
+from approvals.core.runs import Run, RunKind, RunState
+from approvals.store.database import Row, iso
 
 LEASE_SECONDS = float(os.environ.get("APPROVAL_RUN_LEASE_S", "5"))
 """How long a run stays its replica's without a heartbeat; then another replica takes it over."""
-ACTIVE = f"state IN ({', '.join(repr(state) for state in ACTIVE_STATES)})"
 
 
 def new_replica_id() -> str:
@@ -42,26 +42,3 @@ def new_row(thread_id: str, kind: RunKind, requester: str, replica: str, now: da
         "lease_until": lease_until(now, lease_seconds), "attempts": 1, "error": "", "created_at": iso(now),
         "started_at": iso(now) if state == "running" else None, "ended_at": None,
     }
-
-
-def insert(tx: Transaction, row: Row) -> bool:
-    """False when the thread has an active run already (the partial unique index decides, across replicas)."""
-    return bool(tx.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-                           " ON CONFLICT DO NOTHING", list(row.values())))
-
-
-def end_decision_runs(tx: Transaction, thread_id: str, decision_id: str, error: str = "") -> None:
-    """The decision reached the agent (or definitely did not this time): its run ends in the same commit, so the
-    thread is free for the next decision the moment the new index rows are visible (found by the thread's index)."""
-    tx.execute(f"UPDATE runs SET state = ?, error = ?, ended_at = ? WHERE thread_id = ? AND decision_id = ?"
-               f" AND {ACTIVE}", ("failed" if error else "done", error[:1000], utcnow(), thread_id, decision_id))
-
-
-def waiting_decision(tx: Transaction, thread_id: str) -> Row | None:
-    """A decision of the thread recorded while another run held it (several interrupts decided at once): it has
-    no run yet, and the run ending now hands the thread over to it."""
-    rows = tx.query("SELECT decision_id, requested_by FROM decisions d WHERE thread_id = ? AND applied_at IS NULL"
-                    " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = d.thread_id"
-                    " AND r.decision_id = d.decision_id)"
-                    " ORDER BY decided_at LIMIT 1", (thread_id,))
-    return rows[0] if rows else None

@@ -26,10 +26,21 @@ from approvals.service.base import DURABILITY
 from approvals.service.decisions import DecisionService
 from approvals.service.index import add_thread_row, write_index
 from approvals.service.policy import PolicySource
-from approvals.service.run_rows import ACTIVE, run_of
+from approvals.service.run_rows import run_of
 from approvals.sources.deployments import Deployment
 from approvals.sources.registry import GraphRegistry
 from approvals.store.database import Transaction, iso, utcnow
+from approvals.store.runs import (
+    expired_runs,
+    find_run,
+    finish_run,
+    insert_run,
+    latest_run,
+    queued_ahead,
+    renew_leases,
+    start_run,
+    take_over_run,
+)
 from approvals.store.schema import Store
 
 DEFAULT_MAX_RUNS = 32
@@ -72,38 +83,30 @@ class RunService(DecisionService):
         with self.db.transaction() as tx:
             if along is not None:
                 along(tx)
-            if not run_rows.insert(tx, row):
+            if not insert_run(tx, row):
                 raise ThreadBusy("The agent is still working on this conversation; wait for it to finish.")
         return run_of(row)
 
     def latest_run(self, thread_id: str) -> Run | None:
-        rows = self.db.query("SELECT * FROM runs WHERE thread_id = ? ORDER BY created_at DESC LIMIT 1", (thread_id,))
-        return run_of(rows[0]) if rows else None
+        row = latest_run(self.db, thread_id)
+        return run_of(row) if row else None
 
     def run(self, run_id: str) -> Run | None:
-        rows = self.db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
-        return run_of(rows[0]) if rows else None
+        row = find_run(self.db, run_id)
+        return run_of(row) if row else None
 
     def run_status(self, thread_id: str, *, viewer: Actor) -> RunStatus | None:
         """The thread's latest run and how many runs wait ahead of it on its replica; None before the first run."""
         run = self.latest_run(self.require_thread(thread_id, viewer=viewer))
         if run is None:
             return None
-        ahead = 0
-        if run.state == "queued":
-            ahead = int(self.db.query(
-                "SELECT COUNT(*) AS n FROM runs WHERE state = 'queued' AND replica = ? AND created_at < ?",
-                (run.replica, run.created_at),
-            )[0]["n"])
+        ahead = queued_ahead(self.db, run.replica, run.created_at) if run.state == "queued" else 0
         return RunStatus(run, ahead, self.max_runs)
 
     def renew_leases(self) -> int:
         """The heartbeat: this replica still works on its runs, so nobody takes them over."""
         now = datetime.now(UTC)
-        return self.db.execute(
-            f"UPDATE runs SET heartbeat_at = ?, lease_until = ? WHERE replica = ? AND {ACTIVE}",
-            (iso(now), run_rows.lease_until(now), self.replica),
-        )
+        return renew_leases(self.db, self.replica, iso(now), run_rows.lease_until(now))
 
     def take_over_cut_runs(self) -> list[Run]:
         """Runs whose replica stopped renewing their lease, now this replica's (queued again, one more attempt).
@@ -111,17 +114,9 @@ class RunService(DecisionService):
         Compare-and-set on the old owner and lease: of several replicas looking at once, one wins each run.
         """
         now = datetime.now(UTC)
-        expired = self.db.query(
-            f"SELECT * FROM runs WHERE {ACTIVE} AND lease_until < ? ORDER BY created_at", (iso(now),)
-        )
         taken = []
-        for row in expired:
-            if self.db.execute(
-                "UPDATE runs SET replica = ?, state = 'queued', heartbeat_at = ?, lease_until = ?,"
-                " attempts = attempts + 1"
-                f" WHERE run_id = ? AND replica = ? AND lease_until = ? AND {ACTIVE}",
-                (self.replica, iso(now), run_rows.lease_until(now), row["run_id"], row["replica"], row["lease_until"]),
-            ):
+        for row in expired_runs(self.db, iso(now)):
+            if take_over_run(self.db, row, self.replica, iso(now), run_rows.lease_until(now)):
                 taken.append(run_of({**row, "replica": self.replica, "state": "queued",
                                      "attempts": row["attempts"] + 1}))
         return taken
@@ -129,19 +124,12 @@ class RunService(DecisionService):
     def _claim(self, run_id: str) -> bool:
         """Mark our queued run running; False when it is no longer ours (taken over, or already ended)."""
         now = datetime.now(UTC)
-        return bool(self.db.execute(
-            "UPDATE runs SET state = 'running', started_at = ?, heartbeat_at = ?, lease_until = ?"
-            f" WHERE run_id = ? AND replica = ? AND {ACTIVE}",
-            (iso(now), iso(now), run_rows.lease_until(now), run_id, self.replica),
-        ))
+        return start_run(self.db, run_id, self.replica, iso(now), run_rows.lease_until(now))
 
     def _finish(self, tx: Transaction, run_id: str, error: BaseException | None) -> None:
         reason = "" if error is None else (f"{type(error).__name__}: {error}" if not isinstance(error, ApprovalError)
                                           else str(error))
-        tx.execute(
-            f"UPDATE runs SET state = ?, error = ?, ended_at = ? WHERE run_id = ? AND replica = ? AND {ACTIVE}",
-            ("failed" if error else "done", reason[:1000], utcnow(), run_id, self.replica),
-        )
+        finish_run(tx, run_id, self.replica, reason, utcnow())
 
     # -- carrying a run out ---------------------------------------------------------------------------------
 

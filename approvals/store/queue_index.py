@@ -185,3 +185,49 @@ def update_verdicts(tx: Transaction, changed: list[tuple[str, str, int, str, str
     """New (policy, rule, approvers, thread_id, interrupt_id) for items still pending."""
     tx.executemany("UPDATE pending SET policy = ?, rule = ?, approvers = ? WHERE thread_id = ?"
                    " AND interrupt_id = ? AND status = 'pending'", changed)
+
+
+def mark_decided(q: Queries, thread_id: str, interrupt_id: str) -> None:
+    """The item has its decision (delivered or not yet): it leaves the queue."""
+    q.execute("UPDATE pending SET status = 'decided' WHERE thread_id = ? AND interrupt_id = ?",
+              (thread_id, interrupt_id))
+
+
+def record_approvers(q: Queries, thread_id: str, interrupt_id: str, approved_by: str, approvers: int) -> None:
+    """Who approved a multi-approver item so far (comma-separated) and how many approvals it needs."""
+    q.execute("UPDATE pending SET approved_by = ?, approvers = ? WHERE thread_id = ? AND interrupt_id = ?",
+              (approved_by, approvers, thread_id, interrupt_id))
+
+
+def open_item(q: Queries, thread_id: str, interrupt_id: str) -> Row | None:
+    """The still pending item's requester, tool, graph and actions (JSON), or None."""
+    rows = q.query("SELECT requester, tool, graph, actions FROM pending WHERE thread_id = ?"
+                   " AND interrupt_id = ? AND status = 'pending'", (thread_id, interrupt_id))
+    return rows[0] if rows else None
+
+
+def args_summary(q: Queries, thread_id: str, interrupt_id: str) -> str:
+    """What the item asked, as the queue summarised it ("" when it has no row)."""
+    rows = q.query("SELECT args_summary FROM pending WHERE thread_id = ? AND interrupt_id = ?",
+                   (thread_id, interrupt_id))
+    return rows[0]["args_summary"] if rows else ""
+
+
+def open_deployment_threads(q: Queries, deployment: str) -> set[str]:
+    """The deployment's threads with an item not yet resolved."""
+    rows = q.query("SELECT DISTINCT thread_id FROM pending WHERE deployment = ?"
+                   " AND status <> 'resolved'", (deployment,))
+    return {row["thread_id"] for row in rows}
+
+
+def count_open_deployment_threads(q: Queries, deployment: str) -> int:
+    rows = q.query("SELECT COUNT(DISTINCT thread_id) AS n FROM pending WHERE deployment = ?"
+                   " AND status <> 'resolved'", (deployment,))
+    return int(rows[0]["n"])
+
+
+def recent_requests(q: Queries, limit: int) -> list[Row]:
+    """The newest `limit` items that asked for tool calls, with the outcome recorded for each (policy replay)."""
+    return q.query(
+        "SELECT thread_id, interrupt_id, graph, requester, policy, rule, approvers, actions FROM pending"
+        " WHERE actions <> '[]' ORDER BY created_at DESC LIMIT ?", (limit,))

@@ -160,11 +160,15 @@ def test_ruff_and_mypy_pass_with_the_project_configuration(command: list[str]):
 
 COMMAND = "approvals/service/decisions.py"
 """The decision command: the only code that records a decision or counts an approval."""
+TALLY = "approvals/service/approvals.py"
+"""The N-of-M tally the command counts an approval with."""
 DELIVERY = "approvals/service/delivery.py"
 """Where the command's run delivers a recorded decision: the only code that resumes a graph with one."""
 DECIDING: dict[str, set[str]] = {
-    "inserts into decisions": {COMMAND},
-    "inserts into approvals (the N-of-M tally)": {"approvals/service/approvals.py"},
+    "inserts into decisions": {"approvals/store/decisions.py"},
+    "inserts into approvals (the N-of-M tally)": {"approvals/store/tally.py"},
+    "calls the decisions repository's insert": {COMMAND},
+    "calls the tally repository's upsert": {TALLY},
     "calls the tally's add": {COMMAND},
     "calls the compare-and-set": {COMMAND},
     "resumes a graph with Command(resume=...)": {DELIVERY, "graphs/lab.py", "bench/decision.py", "bench/bulk.py"},
@@ -172,7 +176,7 @@ DECIDING: dict[str, set[str]] = {
 }
 """What decides, and the only files allowed to do it. graphs/lab.py resumes the durability lab's own experiment
 graphs (no decision of the app); the benchmarks' bare resume is the baseline they measure the command against.
-If the SQL moves into a repository in approvals/store/, name that module and keep the command its only caller."""
+The statements live in the store's repositories; each has one caller, so the command stays the only way in."""
 _SQL_INSERT = re.compile(r"\bINSERT\s+INTO\s+(decisions|approvals)\b", re.I)
 
 
@@ -191,6 +195,10 @@ def deciding_acts(tree: ast.Module) -> Iterator[str]:
         keywords = {k.arg for k in node.keywords}
         if name == "add" and owner == "approvals":
             yield "calls the tally's add"
+        if name == "insert_decision":
+            yield "calls the decisions repository's insert"
+        if name == "upsert_approval":
+            yield "calls the tally repository's upsert"
         if name in {"_insert_decision", "_write_decision"}:
             yield "calls the compare-and-set"
         if name == "Command" and "resume" in keywords:
@@ -208,7 +216,9 @@ def test_nothing_but_the_decision_command_decides():
             found[act].add(path.relative_to(ROOT).as_posix())
     outside = {act: sorted(files - DECIDING[act]) for act, files in found.items() if files - DECIDING[act]}
     assert outside == {}, f"a second way to decide: {outside}"
-    assert found["inserts into decisions"] == {COMMAND}  # the scan sees the command itself
+    # the scan sees the command itself, and the statement its repository runs for it
+    assert found["calls the decisions repository's insert"] == {COMMAND}
+    assert found["inserts into decisions"] == {"approvals/store/decisions.py"}
 
 
 def test_the_decision_scan_names_a_page_that_resumes_or_records_by_itself():
@@ -216,10 +226,12 @@ def test_the_decision_scan_names_a_page_that_resumes_or_records_by_itself():
         "graph.invoke(Command(resume={iid: {'decisions': [{'type': 'approve'}]}}), config)\n"
         "db.execute('insert into  decisions (thread_id) values (?)', (t,))\n"
         "service._insert_decision(pending, decision, actor, 'reviewer')\n"
+        "decisions.insert_decision(tx, row)\n"
         "remote.resume(thread_id, assistant_id, iid, value)\n"
         "oversight.resume(db, 'tool', 'issue_refund', actor)\n"
     )
-    assert sorted(deciding_acts(page)) == ["calls the compare-and-set", "inserts into decisions",
+    assert sorted(deciding_acts(page)) == ["calls the compare-and-set", "calls the decisions repository's insert",
+                                            "inserts into decisions",
                                             "resumes a deployment's thread", "resumes a graph with Command(resume=...)"]
 
 
