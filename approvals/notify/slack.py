@@ -26,7 +26,7 @@ from approvals.identity.accounts import Account, list_accounts
 from approvals.notify.channels import ChannelFailed, ChannelKind, Notification, Recipient
 from approvals.notify.email import call_lines, facts
 from approvals.notify.outbox import Delivery, OutboxSender
-from approvals.store import outbox
+from approvals.store import decisions, outbox
 from approvals.store import slack as stored
 from approvals.store.database import Database, Row, Transaction, iso, utcnow
 
@@ -88,11 +88,8 @@ class SlackChannel:
     def _update_if_decided(self, notification: Notification, channel: str, ts: str,
                            blocks: list[dict[str, Any]]) -> None:
         """Decided while this message was on its way: the update queued then did not see it, so update it now."""
-        rows = self._db.query("SELECT decision, decided_by, decided_at, message FROM decisions WHERE thread_id = ?"
-                              " AND interrupt_id = ? AND applied_at IS NOT NULL",
-                              (notification.thread_id, notification.interrupt_id))
-        if rows:
-            row = rows[0]
+        row = decisions.decision_row(self._db, notification.thread_id, notification.interrupt_id)
+        if row is not None and row["applied_at"] is not None:
             outcome = outcome_text(row["decision"], row["decided_by"], row["decided_at"], row["message"] or "")
             try:
                 self._web.chat_update(channel=channel, ts=ts, text=escape(outcome),
