@@ -39,7 +39,7 @@ app = st.App(
     middleware=[
         Middleware(ClientAddressMiddleware),
         Middleware(SecurityHeadersMiddleware),
-        Middleware(MetricsGuardMiddleware, database=lambda: resources.approval_service().db),
-        Middleware(BrowserSessionMiddleware, database=lambda: resources.approval_service().db),
+        Middleware(MetricsGuardMiddleware, identity=lambda: resources.approval_service().identity),
+        Middleware(BrowserSessionMiddleware, identity=lambda: resources.approval_service().identity),
     ],
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import streamlit as st
 
 import resources
-from approvals.identity.accounts import demo_mode
 from approvals.service import expiry
 from ui.api_tokens import api_tokens_panel
 from ui.approval_widgets import escape_markdown
@@ -27,8 +26,8 @@ resources.background_runner()  # the runner that delivers the decisions made her
 
 st.title("Reviewer console")
 if (actor := signed_in_actor()) is None:
-    st.caption("Sign in to review." + (" Demo reviewers: alice / alice-demo, bob / bob-demo." if demo_mode(
-        resources.approval_service().db) else ""))
+    demo = resources.approval_service().identity.demo_mode()
+    st.caption("Sign in to review." + (" Demo reviewers: alice / alice-demo, bob / bob-demo." if demo else ""))
     sign_in()
     st.stop()
 

@@ -9,20 +9,20 @@ import streamlit as st
 import resources
 from approvals.core.actors import Actor
 from approvals.identity import api_tokens
-from approvals.store.database import Database
+from approvals.identity.facade import Identity
 
 SECRET_KEY = "api_token_secret"
 
 
 def api_tokens_panel(actor: Actor) -> None:
     """Make a token (its secret shown once, until Done), list the active ones with their last use, revoke."""
-    db = resources.approval_service().db
+    identity = resources.approval_service().identity
     st.subheader("API tokens")
     st.caption("For the JSON API (`/api/approvals`, described at `/api/openapi.json`): send "
                "`Authorization: Bearer <token>`. A token acts as you, with your role, until you revoke it.")
     _show_new_secret()
-    _create_form(db, actor)
-    _token_list(db, actor)
+    _create_form(identity, actor)
+    _token_list(identity, actor)
 
 
 def _show_new_secret() -> None:
@@ -32,13 +32,13 @@ def _show_new_secret() -> None:
         st.button("Done", key="api_token_done", on_click=st.session_state.pop, args=(SECRET_KEY, None))
 
 
-def _create_form(db: Database, actor: Actor) -> None:
+def _create_form(identity: Identity, actor: Actor) -> None:
     with st.form("api_token_new", clear_on_submit=True):
         label = st.text_input("Token name", key="api_token_label", placeholder="what it is for, e.g. Slack bot")
         submitted = st.form_submit_button("Create token")
     if submitted:
         try:
-            _, secret = api_tokens.create_token(db, actor.name, label)
+            _, secret = identity.create_token(actor.name, label)
         except api_tokens.UnknownAccount:
             st.error(f"API tokens belong to local accounts, and {actor.name} has none.")
             return
@@ -46,8 +46,8 @@ def _create_form(db: Database, actor: Actor) -> None:
         st.rerun()
 
 
-def _token_list(db: Database, actor: Actor) -> None:
-    active = [token for token in api_tokens.list_tokens(db, actor.name) if token.active]
+def _token_list(identity: Identity, actor: Actor) -> None:
+    active = [token for token in identity.list_tokens(actor.name) if token.active]
     if not active:
         st.caption("No API tokens yet.")
     for token in active:
@@ -56,9 +56,9 @@ def _token_list(db: Database, actor: Actor) -> None:
         created.text(f"created {token.created_at[:10]}, expires {token.expires_at[:10]}")
         used.text(f"last used {token.last_used_at[:16].replace('T', ' ') + ' UTC' if token.last_used_at else 'never'}")
         action.button("Revoke", key=f"api_token_revoke_{token.token_id}", on_click=_revoke,
-                      args=(db, token.token_id, actor))
+                      args=(identity, token.token_id, actor))
 
 
-def _revoke(db: Database, token_id: str, actor: Actor) -> None:
+def _revoke(identity: Identity, token_id: str, actor: Actor) -> None:
     with suppress(api_tokens.UnknownToken):  # revoked meanwhile (another tab): the click's wish is already true
-        api_tokens.revoke_token(db, token_id, owner=actor.name)
+        identity.revoke_token(token_id, owner=actor.name)

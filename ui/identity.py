@@ -18,7 +18,7 @@ import resources
 from approvals.core.actors import Actor
 from approvals.core.errors import NotAllowed
 from approvals.identity import sessions, throttle
-from approvals.identity.accounts import groups_from_claims, remember_signed_in
+from approvals.identity.accounts import groups_from_claims
 from ui.approval_widgets import escape_markdown
 
 
@@ -47,9 +47,9 @@ def current_actor() -> Actor | None:
         actor = Actor(email, "reviewer" if email in reviewer_emails() else "requester",
                       groups=groups_from_claims(st.user.to_dict()))
         # kept as an account with the ID token's email, so email and Slack reach this person too
-        remember_signed_in(resources.approval_service().db, actor, str(st.user.get("email") or ""))
+        resources.approval_service().identity.remember_signed_in(actor, str(st.user.get("email") or ""))
         return actor
-    return sessions.actor_or_start(resources.approval_service().db, browser_token())
+    return resources.approval_service().identity.actor_or_start(browser_token())
 
 
 def require_actor() -> Actor:
@@ -86,9 +86,9 @@ def sign_in() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            code = sessions.begin_sign_in(resources.approval_service().db, browser_token(), username, password,
-                                          client=st.context.ip_address or "",
-                                          device=st.context.cookies.get(throttle.DEVICE_COOKIE))
+            code = resources.approval_service().identity.begin_sign_in(
+                browser_token(), username, password, client=st.context.ip_address or "",
+                device=st.context.cookies.get(throttle.DEVICE_COOKIE))
         except sessions.SignInRefused as refused:
             st.error(str(refused))
         else:
@@ -118,7 +118,7 @@ def attack_notes(actor: Actor) -> None:
     """Tell reviewers which accounts are being guessed at; their owners' own browsers are not slowed by it."""
     if not actor.is_reviewer:
         return
-    for username, failures in throttle.accounts_under_attack(resources.approval_service().db, datetime.now(UTC)):
+    for username, failures in resources.approval_service().identity.accounts_under_attack(datetime.now(UTC)):
         st.warning(escape_markdown(
             f"{failures} failed sign-ins for {username} in the last hour from browsers that never signed in to it. "
             "Those are slowed down; browsers that signed in to it before are not."), icon="⚠️")
@@ -126,5 +126,5 @@ def attack_notes(actor: Actor) -> None:
 
 def sign_out() -> None:
     """End this browser's session (every tab of it), then reload at / where it gets a fresh guest cookie."""
-    sessions.sign_out(resources.approval_service().db, browser_token())
+    resources.approval_service().identity.sign_out(browser_token())
     st.logout()

@@ -39,7 +39,6 @@ from approvals.http.limits import (
 )
 from approvals.http.progress import ProgressOut
 from approvals.http.refusals import refusal
-from approvals.identity import api_tokens
 from approvals.notify.webhooks import console_link
 from approvals.service import claims
 from approvals.service.facade import ApprovalService
@@ -251,7 +250,7 @@ def _actor(service: ApprovalService, request: Request) -> Actor:
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", "Send an API token: Authorization: Bearer <token>.",
                        {"WWW-Authenticate": 'Bearer realm="approvals"'})
-    actor = api_tokens.actor_for_token(service.db, secret.strip())
+    actor = service.identity.actor_for_token(secret.strip())
     if actor is None:
         raise ApiError(401, "invalid_token", "This API token is unknown or has been revoked.",
                        {"WWW-Authenticate": 'Bearer realm="approvals", error="invalid_token"'})

@@ -29,7 +29,6 @@ from approvals.core.human import ActionText, actions_text, age_text
 from approvals.http.limits import ApiError, capped_body
 from approvals.http.refusals import refusal
 from approvals.identity import sessions
-from approvals.identity.accounts import get_account
 from approvals.notify import email
 from approvals.notify.links import ActionLink
 from approvals.service.facade import ApprovalService
@@ -136,11 +135,11 @@ class _LinkPages:
         if link is None:
             return Page(404, "This link does not work", (
                 "It is not a link this app sent, or it was cut short. Open the item from the console instead.",))
-        someone = sessions.actor_for(service.db, request.cookies.get(sessions.COOKIE))
+        someone = service.identity.actor_for(request.cookies.get(sessions.COOKIE))
         if someone is not None and someone.signed_in and someone.name != link.username:
             return Page(403, "This link is someone else's", (
                 f"It was sent to {link.username}, and you are signed in as {someone.name}. Nothing was changed.",))
-        account = get_account(service.db, link.username)
+        account = service.identity.get_account(link.username)
         if account is None:
             return Page(403, "This link's account is gone", (f"There is no account {link.username!r} any more.",))
         decided = service.decision(link.thread_id, link.interrupt_id, viewer=account.actor)

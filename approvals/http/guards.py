@@ -17,8 +17,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from approvals.identity import api_tokens
-from approvals.store.database import Database
+from approvals.identity.facade import Identity
 
 SECURITY_HEADERS = [
     # No page may be framed by another site: one-click Approve and the A key must not be clickjacked.
@@ -61,9 +60,9 @@ class MetricsGuardMiddleware:
     """Streamlit's `/_stcore/metrics` (sessions, memory, cache sizes) only for a reviewer's API token; anyone
     else gets the 404 an unknown path gets, so the endpoint is not advertised."""
 
-    def __init__(self, app: ASGIApp, database: Callable[[], Database]):
+    def __init__(self, app: ASGIApp, identity: Callable[[], Identity]):
         self.app = app
-        self.database = database
+        self.identity = identity
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].rstrip("/") == METRICS_PATH and not await run_in_threadpool(
@@ -76,7 +75,7 @@ class MetricsGuardMiddleware:
         scheme, _, secret = Headers(scope=scope).get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             return False
-        actor = api_tokens.actor_for_token(self.database(), secret.strip())
+        actor = self.identity().actor_for_token(secret.strip())
         return actor is not None and actor.is_reviewer
 
 

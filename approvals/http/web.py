@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from approvals.identity import sessions, throttle
-from approvals.store.database import Database
+from approvals.identity.facade import Identity
 
 COOKIE_MAX_AGE_S = 400 * 24 * 3600
 """The browser may keep the cookie long (browsers cap it at 400 days); the server ends idle sessions itself."""
@@ -68,42 +68,42 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _finish_sign_in(database: Callable[[], Database], scope: Scope) -> Response:
+def _finish_sign_in(identity: Callable[[], Identity], scope: Scope) -> Response:
     """The hand-off: a sign-in code plus the old cookie become a new session cookie (and the device cookie)."""
     request_cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     response = RedirectResponse(safe_next(query.get("next")), status_code=303)
-    traded = sessions.finish_sign_in(database(), request_cookies.get(sessions.COOKIE), query.get("code", ""),
-                                     request_cookies.get(throttle.DEVICE_COOKIE))
+    traded = identity().finish_sign_in(request_cookies.get(sessions.COOKIE), query.get("code", ""),
+                                       request_cookies.get(throttle.DEVICE_COOKIE))
     if traded is not None:
         response.headers.append("set-cookie", session_cookie(traded[0], is_https(scope)))
         response.headers.append("set-cookie", device_cookie(traded[1], is_https(scope)))
     return response
 
 
-def _live_or_new(database: Callable[[], Database], token: str | None) -> str | None:
+def _live_or_new(identity: Callable[[], Identity], token: str | None) -> str | None:
     """None when `token` may stay (live, or not started yet); otherwise a new token, written nowhere yet: the
     session row comes with the browser's first page run (sessions.actor_or_start), so bare GETs cost no write."""
-    return sessions.new_token() if sessions.needs_new_token(database(), token) else None
+    return sessions.new_token() if identity().needs_new_token(token) else None
 
 
 class BrowserSessionMiddleware:
     """Pure ASGI (no response buffering): page loads get a session cookie when they lack a live one."""
 
-    def __init__(self, app: ASGIApp, database: Callable[[], Database]):
+    def __init__(self, app: ASGIApp, identity: Callable[[], Identity]):
         self.app = app
-        self.database = database
+        self.identity = identity
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == sessions.HANDOFF_PATH:
-            response = await run_in_threadpool(_finish_sign_in, self.database, scope)
+            response = await run_in_threadpool(_finish_sign_in, self.identity, scope)
             await response(scope, receive, send)
             return
         if not is_page_load(scope):
             await self.app(scope, receive, send)
             return
         token = cookie_parser(Headers(scope=scope).get("cookie", "")).get(sessions.COOKIE)
-        new_token = await run_in_threadpool(_live_or_new, self.database, token)
+        new_token = await run_in_threadpool(_live_or_new, self.identity, token)
         if new_token is None:
             await self.app(scope, receive, send)
             return

@@ -26,6 +26,7 @@ from approvals.core.interrupts import GraphShape, ThreadSnapshot, graph_shape, r
 from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP, PendingApproval
 from approvals.core.runs import Run
 from approvals.core.visibility import may_see
+from approvals.identity.facade import Identity
 from approvals.service.policy import PolicySource, policy_for_rules
 from approvals.service.run_rows import new_replica_id
 from approvals.sources import deployments
@@ -53,6 +54,8 @@ class ServiceBase:
         self.store = store
         self.policy = policy if policy is not None else PolicySource()
         self.db = store.db
+        self.identity = Identity(store.db)
+        """Accounts, sessions and API tokens, for pages and routes (which hold no database)."""
         self.graph = graph or build_graph(store.checkpointer, ledger=store.ledger)
         self._policy_for = policy_for_rules(self.policy.current)
         self._followed_version = self.policy.current().version

@@ -25,6 +25,7 @@ from approvals.core.actors import Actor
 from approvals.http.guards import ClientAddressMiddleware
 from approvals.http.web import BrowserSessionMiddleware
 from approvals.identity import accounts, api_tokens, housekeeping, sessions, throttle
+from approvals.identity.facade import Identity
 from approvals.service.scheduler import Scheduler, housekeeping_job
 from approvals.store.schema import Store, open_store
 
@@ -47,7 +48,7 @@ def browser(store: Store) -> TestClient:
         return HTMLResponse("<html>app</html>")
 
     app = Starlette(routes=[Route("/{path:path}", page)])
-    return TestClient(BrowserSessionMiddleware(app, database=lambda: store.db), follow_redirects=False)
+    return TestClient(BrowserSessionMiddleware(app, identity=lambda: Identity(store.db)), follow_redirects=False)
 
 
 def open_page(store: Store, browser: TestClient) -> str:
