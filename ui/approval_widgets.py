@@ -182,16 +182,33 @@ def hidden_warning(args: dict[str, Any]) -> None:
         st.warning(escape_markdown(warning), icon="⚠️")
 
 
-def edit_form(request: HITLRequest, key: str, shortcut: str | None = None) -> dict | None:
+def edit_form(request: HITLRequest, key: str, shortcut: str | None = None, *,
+              drafted: list[dict[str, Any]] | None = None,
+              on_change: Callable[[list[dict[str, Any]]], None] | None = None) -> dict | None:
     """A form with one widget per argument; the validated resume value on submit, else None (errors shown).
 
     `shortcut` gives the submit button a key (the console's A, so A acts on the edit, not on the request).
+    With `on_change`, the fields are plain widgets instead of a form, so each change reaches the server as it is
+    made and `on_change` gets every field's raw value (one dict per action) to keep as a draft; `drafted` is
+    such a draft, refilling the fields after a reload.
     """
     for action in request.action_requests:
         hidden_warning(action.args)
-    with st.form(key=key):
-        collected = [_arg_widgets(request, index, key) for index in range(len(request.action_requests))]
-        submitted = st.form_submit_button("Approve with edits", type="primary", shortcut=shortcut)
+    if on_change is None:
+        with st.form(key=key):
+            collected = [_arg_widgets(request, index, key) for index in range(len(request.action_requests))]
+            submitted = st.form_submit_button("Approve with edits", type="primary", shortcut=shortcut)
+    else:
+        keep = on_change
+
+        def changed() -> None:
+            keep([{name: st.session_state[f"{key}_{index}_{name}"] for name in fields}
+                  for index, fields in enumerate(collected)])
+
+        with st.container(key=key, border=True):
+            collected = [_arg_widgets(request, index, key, drafted[index] if drafted else {}, changed)
+                         for index in range(len(request.action_requests))]
+            submitted = st.button("Approve with edits", key=f"{key}_submit", type="primary", shortcut=shortcut)
     if not submitted:
         return None
     try:
@@ -202,33 +219,54 @@ def edit_form(request: HITLRequest, key: str, shortcut: str | None = None) -> di
         return None
 
 
-def _arg_widgets(request: HITLRequest, index: int, key: str) -> dict[str, tuple[FieldKind, Any]]:
+def _arg_widgets(request: HITLRequest, index: int, key: str, drafted: dict[str, Any] | None = None,
+                 on_change: Callable[[], None] | None = None) -> dict[str, tuple[FieldKind, Any]]:
     action = request.action_requests[index]
     if len(request.action_requests) > 1:
         st.markdown(f"**{escape_markdown(action.name)}**")
     return {
-        name: (kind := field_kind(prop, current), arg_widget(kind, name, prop, current, f"{key}_{index}_{name}"))
+        name: (kind := field_kind(prop, current),
+               arg_widget(kind, name, prop, current, f"{key}_{index}_{name}", (drafted or {}).get(name), on_change))
         for name, prop, current in arg_fields(request, index)
     }
 
 
-def arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str) -> Any:
-    """One input for a JSON Schema property, seeded with `current`."""
+def arg_widget(kind: FieldKind, name: str, prop: dict, current: Any, key: str, drafted: Any = None,
+               on_change: Callable[[], None] | None = None) -> Any:
+    """One input for a JSON Schema property, seeded with `current`, or with `drafted` (the widget's own value as
+    a draft kept it) when that still fits the widget."""
     label = escape_markdown(prop.get("title") or name)
     help_text = escape_markdown(prop["description"]) if prop.get("description") else None
+    value = drafted if _fits(kind, drafted) else _initial(kind, current)
     if kind == "number":
-        return st.number_input(label, value=float(current if current is not None else 0), key=key, help=help_text)
+        return st.number_input(label, value=float(value), key=key, help=help_text, on_change=on_change)
     if kind == "integer":
-        return st.number_input(label, value=int(current if current is not None else 0), step=1, key=key, help=help_text)
+        return st.number_input(label, value=int(value), step=1, key=key, help=help_text, on_change=on_change)
     if kind == "boolean":
-        return st.checkbox(label, value=bool(current), key=key, help=help_text)
+        return st.checkbox(label, value=bool(value), key=key, help=help_text, on_change=on_change)
     if kind == "text_area":  # as tall as its text (within reason), so the whole body is in view while editing
         lines = sum(len(line) // 60 + 1 for line in str(current or "").splitlines()) or 1
-        return st.text_area(label, value=str(current or ""), key=key, help=help_text,
-                            height=min(max(lines * 24 + 24, 80), 480))
+        return st.text_area(label, value=value, key=key, help=help_text, height=min(max(lines * 24 + 24, 80), 480),
+                            on_change=on_change)
     if kind == "text":
-        return st.text_input(label, value=str(current or ""), key=key, help=help_text)
-    return st.text_input(label, value=json.dumps(current), key=key, help=(help_text or "") + " (JSON)")
+        return st.text_input(label, value=value, key=key, help=help_text, on_change=on_change)
+    return st.text_input(label, value=value, key=key, help=(help_text or "") + " (JSON)", on_change=on_change)
+
+
+def _initial(kind: FieldKind, current: Any) -> Any:
+    """The widget's value for the argument as proposed (a JSON field shows it as JSON text)."""
+    if kind in ("number", "integer"):
+        return current if current is not None else 0
+    if kind == "boolean":
+        return bool(current)
+    return str(current or "") if kind in ("text", "text_area") else json.dumps(current)
+
+
+def _fits(kind: FieldKind, drafted: Any) -> bool:
+    """Whether a drafted value can refill a widget of `kind` (a draft is data from the database, checked anyway)."""
+    if kind == "boolean":
+        return isinstance(drafted, bool)
+    return _is_number(drafted) if kind in ("number", "integer") else isinstance(drafted, str)
 
 
 def message_form(key: str, label: str, button: str, missing: str, shortcut: str | None = None) -> str | None:

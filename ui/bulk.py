@@ -1,6 +1,10 @@
 """The console's bulk decisions: tick rows, then approve or reject them all. An approval of any size first names
 every call that will run (hidden characters escaped, lookalikes flagged), and runs nothing until confirmed; a
-reject over a few items shows the message every agent gets."""
+reject over a few items shows the message every agent gets.
+
+The ticked rows and an open confirmation are kept on the server per browser session (approvals/service/drafts.py),
+so a reload brings them back; a tick whose item is no longer pending is dropped, and the reviewer is told which.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,51 @@ from approvals.core.actors import Actor
 from approvals.core.hidden_text import text_flag
 from approvals.core.records import QueueItem
 from graphs.hitl import HITLRequest, InvalidDecision
-from ui.approval_widgets import approve_value, reject_value, show_error
+from ui import identity
+from ui.approval_widgets import approve_value, escape_markdown, reject_value, show_error
 from ui.human import call_line, is_destructive
 
 CONFIRM_OVER = 2
 """A bulk reject of more items than this asks for a confirmation first (an approval always does)."""
+SELECTED = "console_selected"
+"""(thread_id, interrupt_id) → the ticked row's item, as this session last read or changed it."""
+CONFIRMING = "console_bulk_confirm"
+UNTICKED = "console_unticked"
+"""The ticked items found no longer pending, named for the note that says they were unticked."""
+
+
+def ticked(actor: Actor) -> dict[tuple[str, str], QueueItem]:
+    """The ticked rows, read back from this browser session's draft on a new session (a reload: with an open
+    confirmation and its message) and on every run while any are ticked, so one decided or withdrawn elsewhere is
+    unticked, and named. With nothing ticked, a running session reads nothing."""
+    if (selected := st.session_state.get(SELECTED)) is not None and not selected:
+        return selected
+    if (draft := resources.approval_service().bulk_draft(identity.browser_token(), viewer=actor)) is None:
+        return st.session_state.setdefault(SELECTED, {})  # no session of a signed-in person: nothing kept
+    selected = {(item.thread_id, item.interrupt_id): item for item in draft.ticked}
+    st.session_state[SELECTED] = selected
+    if draft.unticked:
+        st.session_state[UNTICKED] = [*st.session_state.get(UNTICKED, []), *draft.unticked]
+    if draft.confirming and CONFIRMING not in st.session_state:
+        st.session_state[CONFIRMING] = draft.confirming
+        st.session_state.setdefault("console_bulk_message", draft.confirming[1])
+    return selected
+
+
+def keep_ticks(actor: Actor) -> None:
+    """The ticks changed here: keep them for a reload (and forget the note about earlier ones)."""
+    st.session_state.pop(UNTICKED, None)
+    ticks = list(st.session_state.get(SELECTED, {}).values())
+    resources.approval_service().keep_ticks(identity.browser_token(), ticks, viewer=actor)
+
+
+def confirming(actor: Actor, asked: tuple[str, str] | None) -> None:
+    """Open (or, with None, close) the bulk confirmation, here and in the draft a reload reads."""
+    if asked is None:
+        st.session_state.pop(CONFIRMING, None)
+    else:
+        st.session_state[CONFIRMING] = asked
+    resources.approval_service().keep_bulk_confirmation(identity.browser_token(), asked, viewer=actor)
 
 
 def needs_confirmation(items: list[QueueItem], verb: str) -> bool:
@@ -28,9 +72,10 @@ def needs_confirmation(items: list[QueueItem], verb: str) -> bool:
 def bulk_actions(actor: Actor) -> None:
     """Shown once rows are ticked (a reload then does not wait for the message box's bundle); the last bulk
     action's outcome stays either way."""
-    selected: dict[tuple[str, str], QueueItem] = st.session_state.setdefault("console_selected", {})
+    unticked_note()
+    selected: dict[tuple[str, str], QueueItem] = st.session_state.setdefault(SELECTED, {})
     if not selected:
-        st.session_state.pop("console_bulk_confirm", None)
+        st.session_state.pop(CONFIRMING, None)
         bulk_outcome()
         return
     message = st.text_input("Reject message", key="console_bulk_message", placeholder="Every selected agent gets this")
@@ -43,26 +88,39 @@ def bulk_actions(actor: Actor) -> None:
         else:
             show_error(InvalidDecision("Write a reject message first; every agent gets it."))
     if row.button("Clear selection", key="console_bulk_clear"):
-        st.session_state["console_selected"] = {}
+        st.session_state[SELECTED] = {}
+        keep_ticks(actor)
         st.rerun()
     confirmation(actor)
     bulk_outcome()
 
 
+def unticked_note() -> None:
+    """Which ticks were dropped because their items are no longer pending, until the reviewer has read it."""
+    if not (unticked := st.session_state.get(UNTICKED)):
+        return
+    count = f"{len(unticked)} ticked item{'s are' if len(unticked) != 1 else ' is'}"
+    st.warning(escape_markdown(f"{count} no longer pending (decided, withdrawn or resolved elsewhere), so no longer"
+                               f" ticked: {'; '.join(unticked)}"), icon="☑️")
+    if st.button("OK", key="console_unticked_ok", type="tertiary"):
+        st.session_state.pop(UNTICKED, None)
+        st.rerun()
+
+
 def ask_or_run(actor: Actor, verb: str, message: str) -> None:
-    items = list(st.session_state["console_selected"].values())
+    items = list(st.session_state[SELECTED].values())
     if needs_confirmation(items, verb):
-        st.session_state["console_bulk_confirm"] = (verb, message)
+        confirming(actor, (verb, message))
     else:
         run_bulk(actor, verb, message)
 
 
 def confirmation(actor: Actor) -> None:
     """What will run, one call per line, and the button that runs it (its label says how many)."""
-    if (asked := st.session_state.get("console_bulk_confirm")) is None:
+    if (asked := st.session_state.get(CONFIRMING)) is None:
         return
     verb, message = asked
-    items: list[QueueItem] = list(st.session_state["console_selected"].values())
+    items: list[QueueItem] = list(st.session_state[SELECTED].values())
     with st.container(border=True, key="console_bulk_confirmation"):
         if verb == "approved":
             st.warning(f"Approve {len(items)} request{'s' if len(items) != 1 else ''}? This runs:", icon="⚠️")
@@ -75,7 +133,7 @@ def confirmation(actor: Actor) -> None:
         if row.button(label, key="console_bulk_confirm_button", type="primary"):
             run_bulk(actor, verb, message)
         if row.button("Cancel", key="console_bulk_cancel"):
-            st.session_state.pop("console_bulk_confirm", None)
+            confirming(actor, None)
             st.rerun()
 
 
@@ -91,10 +149,11 @@ def run_bulk(actor: Actor, verb: str, message: str) -> None:
     response: Callable[[HITLRequest], dict] = approve_value if verb == "approved" else (
         lambda request: reject_value(request, message))
     service = resources.approval_service()
-    result = service.decide_many(list(st.session_state["console_selected"].values()), response, actor)
+    result = service.decide_many(list(st.session_state[SELECTED].values()), response, actor)
     st.session_state["console_bulk_result"] = (verb, result)
-    st.session_state["console_selected"] = {}
-    st.session_state.pop("console_bulk_confirm", None)
+    st.session_state[SELECTED] = {}
+    st.session_state.pop(CONFIRMING, None)
+    keep_ticks(actor)  # none: the open confirmation's draft goes with them
     st.rerun()
 
 

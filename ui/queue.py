@@ -2,7 +2,8 @@
 the open item's neighbours for J/K and auto-advance, and the bulk decisions.
 
 The URL is the view state (?thread=&interrupt= for the open item, filters, offset) so a reload keeps it;
-session_state only holds what may be lost: the bulk selection, by item, and the order of the rows last drawn.
+session_state only holds what may be lost: the order of the rows last drawn. The bulk selection (by item) is kept
+per browser session on the server (ui/bulk.py), so a reload keeps it too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from approvals.core.visibility import MAX_AGE_MINUTES, MAX_OFFSET, QueueFilter
 from approvals.service import expiry
 from approvals.store.database import iso
 from ui.approval_widgets import escape_markdown
-from ui.bulk import bulk_actions
+from ui.bulk import bulk_actions, keep_ticks, ticked
 from ui.human import is_destructive, key_columns
 from ui.identity import signed_in_actor
 
@@ -194,6 +195,7 @@ def queue() -> None:
     if (actor := signed_in_actor()) is None:
         st.rerun()
     service = resources.approval_service()
+    ticked(actor)  # the bulk selection, back after a reload; what is no longer pending is unticked, and said
     filters = queue_filter(actor, service.pending_tools(viewer=actor))
     total = service.count_pending(filters, viewer=actor)
     everything = service.count_pending(viewer=actor) if filtering() else total
@@ -223,7 +225,7 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     written again for the rows drawn now: a refresh that shifts rows keeps the right items ticked and open.
     """
     keys = [item_key(item) for item in items]
-    if clicked := read_selection():
+    if clicked := read_selection(actor):
         open_item(clicked, actor)
         st.rerun()
     service = resources.approval_service()
@@ -272,9 +274,9 @@ def graph_label(item: QueueItem, registered: bool) -> str:
     return item.source if registered or item.deployment else f"{item.graph} (not registered)"
 
 
-def read_selection() -> ItemKey | None:
-    """Take in what the user changed in the table since it was drawn: ticks update the bulk selection (by item);
-    a clicked cell is returned as the item to open."""
+def read_selection(actor: Actor) -> ItemKey | None:
+    """Take in what the user changed in the table since it was drawn: ticks update the bulk selection (by item,
+    kept for a reload); a clicked cell is returned as the item to open."""
     drawn, rows = st.session_state.get("console_drawn"), st.session_state.get("console_rows", [])
     state = _selection(st.session_state.get(TABLE_KEY))
     if drawn is None or state is None or state == drawn:
@@ -286,6 +288,7 @@ def read_selection() -> ItemKey | None:
                 selected[item_key(item)] = item
             else:
                 selected.pop(item_key(item), None)
+        keep_ticks(actor)
     st.session_state["console_drawn"] = state  # taken in: the same selection is not news on the next run
     clicked = [row for row, _ in state["cells"] if row < len(rows)]
     if clicked and state["cells"] != drawn["cells"]:

@@ -22,7 +22,7 @@ from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.service import claims, history
 from approvals.store.database import utcnow
 from graphs.hitl import HITLRequest, InvalidDecision, parse_response
-from ui import on_screen
+from ui import drafts, on_screen
 from ui.approval_widgets import (
     approve_value,
     edit_form,
@@ -180,7 +180,7 @@ def review(pending: PendingApproval, actor: Actor) -> None:
     else:
         policy_line(pending)
         if allowed:
-            decision_controls(pending, request)
+            decision_controls(pending, request, actor)
         render_request(request)
     timeline(pending.thread_id, pending.interrupt_id, actor, (pending.review.requested_by, pending.review.created_at))
     payloads(pending)
@@ -276,16 +276,16 @@ def take_over(item: ItemKey, claim: claims.Claim, actor: Actor) -> None:
         st.rerun()
 
 
-def decision_controls(pending: PendingApproval, request: HITLRequest) -> None:
+def decision_controls(pending: PendingApproval, request: HITLRequest, actor: Actor) -> None:
     """Approve, Edit, Reject; Edit and Reject open their forms, an edit shows its diff before it is confirmed.
 
     While a form is open the keys act on it, never on the request as proposed: Approve is disabled and A
     belongs to the form's own button (Approve with edits, Confirm edit); X sends the reject. A destructive
     request asks for a confirmation naming what will run, on a key of its own (Y), before it runs. Every step's
     buttons are bound to the item they were drawn for and live only once it has been read (ui/on_screen.py).
+    An edit (its values, or its confirmation) survives a reload as a draft (ui/drafts.py).
     """
-    mode_key = st.session_state.get("console_mode")
-    opened: tuple = mode_key if mode_key and mode_key[0] == pending.interrupt_id else ()
+    opened = drafts.reopen(pending, actor)
     mode = opened[1] if opened else None
     row, allowed = on_screen.gate(pending, "card"), allowed_decisions(request)
     if "approve" in allowed:
@@ -294,24 +294,27 @@ def decision_controls(pending: PendingApproval, request: HITLRequest) -> None:
             "Approve", key=on_screen.bound_key("console_approve", pending, "card"), type="primary",
             shortcut=None if mode else "A", disabled=mode is not None,
             on_click=set_mode if confirm_first else decide,
-            args=(pending.interrupt_id, "run") if confirm_first else (pending, approve_value(request)))
+            args=(pending, "run", actor) if confirm_first else (pending, approve_value(request)))
     for name, shortcut in (("Edit", "E"), ("Reject", "X"), ("Respond", None)):
         if name.lower() in allowed:
             row.button(name, key=f"console_{name.lower()}", shortcut=None if mode == name.lower() else shortcut,
-                       on_click=set_mode, args=(pending.interrupt_id, name.lower()))
+                       on_click=set_mode, args=(pending, name.lower(), actor))
     if mode:
-        row.button("Cancel", key="console_cancel_mode", type="tertiary", on_click=set_mode, args=("", ""))
+        row.button("Cancel", key="console_cancel_mode", type="tertiary", on_click=set_mode, args=(pending, "", actor))
     on_screen.ready_sign(row, pending, "card")
     if mode == "respond":
         if (value := respond_form(request, f"console_respond_form_{pending.interrupt_id}")) is not None:
             decide(pending, value)
             st.rerun()
     elif mode == "edit":
-        if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}", shortcut="A")) is not None:
+        if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}", shortcut="A",
+                               drafted=drafts.drafted_fields(pending),
+                               on_change=lambda fields: drafts.keep_fields(pending, actor, fields))) is not None:
             st.session_state["console_mode"] = (pending.interrupt_id, "confirm", value)
+            drafts.keep_confirmation(pending, actor, value)
             st.rerun()
     elif mode == "confirm":
-        confirm_edit(pending, request, opened[2])
+        confirm_edit(pending, request, opened[2], actor)
     elif mode == "run":
         confirm_run(pending, request)
     elif mode == "reject":
@@ -322,12 +325,13 @@ def decision_controls(pending: PendingApproval, request: HITLRequest) -> None:
         st.html(FOCUS_REJECT_MESSAGE % f"{form_key}_message", unsafe_allow_javascript=True)
 
 
-def set_mode(interrupt_id: str, mode: str) -> None:
-    """Open a form (or, with an empty mode, close it)."""
+def set_mode(pending: PendingApproval, mode: str, actor: Actor) -> None:
+    """Open a form (or, with an empty mode, close it); the edit's draft follows (ui/drafts.py)."""
     if mode:
-        st.session_state["console_mode"] = (interrupt_id, mode)
+        st.session_state["console_mode"] = (pending.interrupt_id, mode)
     else:
         st.session_state.pop("console_mode", None)
+    drafts.mode_changed(pending, mode, actor)
 
 
 def confirm_run(pending: PendingApproval, request: HITLRequest) -> None:
@@ -343,7 +347,7 @@ def confirm_run(pending: PendingApproval, request: HITLRequest) -> None:
     on_screen.ready_sign(row, pending, "run")
 
 
-def confirm_edit(pending: PendingApproval, request: HITLRequest, value: dict) -> None:
+def confirm_edit(pending: PendingApproval, request: HITLRequest, value: dict, actor: Actor) -> None:
     changes = history.diff_rows(edit_diff(request, parse_response(value, request)))
     st.markdown("**Your edit**")
     if changes:
@@ -354,7 +358,7 @@ def confirm_edit(pending: PendingApproval, request: HITLRequest, value: dict) ->
     row.container(key="console_confirm_edit", width="content").button(
         "Confirm edit", key=on_screen.bound_key("console_confirm_edit", pending, "confirm"), type="primary",
         shortcut="A", on_click=decide, args=(pending, value, "confirm"))
-    row.button("Back to the form", key="console_edit_back", on_click=set_mode, args=(pending.interrupt_id, "edit"))
+    row.button("Back to the form", key="console_edit_back", on_click=set_mode, args=(pending, "edit", actor))
     on_screen.ready_sign(row, pending, "confirm")
 
 

@@ -1,5 +1,5 @@
-"""Purging what identity leaves behind: ended sessions, dead API tokens, old sign-in failures and hand-offs, and
-email action links long expired.
+"""Purging what identity leaves behind: ended sessions, dead API tokens, old sign-in failures and hand-offs,
+email action links long expired, and console drafts nobody can come back to.
 
 Without it every cookie-less page load adds a row that nothing deletes. The purge is the scheduler's
 "identity-purge" job: its lease lets one replica per period do it.
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from approvals.identity import throttle
 from approvals.identity.api_tokens import DEFAULT_TOKEN_DAYS
 from approvals.identity.sessions import HANDOFF_TTL, idle_hours
-from approvals.store import action_links, api_tokens, sessions
+from approvals.store import action_links, api_tokens, drafts, sessions
 from approvals.store import throttle as stored_throttle
 from approvals.store.database import Database, iso
 
@@ -42,4 +42,5 @@ def purge(db: Database, now: datetime) -> dict[str, int]:
             "sign_in_handoffs": sessions.purge_handoffs(tx, iso(now - HANDOFF_TTL)),
             "known_devices": stored_throttle.purge_devices(tx, iso(now - DEVICES_KEPT)),
             "action_links": action_links.purge_links(tx, grace_cutoff),
+            "drafts": drafts.purge(tx, idle_cutoff),
         }

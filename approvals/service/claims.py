@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError
 from approvals.service.oversight import chain_event, record_claim_start, record_open
-from approvals.store import audit_log
+from approvals.store import audit_log, drafts
 from approvals.store import claims as store
 from approvals.store.database import Database, Row, Transaction, iso, utcnow
 
@@ -85,6 +85,7 @@ def claim(
             if before is not None and before["claimed_by"] != actor.name:  # explicit, and on the record
                 chain_event(tx, {"type": TAKE_OVER, "thread_id": thread_id, "interrupt_id": interrupt_id,
                                   "decided_by": actor.name, "taken_from": before["claimed_by"], "decided_at": iso(now)})
+                drafts.drop_edits_of(tx, thread_id, interrupt_id, before["claimed_by"])  # theirs to decide no more
     held = _claim(row)
     if held.claimed_by != actor.name:
         raise Claimed(held)

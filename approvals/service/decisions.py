@@ -46,6 +46,7 @@ from approvals.service import approvals, claims, delivery, escalation, oversight
 from approvals.service.delivery import ByPolicy, DeliveryService
 from approvals.service.index import decision_record
 from approvals.service.policy import reevaluate
+from approvals.store import drafts
 from approvals.store.database import Row, Transaction, utcnow
 from approvals.store.decisions import find_decision, insert_decision, undelivered
 from approvals.store.queue_index import mark_decided, open_item
@@ -243,6 +244,7 @@ class DecisionService(DeliveryService):
                         row.update(decision=tally.decision, response=tally.response, edit_diff=tally.edit_diff)
                 if not waiting:
                     queued = self._write_decision(tx, row, pending, actor, run_row)
+                drafts.drop_decided(tx, pending.thread_id, pending.interrupt_id, actor.name, resolved=not waiting)
         except _Lost:
             winner = self._decision(pending.thread_id, pending.interrupt_id)
             if winner is None:  # decisions are never deleted, so the row that won the conflict is there to read

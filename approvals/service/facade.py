@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from approvals.service.conversations import ConversationService
 from approvals.service.deployments import DeploymentService
+from approvals.service.drafts import DraftService
 from approvals.service.notifications import NotificationService
 
 
-class ApprovalService(ConversationService, DeploymentService, NotificationService):
+class ApprovalService(ConversationService, DeploymentService, NotificationService, DraftService):
     """Conversations, the queue and decisions behind one object (st.cache_resource hands it to every page)."""

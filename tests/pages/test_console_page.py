@@ -482,21 +482,24 @@ def select_rows(at: AppTest, *ticked: int) -> AppTest:
     return at.run(timeout=30)
 
 
-def test_bulk_approve_reports_successes_and_failures(seeder):
+def test_bulk_approve_unticks_what_was_decided_meanwhile_and_reports_what_failed(seeder):
     email, refund, deletion = (ask(seeder, text) for text in (
         "Email jo@example.com about the delay", "Refund order 1234 for $250", "Delete customer 77"))
-    at = select_rows(console(), 0, 2)
-    assert at.button(key="console_bulk_approve").label == "Approve selected (2)"
+    at = select_rows(console(), 0, 1, 2)
+    assert at.button(key="console_bulk_approve").label == "Approve selected (3)"
     seeder.record_decision(deletion.thread_id, deletion.interrupt_id, APPROVE, BOB)  # while alice was selecting
+    claims.claim(seeder.db, refund.thread_id, refund.interrupt_id, BOB)
 
     at.button(key="console_bulk_approve").click().run(timeout=30)
-    assert texts(at.warning) == ["Approve 2 requests? This runs:"]  # a deletion among them: asked first
-    assert "⚠️ delete_customer(customer_id=77)" in at.text[-1].value
+    assert [shown(text) for text in texts(at.warning)] == [
+        "1 ticked item is no longer pending (decided, withdrawn or resolved elsewhere), so no longer ticked:"
+        " delete_customer for carol (customer_id=77)", "Approve 2 requests? This runs:"]
+    assert "delete_customer" not in at.text[-1].value
     at.button(key="console_bulk_confirm_button").click().run(timeout=30)
     assert not at.exception
     assert texts(at.success) == ["1 approved."]
     assert texts(at.warning) == ["1 not approved:"]
-    assert table(at, "reason")["reason"][0].startswith("Already decided by bob at ")
+    assert table(at, "reason")["reason"][0].startswith("Claimed by bob until ")
     assert seeder.decision(email.thread_id, email.interrupt_id, viewer=ALICE).decided_by == "alice"
     assert seeder.decision(refund.thread_id, refund.interrupt_id, viewer=ALICE) is None
     assert not drawn_ticks(at) and "console_bulk_approve" not in [button.key for button in at.button]

@@ -1,0 +1,187 @@
+"""Work in progress survives a browser reload (issue 26, item 7), in a real browser on one served app: an open edit
+form keeps its values and its confirmation step, and the decision records the edited value only once alice presses
+the button; ticked rows and an open bulk confirmation come back, a tick whose item was decided meanwhile is dropped
+with a note; bob (another browser context) never sees alice's draft, and a decided item's draft is gone."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import BOB, CAROL
+from harness import db_value, keys_live, sign_in, start_streamlit, stop, wait_ready
+from playwright.sync_api import Page, expect
+
+from approvals.service.facade import ApprovalService
+from approvals.store.schema import open_store
+
+pytestmark = pytest.mark.browser
+
+ROW_HEIGHT = 35  # st.dataframe's row (and header) height in pixels
+DRAFTS = "SELECT COUNT(*) FROM drafts WHERE thread_id = ?"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One app for the module's tests (each works on conversations of its own): (base URL, its SQLite file)."""
+    folder = tmp_path_factory.mktemp("drafts")
+    app_db = str(folder / "app.db")
+    process, base = start_streamlit({"DATABASE_URL": app_db}, Path(folder / "streamlit.log"))
+    yield base, app_db
+    stop(process)
+
+
+def requested(app_db: str, *texts: str) -> list[str]:
+    """Carol asks for each text in a conversation of its own, oldest first; returns the thread ids."""
+    store = open_store(app_db)
+    try:
+        service = ApprovalService(store)
+        thread_ids = [service.new_thread_id() for _ in texts]
+        for thread_id, text in zip(thread_ids, texts, strict=True):
+            service.send_message(thread_id, text, CAROL)
+        return thread_ids
+    finally:
+        store.close()
+
+
+def decided_by_bob(app_db: str, thread_id: str) -> None:
+    """Bob approves the thread's item elsewhere (the API, another replica: the one decision command)."""
+    store = open_store(app_db)
+    try:
+        service = ApprovalService(store)
+        pending = service.pending_approval(thread_id, viewer=BOB)
+        service.record_decision(thread_id, pending.interrupt_id, {"decisions": [{"type": "approve"}]}, BOB)
+    finally:
+        store.close()
+
+
+def reload(page: Page) -> None:
+    page.reload()
+    wait_ready(page)
+
+
+def amount(page: Page):
+    return page.get_by_role("spinbutton", name="Amount")
+
+
+def settle(page: Page) -> None:
+    """The change typed into a field reaches the server when it loses focus (as a click elsewhere does)."""
+    page.keyboard.press("Tab")
+    wait_ready(page)
+
+
+def until(check, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_an_edit_survives_reloads_and_is_recorded_only_when_alice_presses_confirm(served, new_page):
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Refund order 101 for $150")
+    alice = sign_in(new_page(), f"{base}/console?thread={thread_id}", "alice")
+    expect(alice.get_by_text("Claimed by you until")).to_be_visible()
+    alice.get_by_role("button", name=re.compile("^Edit")).click()
+    amount(alice).fill("120")
+    settle(alice)
+
+    reload(alice)
+    expect(amount(alice)).to_have_value(re.compile(r"^120(\.0+)?$"))
+    expect(alice.get_by_text("Your edit of this request was kept from before the reload")).to_be_visible()
+    assert db_value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id) == 0
+    assert "120" not in alice.url  # the edited value is not in the URL (history, logs)
+
+    alice.get_by_role("button", name=re.compile("^Approve with edits")).click()
+    wait_ready(alice)
+    expect(alice.get_by_role("button", name=re.compile("^Confirm edit"))).to_be_visible()
+    reload(alice)  # the confirmation step comes back too, still deciding nothing
+    expect(alice.get_by_role("button", name=re.compile("^Confirm edit"))).to_be_visible()
+    assert db_value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id) == 0
+
+    keys_live(alice)
+    alice.get_by_role("button", name=re.compile("^Confirm edit")).click()
+    until(lambda: db_value(app_db, "SELECT COUNT(*) FROM ledger WHERE thread_id = ?", thread_id) == 1,
+          "the edited refund never ran")
+    assert db_value(app_db, "SELECT decision FROM decisions WHERE thread_id = ?", thread_id) == "edit"
+    diff = json.loads(db_value(app_db, "SELECT edit_diff FROM decisions WHERE thread_id = ?", thread_id))
+    assert diff == [{"tool": "issue_refund", "changes": {"amount": [150.0, 120.0]}}]
+    assert json.loads(db_value(app_db, "SELECT args FROM ledger WHERE thread_id = ?", thread_id))["amount"] == 120.0
+    assert db_value(app_db, DRAFTS, thread_id) == 0  # submitted: the draft is gone
+
+
+def test_bob_never_sees_alices_draft_and_a_decided_items_draft_is_gone(served, new_page):
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Refund order 102 for $150")
+    item_url = f"{base}/console?thread={thread_id}"
+    alice = sign_in(new_page(), item_url, "alice")
+    expect(alice.get_by_text("Claimed by you until")).to_be_visible()
+    alice.get_by_role("button", name=re.compile("^Edit")).click()
+    amount(alice).fill("120")
+    settle(alice)
+    alice.get_by_role("button", name="Close").click()  # lets go of the item; the draft stays hers
+    wait_ready(alice)
+
+    bob = sign_in(new_page(), item_url, "bob")
+    expect(bob.get_by_text("Claimed by you until")).to_be_visible()
+    expect(bob.locator(".st-key-console_approve button")).to_be_enabled()
+    expect(amount(bob)).to_have_count(0)
+    expect(bob.get_by_text("kept from before the reload")).to_have_count(0)
+    bob.get_by_role("button", name=re.compile("^Edit")).click()  # his own form starts from what was asked
+    expect(amount(bob)).to_have_value(re.compile(r"^150(\.0+)?$"))
+    bob.get_by_role("button", name="Cancel").click()
+    wait_ready(bob)
+    assert db_value(app_db, "SELECT COUNT(*) FROM drafts WHERE thread_id = ? AND username = 'bob'", thread_id) == 0
+    assert db_value(app_db, "SELECT COUNT(*) FROM drafts WHERE thread_id = ? AND username = 'alice'", thread_id) == 1
+
+    keys_live(bob)
+    bob.locator(".st-key-console_approve button").click()
+    until(lambda: db_value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", thread_id) == 1,
+          "bob's approval was never recorded")
+    assert db_value(app_db, DRAFTS, thread_id) == 0  # decided: alice's draft went with it
+
+    alice.goto(item_url)
+    wait_ready(alice)
+    expect(alice.get_by_text(re.compile("Approved by bob at"))).to_be_visible()
+    expect(amount(alice)).to_have_count(0)
+
+
+def tick(page: Page, row: int) -> None:
+    """Tick a queue row's checkbox (the row marker at the table's left edge)."""
+    table = page.locator(".st-key-console_queue").bounding_box()
+    assert table is not None
+    page.mouse.click(table["x"] + 18, table["y"] + ROW_HEIGHT * (row + 1.5))
+    wait_ready(page)
+
+
+def test_ticked_rows_and_an_open_bulk_confirmation_survive_a_reload(served, new_page):
+    base, app_db = served
+    first, second, third = requested(app_db, *(f"Email jo{n}@example.com about the delay" for n in range(3)))
+    alice = sign_in(new_page(), f"{base}/console", "alice")
+    tick(alice, 0)
+    tick(alice, 1)
+    expect(alice.get_by_role("button", name="Approve selected (2)")).to_be_visible()
+
+    reload(alice)
+    expect(alice.get_by_role("button", name="Approve selected (2)")).to_be_visible()
+    alice.get_by_role("button", name="Approve selected (2)").click()
+    expect(alice.get_by_text("Approve 2 requests? This runs:")).to_be_visible()
+
+    reload(alice)
+    expect(alice.get_by_text("Approve 2 requests? This runs:")).to_be_visible()
+    expect(alice.get_by_role("button", name="Confirm: approve 2")).to_be_visible()
+    assert db_value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", second) == 0  # shown, not run
+
+    decided_by_bob(app_db, first)  # meanwhile, elsewhere
+    reload(alice)
+    expect(alice.get_by_text(re.compile(r"1 ticked item is no longer pending .* so no longer ticked: send_email"
+                                        r" for carol \(to=jo0@example\.com"))).to_be_visible()
+    alice.get_by_role("button", name="Confirm: approve 1").click()
+    expect(alice.get_by_text("1 approved.")).to_be_visible()
+    assert db_value(app_db, "SELECT decided_by FROM decisions WHERE thread_id = ?", second) == "alice"
+    assert db_value(app_db, "SELECT COUNT(*) FROM decisions WHERE thread_id = ?", third) == 0
+    assert db_value(app_db, DRAFTS, second) == db_value(app_db, DRAFTS, first) == 0
