@@ -65,8 +65,7 @@ class DraftService(QueueService):
             return None
         if not (ticks := drafts.of_kind(self.db, owner, "tick")):
             return NO_BULK_DRAFT  # (dropping the last tick dropped an open confirmation with it)
-        where, params = scoped(QueueFilter(), viewer).where()
-        still = drafts.still_pending_ticks(self.db, owner, where, params)
+        still = drafts.still_pending_ticks(self.db, owner, scoped(QueueFilter(), viewer).owner)
         ticked: list[QueueItem] = []
         gone: list[drafts.Draft] = []
         for tick in sorted(ticks, key=_position):  # in the order they were ticked, as the confirmation lists them

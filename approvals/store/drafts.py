@@ -66,13 +66,14 @@ def drop(q: Queries, owner: Owner, kind: Kind, item: tuple[str, str] | None = NO
                      (owner.session_hash, owner.username, kind, *params))
 
 
-def still_pending_ticks(q: Queries, owner: Owner, where: str, params: list[Any]) -> set[tuple[str, str]]:
-    """Which of the owner's ticked rows are still in the queue as `where` (the viewer's visibility) has it."""
-    rows = q.query("SELECT pending.thread_id, pending.interrupt_id FROM pending"
-                   f" WHERE {where} AND EXISTS (SELECT 1 FROM drafts d"
-                   " WHERE d.session_hash = ? AND d.username = ? AND d.kind = 'tick'"
-                   " AND d.thread_id = pending.thread_id AND d.interrupt_id = pending.interrupt_id)",
-                   (*params, owner.session_hash, owner.username))
+def still_pending_ticks(q: Queries, owner: Owner, requester: str | None) -> set[tuple[str, str]]:
+    """Which of the owner's ticked rows are still pending (only `requester`'s, for a viewer who sees only their
+    own)."""
+    mine, params = ("", ()) if requester is None else (" AND p.requester = ?", (requester,))
+    rows = q.query("SELECT p.thread_id, p.interrupt_id FROM drafts d JOIN pending p ON p.thread_id = d.thread_id"
+                   " AND p.interrupt_id = d.interrupt_id WHERE d.session_hash = ? AND d.username = ?"
+                   f" AND d.kind = 'tick' AND p.status = 'pending'{mine}",
+                   (owner.session_hash, owner.username, *params))
     return {(row["thread_id"], row["interrupt_id"]) for row in rows}
 
 
