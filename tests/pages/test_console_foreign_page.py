@@ -15,7 +15,7 @@ from approvals.sources.registry import load_registry
 from approvals.store.schema import Store
 from examples import worker
 
-PAGE = "../pages/console.py"
+PAGE = "../../pages/console.py"
 TEST_GRAPHS = "question=foreign_graphs:question,schema_question=foreign_graphs:schema_question"
 
 

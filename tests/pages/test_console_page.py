@@ -19,7 +19,7 @@ from approvals.service.runner import BackgroundRunner
 from approvals.service.scheduler import Scheduler, escalation_job
 from approvals.store.schema import Store
 
-PAGE = "../pages/console.py"
+PAGE = "../../pages/console.py"
 APPROVE = {"decisions": [{"type": "approve"}]}
 
 

@@ -32,7 +32,7 @@ from ui.approval_widgets import (
 from ui.chat import chat_entries
 from ui.human import proposal
 
-PAGE = "../pages/conversation.py"
+PAGE = "../../pages/conversation.py"
 REFUND = "Refund order 1234 for $25"
 
 

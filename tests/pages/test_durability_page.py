@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from graphs.lab_results import SHIPPED_RESULTS, Experiment
 
-PAGE = "../pages/durability.py"
+PAGE = "../../pages/durability.py"
 
 
 @pytest.fixture(autouse=True)

@@ -163,7 +163,7 @@ def console_as(actor, **params):
     from conftest import BROWSER
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file("../pages/console.py")
+    at = AppTest.from_file("../../pages/console.py")
     BROWSER.become(actor)
     for name, value in params.items():
         at.query_params[name] = value

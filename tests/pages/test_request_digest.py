@@ -119,7 +119,7 @@ def seeder(page_store: Store) -> ApprovalService:
 
 def test_the_console_refuses_an_approve_of_a_request_that_changed_since_it_was_shown(seeder):
     item = ask(seeder)
-    at = AppTest.from_file("../pages/console.py")
+    at = AppTest.from_file("../../pages/console.py")
     BROWSER.become(ALICE)
     at.query_params["thread"] = item[0]
     at.run(timeout=30)
