@@ -1,7 +1,7 @@
 """Bulk approval: 100 pending refunds approved through the service, against 100 bare resumes of the same graph.
 
 Ours is what the console's bulk approve does: `decide_many` (each item checked and recorded with the
-compare-and-set), then `apply_decision` for each on the app's BackgroundRunner (resume, audit, index). The
+compare-and-set), then `deliver_decision` for each on the app's BackgroundRunner (resume, audit, index). The
 baseline resumes the same number of interrupts with `graph.invoke(Command(resume))` on a runner of the same
 size, so the ratio is our overhead. Target: ours < 2 s for 100, until every resume has finished.
 """
@@ -55,13 +55,13 @@ def main() -> None:
             assert len(result.decided) == args.items, result.failed
             runner = BackgroundRunner()
             for record in result.decided:
-                runner.enqueue(record.thread_id, service.apply_decision, record.decision_id)
+                runner.enqueue(record.thread_id, service.deliver_decision, record.decision_id)
             finish(runner, [record.thread_id for record in result.decided])
 
         baseline_s, ours_s = seconds(bare), seconds(ours)
         report(f"Bulk approval of {args.items}", backend_name(url),
                ("graph.invoke(Command(resume)) each, on a BackgroundRunner", baseline_s),
-               ("decide_many + apply_decision each, on a BackgroundRunner", ours_s),
+               ("decide_many + deliver_decision each, on a BackgroundRunner", ours_s),
                f"target: ours < {TARGET_S:.0f} s: {'met' if ours_s < TARGET_S else 'MISSED'}")
 
 

@@ -3,8 +3,8 @@ policy auto-decisions, escalation and expiry, and any channel to come) decides t
 else writes a decision, counts an approval or resumes a graph with one.
 
 In one transaction it checks visibility, the claim, the stop switch, the policy verdict, the request digest and
-the answer's schema; records with the compare-and-set; appends the audit entry; and queues the resume as a run
-row, which a runner on any replica delivers. Pages, routes and jobs call it and re-check nothing themselves.
+the answer's schema; records with the compare-and-set; appends the audit entry; and queues its delivery as a run
+row, which a runner on any replica carries out. Pages, routes and jobs call it and re-check nothing themselves.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from approvals.core.reading import check_read
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
 from approvals.core.runs import Run
 from approvals.notify import webhooks
-from approvals.service import approvals, claims, delivery, escalation, oversight, run_rows
+from approvals.service import claims, delivery, escalation, oversight, run_rows, tally
 from approvals.service.delivery import ByPolicy, DeliveryService
 from approvals.service.index import decision_record
 from approvals.service.policy import reevaluate
@@ -67,7 +67,7 @@ class DecisionService(DeliveryService):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._checked: OrderedDict[str, PendingApproval] = OrderedDict()
-        """decision_id → the approval the command checked it against: its run resumes without reading it again."""
+        """decision_id → the approval the command checked it against: its run delivers without reading it again."""
 
     # -- the ways in ---------------------------------------------------------------------------------------
 
@@ -131,7 +131,7 @@ class DecisionService(DeliveryService):
             if run is not None:
                 self.decide_by_policy(self._deliver(row, pending)[1])
 
-    def apply_decision(self, decision_id: str) -> DecisionRecord:
+    def deliver_decision(self, decision_id: str) -> DecisionRecord:
         """Deliver a recorded decision (its run, recovery, a retry); safe to repeat."""
         row = find_decision(self.db, decision_id)
         if row is None:
@@ -147,16 +147,16 @@ class DecisionService(DeliveryService):
         delivery failed); returns how many were tried."""
         unapplied = undelivered(self.db)
         for decision_id in unapplied:
-            if delivery.claim(self.db, decision_id, force=True):
-                self.apply_decision(decision_id)
+            if delivery.take_lease(self.db, decision_id, force=True):
+                self.deliver_decision(decision_id)
         return len(unapplied)
 
     def deliver_due(self) -> int:
         """Retry the undelivered decisions that are due (the recovery loop); one replica takes each, by lease."""
         tried = 0
         for decision_id in delivery.due(self.db):
-            if delivery.claim(self.db, decision_id):
-                self.apply_decision(decision_id)
+            if delivery.take_lease(self.db, decision_id):
+                self.deliver_decision(decision_id)
                 tried += 1
         return tried
 
@@ -234,14 +234,14 @@ class DecisionService(DeliveryService):
                     claims.refuse_unless_holder(tx, pending.thread_id, pending.interrupt_id, actor)
                 oversight.refuse_if_paused(tx, pending, decision)
                 if counted:
-                    tally = approvals.add(tx, pending.thread_id, pending.interrupt_id, decision, actor, verdict)
-                    if len(tally.approved_by) < verdict.approvers:
+                    so_far = tally.add(tx, pending.thread_id, pending.interrupt_id, decision, actor, verdict)
+                    if len(so_far.approved_by) < verdict.approvers:
                         webhooks.enqueue_progress(tx, row, review.summary(),
-                                                  approvals_progress(tally.approved_by, verdict.approvers))
-                        waiting = tally.approved_by
+                                                  approvals_progress(so_far.approved_by, verdict.approvers))
+                        waiting = so_far.approved_by
                         oversight.chain_approval(tx, row, pending, actor, waiting, verdict.approvers)
                     else:
-                        row.update(decision=tally.decision, response=tally.response, edit_diff=tally.edit_diff)
+                        row.update(decision=so_far.decision, response=so_far.response, edit_diff=so_far.edit_diff)
                 if not waiting:
                     queued = self._write_decision(tx, row, pending, actor, run_row)
                 drafts.drop_decided(tx, pending.thread_id, pending.interrupt_id, actor.name, resolved=not waiting)
@@ -275,25 +275,25 @@ class DecisionService(DeliveryService):
 
     def approval_state(self, pending: PendingApproval) -> tuple[Verdict, tuple[str, ...]]:
         """Who may decide the item under the policy in force, and who approved it so far (multi-approver items)."""
-        tally = self._tally(pending)
-        return self._verdict(pending, None, tally), tally.approved_by if tally else ()
+        so_far = self._tally(pending)
+        return self._verdict(pending, None, so_far), so_far.approved_by if so_far else ()
 
     def approved_so_far(self, pending: PendingApproval) -> Any:
         """The resume value the approvals of a multi-approver item agree on so far (None before the first): an MCP
         answer's next approver starts from it, since only the same answer counts."""
-        tally = self._tally(pending)
-        return json.loads(tally.response) if tally else None
+        so_far = self._tally(pending)
+        return json.loads(so_far.response) if so_far else None
 
-    def _tally(self, pending: PendingApproval) -> approvals.Tally | None:
-        return approvals.current(item_approvals(self.db, pending.thread_id, pending.interrupt_id))
+    def _tally(self, pending: PendingApproval) -> tally.Tally | None:
+        return tally.current(item_approvals(self.db, pending.thread_id, pending.interrupt_id))
 
     def _verdict(self, pending: PendingApproval, decision: CheckedDecision | None,
-                 tally: approvals.Tally | None) -> Verdict:
+                 so_far: tally.Tally | None) -> Verdict:
         """The rules on the proposed call, on this decision's edits and on an edit earlier approvers approved."""
         review = pending.review
         edited = edited_actions(review, decision.resume) if decision else []
-        if tally is not None and (decision is None or decision.name == "approve"):
-            edited += edited_actions(review, json.loads(tally.response))
+        if so_far is not None and (decision is None or decision.name == "approve"):
+            edited += edited_actions(review, json.loads(so_far.response))
         verdict = review_verdict(self.policy.current(), review, pending.graph, edited)
         return escalation.reassigned(self.db, pending.thread_id, pending.interrupt_id, verdict)
 

@@ -3,7 +3,7 @@
 A decision is recorded first (the compare-and-set) and delivered after: resumed, then marked applied only once
 the checkpoint (or the deployment) shows its interrupt resolved. Until then it stays "decided, not yet
 delivered" with the reason. `next_delivery_at` is both the lease of the replica delivering it (set when it is
-recorded, renewed when a retry claims it) and, after a failure, when it is due again, so one replica delivers a
+recorded, taken again by a retry) and, after a failure, when it is due again, so one replica delivers a
 decision at a time and a failing one backs off instead of spinning.
 """
 
@@ -56,7 +56,7 @@ def due(db: Database, limit: int = 100) -> list[str]:
     return due_for_delivery(db, utcnow(), limit)
 
 
-def claim(db: Database, decision_id: str, *, force: bool = False) -> bool:
+def take_lease(db: Database, decision_id: str, *, force: bool = False) -> bool:
     """Take the delivery lease with a compare-and-set: True for the one replica that got it.
 
     `force` (start-up recovery) takes it even while a lease runs: the process that held it is the one restarting.
@@ -92,7 +92,7 @@ class DeliveryService(QueueService):
         Returns the decision as it now stands and the new items the policy decides itself (the caller decides them).
         """
         try:
-            applied_at, by_policy = self._apply(row, pending)
+            applied_at, by_policy = self._attempt_delivery(row, pending)
         except Exception as error:  # a user's graph or a server: whatever it raised, the decision stays recorded
             reason = f"{type(error).__name__}: {error}"
         else:
@@ -107,7 +107,7 @@ class DeliveryService(QueueService):
         return decision_record({**row, "applied_at": None, "delivery_error": reason, "delivery_attempts": attempts,
                                 "next_delivery_at": retry_at}), []
 
-    def _apply(self, row: Row, pending: PendingApproval | None = None) -> tuple[str | None, ByPolicy]:
+    def _attempt_delivery(self, row: Row, pending: PendingApproval | None = None) -> tuple[str | None, ByPolicy]:
         """Resume with the decision in `row`; mark it applied only if the checkpoint then shows its interrupt
         resolved. Returns when it was applied (None when the thread still waits on it) and the policy's items.
 

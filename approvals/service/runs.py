@@ -121,7 +121,7 @@ class RunService(DecisionService):
                                      "attempts": row["attempts"] + 1}))
         return taken
 
-    def _claim(self, run_id: str) -> bool:
+    def _lease(self, run_id: str) -> bool:
         """Mark our queued run running; False when it is no longer ours (taken over, or already ended)."""
         now = datetime.now(UTC)
         return start_run(self.db, run_id, self.replica, iso(now), run_rows.lease_until(now))
@@ -136,11 +136,11 @@ class RunService(DecisionService):
     def execute_run(self, run_id: str) -> BaseException | None:
         """Carry out a run this replica owns, record how it ended, and return its error (None: done or not ours)."""
         run = self.run(run_id)
-        if run is None or not self._claim(run_id):
+        if run is None or not self._lease(run_id):
             return None
         try:
             self._advance(run)
-            if run.kind == "decision":  # apply_decision wrote the index in its own commit
+            if run.kind == "decision":  # deliver_decision wrote the index in its own commit
                 with self.db.transaction() as tx:
                     self._finish(tx, run_id, None)
             else:
@@ -160,8 +160,8 @@ class RunService(DecisionService):
         """From where the checkpoint stands to the next stop; a step already on disk is never run again."""
         if run.kind == "decision":
             if run.decision_id is None:
-                raise ApprovalError("This run has no decision to apply.")
-            record = self.apply_decision(run.decision_id)  # records a delivery that did not take, never raises
+                raise ApprovalError("This run has no decision to deliver.")
+            record = self.deliver_decision(run.decision_id)  # records a delivery that did not take, never raises
             if record.applied_at is None:
                 raise ApprovalError(f"The decision is recorded but did not reach the agent: "
                                     f"{record.delivery_error or 'the agent still waits for it'}")

@@ -198,7 +198,7 @@ def test_a_decision_while_the_deployment_is_unreachable_stays_undelivered(store,
     service.remotes["prod"] = remote
     recorded = service.record_decision(thread_id, item.interrupt_id, APPROVE, ALICE)  # recorded, then the server
     service.remotes["prod"] = Remote(Deployment("prod", f"http://127.0.0.1:{free_port()}"))  # goes down
-    record = service.apply_decision(recorded.decision_id)
+    record = service.deliver_decision(recorded.decision_id)
     assert record.applied_at is None and "unreachable" in record.delivery_error
     assert shipped(effects) == []
 

@@ -99,7 +99,7 @@ def test_each_standard_decision_resumes_the_agent_and_its_tool_runs_at_most_once
     [item] = found(app)
     record = app.decide(thread_id, item.interrupt_id, {"decisions": [decision]}, ALICE)
     assert record.decision == decision["type"] and record.applied_at
-    app.apply_decision(record.decision_id)  # a repeat (crash recovery) changes nothing
+    app.deliver_decision(record.decision_id)  # a repeat (crash recovery) changes nothing
     assert shipments(store) == shipped
     tool_message = next(m for m in app.messages(thread_id, viewer=ALICE) if m.type == "tool")
     assert tool_result in tool_message.text

@@ -194,8 +194,8 @@ def test_refund_request_shows_a_card_with_its_args_and_blocks_the_chat():
 
 @pytest.mark.parametrize("page_db_url", ["sqlite", "postgres"], indirect=True)
 def test_approve_runs_the_refund_once(app_service: ApprovalService, monkeypatch: pytest.MonkeyPatch):
-    resumed, apply = threading.Event(), app_service.apply_decision
-    monkeypatch.setattr(app_service, "apply_decision", lambda decision_id: resumed.wait(30) and apply(decision_id))
+    resumed, apply = threading.Event(), app_service.deliver_decision
+    monkeypatch.setattr(app_service, "deliver_decision", lambda decision_id: resumed.wait(30) and apply(decision_id))
     at = click(pending_refund(), "Approve")
     assert [s.label for s in at.status] == ["The agent is working…"]  # shown until the poller sees the run end
     resumed.set()

@@ -166,7 +166,7 @@ def test_bulk_approve_reports_successes_and_why_others_failed(service):
     assert reasons[decided_by_bob.thread_id].startswith("Already decided by bob at")
     assert reasons[claimed_by_bob.thread_id].startswith("Claimed by bob until")
     for record in result.decided:
-        service.apply_decision(record.decision_id)
+        service.deliver_decision(record.decision_id)
     assert sorted(e["thread_id"] for e in service.store.ledger.entries()) == sorted([first.thread_id, second.thread_id])
 
 
@@ -176,7 +176,7 @@ def test_bulk_reject_sends_the_one_message_to_each_agent(service):
         items, lambda r: {"decisions": [{"type": "reject", "message": "Not during the freeze."}]}, BOB
     )
     for record in result.decided:
-        service.apply_decision(record.decision_id)
+        service.deliver_decision(record.decision_id)
     assert not result.failed
     assert all(tool_results(service, item)[-1].content == "Not during the freeze." for item in items)
     assert service.store.ledger.entries() == []
@@ -295,7 +295,7 @@ def test_ttl_auto_rejects_expired_items_as_system_expired(service):
 
     assert {r.thread_id for r in result.decided} == {old.thread_id, young.thread_id}
     for record in result.decided:
-        service.apply_decision(record.decision_id)
+        service.deliver_decision(record.decision_id)
     record = service.decision(old.thread_id, old.interrupt_id, viewer=ALICE)
     assert (record.decided_by, record.decision) == (EXPIRY.name, "reject") == ("system (expired)", "reject")
     assert tool_results(service, old)[-1].content == expiry.expiry_message(60)

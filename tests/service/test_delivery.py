@@ -79,7 +79,7 @@ def test_a_plain_worker_without_graph_id_is_identified_and_its_tool_runs_exactly
     assert service.pending_approval(thread_id, viewer=ALICE) is None and service.list_pending(viewer=ALICE) == []
     with pytest.raises(AlreadyDecided):
         service.decide(thread_id, item.interrupt_id, APPROVE, ALICE)
-    service.apply_decision(record.decision_id)  # a repeat (recovery) changes nothing
+    service.deliver_decision(record.decision_id)  # a repeat (recovery) changes nothing
     assert service.recover() == 0 and shipped() == ["42"]
 
 

@@ -51,7 +51,7 @@ def decide_then_hang(url: str, thread_id: str, interrupt_id: str, point: str, re
     if point == "decision recorded":
         reached.set()
         time.sleep(3600)
-    service.apply_decision(record.decision_id)
+    service.deliver_decision(record.decision_id)
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)

@@ -83,7 +83,7 @@ def test_accept_gives_the_tool_exactly_that_content_once(app):
     thread_id, interrupt_id = ask(app, PURGE)
     record = app.decide(thread_id, interrupt_id, answer(CONFIRM_KEY, "accept", CONTENT), ALICE)
     assert (record.decision, record.tool) == ("accept", "purge_orders") and record.applied_at
-    app.apply_decision(record.decision_id)  # a repeat (recovery) changes nothing
+    app.deliver_decision(record.decision_id)  # a repeat (recovery) changes nothing
     assert recorded_actions() == [("purge_orders", {"region": "eu", **CONTENT})]
     assert tool_result(app, thread_id) == "Purged the archived orders of eu, keeping the last 90 days."
     assert app.list_pending(viewer=ALICE) == []

@@ -23,7 +23,7 @@ def test_withdrawing_is_recorded_and_the_agent_is_told(service: ApprovalService,
     told = "The requester (carol) withdrew this request; issue_refund did not run."
     assert (record.decision, record.decided_by, record.message) == ("withdraw", "carol", told)
     assert service.count_pending(QueueFilter(), viewer=ALICE) == 0  # gone from every reviewer's queue at once
-    service.apply_decision(record.decision_id)
+    service.deliver_decision(record.decision_id)
     messages = service.messages(thread_id, viewer=CAROL)
     assert [m for m in messages if m.type == "tool"][-1].text == told
     assert messages[-1].text == f"Not done: {told}"  # the agent's answer says who withdrew it, not "the reviewer"

@@ -160,7 +160,7 @@ def test_ruff_and_mypy_pass_with_the_project_configuration(command: list[str]):
 
 COMMAND = "approvals/service/decisions.py"
 """The decision command: the only code that records a decision or counts an approval."""
-TALLY = "approvals/service/approvals.py"
+TALLY = "approvals/service/tally.py"
 """The N-of-M tally the command counts an approval with."""
 DELIVERY = "approvals/service/delivery.py"
 """Where the command's run delivers a recorded decision: the only code that resumes a graph with one."""
@@ -193,7 +193,7 @@ def deciding_acts(tree: ast.Module) -> Iterator[str]:
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
         keywords = {k.arg for k in node.keywords}
-        if name == "add" and owner == "approvals":
+        if name == "add" and owner == "tally":
             yield "calls the tally's add"
         if name == "insert_decision":
             yield "calls the decisions repository's insert"
