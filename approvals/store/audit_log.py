@@ -1,5 +1,6 @@
 """The audit chain's tables: `audit_log` (one row per entry, by `seq`) and `audit_heads` (each head as signed, by
-seq and public key), and the whole-table reads `audit verify` holds to the chain.
+seq and public key), the whole-table reads `audit verify` holds to the chain, and the oversight's reads of
+entries (take-overs, a delivery's tool calls, the metrics).
 
 The chain's logic (hashing, signing, the rules of a break) stays in approvals/audit/; this module only reads and
 writes rows, with the caller's transaction: an entry and its signed head are written in the transaction of the
