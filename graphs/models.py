@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from graphs.hitl import is_withdrawal
+from approvals.core.hitl import is_withdrawal
 
 _ID = r"#?([A-Za-z0-9-]{1,32})"
 _REFUND = re.compile(rf"\brefund\b.*?\border\s+{_ID}.*?\$?\s*(\d+(?:\.\d{{1,2}})?)", re.I | re.S)

@@ -11,10 +11,10 @@ from langchain_core.messages import AIMessage, SystemMessage, ToolCall, ToolMess
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 
-from graphs.hitl import ActionRequest, HITLRequest, Reject, ReviewConfig, response_model
+from approvals.core.hitl import ActionRequest, HITLRequest, Policy, Reject, ReviewConfig, response_model
 from graphs.ledger import Ledger
 from graphs.state import State
-from graphs.tools import APPROVAL_TOOLS, TOOLS, TOOLS_BY_NAME, Policy, args_json_schema, strictest
+from graphs.tools import APPROVAL_TOOLS, ARGS_MODELS, TOOLS, TOOLS_BY_NAME, args_json_schema, strictest
 
 CLEARANCE_KEY = "approval_clearance"
 """`configurable` key the app resumes with: the policy the decider satisfied ("self" or "reviewer")."""
@@ -122,7 +122,7 @@ def await_approval(state: State) -> dict:
     """Pause for the reviewer; on resume, apply edits to the message (same id) and hand decisions to `tools`."""
     message = last_ai_message(state)
     request = HITLRequest.model_validate(message.additional_kwargs["hitl"])
-    response = interrupt(request.model_dump(mode="json"), response_schema=response_model(request))
+    response = interrupt(request.model_dump(mode="json"), response_schema=response_model(request, ARGS_MODELS))
     decisions = {
         action.tool_call_id: decision.model_dump()
         for action, decision in zip(request.action_requests, response.decisions, strict=True)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
 
 from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 
-Policy = Literal["none", "self", "reviewer"]
-"""What a call needs: no one, the requester themself, or a reviewer other than the requester. The approval
-policy's rules (approvals.toml) say which; the graph shows it on the request and re-checks it before a tool runs."""
-
+from approvals.core.hitl import ArgsModels, Policy
 
 
 class RefundArgs(BaseModel):
@@ -74,6 +70,10 @@ def args_model(name: str) -> type[BaseModel]:
     if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         raise TypeError(f"the tool {name!r} declares no pydantic model for its arguments")
     return schema
+
+
+ARGS_MODELS: ArgsModels = {name: args_model(name) for name in TOOLS_BY_NAME}
+"""Our tools' argument models, handed to the core's HITL schema wherever an answer to our request is checked."""
 
 
 def args_json_schema(name: str) -> dict:

@@ -13,8 +13,8 @@ import streamlit as st
 import resources
 from approvals.core.actors import Actor
 from approvals.core.errors import AlreadyDecided, ApprovalError, InvalidThreadId, ThreadBusy, UnknownThread
+from approvals.core.hitl import InvalidDecision
 from approvals.core.records import PendingApproval
-from graphs.hitl import InvalidDecision
 from ui.approval_widgets import (
     approve_value,
     edit_form,

@@ -19,9 +19,9 @@ import streamlit as st
 import resources
 from approvals.core.errors import ApprovalError, approvals_progress
 from approvals.core.hidden_text import reveal, text_warnings
+from approvals.core.hitl import HITLRequest, InvalidDecision, parse_response
 from approvals.core.records import PendingApproval
-from graphs.hitl import HITLRequest, InvalidDecision, parse_response
-from graphs.tools import args_json_schema
+from graphs.tools import ARGS_MODELS, args_json_schema
 from ui.human import arg_text, is_destructive
 
 FieldKind = Literal["number", "integer", "boolean", "text", "text_area", "json"]
@@ -93,7 +93,7 @@ def edit_value(request: HITLRequest, edited_args: list[dict[str, Any]]) -> dict:
 
 def validated(raw: dict, request: HITLRequest) -> dict:
     """`raw` checked and coerced by the request's resume schema; raises InvalidDecision with a readable message."""
-    return parse_response(raw, request).model_dump(mode="json")
+    return parse_response(raw, request, ARGS_MODELS).model_dump(mode="json")
 
 
 def arg_fields(request: HITLRequest, index: int) -> list[tuple[str, dict, Any]]:

@@ -15,8 +15,8 @@ import streamlit as st
 import resources
 from approvals.core.actors import Actor
 from approvals.core.hidden_text import text_flag
+from approvals.core.hitl import HITLRequest, InvalidDecision
 from approvals.core.records import QueueItem
-from graphs.hitl import HITLRequest, InvalidDecision
 from ui import identity
 from ui.approval_widgets import approve_value, escape_markdown, reject_value, show_error
 from ui.human import call_line, is_destructive

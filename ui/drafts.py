@@ -18,8 +18,8 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
+from approvals.core.hitl import InvalidDecision
 from approvals.core.records import PendingApproval
-from graphs.hitl import InvalidDecision
 from ui import identity
 from ui.approval_widgets import validated
 

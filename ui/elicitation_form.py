@@ -17,8 +17,8 @@ import streamlit as st
 
 from approvals.core.elicitation import ElicitationRequest, FormField, form_fields
 from approvals.core.errors import ApprovalError
+from approvals.core.hitl import InvalidDecision
 from approvals.core.records import PendingApproval, ReviewRequest
-from graphs.hitl import InvalidDecision
 from ui.approval_widgets import escape_markdown, short_time, show_error
 
 PLACEHOLDERS = {"email": "name@example.com", "uri": "https://…", "date-time": "2026-01-31T09:30:00Z"}

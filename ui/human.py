@@ -10,8 +10,8 @@ from string import Formatter
 from typing import Any
 
 from approvals.core.hidden_text import reveal
+from approvals.core.hitl import HITLRequest
 from approvals.core.human import MONEY_ARGS, arg_text, is_destructive
-from graphs.hitl import HITLRequest
 
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "Amount": MONEY_ARGS,

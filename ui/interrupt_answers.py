@@ -12,8 +12,8 @@ from typing import Any
 import streamlit as st
 
 from approvals.core.hidden_text import hidden_in, reveal
+from approvals.core.hitl import DecisionType, HITLRequest, InvalidDecision
 from approvals.core.records import PendingApproval
-from graphs.hitl import DecisionType, HITLRequest, InvalidDecision
 from ui.approval_widgets import (
     arg_widget,
     escape_markdown,

@@ -18,10 +18,11 @@ from approvals.core.actors import Actor
 from approvals.core.decisions import edit_diff
 from approvals.core.errors import AlreadyDecided, ApprovalError, AwaitingApprovals, approvals_progress
 from approvals.core.hidden_text import reveal
+from approvals.core.hitl import HITLRequest, InvalidDecision, parse_response
 from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.service import claims, history
 from approvals.store.database import utcnow
-from graphs.hitl import HITLRequest, InvalidDecision, parse_response
+from graphs.tools import ARGS_MODELS
 from ui import drafts, on_screen
 from ui.approval_widgets import (
     approve_value,
@@ -348,7 +349,7 @@ def confirm_run(pending: PendingApproval, request: HITLRequest) -> None:
 
 
 def confirm_edit(pending: PendingApproval, request: HITLRequest, value: dict, actor: Actor) -> None:
-    changes = history.diff_rows(edit_diff(request, parse_response(value, request)))
+    changes = history.diff_rows(edit_diff(request, parse_response(value, request, ARGS_MODELS)))
     st.markdown("**Your edit**")
     if changes:
         st.dataframe(changes, hide_index=True, key="console_edit_diff")

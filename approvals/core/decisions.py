@@ -10,12 +10,21 @@ from typing import Any
 from approvals.core.actors import Actor
 from approvals.core.elicitation import answer_text, check_responses, decision_name
 from approvals.core.errors import NotAllowed, NotInGroup
+from approvals.core.hitl import (
+    ArgsModels,
+    Edit,
+    HITLRequest,
+    HITLResponse,
+    InvalidDecision,
+    Policy,
+    Reject,
+    Respond,
+    parse_response,
+)
 from approvals.core.interrupts import check_answer
 from approvals.core.policy import Policy as Rules
 from approvals.core.policy import Verdict
 from approvals.core.records import ReviewRequest
-from graphs.hitl import Edit, HITLRequest, HITLResponse, InvalidDecision, Reject, Respond, parse_response
-from graphs.tools import Policy
 
 REFUSALS = frozenset({"reject", "decline", "cancel"})
 """Decisions that let nothing run: a requester may always withdraw so, and a denying rule allows only these."""
@@ -36,8 +45,9 @@ class CheckedDecision:
     """Each edited action as (tool, args): what will run instead of what was proposed."""
 
 
-def checked_decision(review: ReviewRequest, raw: Any) -> CheckedDecision:
-    """Validate `raw` for this interrupt (InvalidDecision with a readable reason otherwise)."""
+def checked_decision(review: ReviewRequest, raw: Any, args_models: ArgsModels) -> CheckedDecision:
+    """Validate `raw` for this interrupt (InvalidDecision with a readable reason otherwise); edits of our own
+    tools by their pydantic models (`args_models`)."""
     if review.kind == "mcp_elicitation":
         resume = check_responses(review.elicitation, raw)
         actions = frozenset(answer["action"] for answer in resume["responses"].values())
@@ -49,7 +59,7 @@ def checked_decision(review: ReviewRequest, raw: Any) -> CheckedDecision:
             raise InvalidDecision(f"The answer must be a JSON value ({error}).") from error
         check_answer(review, resume)
         return CheckedDecision("answer", frozenset({"answer"}), resume, [], "")
-    response = parse_response(raw, review.request)
+    response = parse_response(raw, review.request, args_models)
     resume = review.resume_value(response.model_dump(mode="json", exclude_none=True))
     if review.kind != "hitl":
         check_answer(review, resume)

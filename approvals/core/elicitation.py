@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-from graphs.hitl import InvalidDecision
+from approvals.core.hitl import InvalidDecision
 
 ELICITATION: Final = "mcp_elicitation"
 ACTIONS: Final = ("accept", "decline", "cancel")

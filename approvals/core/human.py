@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from approvals.core.hidden_text import reveal, text_warnings
+from approvals.core.hitl import ArgsModels, HITLRequest
 from approvals.core.records import age_seconds
-from graphs.hitl import HITLRequest
-from graphs.tools import TOOLS_BY_NAME, args_json_schema
 
 MONEY_ARGS = ("amount", "total", "price", "value")
 """Arguments shown as dollars wherever they appear."""
@@ -42,8 +41,7 @@ def arg_text(name: str, value: Any) -> str:
 
 def is_destructive(tool: str, description: str = "") -> bool:
     """Deleting tools, or tools that say they cannot be undone: their approval asks for a confirmation."""
-    described = description or (TOOLS_BY_NAME[tool].description if tool in TOOLS_BY_NAME else "")
-    return tool.lower().startswith(DESTRUCTIVE_PREFIXES) or any(w in described.lower() for w in DESTRUCTIVE_WORDS)
+    return tool.lower().startswith(DESTRUCTIVE_PREFIXES) or any(w in description.lower() for w in DESTRUCTIVE_WORDS)
 
 
 def age_text(created_at: str, now: datetime | None = None) -> str:
@@ -72,12 +70,14 @@ class ActionText:
     """Hidden characters or lookalike letters in the arguments, one sentence each (approvals/core/hidden_text.py)."""
 
 
-def actions_text(request: HITLRequest) -> tuple[ActionText, ...]:
-    """Every action of the request, as the console's review pane shows it."""
+def actions_text(request: HITLRequest, args_models: ArgsModels) -> tuple[ActionText, ...]:
+    """Every action of the request, as the console's review pane shows it; an action without an args schema takes
+    its labels from our own tool's model of that name (`args_models`), if there is one."""
     texts = []
     for index, action in enumerate(request.action_requests):
         schema = (request.review_configs[index].args_schema if index < len(request.review_configs) else None) or {}
-        properties = schema.get("properties") or args_json_schema(action.name).get("properties") or {}
+        own = args_models[action.name].model_json_schema() if action.name in args_models else {}
+        properties = schema.get("properties") or own.get("properties") or {}
         args = tuple(
             (reveal((properties.get(name) or {}).get("title") or name),
              reveal(arg_text(name, value) if isinstance(value, str | int | float | bool)

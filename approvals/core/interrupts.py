@@ -29,8 +29,7 @@ from langgraph.types import Interrupt
 from pydantic import ValidationError
 
 from approvals.core.elicitation import elicitation_requests
-from approvals.core.records import UNKNOWN_GRAPH, Kind, ReviewRequest
-from graphs.hitl import (
+from approvals.core.hitl import (
     ActionRequest,
     DecisionType,
     FilledHITLRequest,
@@ -40,6 +39,7 @@ from graphs.hitl import (
     StandardHITLRequest,
     check_json_schema,
 )
+from approvals.core.records import UNKNOWN_GRAPH, Kind, ReviewRequest
 
 UNKNOWN_REQUESTER = "unknown"
 FOREIGN_POLICY: Final = "reviewer"

@@ -12,7 +12,7 @@ from langchain_core.messages import BaseMessage
 from approvals.core.digest import request_digest
 from approvals.core.elicitation import ElicitationRequest, elicitation_requests
 from approvals.core.errors import approvals_progress
-from graphs.hitl import HITLRequest
+from approvals.core.hitl import HITLRequest
 
 Kind = Literal["hitl", "tool_approval", "raw", "mcp_elicitation"]
 """How an interrupt is answered (approvals.core.interrupts tells them apart)."""

@@ -26,6 +26,7 @@ from approvals.core.errors import (
     ApprovalError,
     AwaitingApprovals,
 )
+from approvals.core.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
 from approvals.core.records import DecisionRecord
 from approvals.core.visibility import MAX_AGE_MINUTES, MAX_OFFSET, QueueFilter
 from approvals.http.api_bodies import DIGEST_FIELD, DIGEST_FORM, ElicitationBody
@@ -43,7 +44,6 @@ from approvals.notify.webhooks import console_link
 from approvals.service import claims
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
-from graphs.hitl import HITLRequest, HITLResponse, InvalidDecision, describe
 
 MAX_PAGE = 200
 

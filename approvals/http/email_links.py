@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError, AwaitingApprovals
+from approvals.core.hitl import InvalidDecision
 from approvals.core.human import ActionText, actions_text, age_text
 from approvals.http.limits import ApiError, capped_body
 from approvals.http.refusals import refusal
@@ -32,7 +33,7 @@ from approvals.identity import sessions
 from approvals.notify import email
 from approvals.notify.links import ActionLink
 from approvals.service.facade import ApprovalService
-from graphs.hitl import InvalidDecision
+from graphs.tools import ARGS_MODELS
 
 MAX_FORM_BYTES = 8_192
 MAX_REASON_CHARS = 2_000
@@ -176,7 +177,7 @@ class _LinkPages:
             return Page(409, "No longer waiting", ("This request is not waiting for a decision any more.",))
         verdict, approved_by = service.approval_state(pending)
         e = html.escape
-        calls = "".join(_call_html(action) for action in actions_text(pending.request))
+        calls = "".join(_call_html(action) for action in actions_text(pending.request, ARGS_MODELS))
         rule = verdict.rule + (f" · {len(approved_by)} of {verdict.approvers} approvals" if verdict.approvers > 1
                                else "")
         facts = (f"<p>Requested by {e(pending.review.requested_by)} · rule {e(rule)} · waiting"

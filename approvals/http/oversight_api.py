@@ -23,12 +23,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from approvals.core.actors import Actor
+from approvals.core.hitl import describe
 from approvals.http.api import ApiError, _actor, _answer, _json_ref, _responses, openapi_document
 from approvals.http.limits import json_body
 from approvals.service import metrics, oversight
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
-from graphs.hitl import describe
 
 
 class MetricsOut(BaseModel):

@@ -13,9 +13,9 @@ from approvals.core.errors import (
     RequestChanged,
     UnknownThread,
 )
+from approvals.core.hitl import InvalidDecision
 from approvals.http.limits import ApiError
 from approvals.service import claims, oversight
-from graphs.hitl import InvalidDecision
 
 
 def refusal(error: Exception) -> ApiError:

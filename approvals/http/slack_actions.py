@@ -31,10 +31,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from approvals.core.errors import ApprovalError, AwaitingApprovals
+from approvals.core.hitl import InvalidDecision
 from approvals.identity.accounts import Account
 from approvals.notify import slack
 from approvals.service.facade import ApprovalService
-from graphs.hitl import InvalidDecision
 
 log = logging.getLogger(__name__)
 

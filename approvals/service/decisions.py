@@ -37,6 +37,7 @@ from approvals.core.errors import (
     RequestChanged,
     approvals_progress,
 )
+from approvals.core.hitl import HITLRequest, InvalidDecision, withdrawal_message
 from approvals.core.policy import Verdict
 from approvals.core.reading import check_read
 from approvals.core.records import BulkResult, DecisionRecord, PendingApproval, QueueItem
@@ -52,7 +53,7 @@ from approvals.store.decisions import find_decision, insert_decision, undelivere
 from approvals.store.queue_index import mark_decided, open_item
 from approvals.store.runs import insert_run
 from approvals.store.tally import item_approvals
-from graphs.hitl import HITLRequest, InvalidDecision, withdrawal_message
+from graphs.tools import ARGS_MODELS
 
 log = logging.getLogger(__name__)
 APPROVALS = frozenset({"approve", "edit", "accept"})
@@ -182,7 +183,7 @@ class DecisionService(DeliveryService):
         if request_digest is not None and request_digest != pending.review.digest:
             raise RequestChanged("The request changed since you opened it; look at it again before deciding.")
         self.resumable(pending)  # an unregistered graph, an unknown deployment: refused before anything is saved
-        decision = checked_decision(pending.review, response_for(pending.request))
+        decision = checked_decision(pending.review, response_for(pending.request), ARGS_MODELS)
         verdict = self._verdict(pending, decision, self._tally(pending))
         if withdrawal:
             decision = replace(decision, name="withdraw")

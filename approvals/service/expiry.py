@@ -15,13 +15,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from approvals.core.actors import EXPIRY, Actor, policy_actor
+from approvals.core.hitl import HITLRequest
 from approvals.core.policy import Policy, Rule
 from approvals.core.records import BulkResult, QueueItem, age_seconds
 from approvals.core.visibility import QueueFilter
 from approvals.service import escalation
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
-from graphs.hitl import HITLRequest
 
 DEFAULT_SLA_MINUTES = 30.0
 EXPIRE_BATCH = 500

@@ -23,6 +23,7 @@ from approvals.service import escalation, recipients
 from approvals.service.queue import QueueService
 from approvals.store import escalations, outbox, queue_index
 from approvals.store.database import Database
+from graphs.tools import ARGS_MODELS
 
 FAILING_AFTER = 3
 """A channel whose notification failed this many times in a row is named to reviewers in the console."""
@@ -90,7 +91,7 @@ class NotificationService(QueueService):
         return Notification(
             event=body["event"], thread_id=pending.thread_id, interrupt_id=pending.interrupt_id,
             request_digest=pending.request_digest, tool=reveal(pending.review.tool),
-            actions=actions_text(pending.request) if pending.request else (),
+            actions=actions_text(pending.request, ARGS_MODELS) if pending.request else (),
             question="" if pending.request else reveal(pending.review.summary(300)),
             requester=reveal(pending.review.requested_by), rule=row["rule"],
             progress=approvals_progress(approved_by, row["approvers"]) if row["approvers"] > 1 else "",

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from approvals.core.hitl import Policy as Needs
 from approvals.core.policy import NO_POLICY, Policy, Verdict
 from approvals.core.policy_file import PolicyError, parse_policy
 from approvals.core.records import BUILTIN_GRAPH
 from approvals.store import queue_index
 from approvals.store.database import Database
 from graphs.nodes import PolicyFor
-from graphs.tools import Policy as Needs
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ import pytest
 from conftest import ALICE, BOB, CAROL
 
 from approvals.core.errors import AlreadyDecided, NotAllowed, UnregisteredGraph
+from approvals.core.hitl import InvalidDecision
 from approvals.service.facade import ApprovalService
 from approvals.service.scheduler import Scheduler, discovery_job
 from approvals.sources.discovery import discover_all
@@ -26,7 +27,6 @@ from approvals.sources.registry import load_registry
 from approvals.store.schema import Store
 from examples import worker
 from examples.shipping_agent import shipments_db
-from graphs.hitl import InvalidDecision
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_GRAPHS = ("shipping_per_call=examples.shipping_agent:make_per_call_agent,question=foreign_graphs:question,"
@@ -316,11 +316,12 @@ def test_two_replicas_draining_the_change_log_at_once_index_every_item_once(post
 def test_another_graphs_tool_named_like_ours_is_not_checked_with_our_tools_schema():
     from langgraph.types import Interrupt
 
+    from approvals.core.hitl import parse_response
     from approvals.core.interrupts import review_request
-    from graphs.hitl import parse_response
+    from graphs.tools import ARGS_MODELS
 
     value = {"action_requests": [{"name": "issue_refund", "args": {"invoice": "A-1"}}],
              "review_configs": [{"action_name": "issue_refund", "allowed_decisions": ["edit"]}]}
     review = review_request(Interrupt(value, "i-1"), None, "2026-01-01T00:00:00+00:00")
     edit = {"decisions": [{"type": "edit", "edited_action": {"name": "issue_refund", "args": {"invoice": "A-2"}}}]}
-    assert parse_response(edit, review.request).decisions[0].edited_action.args == {"invoice": "A-2"}
+    assert parse_response(edit, review.request, ARGS_MODELS).decisions[0].edited_action.args == {"invoice": "A-2"}

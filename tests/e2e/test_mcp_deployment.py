@@ -11,11 +11,11 @@ import pytest
 from conftest import ALICE
 from deployment_server import langgraph_dev_warehouse
 
+from approvals.core.hitl import InvalidDecision
 from approvals.service.facade import ApprovalService
 from approvals.sources.deployments import Deployment
 from approvals.store.schema import Store
 from examples.mcp_server import recorded_actions
-from graphs.hitl import InvalidDecision
 
 CONFIRM_KEY = "examples.mcp_server:ask_purge_confirmation"
 CONTENT = {"confirm": True, "reason": "older than the retention", "keep_days": 90, "notify": "ops@example.com"}

@@ -18,8 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 import resources
 from approvals.core.actors import Actor
+from approvals.core.hitl import HITLRequest, InvalidDecision
 from approvals.service.facade import ApprovalService
-from graphs.hitl import HITLRequest, InvalidDecision
 from ui.approval_widgets import (
     approve_value,
     edit_value,

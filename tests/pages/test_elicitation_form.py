@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from approvals.core.elicitation import check_responses, elicitation_requests, form_fields
-from graphs.hitl import InvalidDecision
+from approvals.core.hitl import InvalidDecision
 
 SCHEMA = {
     "type": "object",

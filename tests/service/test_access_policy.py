@@ -18,6 +18,7 @@ from approvals.core.errors import NotAllowed
 from approvals.http.api import api_routes
 from approvals.identity import api_tokens
 from approvals.service.facade import ApprovalService
+from graphs.tools import ARGS_MODELS
 
 SMALL = "Refund order 12 for $25"
 
@@ -79,7 +80,7 @@ def test_the_graph_refuses_an_edit_its_decider_was_not_cleared_for(service: Appr
 def test_an_old_replicas_unapplied_decision_is_refused_on_recovery(service: ApprovalService):
     item = carols_small_refund(service)
     pending = service.approval(*item, viewer=CAROL)
-    decision = checked_decision(pending.review, edit_to(10000))
+    decision = checked_decision(pending.review, edit_to(10000), ARGS_MODELS)
     verdict = service._verdict(pending, decision, service._tally(pending))
     service._insert_decision(pending, decision, CAROL, "self", verdict, held_off=False, deliver_now=False)
     service.db.execute("UPDATE decisions SET clearance = NULL")  # what a replica without clearances wrote

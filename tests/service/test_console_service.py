@@ -14,10 +14,10 @@ from langchain_core.messages import ToolMessage
 
 from approvals.core.actors import EXPIRY, Actor
 from approvals.core.errors import NotAllowed, UnknownThread
+from approvals.core.hitl import HITLRequest
 from approvals.core.records import DecisionRecord, QueueItem
 from approvals.service import claims, expiry, history
 from approvals.service.facade import ApprovalService
-from graphs.hitl import HITLRequest
 
 APPROVE = {"decisions": [{"type": "approve"}]}
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from approvals.core.errors import ApprovalError
+from approvals.core.hitl import InvalidDecision, parse_response
 from approvals.service.facade import ApprovalService
-from graphs.hitl import InvalidDecision, parse_response
-from graphs.tools import RefundArgs
+from graphs.tools import ARGS_MODELS, RefundArgs
 
 # One pending approval serves every example: that nothing about it changes is the property under test.
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -101,7 +101,7 @@ def test_edits_with_invalid_args_are_refused(service, refund_pending, args):
 
 def accepted(payload: object, request) -> bool:
     try:
-        parse_response(payload, request)
+        parse_response(payload, request, ARGS_MODELS)
     except InvalidDecision:
         return False
     return True

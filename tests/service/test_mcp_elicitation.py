@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from approvals.audit.chain import entries_of, stored_entries
 from approvals.core.actors import Actor
 from approvals.core.errors import AwaitingApprovals, NotAllowed, NotInGroup, UnregisteredGraph
+from approvals.core.hitl import InvalidDecision
 from approvals.http.api import api_routes
 from approvals.identity import api_tokens
 from approvals.service.facade import ApprovalService
@@ -35,7 +36,6 @@ from approvals.sources.registry import load_registry
 from approvals.store.schema import Store
 from examples import worker
 from examples.mcp_server import recorded_actions
-from graphs.hitl import InvalidDecision
 
 PURGE, MOVE, CONNECT = "Purge the archived orders in eu", "Move 20 units of SKU-7 to Lyon", "Connect the crm account"
 CONFIRM_KEY = "examples.mcp_server:ask_purge_confirmation"

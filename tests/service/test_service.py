@@ -9,12 +9,12 @@ import pytest
 from conftest import ALICE, BOB, CAROL, GUEST
 
 from approvals.core.errors import AlreadyDecided, InvalidThreadId, NotAllowed, NotPending, UnknownThread
+from approvals.core.hitl import InvalidDecision
 from approvals.core.visibility import QueueFilter
 from approvals.identity.accounts import check_password
 from approvals.service.facade import ApprovalService
 from approvals.service.runner import BackgroundRunner
 from graphs import build_graph
-from graphs.hitl import InvalidDecision
 from graphs.models import ScriptedChatModel, scripted_reply
 
 APPROVE = {"decisions": [{"type": "approve"}]}

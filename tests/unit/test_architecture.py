@@ -93,8 +93,8 @@ def test_the_project_has_no_import_cycle_type_only_imports_included():
 
 
 LAYERS = {
-    "graphs": 0,
-    "approvals.core": 1,
+    "approvals.core": 0,
+    "graphs": 1,
     "approvals.store": 2, "approvals.sources": 2, "approvals.notify": 2, "approvals.identity": 2,
     "approvals.audit": 2,
     "approvals.service": 3,

@@ -2,18 +2,29 @@
 
 `StandardHITLRequest` is exactly what the middleware emits (description and args_schema optional, no requester or
 policy); `HITLRequest`, what our own graph emits and what the service hands to pages, is a superset of it.
+
+Every graph's requests follow this schema, so it lives in the core; the demo agent's tools are not imported here:
+whoever checks an answer passes the pydantic argument models of the app's own tools (`ArgsModels`, which
+`graphs.tools.ARGS_MODELS` supplies), so an edit to one of them keeps its coerced values.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from graphs.tools import TOOLS_BY_NAME, Policy, args_model
+Policy = Literal["none", "self", "reviewer"]
+"""What a call needs: no one, the requester themself, or a reviewer other than the requester. The approval
+policy's rules (approvals.toml) say which; the graph shows it on the request and re-checks it before a tool runs."""
+
+ArgsModels = Mapping[str, type[BaseModel]]
+"""The app's own tools' argument models by tool name: an edit of one of them in our own request is checked (and
+coerced, "20" to 20.0) by its model instead of the request's JSON Schema."""
 
 DecisionType = Literal["approve", "edit", "reject", "respond"]
 
@@ -119,30 +130,30 @@ class InvalidDecision(ValueError):
 
 
 # What a resume value is checked against: per action, its tool, the decisions it allows, and how edited args are
-# checked: "tool" (our tool's pydantic schema), a JSON Schema as canonical JSON text, or None (any object).
-Shape = tuple[tuple[str, tuple[DecisionType, ...], str | None], ...]
-OWN_TOOL = "tool"
+# checked: our tool's pydantic model, a JSON Schema as canonical JSON text, or None (any object).
+ArgsCheck = type[BaseModel] | str | None
+Shape = tuple[tuple[str, tuple[DecisionType, ...], ArgsCheck], ...]
 
 
-def response_model(request: StandardHITLRequest) -> type[HITLResponse]:
+def response_model(request: StandardHITLRequest, args_models: ArgsModels) -> type[HITLResponse]:
     """The resume schema for one request: shape, decision count, allowed types, and edited args per tool schema.
 
     Given to `interrupt(..., response_schema=...)`, so LangGraph rejects a bad resume value before saving
     anything; a check made after `interrupt()` returns would persist the bad value and wedge the approval.
-    Our own tools keep their pydantic check (it coerces, e.g. "20" to 20.0); any other tool's edited args are
-    checked against the request's `args_schema` when it has one.
+    Our own tools (`args_models`, in our own request) keep their pydantic check (it coerces, e.g. "20" to 20.0);
+    any other tool's edited args are checked against the request's `args_schema` when it has one.
     """
     configs = zip(request.action_requests, request.review_configs, strict=True)
     own = isinstance(request, HITLRequest) and not isinstance(request, FilledHITLRequest)
     return _response_model(tuple(
-        (action.name, tuple(config.allowed_decisions), _args_check(action.name, config.args_schema, own))
+        (action.name, tuple(config.allowed_decisions), _args_check(action.name, config.args_schema, own, args_models))
         for action, config in configs
     ))
 
 
-def _args_check(tool: str, args_schema: dict | None, own: bool) -> str | None:
-    if own and tool in TOOLS_BY_NAME:
-        return OWN_TOOL
+def _args_check(tool: str, args_schema: dict | None, own: bool, args_models: ArgsModels) -> ArgsCheck:
+    if own and tool in args_models:
+        return args_models[tool]
     return json.dumps(args_schema, sort_keys=True) if args_schema else None
 
 
@@ -170,14 +181,14 @@ def _checked_decisions(shape: Shape, decisions: list[Decision]) -> list[Decision
     return checked
 
 
-def _checked_edit(tool: str, args_check: str | None, decision: Edit) -> Edit:
+def _checked_edit(tool: str, args_check: ArgsCheck, decision: Edit) -> Edit:
     """Validate edited args (our tool's pydantic schema, else the request's JSON Schema); keep coerced values."""
     if decision.edited_action.name != tool:
         raise ValueError(f"an edit must keep the tool {tool!r}, not {decision.edited_action.name!r}")
     args = decision.edited_action.args
-    if args_check == OWN_TOOL:
+    if isinstance(args_check, type):
         try:
-            args = args_model(tool).model_validate(args).model_dump(mode="json")
+            args = args_check.model_validate(args).model_dump(mode="json")
         except ValidationError as error:
             raise ValueError(f"invalid args for {tool}: {describe(error)}") from error
     elif args_check is not None:
@@ -208,9 +219,11 @@ def describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def parse_response(raw: Any, request: StandardHITLRequest) -> HITLResponse:
-    """Validate a raw resume value against `request`, raising InvalidDecision with a readable message."""
+def parse_response(raw: Any, request: StandardHITLRequest, args_models: ArgsModels) -> HITLResponse:
+    """Validate a raw resume value against `request` (our tools' edits by `args_models`), raising InvalidDecision
+    with a readable message."""
     try:
-        return response_model(request).model_validate(raw.model_dump() if isinstance(raw, BaseModel) else raw)
+        value = raw.model_dump() if isinstance(raw, BaseModel) else raw
+        return response_model(request, args_models).model_validate(value)
     except ValidationError as error:
         raise InvalidDecision(describe(error)) from error
