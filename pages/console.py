@@ -20,11 +20,13 @@ from ui.identity import attack_notes, sign_in, sign_out, signed_in_actor
 from ui.oversight import stop_switch
 from ui.queue import opened, queue
 from ui.review_pane import navigation, review_pane
+from ui.viewport import ITEM_KEY, bring_into_view, touch_friendly
 
 resources.route_through_app()
 resources.background_runner()  # the runner that delivers the decisions made here (the app's lifespan starts it too)
 
 st.title("Reviewer console")
+touch_friendly()
 if (actor := signed_in_actor()) is None:
     demo = resources.approval_service().identity.demo_mode()
     st.caption("Sign in to review." + (" Demo reviewers: alice / alice-demo, bob / bob-demo." if demo else ""))
@@ -59,10 +61,11 @@ if queue_tab.open:
         undelivered(actor)
         failing_channels(actor)
         queue()
-    if opened():
-        with item_col:
+    if current := opened():
+        with item_col.container(key=ITEM_KEY):
             navigation(actor)
             review_pane(actor)
+            bring_into_view(current[0])
 if history_tab.open:
     with history_tab:
         history(actor)

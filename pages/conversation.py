@@ -31,6 +31,7 @@ from ui.elicitation_form import question_card
 from ui.human import outcome_line
 from ui.identity import current_actor, require_actor, session_ended
 from ui.run_status import run_failed, run_in_progress
+from ui.viewport import picked_in_sidebar, sidebar_out_of_the_way
 
 POLL_SECONDS = 0.5
 WATCH_SECONDS = 2
@@ -50,6 +51,7 @@ actor: Actor = signed_in  # declared, so the functions below see an Actor, not t
 def open_thread(thread_id: str) -> None:
     st.query_params["thread"] = thread_id
     forget_outcome()
+    picked_in_sidebar(thread_id)
 
 
 def forget_outcome() -> None:
@@ -63,6 +65,7 @@ def new_conversation() -> None:
     unknown id and nothing is created for a conversation nobody wrote in."""
     st.query_params.pop("thread", None)
     forget_outcome()
+    picked_in_sidebar("new")
 
 
 def record(thread_id: str, interrupt_id: str, response: dict, request_digest: str) -> None:
@@ -187,6 +190,7 @@ def recent_conversations() -> None:
             st.button(f"{badge}{escape_markdown(summary.title)}", key=f"conversation_open_{summary.thread_id}",
                       type="secondary" if summary.thread_id == st.query_params.get("thread") else "tertiary",
                       on_click=open_thread, args=(summary.thread_id,), width="stretch")
+        sidebar_out_of_the_way()
 
 
 st.title("Conversation")

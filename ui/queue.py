@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import resources
 from approvals.core.actors import Actor
@@ -79,68 +80,93 @@ def open_item(key: ItemKey | None, actor: Actor) -> None:
     st.session_state.pop("console_mode", None)
 
 
-FILTER_KEYS = {"console_tool": [], "console_policy": [], "console_min_age": 0, "console_requester": "",
-               "console_search": "", "console_mine": False}
-"""Each filter widget's key and its empty value (what Clear puts back)."""
+FILTERS = {"console_tool": "tool", "console_policy": "policy", "console_min_age": "min_age",
+           "console_requester": "requester", "console_mine": "mine", "console_sort": "sort"}
+"""Each widget in Filters and sort, and the URL parameter that holds its value."""
+EMPTY: dict[str, object] = {"console_tool": [], "console_policy": [], "console_min_age": 0, "console_requester": "",
+                            "console_search": "", "console_mine": False, "console_sort": "age"}
+"""Each filter's empty value (what its chip's ✕ and Clear filters put back); the search box's too."""
 SORT_LABELS = {"age": "Oldest first", "newest": "Newest first", "amount": "Largest amount", "tool": "Tool"}
 
 
 def queue_filter(actor: Actor, pending_tools: list[str]) -> QueueFilter:
-    """Search, sort and filter widgets, seeded from the URL on a fresh session and written back to it on every run.
+    """The search box, then Filters and sort: an expander above the queue, so it never covers the rows it filters
+    and its header stays where it is whatever is set (the chips below it say what is).
 
-    The tool filter offers what is pending now, plus whatever the URL names (`?tool=ship_order` is kept even
-    before such an item arrives).
+    The URL holds every value. The expander's widgets run only while it is open (a reload, collapsed, does not wait
+    for their widget bundles); they start from the URL and write back to it on every run.
     """
-    url = {
+    url = url_filters()
+    st.session_state.setdefault("console_search", st.query_params.get("q", ""))
+    search = st.text_input("Search", key="console_search", placeholder="Search tool, arguments, requester, title",
+                           label_visibility="collapsed").strip()
+    box = st.expander("Filters and sort", key="console_filters", icon=":material/filter_list:", on_change="rerun")
+    values = filter_widgets(box, url, pending_tools) if box.open else url
+    if {**values, "console_sort": ""} != {**url, "console_sort": ""} or search != st.query_params.get("q", ""):
+        set_param("offset", None)
+    for key, value in values.items():
+        set_param(FILTERS[key], url_value(key, value))
+    set_param("q", search)
+    filter_chips({**values, "console_search": search})
+    min_age, mine = int(values["console_min_age"]), bool(values["console_mine"])
+    cutoff = iso(datetime.now(UTC) - timedelta(minutes=min_age)) if min_age else None
+    return QueueFilter(tuple(values["console_tool"]), tuple(values["console_policy"]), (), cutoff, search=search,
+                       requester_like=str(values["console_requester"]), claimed_by=actor.name if mine else None,
+                       now=iso(datetime.now(UTC)), sort=str(values["console_sort"]))
+
+
+def url_filters() -> dict[str, Any]:
+    """Each filter's value as the URL gives it (anything the console would not offer is dropped)."""
+    sort = st.query_params.get("sort", "age")
+    return {
         "console_tool": st.query_params.get_all("tool"),
         "console_policy": [p for p in st.query_params.get_all("policy") if p in POLICIES],
         "console_min_age": _number("min_age", MAX_AGE_MINUTES),
-        "console_requester": st.query_params.get("requester", ""),
-        "console_search": st.query_params.get("q", ""),
+        "console_requester": st.query_params.get("requester", "").strip(),
         "console_mine": st.query_params.get("mine") == "1",
+        "console_sort": sort if sort in SORT_LABELS else "age",
     }
+
+
+def url_value(key: str, value: object) -> str | list[str] | None:
+    """How the URL spells a filter's value (nothing for an empty one or the default sort)."""
+    if key == "console_mine":
+        return "1" if value else None
+    if key == "console_sort":
+        return None if value == "age" else str(value)
+    if key == "console_min_age":
+        return str(value) if value else None
+    return value if isinstance(value, list) else str(value) or None
+
+
+def filter_widgets(box: DeltaGenerator, url: dict[str, Any], pending_tools: list[str]) -> dict[str, Any]:
+    """The open expander's widgets, two rows of three, each starting from the URL's value. The tool filter offers
+    what is pending now, plus whatever the URL names (`?tool=ship_order` is kept even before such an item arrives)."""
     for key, value in url.items():
         st.session_state.setdefault(key, value)
-    st.session_state.setdefault("console_sort", st.query_params.get("sort", "age") if st.query_params.get(
-        "sort") in SORT_LABELS else "age")
-    row = st.container(horizontal=True, vertical_alignment="bottom")
-    search = row.text_input("Search", key="console_search", placeholder="Search tool, arguments, requester, title",
-                            label_visibility="collapsed").strip()
-    active = sum(bool(st.session_state[key]) for key in ("console_tool", "console_policy", "console_min_age",
-                                                           "console_requester", "console_mine"))
-    order = st.session_state["console_sort"]
-    sorted_by = "" if order == "age" else f" · {SORT_LABELS[order]}"
-    # In a popover: its widgets are drawn when it opens, so a reload does not wait for their widget bundles.
-    with row.popover((f"Filters ({active})" if active else "Filters") + sorted_by, key="console_filters"):
-        sort = st.selectbox("Sort", list(SORT_LABELS), format_func=SORT_LABELS.__getitem__, key="console_sort")
-        mine = st.toggle("Mine: only the items I have claimed", key="console_mine")
-        tool_choices = sorted(set(pending_tools) | set(st.session_state["console_tool"]))
-        tools = st.multiselect("Tool", tool_choices, key="console_tool")
-        policies = st.multiselect("Policy", POLICIES, key="console_policy")
-        min_age = st.number_input("Min age (minutes)", min_value=0, max_value=MAX_AGE_MINUTES, step=5,
-                                  key="console_min_age")
-        requester = st.text_input("Requester", key="console_requester", placeholder="part of a name").strip()
-    now = list(url.values())[:4] + [search, mine]
-    if [tools, policies, min_age, requester, search, mine] != now:
-        set_param("offset", None)
-    for name, value in (("tool", tools), ("policy", policies), ("min_age", str(min_age) if min_age else None),
-                        ("requester", requester), ("q", search), ("mine", "1" if mine else None),
-                        ("sort", None if sort == "age" else sort)):
-        set_param(name, value)
-    filter_chips()
-    cutoff = iso(datetime.now(UTC) - timedelta(minutes=min_age)) if min_age else None
-    return QueueFilter(tuple(tools), tuple(policies), (), cutoff, search=search, requester_like=requester,
-                       claimed_by=actor.name if mine else None, now=iso(datetime.now(UTC)), sort=sort)
+    tool_choices = sorted(set(pending_tools) | set(st.session_state["console_tool"]))
+    with box:
+        first, second = st.columns(3, gap="small"), st.columns(3, gap="small", vertical_alignment="bottom")
+        first[0].selectbox("Sort", list(SORT_LABELS), format_func=SORT_LABELS.__getitem__, key="console_sort")
+        first[1].multiselect("Tool", tool_choices, key="console_tool")
+        first[2].multiselect("Policy", POLICIES, key="console_policy")
+        second[0].text_input("Requester", key="console_requester", placeholder="part of a name")
+        second[1].number_input("Min age (minutes)", min_value=0, max_value=MAX_AGE_MINUTES, step=5,
+                               key="console_min_age")
+        second[2].toggle("Mine", key="console_mine", help="Only the items you have claimed")
+    return {key: st.session_state[key].strip() if key == "console_requester" else st.session_state[key]
+            for key in FILTERS}
 
 
-def filter_chips() -> None:
-    """One chip per active filter (✕ drops it) and Clear for all: what hides items is always on screen."""
-    chips = [(key, value) for key in ("console_tool", "console_policy") for value in st.session_state[key]]
-    chips += [(key, st.session_state[key]) for key in ("console_min_age", "console_requester", "console_search",
-                                                       "console_mine") if st.session_state[key]]
+def filter_chips(values: dict[str, Any]) -> None:
+    """One chip per active filter and a sort other than the default (✕ drops it), and Clear filters: what hides or
+    reorders items is always on screen, open or not."""
+    chips = [(key, value) for key in ("console_tool", "console_policy") for value in values[key]]
+    chips += [(key, values[key]) for key in EMPTY if key not in ("console_tool", "console_policy")
+              and values[key] != EMPTY[key]]
     if not chips:
         return
-    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small", key="console_chips")
     for n, (key, value) in enumerate(chips):
         row.button(chip_text(key, value), key=f"console_chip_{n}", type="secondary", icon=":material/close:",
                    on_click=drop_filter, args=(key, value))
@@ -149,24 +175,37 @@ def filter_chips() -> None:
 
 def chip_text(key: str, value: object) -> str:
     name = {"console_tool": "tool", "console_policy": "policy", "console_min_age": "older than",
-            "console_requester": "requester", "console_search": "search", "console_mine": "mine"}[key]
-    shown = f"{value} min" if key == "console_min_age" else "claimed by me" if key == "console_mine" else value
+            "console_requester": "requester", "console_search": "search", "console_mine": "mine",
+            "console_sort": "sorted"}[key]
+    shown = {"console_min_age": f"{value} min", "console_mine": "claimed by me",
+             "console_sort": SORT_LABELS.get(str(value), "")}.get(key, value)
     return escape_markdown(f"{name}: {shown}")
 
 
 def drop_filter(key: str, value: object) -> None:
-    """Chip callback (before the widgets are drawn, so their state may change)."""
-    current = st.session_state[key]
-    st.session_state[key] = [v for v in current if v != value] if isinstance(current, list) else FILTER_KEYS[key]
+    """Chip callback (before the widgets are drawn): the URL loses the value, and so does the widget if it is
+    alive (an open expander's, or the search box)."""
+    current = st.query_params.get_all(FILTERS[key]) if key in ("console_tool", "console_policy") else None
+    set_filter(key, [v for v in current if v != value] if current is not None else EMPTY[key])
 
 
 def clear_filters() -> None:
-    for key, empty in FILTER_KEYS.items():
-        st.session_state[key] = empty
+    """Clear filters: every filter and the search box back to empty (the sort stays: it hides nothing)."""
+    for key in EMPTY:
+        if key != "console_sort":
+            set_filter(key, EMPTY[key])
 
 
-def filtering() -> bool:
-    return any(st.session_state.get(key) for key in FILTER_KEYS)
+def set_filter(key: str, value: object) -> None:
+    set_param(FILTERS.get(key, "q"), url_value(key, value) if key in FILTERS else str(value) or None)
+    set_param("offset", None)
+    if key in st.session_state:
+        st.session_state[key] = value
+
+
+def filtering(filters: QueueFilter) -> bool:
+    return bool(filters.tools or filters.policies or filters.created_before or filters.search
+                or filters.requester_like or filters.claimed_by)
 
 
 def _number(name: str, upper: int) -> int:
@@ -198,12 +237,12 @@ def queue() -> None:
     ticked(actor)  # the bulk selection, back after a reload; what is no longer pending is unticked, and said
     filters = queue_filter(actor, service.pending_tools(viewer=actor))
     total = service.count_pending(filters, viewer=actor)
-    everything = service.count_pending(viewer=actor) if filtering() else total
+    everything = service.count_pending(viewer=actor) if filtering(filters) else total
     offset = min(_number("offset", MAX_OFFSET), max(total - 1, 0) // PAGE_SIZE * PAGE_SIZE)
     items = service.list_pending(filters, PAGE_SIZE, offset, viewer=actor)
     sla = expiry.sla_minutes()
     late = {(item.thread_id, item.interrupt_id) for item in items if expiry.past_sla(item.created_at, sla)}
-    counted = f"{total} pending" if not filtering() else f"{total} of {everything} pending match these filters"
+    counted = f"{total} pending" if not filtering(filters) else f"{total} of {everything} pending match these filters"
     st.markdown(f"**{counted}**" + (f" · {len(late)} past the {sla:g}-minute SLA on this page" if late else ""))
     if not items:
         st.session_state["console_rows"] = []

@@ -47,10 +47,13 @@ def wait_applied(service: ApprovalService, item: QueueItem) -> None:
     raise AssertionError("the decision was never applied")
 
 
-def console(actor: Actor | None = ALICE, **params: str) -> AppTest:
-    """The console in this test's browser: signed in as `actor`, or a guest's browser for None."""
+def console(actor: Actor | None = ALICE, *, filters_open: bool = False, **params: str) -> AppTest:
+    """The console in this test's browser: signed in as `actor`, or a guest's browser for None; with `filters_open`,
+    Filters and sort is open (its widgets run only then)."""
     at = AppTest.from_file(PAGE)
     BROWSER.become(actor or GUEST)
+    if filters_open:
+        at.session_state["console_filters"] = True
     for name, value in params.items():
         at.query_params[name] = value
     return at.run(timeout=30)
@@ -167,13 +170,17 @@ def test_queue_lists_every_pending_item_oldest_first_with_a_count(seeder):
 def test_filter_narrows_the_queue_and_lives_in_the_url(seeder):
     ask(seeder, "Email jo@example.com about the delay")
     ask(seeder, "Delete customer 77")
-    at = console()
+    at = console(filters_open=True)
     at.multiselect(key="console_tool").set_value(["delete_customer"]).run(timeout=30)
     assert "**1 of 2 pending match these filters**" in texts(at.markdown)
     assert list(rows(at)["Tool"]) == ["⚠️ delete_customer"]
     assert at.query_params["tool"] == "delete_customer"
 
-    reloaded = console(tool="delete_customer", requester="carol")
+    closed = console(tool="delete_customer", requester="carol")  # a reload: Filters and sort starts closed
+    assert "**1 of 2 pending match these filters**" in texts(closed.markdown)
+    assert [shown(b.label) for b in closed.button if b.key.startswith("console_chip_")] == [
+        "tool: delete_customer", "requester: carol"]  # the chips say what hides items
+    reloaded = console(tool="delete_customer", requester="carol", filters_open=True)
     assert reloaded.multiselect(key="console_tool").value == ["delete_customer"]
     assert reloaded.text_input(key="console_requester").value == "carol"
     assert "**1 of 2 pending match these filters**" in texts(reloaded.markdown)
@@ -186,7 +193,7 @@ def test_filter_narrows_the_queue_and_lives_in_the_url(seeder):
 
 def test_tool_choices_are_what_is_pending_and_a_url_tool_is_kept(seeder):
     ask(seeder, "Email jo@example.com about the delay")
-    at = console(tool="ship_order")
+    at = console(tool="ship_order", filters_open=True)
     assert at.multiselect(key="console_tool").options == ["send_email", "ship_order"]  # no lookup_order
     assert at.multiselect(key="console_tool").value == ["ship_order"] and at.query_params["tool"] == "ship_order"
     assert "**0 of 1 pending match these filters**" in texts(at.markdown)
@@ -196,13 +203,14 @@ def test_search_sort_and_a_partial_requester_live_in_the_url(seeder):
     ask(seeder, "Email jo@example.com about the delay")
     ask(seeder, "Refund order 1234 for $250", ALICE)
     ask(seeder, "Refund order 99 for $999")
-    at = console(q="refund", sort="amount", requester="CAR")
+    at = console(q="refund", sort="amount", requester="CAR", filters_open=True)
     assert list(rows(at)["Amount"]) == ["$999.00"]
     at.text_input(key="console_requester").set_value("").run(timeout=30)
     assert list(rows(at)["Amount"]) == ["$999.00", "$250.00"]
     assert at.query_params["q"] == "refund" and at.query_params["sort"] == "amount"
+    assert "sorted: Largest amount" in [shown(b.label) for b in at.button]  # a sort that is not the default: a chip
     at.button(key="console_clear_filters").click().run(timeout=30)
-    assert len(rows(at)) == 3 and "q" not in at.query_params
+    assert len(rows(at)) == 3 and "q" not in at.query_params and at.query_params["sort"] == "amount"
 
 
 def test_queue_pages_by_200_and_the_page_is_in_the_url(seeder):
