@@ -262,3 +262,66 @@ def test_timed_work_runs_on_the_one_clock_never_in_a_page_a_fragment_or_a_route(
     threads = {path.relative_to(ROOT).as_posix() for path in project_files()
                if path.relative_to(ROOT).parts[0] == "approvals" and "Thread" in calls(ast.parse(path.read_text()))}
     assert threads == THREADS.keys()
+
+
+# -- the store owns SQL ---------------------------------------------------------------------------------------
+
+_SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|"
+                  r"ON\s+CONFLICT|pg_advisory\w*|PRAGMA)\b", re.S)
+"""Keywords in capitals, as every statement here writes them: prose ("Select the items ... from") is not SQL."""
+STORE = "approvals/store/"
+APP_DIRS = ("approvals/", "pages/", "ui/", "graphs/")
+APP_FILES = ("app.py", "navigation.py", "resources.py")
+"""The app: examples/, bench/ and scripts/ stand for other people's code and tools, which keep their own SQL."""
+
+
+def app_files() -> list[Path]:
+    return [path for path in project_files()
+            if (rel := path.relative_to(ROOT).as_posix()).startswith(APP_DIRS) or rel in APP_FILES]
+
+
+def sql_strings(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Every string constant (f-string parts included) that reads as a SQL statement, with its line."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _SQL.search(node.value):
+            yield node.lineno, node.value.strip().splitlines()[0][:60]
+
+
+def test_sql_lives_only_in_the_store():
+    """Repositories in approvals/store/ own every statement, so a table has one owner and the SQLite/PostgreSQL
+    differences live in one place; a statement anywhere else in the app fails here, naming where it is."""
+    found = [f"{path.relative_to(ROOT)}:{line}: {text}" for path in app_files()
+             if not path.relative_to(ROOT).as_posix().startswith(STORE)
+             for line, text in sql_strings(ast.parse(path.read_text(), filename=str(path)))]
+    assert found == [], "SQL outside approvals/store/:\n" + "\n".join(found)
+
+
+def test_the_sql_scan_names_a_statement_in_a_page():
+    tree = ast.parse('rows = db.query(f"SELECT * FROM pending WHERE thread_id = ?", (thread,))\n')
+    assert [line for line, _ in sql_strings(tree)] == [1]
+    assert list(sql_strings(ast.parse('st.caption("Select the items to approve from the queue")\n'))) == []
+
+
+_HANDLES = {"db", "Database", "Transaction", "Store", "connect", "open_store"}
+"""What holds or opens a database: a page, a widget or a route asks the service (or an adapter) instead."""
+_TIME_FORMAT = {"iso", "utcnow"}
+"""The store's timestamp format, which pages and routes may use to show and compare times."""
+
+
+def database_handles(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _HANDLES:
+            yield node.lineno, f".{node.attr}"
+        elif isinstance(node, ast.Name) and node.id in _HANDLES:
+            yield node.lineno, node.id
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("approvals.store"):
+            yield from ((node.lineno, f"from {node.module} import {alias.name}") for alias in node.names
+                        if alias.name not in _TIME_FORMAT)
+
+
+def test_pages_widgets_and_routes_hold_no_database_handle():
+    """Data flows page/route -> service -> store: a page that reads a table by itself skips the service's rules."""
+    found = [f"{path.relative_to(ROOT)}:{line}: {what}" for path in project_files()
+             if path.relative_to(ROOT).as_posix().startswith(("pages/", "ui/", "approvals/http/"))
+             for line, what in database_handles(ast.parse(path.read_text(), filename=str(path)))]
+    assert found == [], "a database handle in pages/, ui/ or approvals/http/:\n" + "\n".join(found)
