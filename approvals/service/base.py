@@ -40,7 +40,6 @@ from graphs.nodes import POLICY_KEY
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DURABILITY: Final = "sync"  # each step is on disk before the next starts; "exit" loses everything on a crash
-INDEX_LOCK_CLASS = 0x617070  # PostgreSQL advisory lock class for "indexing thread X" (the second key is its hash)
 
 
 class ServiceBase:
