@@ -55,7 +55,7 @@ def key_path() -> Path:
     if configured:
         return Path(configured)
     default = default_key_path()
-    if not default.exists() and LEGACY_KEY_PATH.exists():
+    if LEGACY_KEY_PATH.exists() and not default.exists():  # one stat per append where there is no legacy key
         _warn_legacy(str(default))
         return LEGACY_KEY_PATH
     return default
@@ -73,9 +73,12 @@ def signing_key(path: Path | None = None) -> Ed25519PrivateKey:
 
 
 def _key_and_public(path: Path) -> tuple[Ed25519PrivateKey, str]:
-    if not path.exists():
+    try:
+        made = path.stat()
+    except FileNotFoundError:
         _make_key(path)
-    return _load(str(path), path.stat().st_mtime_ns)
+        made = path.stat()
+    return _load(str(path), made.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=8)

@@ -191,11 +191,12 @@ class ServiceBase:
             lock = self._locks[thread_id]
         return _ThreadLock(lock, wait)
 
-    def _index_writer(self, thread_id: str, read: bool = True
+    def _index_writer(self, thread_id: str, read: bool = True, *, synced: bool = True
                       ) -> AbstractContextManager[tuple[Transaction, ThreadSnapshot | None]]:
         """A transaction holding the thread's index lock, and its latest checkpoint (when `read`) to write the
         index rows from (`queue_index.index_writer` says when the checkpoint is read, and why)."""
-        return queue_index.index_writer(self.db, thread_id, lambda: self._snapshot(thread_id) if read else None)
+        return queue_index.index_writer(self.db, thread_id, lambda: self._snapshot(thread_id) if read else None,
+                                        synced=synced)
 
 
 class _ThreadLock:

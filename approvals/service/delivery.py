@@ -132,7 +132,10 @@ class DeliveryService(QueueService):
                 config = with_clearance(self._run_config(thread_id, pending.graph, pending.review.requested_by), row)
                 resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
                 invoke_graph(self.graph_for(pending.graph), resume, config, durability=DURABILITY)
-            with self._index_writer(thread_id) as (tx, snapshot):  # one commit: decision, its run, thread list, index
+            # One commit: applied, its run ended, thread list, index. Not synced: a power cut that loses it leaves
+            # the decision recorded and unapplied, which recovery delivers again (the interrupt is answered, so
+            # nothing is resumed twice) and marks applied then; see Database.transaction.
+            with self._index_writer(thread_id, synced=False) as (tx, snapshot):
                 by_policy = write_index(tx, thread_id, snapshot, self.policy.current())
                 # the run ended, but not past this interrupt (a wrong graph, a swallowed resume): not applied
                 applied = None

@@ -59,19 +59,33 @@ class Database:
         self._give_back = give_back
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, synced: bool = True) -> Iterator[Transaction]:
+        """One transaction. `synced=False` commits without waiting for the disk: only for writes a power cut may
+        lose harmlessly, because what follows redoes them (a delivery's "applied": recovery delivers again, finds
+        the interrupt answered and marks it then). A later synced commit makes it durable with itself (SQLite's
+        WAL and PostgreSQL's are written in order), so nothing after it is kept while it is lost.
+        """
         conn = self._borrow()
+        unsynced_sqlite = not synced and self.dialect == "sqlite"
         try:
+            if unsynced_sqlite:
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL: the commit is written, not fsynced
             # SQLite: take the write lock up front, no deadlock on upgrade. PostgreSQL connections are in
             # autocommit mode (see `_statement`), so a transaction is opened explicitly.
             conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            if not synced and self.dialect == "postgres":
+                conn.execute("SET LOCAL synchronous_commit = off")
             yield Transaction(conn, self.dialect)
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
         finally:
-            self._give_back(conn)
+            try:
+                if unsynced_sqlite:
+                    conn.execute("PRAGMA synchronous=FULL")
+            finally:
+                self._give_back(conn)
 
     def query(self, sql: str, params: tuple | list = ()) -> list[Row]:
         with self._statement() as tx:
@@ -86,19 +100,8 @@ class Database:
         session: the browser just gets a new one). SQLite: synchronous=NORMAL for this statement (WAL: no fsync);
         PostgreSQL: synchronous_commit off for this transaction.
         """
-        if self.dialect == "postgres":
-            with self.transaction() as tx:
-                tx.execute("SET LOCAL synchronous_commit = off")
-                return tx.execute(sql, params)
-        conn = self._borrow()
-        try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                return Transaction(conn, self.dialect).execute(sql, params)
-            finally:
-                conn.execute("PRAGMA synchronous=FULL")
-        finally:
-            self._give_back(conn)
+        with self.transaction(synced=False) as tx:
+            return tx.execute(sql, params)
 
     @contextmanager
     def _statement(self) -> Iterator[Transaction]:

@@ -31,21 +31,22 @@ ITEM_COLUMNS = ("thread_id, interrupt_id, checkpoint_id, tool, requester, policy
 
 
 @contextmanager
-def index_writer(db: Database, thread_id: str, read: Callable[[], T]) -> Iterator[tuple[Transaction, T]]:
+def index_writer(db: Database, thread_id: str, read: Callable[[], T], *, synced: bool = True
+                 ) -> Iterator[tuple[Transaction, T]]:
     """A transaction holding the thread's index lock, and what `read` returned (its checkpoint) to write from.
 
     PostgreSQL: several replicas may index one thread at once (discovery, a resume); `read` runs under the lock,
     so the writer that read the newer checkpoint writes last. SQLite: `read` runs before the write lock, because
     SqliteSaver holds its connection's lock while it waits for the write lock, and reading through it from
     inside our write transaction would deadlock until the busy timeout. A writer that still lands out of order
-    is corrected by discovery, which every checkpoint write wakes.
+    is corrected by discovery, which every checkpoint write wakes. `synced`: as `Database.transaction`'s.
     """
     if db.dialect == "sqlite":
         found = read()
-        with db.transaction() as tx:
+        with db.transaction(synced=synced) as tx:
             yield tx, found
         return
-    with db.transaction() as tx:
+    with db.transaction(synced=synced) as tx:
         tx.lock(Lock.INDEX, thread_id)
         yield tx, read()
 

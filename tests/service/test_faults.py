@@ -1,8 +1,10 @@
 """A replica killed with SIGKILL between recording a decision and finishing the resume: the restart finishes it once.
 
 The child process records (and starts applying) the decision, tells us where it stands, and we kill it there:
-right after the decision row is written, inside the tool before it runs, and after the ledger has the refund but
-before the step's checkpoint. `service.recover()` in the restarted app must apply the decision exactly once.
+right after the decision row is written, inside the tool before it runs, after the ledger has the refund but
+before the step's checkpoint, and after the whole resume but before the commit that marks it applied (the one
+commit a delivery makes without waiting for the disk: a power cut that loses it leaves this same state).
+`service.recover()` in the restarted app must apply the decision exactly once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from graphs.ledger import Ledger
 
 SPAWN = multiprocessing.get_context("spawn")
 APPROVE = {"decisions": [{"type": "approve"}]}
-KILL_POINTS = ["decision recorded", "tool about to run", "refund in the ledger"]
+KILL_POINTS = ["decision recorded", "tool about to run", "refund in the ledger", "agent resumed"]
 
 
 class StopAt:
@@ -51,6 +53,11 @@ def decide_then_hang(url: str, thread_id: str, interrupt_id: str, point: str, re
     if point == "decision recorded":
         reached.set()
         time.sleep(3600)
+    if point == "agent resumed":  # the resume is in the checkpoint; the applied commit never happens
+        def hang(*args: object, **kwargs: object) -> None:
+            reached.set()
+            time.sleep(3600)
+        service._index_writer = hang  # type: ignore[method-assign]
     service.deliver_decision(record.decision_id)
 
 
