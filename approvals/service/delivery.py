@@ -133,8 +133,9 @@ class DeliveryService(QueueService):
                 resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
                 invoke_graph(self.graph_for(pending.graph), resume, config, durability=DURABILITY)
             # One commit: applied, its run ended, thread list, index. Not synced: a power cut that loses it leaves
-            # the decision recorded and unapplied, which recovery delivers again (the interrupt is answered, so
-            # nothing is resumed twice) and marks applied then; see Database.transaction.
+            # the decision recorded and unapplied, the state of a process killed just before this commit, which
+            # recovery finishes once (the checkpoint has the resume, the ledger the tool call) and marks applied.
+            # The decision itself was committed synced before the resume (tests/service/test_faults.py).
             with self._index_writer(thread_id, synced=False) as (tx, snapshot):
                 by_policy = write_index(tx, thread_id, snapshot, self.policy.current())
                 # the run ended, but not past this interrupt (a wrong graph, a swallowed resume): not applied
