@@ -2,8 +2,8 @@
 
 At 1400x900 the filters sit above the queue (every field in view, no row covered), Escape closes what it opened
 and nothing more, and their header stays put as filters are set. On a phone (touch, 420x900) a conversation tapped
-in the sidebar closes the sidebar, a tapped queue row brings its item into view, and no key hints show; on a
-desktop they do.
+in the sidebar closes the sidebar (on a desktop it stays), a tapped queue row brings its item into view, and no
+key hints show; on a desktop they do.
 """
 
 from __future__ import annotations
@@ -159,6 +159,19 @@ def test_on_a_phone_a_tapped_conversation_closes_the_sidebar(served, phone):
     message = page.locator("[data-testid='stChatMessage']").first
     expect(message).to_be_visible()
     assert uncovered(message), "the sidebar still lies over the conversation"
+
+
+def test_on_a_desktop_the_sidebar_stays_open_after_a_pick(served, new_page):
+    base, _ = served
+    page = new_page()
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    sign_in(page, f"{base}/console", "carol")
+    visit(page, f"{base}/")
+    sidebar = page.locator("[data-testid='stSidebar']")
+    page.locator("[class*='st-key-conversation_open_'] button").first.click()
+    wait_ready(page)
+    expect(page.locator("[data-testid='stChatMessage']").first).to_be_visible()
+    expect(sidebar).to_have_attribute("data-collapsed", "false")  # beside the page, it hides nothing
 
 
 def test_on_a_phone_a_tapped_row_brings_its_item_into_view_without_key_hints(served, phone):
