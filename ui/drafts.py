@@ -28,6 +28,13 @@ MODE = "console_mode"
 FIELDS = "console_edit_fields"
 """interrupt_id → the edit form's raw values, one dict per action, as last kept."""
 EDITING = ("edit", "confirm")
+HAND_IN_ON_LEAVE = """<script>
+  // A field's value reaches the server when the field loses focus: on a reload, hand in the one being typed first.
+  if (!window.consoleHandsInOnLeave) {
+    window.consoleHandsInOnLeave = true;
+    window.addEventListener("beforeunload", () => { document.activeElement?.blur?.(); });
+  }
+</script>"""
 
 
 def reopen(pending: PendingApproval, actor: Actor) -> tuple:
@@ -48,6 +55,11 @@ def reopen(pending: PendingApproval, actor: Actor) -> tuple:
     st.info("Your edit of this request was kept from before the reload. It is a draft: nothing is decided until"
             " you press its button.", icon="📝")
     return mode
+
+
+def hand_in_on_leave() -> None:
+    """Drawn with the edit form: a reload right after typing still keeps what was typed."""
+    st.html(HAND_IN_ON_LEAVE, unsafe_allow_javascript=True)
 
 
 def drafted_fields(pending: PendingApproval) -> list[dict[str, Any]]:

@@ -308,6 +308,7 @@ def decision_controls(pending: PendingApproval, request: HITLRequest, actor: Act
             decide(pending, value)
             st.rerun()
     elif mode == "edit":
+        drafts.hand_in_on_leave()
         if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}", shortcut="A",
                                drafted=drafts.drafted_fields(pending),
                                on_change=lambda fields: drafts.keep_fields(pending, actor, fields))) is not None:

@@ -1,14 +1,15 @@
 """Work in progress survives a browser reload (issue 26, item 7), in a real browser on one served app: an open edit
-form keeps its values and its confirmation step, and the decision records the edited value only once alice presses
-the button; ticked rows and an open bulk confirmation come back, a tick whose item was decided meanwhile is dropped
-with a note; bob (another browser context) never sees alice's draft, and a decided item's draft is gone."""
+form keeps its values (even one still being typed) and its confirmation step, and the decision records the edited
+value only once alice presses the button; Cancel drops it; ticked rows and an open bulk confirmation come back, a
+tick whose item was decided meanwhile is dropped with a note; bob (another browser context) never sees alice's
+draft, and a decided item's draft is gone."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,12 @@ def requested(app_db: str, *texts: str) -> list[str]:
 
 
 def decided_by_bob(app_db: str, thread_id: str) -> None:
-    """Bob approves the thread's item elsewhere (the API, another replica: the one decision command)."""
+    """Bob takes the thread's item over and approves it elsewhere (another replica: the one decision command)."""
     store = open_store(app_db)
     try:
         service = ApprovalService(store)
         pending = service.pending_approval(thread_id, viewer=BOB)
+        service.claim(thread_id, pending.interrupt_id, BOB, take_over=True)  # alice may still have it open
         service.record_decision(thread_id, pending.interrupt_id, {"decisions": [{"type": "approve"}]}, BOB)
     finally:
         store.close()
@@ -68,13 +70,16 @@ def amount(page: Page):
     return page.get_by_role("spinbutton", name="Amount")
 
 
-def settle(page: Page) -> None:
-    """The change typed into a field reaches the server when it loses focus (as a click elsewhere does)."""
+def settle(page: Page, app_db: str, thread_id: str, typed: str) -> None:
+    """The change typed into a field reaches the server when it loses focus (as a click elsewhere does), and is
+    kept as the draft."""
     page.keyboard.press("Tab")
+    kept = "SELECT COUNT(*) FROM drafts WHERE thread_id = ? AND kind = 'edit' AND value LIKE '%" + typed + "%'"
+    until(lambda: db_value(app_db, kept, thread_id) == 1, f"{typed} was never kept")
     wait_ready(page)
 
 
-def until(check, what: str) -> None:
+def until(check: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 30
     while not check():
         assert time.monotonic() < deadline, what
@@ -88,7 +93,7 @@ def test_an_edit_survives_reloads_and_is_recorded_only_when_alice_presses_confir
     expect(alice.get_by_text("Claimed by you until")).to_be_visible()
     alice.get_by_role("button", name=re.compile("^Edit")).click()
     amount(alice).fill("120")
-    settle(alice)
+    settle(alice, app_db, thread_id, "120")
 
     reload(alice)
     expect(amount(alice)).to_have_value(re.compile(r"^120(\.0+)?$"))
@@ -114,6 +119,23 @@ def test_an_edit_survives_reloads_and_is_recorded_only_when_alice_presses_confir
     assert db_value(app_db, DRAFTS, thread_id) == 0  # submitted: the draft is gone
 
 
+def test_a_value_still_being_typed_when_the_page_reloads_is_kept(served, new_page):
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Refund order 103 for $150")
+    alice = sign_in(new_page(), f"{base}/console?thread={thread_id}", "alice")
+    expect(alice.get_by_text("Claimed by you until")).to_be_visible()
+    alice.get_by_role("button", name=re.compile("^Edit")).click()
+    wait_ready(alice)
+    amount(alice).fill("130")  # the cursor still in the field: the page hands the value in as it unloads
+    reload(alice)
+    expect(amount(alice)).to_have_value(re.compile(r"^130(\.0+)?$"))
+    alice.get_by_role("button", name="Cancel").click()  # closing the form drops the draft
+    until(lambda: db_value(app_db, DRAFTS, thread_id) == 0, "Cancel left the draft")
+    reload(alice)
+    expect(amount(alice)).to_have_count(0)
+    decided_by_bob(app_db, thread_id)  # nothing of this test left in the queue the bulk test ticks
+
+
 def test_bob_never_sees_alices_draft_and_a_decided_items_draft_is_gone(served, new_page):
     base, app_db = served
     (thread_id,) = requested(app_db, "Refund order 102 for $150")
@@ -122,7 +144,7 @@ def test_bob_never_sees_alices_draft_and_a_decided_items_draft_is_gone(served, n
     expect(alice.get_by_text("Claimed by you until")).to_be_visible()
     alice.get_by_role("button", name=re.compile("^Edit")).click()
     amount(alice).fill("120")
-    settle(alice)
+    settle(alice, app_db, thread_id, "120")
     alice.get_by_role("button", name="Close").click()  # lets go of the item; the draft stays hers
     wait_ready(alice)
 
@@ -134,8 +156,8 @@ def test_bob_never_sees_alices_draft_and_a_decided_items_draft_is_gone(served, n
     bob.get_by_role("button", name=re.compile("^Edit")).click()  # his own form starts from what was asked
     expect(amount(bob)).to_have_value(re.compile(r"^150(\.0+)?$"))
     bob.get_by_role("button", name="Cancel").click()
-    wait_ready(bob)
-    assert db_value(app_db, "SELECT COUNT(*) FROM drafts WHERE thread_id = ? AND username = 'bob'", thread_id) == 0
+    until(lambda: db_value(app_db, "SELECT COUNT(*) FROM drafts WHERE thread_id = ? AND username = 'bob'",
+                           thread_id) == 0, "bob's Cancel left his draft")
     assert db_value(app_db, "SELECT COUNT(*) FROM drafts WHERE thread_id = ? AND username = 'alice'", thread_id) == 1
 
     keys_live(bob)
@@ -162,6 +184,7 @@ def test_ticked_rows_and_an_open_bulk_confirmation_survive_a_reload(served, new_
     base, app_db = served
     first, second, third = requested(app_db, *(f"Email jo{n}@example.com about the delay" for n in range(3)))
     alice = sign_in(new_page(), f"{base}/console", "alice")
+    expect(alice.get_by_text("3 pending", exact=True)).to_be_visible()  # only this test's: rows 0 and 1 are its own
     tick(alice, 0)
     tick(alice, 1)
     expect(alice.get_by_role("button", name="Approve selected (2)")).to_be_visible()
