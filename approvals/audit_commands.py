@@ -10,14 +10,17 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from approvals.audit import evidence, signing
-from approvals.core.actors import Actor
-from approvals.core.errors import NotAllowed
-from approvals.identity.accounts import account_actor
-from approvals.service import oversight
+from approvals.core.records import TARGET_KINDS
 from approvals.store.database import Database, iso
+
+if TYPE_CHECKING:
+    from approvals.audit.evidence import Witness
+    from approvals.core.actors import Actor
+
+# Each command imports what it works with when it runs (below), so `python -m approvals token ...` does not load
+# the audit chain, the policy engine or LangChain just to build its parser.
 
 
 def add_commands(topics: Any) -> None:
@@ -41,7 +44,7 @@ def add_commands(topics: Any) -> None:
     public.set_defaults(command=_public_key)
     for action in ("pause", "resume"):
         switch = topics.add_parser(action, help=f"{action} approvals of a tool or a graph (the stop switch)")
-        switch.add_argument("kind", choices=oversight.TARGET_KINDS)
+        switch.add_argument("kind", choices=TARGET_KINDS)
         switch.add_argument("name")
         switch.add_argument("--by", required=True, help="the reviewer doing it (an account name)")
         switch.set_defaults(command=_pause if action == "pause" else _resume)
@@ -55,6 +58,8 @@ def _iso(raw: str) -> str:
 
 
 def _export(db: Database, args: argparse.Namespace) -> int:
+    from approvals.audit import evidence
+
     if args.out is None:
         done = evidence.export(db, sys.stdout, args.since)
     else:
@@ -73,6 +78,8 @@ def _export(db: Database, args: argparse.Namespace) -> int:
 
 
 def _verify(db: Database, args: argparse.Namespace) -> int:
+    from approvals.audit import evidence, signing
+
     try:
         given = {path.read_text() for path in args.public_key or []}
         witness = _witness(args.heads) if args.heads else None
@@ -93,29 +100,40 @@ def _verify(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
-def _witness(path: Path) -> evidence.Witness:
+def _witness(path: Path) -> Witness:
+    from approvals.audit import evidence
+
     with path.open(encoding="utf-8") as lines:
         return evidence.read_witness(lines)
 
 
 def _public_key(db: Database, args: argparse.Namespace) -> int:
+    from approvals.audit import signing
+
     print(signing.public_pem(signing.signing_key()), end="")
     return 0
 
 
 def _pause(db: Database, args: argparse.Namespace) -> int:
+    from approvals.service import oversight
+
     held = oversight.pause(db, args.kind, args.name, _reviewer(db, args.by))
     print(f"{held.kind} {held.name} paused by {held.paused_by} at {held.paused_at}.", file=sys.stderr)
     return 0
 
 
 def _resume(db: Database, args: argparse.Namespace) -> int:
+    from approvals.service import oversight
+
     done = oversight.resume(db, args.kind, args.name, _reviewer(db, args.by))
     print(f"{args.kind} {args.name} " + ("resumed." if done else "was not paused."), file=sys.stderr)
     return 0
 
 
 def _reviewer(db: Database, username: str) -> Actor:
+    from approvals.core.errors import NotAllowed
+    from approvals.identity.accounts import account_actor
+
     actor = account_actor(db, username)
     if actor is None:
         raise NotAllowed(f"There is no account {username!r}.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -11,7 +10,7 @@ from langchain_core.messages import AIMessage, SystemMessage, ToolCall, ToolMess
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 
-from approvals.core.hitl import ActionRequest, HITLRequest, Policy, Reject, ReviewConfig, response_model
+from approvals.core.hitl import ActionRequest, HITLRequest, Policy, PolicyFor, Reject, ReviewConfig, response_model
 from graphs.ledger import Ledger
 from graphs.state import State
 from graphs.tools import APPROVAL_TOOLS, ARGS_MODELS, TOOLS, TOOLS_BY_NAME, args_json_schema, strictest
@@ -21,10 +20,6 @@ CLEARANCE_KEY = "approval_clearance"
 
 POLICY_KEY = "approval_policy_for"
 """`configurable` key the app runs with: a PolicyFor over its approval policy's rules (approvals.toml)."""
-
-PolicyFor = Callable[[str, dict, str], Policy]
-"""What one call (tool, args, requester) needs: "self" or "reviewer", from the approval policy's rules."""
-
 
 def reviewer_for_everything(tool: str, args: dict, requester: str) -> Policy:
     """No policy given (`langgraph dev`, a bare graph): one reviewer for every call that stops, as with no file."""

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from approvals.core.digest import sha256_hex
-from approvals.core.interrupts import ReviewRequest
+from approvals.core.records import ReviewRequest
 from approvals.store.database import Row
 
 DECISION_FIELDS = ("decision_id", "thread_id", "interrupt_id", "decision", "tool", "requested_by", "requested_at",

@@ -12,13 +12,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from approvals.core.policy import Policy, Verdict
-from approvals.core.policy_file import PolicyError, group_warnings, run_tests
-from approvals.identity.accounts import known_groups
-from approvals.service.policy import policy_path, read_policy
-from approvals.store.queue_index import recent_requests
-from approvals.store.schema import DEFAULT_SQLITE_PATH, open_store
+if TYPE_CHECKING:
+    from approvals.core.policy import Policy, Verdict
+
+# The policy engine (CEL) and the database are imported by the commands that use them, when they run: every
+# `python -m approvals` start builds this parser, and most of them never read a policy.
 
 REPLAY_EXAMPLES = 5
 
@@ -44,6 +44,9 @@ def add_commands(topics: argparse._SubParsersAction) -> None:
 
 
 def check_command(args: argparse.Namespace) -> int:
+    from approvals.core.policy_file import run_tests
+    from approvals.service.policy import policy_path
+
     path = args.file or policy_path()
     policy = _load(path)
     if policy is None:
@@ -68,6 +71,8 @@ def explain_command(args: argparse.Namespace) -> int:
     if not isinstance(call_args, dict):
         print("error: ARGS_JSON must be a JSON object, e.g. '{\"amount\": 250}'", file=sys.stderr)
         return 1
+    from approvals.service.policy import policy_path
+
     policy = _load(args.file or policy_path())
     if policy is None:
         return 1
@@ -77,6 +82,10 @@ def explain_command(args: argparse.Namespace) -> int:
 
 
 def replay_command(args: argparse.Namespace) -> int:
+    from approvals.service.policy import policy_path
+    from approvals.store.queue_index import recent_requests
+    from approvals.store.schema import open_store
+
     policy = _load(args.file or policy_path())
     if policy is None:
         return 1
@@ -111,6 +120,9 @@ def _recorded(row: dict) -> str:
 
 def _load(path: Path) -> Policy | None:
     """The policy, or None after printing each `FILE:LINE: reason` (or why the file cannot be read)."""
+    from approvals.core.policy_file import PolicyError
+    from approvals.service.policy import read_policy
+
     try:
         return read_policy(path)
     except PolicyError as error:
@@ -123,6 +135,10 @@ def _load(path: Path) -> Policy | None:
 
 def _warnings(policy: Policy) -> list[str]:
     """Groups nobody is in, when there is a database to ask (a CI checkout has none, and needs none)."""
+    from approvals.core.policy_file import group_warnings
+    from approvals.identity.accounts import known_groups
+    from approvals.store.schema import DEFAULT_SQLITE_PATH, open_store
+
     if not (os.environ.get("DATABASE_URL") or DEFAULT_SQLITE_PATH.exists()):
         return []
     store = open_store()

@@ -19,9 +19,9 @@ from approvals.core.hitl import (
     Policy,
     Reject,
     Respond,
+    check_json_schema,
     parse_response,
 )
-from approvals.core.interrupts import check_answer
 from approvals.core.policy import Policy as Rules
 from approvals.core.policy import Verdict
 from approvals.core.records import ReviewRequest
@@ -156,3 +156,11 @@ def edit_diff(request: HITLRequest, response: HITLResponse) -> list[dict]:
             diffs.append({"tool": action.name, "changes": changes})
     return diffs
 
+
+def check_answer(review: ReviewRequest, resume: Any) -> None:
+    """Check a resume value against the interrupt's own response_schema (per-call and raw interrupts)."""
+    if review.response_schema:
+        try:
+            check_json_schema(resume, review.response_schema, "The answer does not fit the interrupt's schema")
+        except ValueError as error:
+            raise InvalidDecision(str(error)) from error

@@ -11,7 +11,7 @@ whoever checks an answer passes the pydantic argument models of the app's own to
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 Policy = Literal["none", "self", "reviewer"]
 """What a call needs: no one, the requester themself, or a reviewer other than the requester. The approval
 policy's rules (approvals.toml) say which; the graph shows it on the request and re-checks it before a tool runs."""
+
+PolicyFor = Callable[[str, dict, str], Policy]
+"""What one call (tool, args, requester) needs: "self" or "reviewer", from the approval policy's rules."""
 
 ArgsModels = Mapping[str, type[BaseModel]]
 """The app's own tools' argument models by tool name: an edit of one of them in our own request is checked (and

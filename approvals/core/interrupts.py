@@ -34,10 +34,8 @@ from approvals.core.hitl import (
     DecisionType,
     FilledHITLRequest,
     HITLRequest,
-    InvalidDecision,
     ReviewConfig,
     StandardHITLRequest,
-    check_json_schema,
 )
 from approvals.core.records import UNKNOWN_GRAPH, Kind, ReviewRequest
 
@@ -274,10 +272,3 @@ def _resolve(root: dict, node: dict) -> dict:
     return target if isinstance(target, dict) else {}
 
 
-def check_answer(review: ReviewRequest, resume: Any) -> None:
-    """Check a resume value against the interrupt's own response_schema (per-call and raw interrupts)."""
-    if review.response_schema:
-        try:
-            check_json_schema(resume, review.response_schema, "The answer does not fit the interrupt's schema")
-        except ValueError as error:
-            raise InvalidDecision(str(error)) from error

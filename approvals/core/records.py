@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-from langchain_core.messages import BaseMessage
+from typing import TYPE_CHECKING, Any, Literal
 
 from approvals.core.digest import request_digest
 from approvals.core.elicitation import ElicitationRequest, elicitation_requests
 from approvals.core.errors import approvals_progress
 from approvals.core.hitl import HITLRequest
 
+if TYPE_CHECKING:  # a type only: the CLI and the audit read records without importing LangChain
+    from langchain_core.messages import BaseMessage
+
 Kind = Literal["hitl", "tool_approval", "raw", "mcp_elicitation"]
 """How an interrupt is answered (approvals.core.interrupts tells them apart)."""
+
+TargetKind = Literal["tool", "graph"]
+TARGET_KINDS: tuple[TargetKind, ...] = ("tool", "graph")
+"""What the stop switch pauses: every call of a tool, or every item of a graph."""
 
 BUILTIN_GRAPH = "support"
 """The built-in demo agent's name in langgraph.json; its runs record it as `graph_id` in their metadata."""

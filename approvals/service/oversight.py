@@ -9,22 +9,18 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from approvals.audit import chain, signing
 from approvals.audit.events import decision_event, delivery_event, pause_event
 from approvals.core.actors import Actor
 from approvals.core.decisions import CheckedDecision
 from approvals.core.errors import ApprovalError, NotAllowed
-from approvals.core.records import PendingApproval
+from approvals.core.records import TARGET_KINDS, PendingApproval, TargetKind
 from approvals.notify import webhooks
 from approvals.store import audit_log, ledger, queue_index, tally
 from approvals.store import oversight as store
 from approvals.store.database import Database, Row, Transaction, utcnow
-
-TargetKind = Literal["tool", "graph"]
-TARGET_KINDS: tuple[TargetKind, ...] = ("tool", "graph")
-
 
 DEFAULT_MAX_PAUSES = 20
 

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from approvals.core.hitl import Policy as Needs
+from approvals.core.hitl import PolicyFor
 from approvals.core.policy import NO_POLICY, Policy, Verdict
 from approvals.core.policy_file import PolicyError, parse_policy
 from approvals.core.records import BUILTIN_GRAPH
 from approvals.store import queue_index
 from approvals.store.database import Database
-from graphs.nodes import PolicyFor
 
 log = logging.getLogger(__name__)
 
