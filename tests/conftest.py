@@ -74,7 +74,12 @@ def keep_main_module(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the test's database lives: a fresh SQLite file, then a fresh PostgreSQL database (same test twice)."""
+    """Where the test's database lives: a fresh SQLite file, then a fresh PostgreSQL database (same test twice).
+
+    A test runs on both backends when it names this fixture (or `@pytest.mark.usefixtures("db_url")`, for a file
+    `pytestmark`): the store's own contract, SQL that differs between them, and what replicas do at once. A use
+    case that only takes `store` or `service` runs once, on SQLite: the repositories it calls are the same on both.
+    """
     if request.param == "sqlite":
         return str(tmp_path / "app.db")
     return request.getfixturevalue("postgres_url")
@@ -107,8 +112,11 @@ def postgres_url(postgres_databases: postgres_cluster.Databases) -> Iterator[str
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    store = open_store(db_url)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The test's store, its demo accounts seeded: on `db_url` when the test names it (both backends), else on a
+    fresh SQLite file."""
+    url = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else str(tmp_path / "app.db")
+    store = open_store(url)
     seed_demo_accounts(store.db)
     yield store
     store.close()

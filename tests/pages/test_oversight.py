@@ -142,6 +142,7 @@ def test_the_api_serves_the_metrics_to_reviewers_and_the_stop_switch(service, kn
         assert "MetricsOut" in document["components"]["schemas"]
 
 
+@pytest.mark.usefixtures("db_url")  # on both backends: pauses pressed at once
 def test_pauses_are_capped_and_listed_even_when_pressed_in_parallel(service, monkeypatch):
     """Issue 27, finding 7: any reviewer could create unlimited pauses (376 banners after a fuzz run)."""
     monkeypatch.setenv("APPROVAL_MAX_PAUSES", "3")

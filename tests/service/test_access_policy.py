@@ -77,6 +77,7 @@ def test_the_graph_refuses_an_edit_its_decider_was_not_cleared_for(service: Appr
     assert refusal.status == "error" and "needs a reviewer's approval" in refusal.content
 
 
+@pytest.mark.usefixtures("db_url")  # on both backends: another replica's decision
 def test_an_old_replicas_unapplied_decision_is_refused_on_recovery(service: ApprovalService):
     item = carols_small_refund(service)
     pending = service.approval(*item, viewer=CAROL)

@@ -316,6 +316,7 @@ def test_a_decide_answer_does_not_promise_a_retry_of_what_was_applied(service, c
     assert client(ALICE).get(f"/api/approvals/{item[0]}/{item[1]}").json()["decision"]["next_delivery_at"] is None
 
 
+@pytest.mark.usefixtures("db_url")  # on both backends: two decisions at once
 def test_two_clients_deciding_one_item_at_once_get_one_200_and_one_409_and_the_tool_runs_once(service, client):
     item = request(service, LARGE)
     clients = [client(ALICE), client(BOB)]

@@ -19,6 +19,9 @@ from approvals.service.policy import PolicySource
 from approvals.service.runner import BackgroundRunner
 from approvals.store.schema import Store
 
+# On both backends: the one decision command's transaction and compare-and-set, on each.
+pytestmark = pytest.mark.usefixtures("db_url")
+
 APPROVE = {"decisions": [{"type": "approve"}]}
 LARGE, SMALL = "Refund order 55 for $250", "Refund order 1234 for $25"
 Item = tuple[str, str]

@@ -15,6 +15,9 @@ from approvals.identity import accounts, sessions, throttle
 from approvals.service import history
 from approvals.service.facade import ApprovalService
 
+# On both backends: sessions and the sign-in throttle's named lock differ between them.
+pytestmark = pytest.mark.usefixtures("db_url")
+
 DAVE = Actor("dave", "requester")
 APPROVE = {"decisions": [{"type": "approve"}]}
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from conftest import ALICE, BOB, CAROL, GUEST
 
 from approvals.core.visibility import QueueFilter
 from approvals.service import claims
 from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
+
+# On both backends: the queue index's search, sorting and wildcard SQL differ between them.
+pytestmark = pytest.mark.usefixtures("db_url")
 
 ASKED = [
     ("Refund order 55 for $250", CAROL),

@@ -87,6 +87,7 @@ def test_a_second_decision_fails_with_who_decided_and_when(service, store, refun
     assert len(service.decisions(thread_id=thread_id, viewer=ALICE)) == 1
 
 
+@pytest.mark.usefixtures("db_url")  # on both backends: decisions at once, across connections
 def test_concurrent_decisions_on_one_interrupt_apply_exactly_once(service, store, refund_pending):
     thread_id, interrupt_id = refund_pending
     outcomes: list[str] = []
