@@ -72,11 +72,6 @@ def failed(tx: Transaction, decision_id: str, reason: str) -> tuple[int, str]:
     return attempts, retry_at
 
 
-def delivered(tx: Transaction, decision_id: str, now: str) -> bool:
-    """Mark the decision applied (once): False when another delivery got there first."""
-    return mark_applied(tx, decision_id, now)
-
-
 ByPolicy = list[tuple[str, str, Verdict]]
 """Items a delivery brought up that the policy decides itself: (thread_id, interrupt_id, verdict)."""
 
@@ -149,7 +144,7 @@ class DeliveryService(QueueService):
     def _mark_delivered(self, tx: Transaction, row: Row, summary: str | None) -> str:
         """Applied, the thread touched, "approval.decided" and Slack's update queued: the agent has the decision."""
         now = utcnow()
-        if delivered(tx, row["decision_id"], now):
+        if mark_applied(tx, row["decision_id"], now):  # False: another delivery got there first
             touch_thread(tx, row["thread_id"], now)
             if summary is None:  # resumed before (a crash, another client): the index still has what was asked
                 summary = args_summary(tx, row["thread_id"], row["interrupt_id"])
