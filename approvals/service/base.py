@@ -15,31 +15,29 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Final
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
-from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread, UnregisteredGraph
-from approvals.core.interrupts import GraphShape, ThreadSnapshot, graph_shape, read_snapshot, with_graph
-from approvals.core.records import BUILTIN_GRAPH, UNKNOWN_GRAPH, UNKNOWN_GRAPH_HELP, PendingApproval
+from approvals.core.errors import InvalidThreadId, ThreadBusy, UnknownThread
+from approvals.core.interrupts import ThreadSnapshot
+from approvals.core.records import PendingApproval
 from approvals.core.runs import Run
 from approvals.core.visibility import may_see
 from approvals.identity.facade import Identity
 from approvals.service.policy import PolicySource, policy_for_rules
+from approvals.service.ports import AgentBackend
 from approvals.service.run_rows import new_replica_id
 from approvals.sources import deployments
-from approvals.sources.deployments import Deployment, DeploymentUnavailable, Remote
+from approvals.sources.deployments import AgentServer, Deployment, DeploymentUnavailable, Remote
+from approvals.sources.local_graphs import LocalGraphs
 from approvals.sources.registry import GraphRegistry, load_registry
 from approvals.store import queue_index, runs, threads
 from approvals.store.database import Transaction
 from approvals.store.schema import Store
 from graphs import build_graph
-from graphs.nodes import POLICY_KEY
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-DURABILITY: Final = "sync"  # each step is on disk before the next starts; "exit" loses everything on a crash
 
 
 class ServiceBase:
@@ -56,10 +54,11 @@ class ServiceBase:
         self.identity = Identity(store.db)
         """Accounts, sessions and API tokens, for pages and routes (which hold no database)."""
         self.graph = graph or build_graph(store.checkpointer, ledger=store.ledger)
-        self._policy_for = policy_for_rules(self.policy.current)
         self._followed_version = self.policy.current().version
         """The policy version the queue was last re-evaluated under (DecisionService.follow_policy)."""
         self.registry = registry if registry is not None else load_registry()
+        self.local = LocalGraphs(store.checkpointer, self.graph, self.registry, policy_for_rules(self.policy.current))
+        """The app's own checkpointer and registered graphs: where most threads live."""
         configured = remotes if remotes is not None else deployments.configured()
         self.remotes = {name: Remote(deployment) for name, deployment in configured.items()}
         """Agent Server deployments (APPROVAL_DEPLOYMENTS / approvals.toml): their threads are items too."""
@@ -75,7 +74,6 @@ class ServiceBase:
         # Re-entrant: a run that stops at an item the policy decides itself resumes it from the same thread.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
-        self._shapes: dict[str, GraphShape] | None = None
 
     def _creation_time(self) -> datetime:
         """Now, but strictly after this replica's previous run: "N ahead" compares creation times (stored to the
@@ -85,18 +83,16 @@ class ServiceBase:
             return self._last_created
 
     def graph_for(self, name: str) -> Pregel:
-        """The graph a thread runs on, with the app's checkpointer; UnregisteredGraph when it cannot be loaded."""
-        if name == UNKNOWN_GRAPH:
-            raise UnregisteredGraph(UNKNOWN_GRAPH_HELP)
-        return self.graph if name == BUILTIN_GRAPH else self.registry.load(name, self.store.checkpointer)
+        """The graph a thread of the app's checkpointer runs on (LocalGraphs.graph_for)."""
+        return self.local.graph_for(name)
+
+    def is_registered(self, name: str) -> bool:
+        return self.local.is_registered(name)
 
     def resumable(self, pending: PendingApproval) -> None:
         """Raise (UnregisteredGraph, DeploymentUnavailable) when the app cannot resume this item: refused before
         anything is saved."""
-        if pending.deployment:
-            self.remote(pending.deployment)
-        else:
-            self.graph_for(pending.graph)
+        self.backend(pending.deployment).check_resumable(pending.graph)
 
     def remote(self, name: str) -> Remote:
         """The configured deployment; one that is no longer configured is named, so nothing is taken as done."""
@@ -105,22 +101,29 @@ class ServiceBase:
                                         " [deployments] in approvals.toml); its items wait until it is.")
         return self.remotes[name]
 
-    def graph_shapes(self) -> dict[str, GraphShape]:
-        """Each loadable graph's nodes, channels and tools, computed once: what a checkpoint without `graph_id` is
-        matched against. A graph that cannot be loaded has no entry (its threads stay "graph unknown" unless they
-        name it)."""
-        if self._shapes is None:
-            shapes = {BUILTIN_GRAPH: graph_shape(self.graph)}
-            for name in self.registry.specs:
-                try:
-                    shapes.setdefault(name, graph_shape(self.graph_for(name)))
-                except UnregisteredGraph:
-                    continue
-            self._shapes = shapes
-        return self._shapes
+    # -- where a thread lives: the one place that tells the backends apart ------------------------------------
 
-    def is_registered(self, name: str) -> bool:
-        return name == BUILTIN_GRAPH or name in self.registry
+    def backend(self, deployment: str) -> AgentBackend:
+        """The backend of a thread whose snapshot or item names `deployment` ("": the app's own checkpointer)."""
+        return AgentServer(self.remote(deployment)) if deployment else self.local
+
+    def agent_backend(self) -> AgentBackend:
+        """Where the built-in agent's runs go: APPROVAL_RUNS_ON's deployment, else this process."""
+        return AgentServer(self.remote(self.runs_on), starts_threads=True) if self.runs_on else self.local
+
+    def _elsewhere(self, thread_id: str) -> AgentBackend | None:
+        """The backend of a thread the app's checkpointer does not have: the deployment it was indexed from, or
+        APPROVAL_RUNS_ON for a conversation with runs; None when it lives nowhere (yet)."""
+        if deployment := queue_index.indexed_deployment(self.db, thread_id):
+            return self.backend(deployment)
+        return self.agent_backend() if self.runs_on and runs.has_runs(self.db, thread_id) else None
+
+    def _snapshot(self, thread_id: str) -> ThreadSnapshot | None:
+        """The thread's latest state from where it lives, its graph identified: the app's checkpointer is read
+        first (most threads live there, and that read is also the answer), else the backend it lives on."""
+        if (snapshot := self.local.snapshot(thread_id)) is not None:
+            return snapshot
+        return backend.snapshot(thread_id) if (backend := self._elsewhere(thread_id)) is not None else None
 
     @staticmethod
     def new_thread_id() -> str:
@@ -149,41 +152,6 @@ class ServiceBase:
         if owner is None or not may_see(viewer, owner):
             raise UnknownThread(f"There is no conversation {thread_id!r}.")
         return thread_id
-
-
-    def _snapshot(self, thread_id: str) -> ThreadSnapshot | None:
-        """The thread's latest checkpoint, its graph identified from the checkpoint when the metadata names none."""
-        snapshot = read_snapshot(self.store.checkpointer, thread_id)
-        if snapshot is None:
-            if deployment := self._deployment_of(thread_id):
-                return self.remote(deployment).snapshot(thread_id)
-            return self.remote(self.runs_on).find(thread_id) if self._runs_remotely(thread_id) else None
-        if snapshot.graph != UNKNOWN_GRAPH:  # named by its run: no registered graph (an MCP session) loaded for it
-            return snapshot
-        return with_graph(snapshot, self.graph_shapes())
-
-    def _runs_remotely(self, thread_id: str) -> bool:
-        """A conversation of the built-in agent with runs but no local checkpoint lives on APPROVAL_RUNS_ON."""
-        return bool(self.runs_on) and runs.has_runs(self.db, thread_id)
-
-    def _deployment_of(self, thread_id: str) -> str:
-        """The deployment a thread without a local checkpoint was indexed from ("" for none)."""
-        return queue_index.indexed_deployment(self.db, thread_id)
-
-    @staticmethod
-    def _config(thread_id: str, graph: str, requester: str | None) -> RunnableConfig:
-        """Run metadata goes into every checkpoint: which graph the thread runs on, and who asked (as LangGraph's
-        server records `graph_id`), so any process reading the checkpoint knows both."""
-        metadata = {"graph_id": graph, **({"requester": requester} if requester else {})}
-        return {"configurable": {"thread_id": thread_id}, "metadata": metadata}
-
-    def _run_config(self, thread_id: str, graph: str, requester: str | None) -> RunnableConfig:
-        """`_config` for a run in this process: the graph also gets what a call needs under the policy's rules
-        (for the request's hint and its re-check before a tool runs). Never sent to a remote server."""
-        config = self._config(thread_id, graph, requester)
-        configured: RunnableConfig = {**config, "configurable": {**config["configurable"],
-                                                                POLICY_KEY: self._policy_for}}
-        return configured
 
     def _exclusive(self, thread_id: str, wait: bool = False) -> _ThreadLock:
         """One graph run per thread in this process: a second click or a rerun must not start a parallel run."""

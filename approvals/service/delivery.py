@@ -12,19 +12,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command
-
 from approvals.core.backoff import backoff_seconds
 from approvals.core.policy import Verdict
 from approvals.core.records import DecisionRecord, PendingApproval
 from approvals.core.runs import Run
 from approvals.notify import slack, webhooks
 from approvals.service import oversight, run_rows
-from approvals.service.base import DURABILITY
 from approvals.service.index import decision_record, open_interrupt, write_index
 from approvals.service.queue import QueueService
-from approvals.sources.async_graphs import invoke_graph
 from approvals.store.database import Database, Lock, Row, Transaction, iso, utcnow
 from approvals.store.decisions import (
     delivery_attempts,
@@ -37,7 +32,6 @@ from approvals.store.decisions import (
 from approvals.store.queue_index import args_summary
 from approvals.store.runs import end_decision_runs, insert_run
 from approvals.store.threads import touch_thread
-from graphs.nodes import CLEARANCE_KEY
 
 DELIVERY_LEASE_S = 60.0
 """How long a replica holds a decision it is delivering before another may try it."""
@@ -110,23 +104,16 @@ class DeliveryService(QueueService):
         """
         thread_id, interrupt_id = row["thread_id"], row["interrupt_id"]
         chained = None
+        clearance = row.get("clearance") or ""  # what the decider was cleared for (none before clearances existed)
         with self._exclusive(thread_id, wait=True):
             if pending is None or pending.interrupt_id != interrupt_id:
                 snapshot = self._snapshot(thread_id)
                 pending = open_interrupt(snapshot, interrupt_id)
-                if pending is None and snapshot is not None and not snapshot.interrupts and not snapshot.deployment:
-                    graph = self.graph_for(snapshot.graph)
-                    config = with_clearance(self._run_config(thread_id, snapshot.graph, snapshot.requester), row)
-                    if graph.get_state(config).next:
-                        # killed mid-resume: the decision is in the checkpoint already; finish the steps cut off
-                        invoke_graph(graph, None, config, durability=DURABILITY)
-            if pending is not None and pending.deployment:  # compare-and-set done: now the server, by interrupt id
-                self.remote(pending.deployment).resume(thread_id, pending.assistant_id, interrupt_id,
-                                                       json.loads(row["response"]))
-            elif pending is not None:
-                config = with_clearance(self._run_config(thread_id, pending.graph, pending.review.requested_by), row)
-                resume: Command[str] = Command(resume={interrupt_id: json.loads(row["response"])})
-                invoke_graph(self.graph_for(pending.graph), resume, config, durability=DURABILITY)
+                if pending is None and snapshot is not None and not snapshot.interrupts:
+                    # killed mid-resume: the decision is in the thread already; finish the steps cut off
+                    self.backend(snapshot.deployment).finish_cut(snapshot, clearance)
+            if pending is not None:  # compare-and-set done: now the agent, by interrupt id, wherever it lives
+                self.backend(pending.deployment).resume(pending, json.loads(row["response"]), clearance)
             # One commit: applied, its run ended, thread list, index. Not synced: a power cut that loses it leaves
             # the decision recorded and unapplied, the state of a process killed just before this commit, which
             # recovery finishes once (the checkpoint has the resume, the ledger the tool call) and marks applied.
@@ -174,14 +161,3 @@ class DeliveryService(QueueService):
         """Hand a committed run to this replica's runner; without one it waits for a runner on any replica."""
         if run is not None and self.dispatch is not None:
             self.dispatch(run)
-
-
-def with_clearance(config: RunnableConfig, row: Row) -> RunnableConfig:
-    """Tell the graph what the decider was cleared for, so its tools node can refuse to run anything stricter.
-
-    A row recorded before clearances existed has none; the graph then assumes the request's own policy.
-    """
-    if not row.get("clearance"):
-        return config
-    configured: RunnableConfig = {**config, "configurable": {**config["configurable"], CLEARANCE_KEY: row["clearance"]}}
-    return configured

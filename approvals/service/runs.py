@@ -10,19 +10,15 @@ checkpoint with `invoke(None, ...)`. Tools never run twice: the ledger answers a
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from langchain_core.messages import HumanMessage
 from langgraph.pregel import Pregel
 
 from approvals.core.actors import Actor
 from approvals.core.errors import ApprovalError, ThreadBusy
-from approvals.core.records import BUILTIN_GRAPH
 from approvals.core.runs import Run, RunKind, RunStatus
 from approvals.service import run_rows
-from approvals.service.base import DURABILITY
 from approvals.service.decisions import DecisionService
 from approvals.service.index import add_thread_row, write_index
 from approvals.service.policy import PolicySource
@@ -51,14 +47,6 @@ def max_runs() -> int:
     """APPROVAL_MAX_RUNS, the runs one replica works on at once (default 32)."""
     raw = os.environ.get("APPROVAL_MAX_RUNS", "")
     return int(raw) if raw.strip().isdigit() and int(raw) > 0 else DEFAULT_MAX_RUNS
-
-
-def _server_thread_id(thread_id: str) -> bool:
-    """An Agent Server stores a thread under its canonical UUID: any other spelling would be another thread."""
-    try:
-        return str(uuid.UUID(thread_id)) == thread_id
-    except ValueError:
-        return False
 
 
 class RunService(DecisionService):
@@ -166,40 +154,7 @@ class RunService(DecisionService):
                 raise ApprovalError(f"The decision is recorded but did not reach the agent: "
                                     f"{record.delivery_error or 'the agent still waits for it'}")
             return
-        if self.runs_on:
-            self._advance_remotely(run)
-            return
-        config = self._run_config(run.thread_id, BUILTIN_GRAPH, run.requester)
-        snapshot = self._snapshot(run.thread_id)
-        written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
-        if run.kind == "message" and not written:
-            message = HumanMessage(run.input, id=run.run_id)
-            self.graph.invoke({"messages": [message], "requester": run.requester}, config, durability=DURABILITY)
-        elif snapshot is not None and not snapshot.interrupts and self.graph.get_state(config).next:
-            self.graph.invoke(None, config, durability=DURABILITY)  # cut mid-run: finish the steps cut off
-
-    def _advance_remotely(self, run: Run) -> None:
-        """The same run on APPROVAL_RUNS_ON: the server's thread has the conversation's id, its metadata the
-        requester and graph (what the deployment source reads); a message already there is not sent again."""
-        remote = self.remote(self.runs_on)
-        if not _server_thread_id(run.thread_id):
-            raise ApprovalError(f"Deployment {self.runs_on!r} keeps conversations under UUIDs; "
-                                f"{run.thread_id!r} is not one. Start a new conversation.")
-        remote.ensure_thread(run.thread_id, {"requester": run.requester, "graph_id": BUILTIN_GRAPH})
-        remote.settle(run.thread_id)  # a run this replica was waiting for when it was cut
-        snapshot = remote.find(run.thread_id)
-        written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
-        payload: dict | None
-        if run.kind == "message" and not written:
-            payload = {"messages": [{"type": "human", "content": run.input, "id": run.run_id}],
-                       "requester": run.requester}
-        elif snapshot is not None and not snapshot.interrupts and remote.state(run.thread_id).get("next"):
-            payload = None  # the server's run failed or was cut mid-way: finish the steps cut off
-        else:
-            return
-        _, server_run = remote.start_run(BUILTIN_GRAPH, payload, {"requester": run.requester},
-                                         thread_id=run.thread_id)
-        remote.wait(run.thread_id, server_run)
+        self.agent_backend().advance(run)
 
     def start_retry(self, thread_id: str, actor: Actor) -> Run:
         """A new run that picks up where the thread's failed run stopped; refused unless the latest run failed."""

@@ -5,8 +5,9 @@ Configured by `APPROVAL_DEPLOYMENTS="name=url,..."` or `[deployments.NAME]` tabl
 `api_key_env`: the variable holding its x-api-key, `headers`: extra headers for custom auth). Their interrupts
 live behind the server's API, not in our database: this module reads them incrementally (a quiet poll costs two
 requests: the threads newer than a cursor, then a count), turns a server thread into the same ThreadSnapshot a
-local checkpoint gives, and resumes an interrupt by id with `multitask_strategy="reject"`. It knows nothing of
-the service: the service indexes what it reports.
+local checkpoint gives, and resumes an interrupt by id with `multitask_strategy="reject"`. `AgentServer` is a
+deployment as an agent backend (approvals/service/ports.py). It knows nothing of the service: the service indexes
+what it reports.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import threading
 import tomllib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ from langgraph_sdk.errors import APIStatusError
 
 from approvals.core.errors import ApprovalError
 from approvals.core.interrupts import ThreadSnapshot
+from approvals.core.records import BUILTIN_GRAPH, PendingApproval
+from approvals.core.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +234,65 @@ class Remote:
     def state(self, thread_id: str) -> dict:
         """The thread's current state as the server reports it (values, next, tasks with their interrupts)."""
         return dict(self._call("read a thread's state", self._client.threads.get_state, thread_id))
+
+
+class AgentServer:
+    """A deployment as an agent backend: its threads read, resumed and run through langgraph-sdk (`Remote`)."""
+
+    def __init__(self, remote: Remote, *, starts_threads: bool = False):
+        """`starts_threads`: the app creates the threads it reads here (APPROVAL_RUNS_ON, the built-in agent's
+        conversations), so one the server does not have yet is not started rather than an error; a thread listed
+        from the server must be there."""
+        self.remote, self.name = remote, remote.name
+        self._starts_threads = starts_threads
+
+    def snapshot(self, thread_id: str) -> ThreadSnapshot | None:
+        return self.remote.find(thread_id) if self._starts_threads else self.remote.snapshot(thread_id)
+
+    def identify(self, snapshot: ThreadSnapshot) -> ThreadSnapshot:
+        """The server records each thread's `graph_id` (and its assistant) itself: nothing to find out."""
+        return snapshot
+
+    def check_resumable(self, graph: str) -> None:
+        """The server holds the graph; whether it answers is known only by asking (a failed resume is retried)."""
+
+    def resume(self, pending: PendingApproval, value: Any, clearance: str) -> None:
+        """By interrupt id with the thread's assistant; the clearance stays here (the server's graph is its own)."""
+        self.remote.resume(pending.thread_id, pending.assistant_id, pending.interrupt_id, value)
+
+    def finish_cut(self, snapshot: ThreadSnapshot, clearance: str) -> None:
+        """The server carries its runs to the end itself, whoever started them: nothing of ours was cut."""
+
+    def advance(self, run: Run) -> None:
+        """The same run on the server: its thread has the conversation's id, its metadata the requester and graph
+        (what a poll reads); a message already there is not sent again."""
+        if not server_thread_id(run.thread_id):
+            raise ApprovalError(f"Deployment {self.name!r} keeps conversations under UUIDs; "
+                                f"{run.thread_id!r} is not one. Start a new conversation.")
+        remote = self.remote
+        remote.ensure_thread(run.thread_id, {"requester": run.requester, "graph_id": BUILTIN_GRAPH})
+        remote.settle(run.thread_id)  # a run this replica was waiting for when it was cut
+        snapshot = remote.find(run.thread_id)
+        written = snapshot is not None and any(m.id == run.run_id for m in snapshot.messages)
+        payload: dict | None
+        if run.kind == "message" and not written:
+            payload = {"messages": [{"type": "human", "content": run.input, "id": run.run_id}],
+                       "requester": run.requester}
+        elif snapshot is not None and not snapshot.interrupts and remote.state(run.thread_id).get("next"):
+            payload = None  # the server's run failed or was cut mid-way: finish the steps cut off
+        else:
+            return
+        _, server_run = remote.start_run(BUILTIN_GRAPH, payload, {"requester": run.requester},
+                                         thread_id=run.thread_id)
+        remote.wait(run.thread_id, server_run)
+
+
+def server_thread_id(thread_id: str) -> bool:
+    """An Agent Server stores a thread under its canonical UUID: any other spelling would be another thread."""
+    try:
+        return str(uuid.UUID(thread_id)) == thread_id
+    except ValueError:
+        return False
 
 
 def server_interrupts(thread: dict) -> list[Interrupt]:

@@ -23,6 +23,7 @@ from approvals.core.records import UNKNOWN_GRAPH, DecisionRecord
 from approvals.service import delivery
 from approvals.service.facade import ApprovalService
 from approvals.sources.discovery import discover_all
+from approvals.sources.local_graphs import thread_config
 from approvals.sources.registry import load_registry
 from approvals.store.schema import Store, open_store
 from examples import worker
@@ -152,7 +153,7 @@ def flaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
 def start_flaky(service: ApprovalService, thread_id: str = "t-flaky") -> str:
     """The app's own run of the flaky graph (graph_id recorded), waiting at its question."""
     graph = service.graph_for("flaky")
-    graph.invoke({}, service._config(thread_id, "flaky", "carol"))
+    graph.invoke({}, thread_config(thread_id, "flaky", "carol"))
     service.sync_index(thread_id)
     return service.list_pending(viewer=ALICE)[0].interrupt_id
 

@@ -26,6 +26,7 @@ from approvals.core.records import QueueItem
 from approvals.service import escalation, expiry
 from approvals.service.facade import ApprovalService
 from approvals.service.policy import PolicySource
+from approvals.sources.local_graphs import thread_config
 from approvals.sources.registry import load_registry
 from approvals.store.schema import Store, open_store
 
@@ -165,7 +166,7 @@ def test_deny_and_approve_are_decided_by_the_policy_itself_at_once(app):
 
 def test_a_policy_auto_decision_for_a_foreign_graph(app):
     graph = app.graph_for("standard_request")
-    graph.invoke({}, app._config("f-1", "standard_request", "dave"), durability="sync")
+    graph.invoke({}, thread_config("f-1", "standard_request", "dave"), durability="sync")
     app.sync_index("f-1")
     [decided] = app.decisions(thread_id="f-1", viewer=ALICE)
     assert (decided.decided_by, decided.decision, decided.tool) == ("policy:discounts", "approve", "set_discount")

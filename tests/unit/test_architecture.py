@@ -163,7 +163,7 @@ COMMAND = "approvals/service/decisions.py"
 TALLY = "approvals/service/tally.py"
 """The N-of-M tally the command counts an approval with."""
 DELIVERY = "approvals/service/delivery.py"
-"""Where the command's run delivers a recorded decision: the only code that resumes a graph with one."""
+"""Where the command's run delivers a recorded decision: the only caller of an agent backend's `resume`."""
 DECIDING: dict[str, set[str]] = {
     "inserts into decisions": {"approvals/store/decisions.py"},
     "inserts into approvals (the N-of-M tally)": {"approvals/store/tally.py"},
@@ -171,11 +171,14 @@ DECIDING: dict[str, set[str]] = {
     "calls the tally repository's upsert": {TALLY},
     "calls the tally's add": {COMMAND},
     "calls the compare-and-set": {COMMAND},
-    "resumes a graph with Command(resume=...)": {DELIVERY, "graphs/lab.py", "bench/decision.py", "bench/bulk.py"},
+    "resumes a graph with Command(resume=...)": {"approvals/sources/local_graphs.py", "graphs/lab.py",
+                                                 "bench/decision.py", "bench/bulk.py"},
     "resumes a deployment's thread": {DELIVERY, "approvals/sources/deployments.py"},
 }
-"""What decides, and the only files allowed to do it. graphs/lab.py resumes the durability lab's own experiment
-graphs (no decision of the app); the benchmarks' bare resume is the baseline they measure the command against.
+"""What decides, and the only files allowed to do it. The two agent backends (approvals/service/ports.py) carry a
+resume to a graph here (local_graphs.py) or a deployment (deployments.py); only delivery calls them. graphs/lab.py
+resumes the durability lab's own experiment graphs (no decision of the app); the benchmarks' bare resume is the
+baseline they measure the command against.
 The statements live in the store's repositories; each has one caller, so the command stays the only way in."""
 _SQL_INSERT = re.compile(r"\bINSERT\s+INTO\s+(decisions|approvals)\b", re.I)
 
