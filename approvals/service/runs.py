@@ -145,7 +145,8 @@ class RunService(DecisionService):
         return None
 
     def _advance(self, run: Run) -> None:
-        """From where the checkpoint stands to the next stop; a step already on disk is never run again."""
+        """From where the thread stands to the next stop: a decision is delivered; a message or a continuation goes
+        to the built-in agent's backend (this process, or APPROVAL_RUNS_ON), which never runs a saved step again."""
         if run.kind == "decision":
             if run.decision_id is None:
                 raise ApprovalError("This run has no decision to deliver.")

@@ -7,9 +7,11 @@ tool appends a line per run to a file, so "ran exactly once" is read from the se
 from __future__ import annotations
 
 import json
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ALICE, BOB, CAROL
@@ -18,12 +20,14 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from approvals.core.errors import AlreadyDecided
+from approvals.core.records import PendingApproval
 from approvals.http.api import api_routes
 from approvals.identity import api_tokens
 from approvals.service.facade import ApprovalService
 from approvals.service.policy import PolicySource
 from approvals.sources import deployments
-from approvals.sources.deployments import Deployment, DeploymentUnavailable, Remote
+from approvals.sources.deployments import AgentServer, Deployment, DeploymentUnavailable, Remote
+from approvals.sources.local_graphs import LocalGraphs
 from approvals.store.schema import Store, open_store
 
 APPROVE = {"decisions": [{"type": "approve"}]}
@@ -104,6 +108,37 @@ def test_an_interrupt_on_the_server_is_listed_decided_and_its_tool_runs_once(sto
     with pytest.raises(AlreadyDecided):
         service.decide(thread_id, item.interrupt_id, APPROVE, BOB)
     assert service.recover() == 0 and shipped(effects) == ["42|1 Main St"]
+
+
+def test_a_local_and_a_deployment_thread_are_decided_through_the_same_calls(store, server, remote, effects,
+                                                                           monkeypatch):
+    """One decision path for both: delivery asks the thread's backend to resume it (approvals/service/ports.py);
+    the app's own graph and the server each get their decision once and their tool runs once."""
+    service = app(store, server)
+    local = service.new_thread_id()
+    service.send_message(local, "Refund order 55 for $250", CAROL)
+    [local_item] = [i for i in service.list_pending(viewer=ALICE) if i.thread_id == local]
+    deployed = pause(remote)
+    [deployed_item] = items_of(service, deployed)
+    resumed: list[tuple[str, str, str, str]] = []
+    for backend in (LocalGraphs, AgentServer):
+        monkeypatch.setattr(backend, "resume", noting(backend.resume, resumed))
+
+    for item in (local_item, deployed_item):
+        assert service.decide(item.thread_id, item.interrupt_id, APPROVE, ALICE).applied_at
+    assert resumed == [("LocalGraphs", "", local, "_attempt_delivery"),
+                       ("AgentServer", "prod", deployed, "_attempt_delivery")]
+    assert [e["tool"] for e in service.store.ledger.entries(local)] == ["issue_refund"]
+    assert shipped(effects) == ["42|1 Main St"]
+    assert items_of(service, deployed) == [] and service.list_pending(viewer=ALICE) == []
+
+
+def noting(resume: Callable[..., None], resumed: list) -> Callable[..., None]:
+    """The backend's own resume, noting which backend resumed which thread, called from where."""
+    def spied(backend: AgentServer | LocalGraphs, pending: PendingApproval, value: Any, clearance: str) -> None:
+        resumed.append((type(backend).__name__, backend.name, pending.thread_id, sys._getframe(1).f_code.co_name))
+        return resume(backend, pending, value, clearance)
+    return spied
 
 
 def test_a_quiet_poll_costs_at_most_two_requests(store, server, remote, effects):
