@@ -18,10 +18,10 @@ import streamlit as st
 
 import resources
 from approvals.core.actors import Actor
-from approvals.core.hitl import InvalidDecision
+from approvals.core.hitl import HITLRequest, InvalidDecision
 from approvals.core.records import PendingApproval
 from ui import identity
-from ui.approval_widgets import validated
+from ui.approval_widgets import edit_form, validated
 
 MODE = "console_mode"
 """(interrupt_id, mode[, the edit's value]): the open item's form (edit, confirm, reject, respond, run)."""
@@ -57,9 +57,16 @@ def reopen(pending: PendingApproval, actor: Actor) -> tuple:
     return mode
 
 
-def hand_in_on_leave() -> None:
-    """Drawn with the edit form: a reload right after typing still keeps what was typed."""
+def kept_edit_form(pending: PendingApproval, request: HITLRequest, actor: Actor) -> dict | None:
+    """The console's edit form (A submits it), refilled from the kept values and keeping each change as it is made
+    (a reload right after typing too: the page hands the field being typed in as it unloads); on submit, the
+    validated value, kept as the confirmation step a reload comes back to."""
     st.html(HAND_IN_ON_LEAVE, unsafe_allow_javascript=True)
+    value = edit_form(request, f"console_edit_form_{pending.interrupt_id}", shortcut="A",
+                      drafted=drafted_fields(pending), on_change=lambda fields: keep_fields(pending, actor, fields))
+    if value is not None:
+        keep_confirmation(pending, actor, value)
+    return value
 
 
 def drafted_fields(pending: PendingApproval) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ from graphs.tools import ARGS_MODELS
 from ui import drafts, on_screen
 from ui.approval_widgets import (
     approve_value,
-    edit_form,
     escape_markdown,
     local_time,
     reject_form,
@@ -308,12 +307,8 @@ def decision_controls(pending: PendingApproval, request: HITLRequest, actor: Act
             decide(pending, value)
             st.rerun()
     elif mode == "edit":
-        drafts.hand_in_on_leave()
-        if (value := edit_form(request, f"console_edit_form_{pending.interrupt_id}", shortcut="A",
-                               drafted=drafts.drafted_fields(pending),
-                               on_change=lambda fields: drafts.keep_fields(pending, actor, fields))) is not None:
+        if (value := drafts.kept_edit_form(pending, request, actor)) is not None:
             st.session_state["console_mode"] = (pending.interrupt_id, "confirm", value)
-            drafts.keep_confirmation(pending, actor, value)
             st.rerun()
     elif mode == "confirm":
         confirm_edit(pending, request, opened[2], actor)
