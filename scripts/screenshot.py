@@ -4,11 +4,13 @@ docs/console-narrow.png), and the durability lab with alice's own run beside the
 
 Usage: python scripts/screenshot.py [DIR]. Starts `streamlit run app.py` on a throwaway database with the browser
 tests' harness; carol asks for an email and a few more actions (a queue of eight), then carol's conversation and
-alice's console with the email open are captured; then alice runs the lab's experiment (2 runs per cell).
+alice's console with the email open are captured, at 1400×900 and on a 420 px touch screen (there alice taps
+the first email's row); then alice runs the lab's experiment (2 runs per cell).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -16,12 +18,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 
-from harness import CHROMIUM, CHROMIUM_ARGS, sign_in, start_streamlit, stop, visit, wait_ready  # noqa: E402
+from harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    keys_live,
+    sign_in,
+    start_streamlit,
+    stop,
+    visit,
+    wait_ready,
+)
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright  # noqa: E402
 
 from approvals.core.actors import Actor  # noqa: E402
 from approvals.service.facade import ApprovalService  # noqa: E402
 from approvals.store.schema import open_store  # noqa: E402
+from ui.queue import REFRESH_SECONDS  # noqa: E402
 
 CAROL = Actor("carol", "requester")
 QUEUE = [
@@ -33,6 +45,9 @@ QUEUE = [
     "Refund order 58 for $420",
     "Email cy@example.com about the delay",
 ]
+QUEUE_REFRESH_S = REFRESH_SECONDS + 1
+ROW_HEIGHT = 35
+"""st.dataframe's row (and header) height in pixels."""
 WIDE, NARROW = ViewportSize(width=1400, height=900), ViewportSize(width=420, height=900)
 
 
@@ -59,18 +74,33 @@ def carols_email(browser: Browser, base: str) -> tuple[Page, str]:
     return page, page.url
 
 
-def capture(page: Page, path: Path, viewport: ViewportSize) -> None:
-    page.set_viewport_size(viewport)
+def capture(page: Page, path: Path) -> None:
     page.wait_for_timeout(500)
     wait_ready(page)
     page.screenshot(path=str(path))
     print(f"saved {path}")
 
 
+def phone(browser: Browser, url: str, username: str) -> Page:
+    """A 420 px touch screen, its own browser session, signed in as `username` on `url` (a console page)."""
+    page = browser.new_context(viewport=NARROW, is_mobile=True, has_touch=True).new_page()
+    page.set_default_timeout(30_000)
+    return sign_in(page, url, username)
+
+
+def tap_row(page: Page, row: int, heading: str) -> None:
+    """Tap the queue's `row` (1 is the first), as a reviewer on a phone would: its item opens and comes into view
+    under a heading that contains `heading`."""
+    table = page.locator(".st-key-console_queue").bounding_box()
+    assert table, "the console shows its queue"
+    page.touchscreen.tap(table["x"] + 100, table["y"] + ROW_HEIGHT * (row + 0.5))
+    page.get_by_role("heading", name=re.compile(re.escape(heading))).wait_for()
+    keys_live(page)
+
+
 def lab(page: Page, base: str, path: Path) -> None:
     """Alice's own run (2 runs per cell) under the shipped table: the shipped table at the top of the screen, her
     run and where it differs from the shipped one below it."""
-    page.set_viewport_size(WIDE)
     visit(page, f"{base}/durability")
     page.get_by_role("spinbutton", name="Runs per cell").fill("2")
     page.get_by_role("button", name="Run the experiment").click()
@@ -93,14 +123,21 @@ def main(out: Path) -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 carol, url = carols_email(browser, base)
-                capture(carol, out / "conversation.png", WIDE)
-                capture(carol, out / "conversation-narrow.png", NARROW)
+                capture(carol, out / "conversation.png")
+                carol_phone = phone(browser, f"{base}/console", "carol")
+                visit(carol_phone, url)
+                carol_phone.get_by_text("Waiting for a reviewer").wait_for()
+                capture(carol_phone, out / "conversation-narrow.png")
                 alice = browser.new_page(viewport=WIDE)
                 alice.set_default_timeout(30_000)
                 sign_in(alice, f"{base}/console?thread={url.split('thread=')[1]}", "alice")
                 alice.get_by_text("Claimed by you until").wait_for()
-                capture(alice, out / "console.png", WIDE)
-                capture(alice, out / "console-narrow.png", NARROW)
+                alice.wait_for_timeout(QUEUE_REFRESH_S * 1000)  # the queue's next refresh shows who holds the email
+                keys_live(alice)
+                capture(alice, out / "console.png")
+                alice_phone = phone(browser, f"{base}/console", "alice")
+                tap_row(alice_phone, QUEUE.index("Email al@example.com about the refund") + 1, "al@example.com")
+                capture(alice_phone, out / "console-narrow.png")
                 lab(alice, base, out / "lab.png")
                 browser.close()
         finally:
