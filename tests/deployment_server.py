@@ -31,10 +31,13 @@ def free_port() -> int:
 
 @contextmanager
 def langgraph_dev_support(workdir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`langgraph dev` serving this project's `support` graph from a copy of graphs/ (the repository stays clean
-    of the server's .langgraph_api/); the model is the scripted one unless `env` points it at another."""
+    """`langgraph dev` serving this project's `support` graph from a copy of graphs/ and the core it imports (the
+    HITL schema; the repository stays clean of the server's .langgraph_api/); the model is the scripted one unless
+    `env` points it at another."""
     workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "graphs", workdir / "graphs", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("graphs", "approvals/core"):
+        shutil.copytree(ROOT / package, workdir / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "approvals" / "__init__.py", workdir / "approvals" / "__init__.py")
     (workdir / "langgraph.json").write_text(SUPPORT_CONFIG)
     with _serve(workdir, workdir / "unused-effects.txt", None, env or {}) as base:
         yield base
