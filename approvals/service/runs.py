@@ -110,9 +110,13 @@ class RunService(DecisionService):
         return taken
 
     def _lease(self, run_id: str) -> bool:
-        """Mark our queued run running; False when it is no longer ours (taken over, or already ended)."""
+        """Mark our queued run running; False when it is no longer ours (taken over, or already ended).
+
+        Not synced: a power cut that loses it leaves the run queued under a lease that runs out, and a replica
+        takes it over; what the run did meanwhile is in its checkpoint and the ledger, which are synced."""
         now = datetime.now(UTC)
-        return start_run(self.db, run_id, self.replica, iso(now), run_rows.lease_until(now))
+        with self.db.transaction(synced=False) as tx:
+            return start_run(tx, run_id, self.replica, iso(now), run_rows.lease_until(now))
 
     def _finish(self, tx: Transaction, run_id: str, error: BaseException | None) -> None:
         reason = "" if error is None else (f"{type(error).__name__}: {error}" if not isinstance(error, ApprovalError)
@@ -128,8 +132,8 @@ class RunService(DecisionService):
             return None
         try:
             self._advance(run)
-            if run.kind == "decision":  # deliver_decision wrote the index in its own commit
-                with self.db.transaction() as tx:
+            if run.kind == "decision":  # deliver_decision wrote the index and ended the run in its own commit
+                with self.db.transaction(synced=False) as tx:  # a lost "done": taken over, found delivered
                     self._finish(tx, run_id, None)
             else:
                 with self._index_writer(run.thread_id) as (tx, snapshot):  # the card and "done" in one commit
