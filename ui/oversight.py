@@ -34,7 +34,12 @@ def stop_switch(actor: Actor) -> None:
             + ". Their items can be rejected, not approved."))
     if not actor.is_reviewer:
         return
-    with st.expander("Stop switch", expanded=bool(paused)):
+    # Its widgets run only while it is open: a reload, collapsed, neither waits for their bundles nor lists 500
+    # pending items for the name box.
+    box = st.expander("Stop switch", expanded=bool(paused), key="console_stop_switch", on_change="rerun")
+    if not box.open:
+        return
+    with box:
         if error := st.session_state.pop("console_pause_error", None):
             st.error(escape_markdown(error))
         kind_col, name_col = st.columns([1, 3])

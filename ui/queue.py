@@ -271,9 +271,9 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
     held = service.active_claims()
     frame = pd.DataFrame(
         {
-            "Tool": tool_cell(item),
+            "Tool": tool_cell(item.tool, args),
             "Claimed by": claim.claimed_by if (claim := held.get(key)) else "",
-            **key_columns(item.arguments),
+            **key_columns(args),
             "Requester": reveal(item.requester),
             "Age": age_text(item.created_at),
             "SLA": "⚠️ overdue" if key in late else "",
@@ -282,6 +282,7 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
             "Arguments": reveal(item.args_summary),
         }
         for item, key in zip(items, keys, strict=True)
+        for args in (item.arguments,)  # parsed from its JSON once per row
     )
     selected = st.session_state.setdefault("console_selected", {})
     current = opened()
@@ -300,10 +301,10 @@ def queue_table(items: list[QueueItem], late: set[ItemKey], actor: Actor) -> Non
                  selection_mode=["multi-row", "single-cell"])
 
 
-def tool_cell(item: QueueItem) -> str:
+def tool_cell(tool: str, args: dict[str, Any]) -> str:
     """The tool's name, marked when it cannot be undone and when its arguments hide characters or lookalikes."""
-    flag = text_flag(item.arguments)
-    return ("⚠️ " if is_destructive(item.tool) else "") + reveal(item.tool) + (f" · {flag}" if flag else "")
+    flag = text_flag(args)
+    return ("⚠️ " if is_destructive(tool) else "") + reveal(tool) + (f" · {flag}" if flag else "")
 
 
 def graph_label(item: QueueItem, registered: bool) -> str:

@@ -11,6 +11,7 @@ nothing here knows about Streamlit.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +38,10 @@ LOOKALIKE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"})
 """Scripts with letters that look like Latin ones (а/a, ο/o, Տ/S, Ꭺ/A)."""
 
 
+_IGNORABLE = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in IGNORABLE_RANGES) + "]")
+_VISIBLE_CONTROLS_GONE = str.maketrans("", "", "".join(VISIBLE_CONTROLS))
+
+
 def is_hidden(char: str) -> bool:
     """A character that does not show as itself: invisible, direction-changing, or a space that is not a space."""
     if char in VISIBLE_CONTROLS:
@@ -46,8 +51,18 @@ def is_hidden(char: str) -> bool:
         or any(low <= code <= high for low, high in IGNORABLE_RANGES)
 
 
+def has_hidden(text: str) -> bool:
+    """Whether any character of `text` is hidden (`is_hidden`), in C rather than one Python call per character: the
+    queue checks every cell of 200 rows on each refresh. `str.isprintable` is false exactly for Unicode's "Other"
+    and "Separator" categories except the space, which is `is_hidden`'s category rule; the ignorable ranges are
+    a regular expression."""
+    return not text.translate(_VISIBLE_CONTROLS_GONE).isprintable() or _IGNORABLE.search(text) is not None
+
+
 def reveal(text: str) -> str:
     """`text` with every hidden character written as its escape: `\\u202e`, `\\U000e0041`."""
+    if not has_hidden(text):
+        return text
     return "".join((f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") if is_hidden(c) else c
                    for c in text)
 
@@ -66,6 +81,8 @@ def shown(value: Any) -> str:
 def lookalike_letters(text: str) -> list[str]:
     """The non-Latin lookalike letters in each word (a run without spaces) that also has Latin letters."""
     found: list[str] = []
+    if text.isascii():  # no letter of another script
+        return found
     for word in text.split():
         scripts = {char: _script(char) for char in word if char.isalpha()}
         if "LATIN" in scripts.values():
@@ -75,7 +92,7 @@ def lookalike_letters(text: str) -> list[str]:
 
 def hidden_in(args: dict[str, Any]) -> list[str]:
     """The names of the arguments whose values (at any depth, keys included) contain hidden characters."""
-    return [name for name, value in args.items() if any(is_hidden(c) for text in _texts(name, value) for c in text)]
+    return [name for name, value in args.items() if any(has_hidden(text) for text in _texts(name, value))]
 
 
 def lookalikes_in(args: dict[str, Any]) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from approvals.core.hidden_text import lookalikes_in, reveal, shown, text_flag, text_warnings
+from approvals.core.hidden_text import has_hidden, is_hidden, lookalikes_in, reveal, shown, text_flag, text_warnings
 
 NAMED_IN_THE_ISSUE = {
     "\u202e": "right-to-left override", "\u200b": "zero-width space", "\u034f": "combining grapheme joiner",
@@ -65,3 +65,11 @@ def test_shown_json_is_escaped_and_reads_back_to_the_exact_value():
     text = shown(value)
     assert "\u202e" not in text and "\U000e0041" not in text and "José" in text
     assert "\\u202e" in text and json.loads(text) == value
+
+
+def test_the_whole_text_check_agrees_with_the_rule_for_every_character():
+    """The queue's fast check (one C pass over a cell) finds exactly the characters the one-at-a-time rule does,
+    for every code point, alone and inside ordinary text."""
+    disagree = [hex(code) for code in range(sys.maxunicode + 1) if has_hidden(chr(code)) != is_hidden(chr(code))]
+    assert disagree == []
+    assert not has_hidden("refund\t$25.00\r\nnaïve café") and has_hidden("ok\u202e") and has_hidden("ok\u2800")
