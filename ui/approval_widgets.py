@@ -27,6 +27,9 @@ from ui.human import arg_text, is_destructive
 FieldKind = Literal["number", "integer", "boolean", "text", "text_area", "json"]
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^%\"'/])")
+_LINK_LIKE = re.compile(r"(?:https?://|www\.|mailto:|xmpp:)\S*|[-.\w+]+@[-\w]+(?:\.[-\w]+)+", re.I)
+"""What GitHub-flavoured markdown turns into a link by itself (URLs, www., e-mail addresses). Streamlit's renderer
+finds them in the text *after* parsing, so backslashes do not stop it; a code span does."""
 WITHDRAWING = "conversation_withdrawing"
 """The request whose withdrawal is being confirmed."""
 LONG_TEXT_CHARS = 200
@@ -37,8 +40,22 @@ LONG_TEXT_CHARS = 200
 
 
 def escape_markdown(text: str) -> str:
-    """Backslash-escape every markdown/HTML-significant character so Streamlit shows `text` literally."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """Show `text` literally wherever Streamlit renders markdown: every markdown/HTML-significant character is
+    backslash-escaped, and whatever would become a link by itself (an agent's URL or address in a heading, a
+    toast, the chat) is set as a code span instead, so a reviewer sees it and cannot click it."""
+    text, shown, start = str(text), [], 0
+    for link in _LINK_LIKE.finditer(text):
+        shown += [_MARKDOWN_SPECIAL.sub(r"\\\1", text[start:link.start()]), code_span(link.group())]
+        start = link.end()
+    return "".join([*shown, _MARKDOWN_SPECIAL.sub(r"\\\1", text[start:])])
+
+
+def code_span(text: str) -> str:
+    """`text` as a markdown code span, literal whatever backticks it holds (CommonMark: a longer fence, and a
+    space inside it when the text starts or ends with a backtick)."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def short_time(iso: str) -> str:

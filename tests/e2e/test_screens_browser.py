@@ -113,6 +113,24 @@ def test_an_edit_keeps_the_proposal_and_says_what_the_reviewer_made_of_it(served
     expect(carol.get_by_text("Proposed a refund of $120.00")).to_have_count(0)
 
 
+def test_an_agents_address_and_url_are_shown_as_text_never_as_links(served, new_page):
+    """Markdown turns a bare URL or e-mail address into a link by itself, after any escaping: an agent that writes
+    one into its arguments must not hand the reviewer (or the requester) something to click."""
+    base, app_db = served
+    (thread_id,) = requested(app_db, "Email jo@example.com about the refund https://evil.example/pay www.evil.example")
+    alice = sign_in(new_page(), f"{base}/console?thread={thread_id}", "alice")
+    heading = alice.get_by_role("heading", name=re.compile("jo@example.com"))
+    expect(heading).to_be_visible()
+    carol = sign_in(new_page(), f"{base}/console", "carol")
+    visit(carol, f"{base}/?thread={thread_id}")
+    expect(carol.get_by_text("jo@example.com").first).to_be_visible()
+    for page in (alice, carol):
+        expect(page.get_by_text("https://evil.example/pay").first).to_be_visible()
+        outside = page.locator("[data-testid=stMain] a[href]:not([href^='#']):not([href^='/']):not([href^='?'])"
+                               f":not([href^='{base}'])")
+        expect(outside).to_have_count(0)
+
+
 def test_a_withdrawal_asks_once_and_the_reviewers_open_pane_follows_it(served, new_page):
     base, app_db = served
     (thread_id,) = requested(app_db, "Delete customer 79")

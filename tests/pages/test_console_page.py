@@ -3,6 +3,7 @@ decisions, history, SLA and TTL, each against its own SQLite file."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -68,8 +69,9 @@ def texts(elements) -> list[str]:
 
 
 def shown(markdown: str) -> str:
-    """What the user reads: the page backslash-escapes data it renders as markdown."""
-    return markdown.replace("\\", "")
+    """What the user reads: the page backslash-escapes data it renders as markdown, and sets addresses and URLs
+    as code spans (text, not links)."""
+    return re.sub(r"`+ ?(.*?) ?`+", r"\1", markdown.replace("\\", ""))
 
 
 def table(at: AppTest, column: str):
