@@ -10,7 +10,6 @@ expiry) and a requester's withdrawal are not held off. Two decisions racing stil
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +21,7 @@ from approvals.store import claims as store
 from approvals.store.database import Database, Row, Transaction, iso, utcnow
 
 DEFAULT_CLAIM_MINUTES = 5.0
+"""A claim taken without a tab behind it (a script, a test); an open pane holds TAB_CLAIM_MINUTES and renews it."""
 HEARTBEAT_SECONDS = 5
 """How often an open review pane renews its claim."""
 TAKE_OVER = "take_over"
@@ -55,11 +55,6 @@ class TakenOver(Claimed):
                                 f" {claim.claimed_by} can decide it now (claimed until {claim.expires_at[11:19]} UTC).")
 
 
-def claim_minutes() -> float:
-    """How long opening an item holds it (env APPROVAL_CLAIM_MINUTES, default 5)."""
-    return float(os.environ.get("APPROVAL_CLAIM_MINUTES") or DEFAULT_CLAIM_MINUTES)
-
-
 def claim(
     db: Database,
     thread_id: str,
@@ -75,7 +70,7 @@ def claim(
     One upsert decides atomically: it only overwrites a row that is ours, expired, or being taken over.
     """
     now = now or datetime.now(UTC)
-    expires = now + timedelta(minutes=claim_minutes() if minutes is None else minutes)
+    expires = now + timedelta(minutes=DEFAULT_CLAIM_MINUTES if minutes is None else minutes)
     with db.transaction() as tx:
         before = store.live_claim(tx, thread_id, interrupt_id, iso(now))
         row = store.take(tx, thread_id, interrupt_id, actor.name, iso(expires), iso(now), take_over)

@@ -27,7 +27,7 @@ APPROVE = {"decisions": [{"type": "approve"}]}
 @pytest.fixture
 def seeder(page_store: Store, monkeypatch: pytest.MonkeyPatch) -> ApprovalService:
     """A second service on the page's database: it plays the requesters and the other reviewers."""
-    for name in ("APPROVAL_SLA_MINUTES", "APPROVAL_TTL_MINUTES", "APPROVAL_CLAIM_MINUTES"):
+    for name in ("APPROVAL_SLA_MINUTES", "APPROVAL_TTL_MINUTES"):
         monkeypatch.delenv(name, raising=False)
     return ApprovalService(page_store)
 

@@ -141,12 +141,6 @@ def test_release_drops_only_own_claim(service):
     assert claims.active_claims(service.db) == {}
 
 
-def test_claim_duration_comes_from_the_environment(monkeypatch):
-    assert claims.claim_minutes() == 5
-    monkeypatch.setenv("APPROVAL_CLAIM_MINUTES", "2")
-    assert claims.claim_minutes() == 2
-
-
 # -- bulk --------------------------------------------------------------------------------------------------
 
 
