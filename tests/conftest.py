@@ -7,6 +7,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -161,21 +162,26 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
-    """Factory for pages in fresh browser contexts (each is a separate user: own cookies, own session)."""
+def page_factory(browser: Browser, **context: Any) -> Iterator[Callable[[], Page]]:
+    """Yields a factory of pages, each in a fresh browser context made with `context` (a separate user: own
+    cookies, own session); closes them all afterwards. For fixtures: `yield from page_factory(browser, ...)`."""
     contexts = []
 
     def make() -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
+        contexts.append(browser.new_context(**context))
+        page = contexts[-1].new_page()
         page.set_default_timeout(30_000)
         return page
 
     yield make
-    for context in contexts:
-        context.close()
+    for made in contexts:
+        made.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
+    """Factory for pages in fresh browser contexts (each is a separate user: own cookies, own session)."""
+    yield from page_factory(browser, viewport={"width": 1280, "height": 900})
 
 
 # -- AppTest: the browser's session cookie -----------------------------------------------------------------

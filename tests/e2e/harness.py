@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,17 +114,31 @@ def keys_live(page: Page) -> None:
 
 def carols_email(app_db: str) -> str:
     """Carol asks for an email (reviewer-only) on the app's SQLite file; returns the thread id."""
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_id = service.new_thread_id()
-        service.send_message(thread_id, "Email jo@example.com about the delay", Actor("carol", "requester"))
-        return thread_id
-    finally:
-        store.close()
+    return requested(app_db, "Email jo@example.com about the delay")[0]
 
 
 def db_value(app_db: str, sql: str, thread_id: str) -> object:
     """The first column of the first row, read straight from the app's SQLite file."""
     with sqlite3.connect(app_db) as conn:
         return conn.execute(sql, (thread_id,)).fetchone()[0]
+
+
+def requested(app_db: str, *texts: str) -> list[str]:
+    """Carol asks for each text in a conversation of its own, oldest first (queue order); returns the thread ids."""
+    store = open_store(app_db)
+    try:
+        service = ApprovalService(store)
+        thread_ids = [service.new_thread_id() for _ in texts]
+        for thread_id, text in zip(thread_ids, texts, strict=True):
+            service.send_message(thread_id, text, Actor("carol", "requester"))
+        return thread_ids
+    finally:
+        store.close()
+
+
+def until(check: Callable[[], bool], what: str) -> None:
+    """Wait up to 30 s for `check` (a read of the app's database, say) to hold; fail saying `what` never did."""
+    deadline = time.monotonic() + 30
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BOB, CAROL
-from harness import db_value, keys_live, sign_in, start_streamlit, stop, wait_ready
+from conftest import BOB
+from harness import db_value, keys_live, requested, sign_in, start_streamlit, stop, until, wait_ready
 from playwright.sync_api import Page, expect
 
 from approvals.service.facade import ApprovalService
@@ -34,19 +33,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     process, base = start_streamlit({"DATABASE_URL": app_db}, Path(folder / "streamlit.log"))
     yield base, app_db
     stop(process)
-
-
-def requested(app_db: str, *texts: str) -> list[str]:
-    """Carol asks for each text in a conversation of its own, oldest first; returns the thread ids."""
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_ids = [service.new_thread_id() for _ in texts]
-        for thread_id, text in zip(thread_ids, texts, strict=True):
-            service.send_message(thread_id, text, CAROL)
-        return thread_ids
-    finally:
-        store.close()
 
 
 def decided_by_bob(app_db: str, thread_id: str) -> None:
@@ -77,13 +63,6 @@ def settle(page: Page, app_db: str, thread_id: str, typed: str) -> None:
     kept = "SELECT COUNT(*) FROM drafts WHERE thread_id = ? AND kind = 'edit' AND value LIKE '%" + typed + "%'"
     until(lambda: db_value(app_db, kept, thread_id) == 1, f"{typed} was never kept")
     wait_ready(page)
-
-
-def until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def test_an_edit_survives_reloads_and_is_recorded_only_when_alice_presses_confirm(served, new_page):

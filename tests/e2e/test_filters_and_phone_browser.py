@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import page_factory
 from harness import carols_email, keys_live, sign_in, start_streamlit, stop, visit, wait_ready
 from playwright.sync_api import Browser, Locator, Page, TimeoutError, expect
 
@@ -38,18 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Callable[[], Page]]:
     """Factory for pages on a 420 px touch screen, each its own person."""
-    contexts = []
-
-    def make() -> Page:
-        context = browser.new_context(viewport={"width": 420, "height": HEIGHT}, is_mobile=True, has_touch=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
+    yield from page_factory(browser, viewport={"width": 420, "height": HEIGHT}, is_mobile=True, has_touch=True)
 
 
 def in_view(locator: Locator) -> bool:

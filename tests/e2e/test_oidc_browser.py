@@ -17,12 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CAROL
-from harness import ROOT, free_port, keys_live, start_streamlit, stop, visit, wait_ready
+from harness import ROOT, free_port, keys_live, requested, start_streamlit, stop, visit, wait_ready
 from playwright.sync_api import Page, expect
-
-from approvals.service.facade import ApprovalService
-from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -95,19 +91,6 @@ client_kwargs = {{ scope = "openid email groups", prompt = "login" }}
             stop(app)
     finally:
         stop(provider)
-
-
-def requested(app_db: str, *texts: str) -> list[str]:
-    """Carol asks for each text in a conversation of its own; returns the thread ids."""
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_ids = [service.new_thread_id() for _ in texts]
-        for thread_id, text in zip(thread_ids, texts, strict=True):
-            service.send_message(thread_id, text, CAROL)
-        return thread_ids
-    finally:
-        store.close()
 
 
 def decisions(app_db: str) -> list[tuple]:

@@ -8,27 +8,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import CAROL
-from harness import sign_in, wait_ready
+from harness import requested, sign_in, wait_ready
 from playwright.sync_api import expect
 
-from approvals.service.facade import ApprovalService
 from approvals.store.database import iso
-from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
-
-
-def requested(app_db: str, *texts: str) -> list[str]:
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_ids = [service.new_thread_id() for _ in texts]
-        for thread_id, text in zip(thread_ids, texts, strict=True):
-            service.send_message(thread_id, text, CAROL)
-        return thread_ids
-    finally:
-        store.close()
 
 
 def live_claims(app_db: str) -> list[str]:

@@ -9,29 +9,12 @@ import sqlite3
 import time
 
 import pytest
-from conftest import CAROL
-from harness import keys_live, sign_in, wait_ready
+from harness import keys_live, requested, sign_in, wait_ready
 from playwright.sync_api import Page, expect
-
-from approvals.service.facade import ApprovalService
-from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 1400, "height": 900}
-
-
-def requested(app_db: str, *texts: str) -> list[str]:
-    """Carol asks for each text in a conversation of its own, oldest first; returns the thread ids in queue order."""
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_ids = [service.new_thread_id() for _ in texts]
-        for thread_id, text in zip(thread_ids, texts, strict=True):
-            service.send_message(thread_id, text, CAROL)
-        return thread_ids
-    finally:
-        store.close()
 
 
 def rows(app_db: str, sql: str) -> list[tuple]:

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CAROL
-from harness import keys_live, sign_in, start_streamlit, stop, visit, wait_ready
+from harness import keys_live, requested, sign_in, start_streamlit, stop, until, visit, wait_ready
 from playwright.sync_api import Page, expect
-
-from approvals.service.facade import ApprovalService
-from approvals.store.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -30,19 +25,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     process, base = start_streamlit({"DATABASE_URL": app_db}, Path(folder / "streamlit.log"))
     yield base, app_db
     stop(process)
-
-
-def requested(app_db: str, *texts: str) -> list[str]:
-    """Carol asks for each text in a conversation of its own, oldest first; returns the thread ids."""
-    store = open_store(app_db)
-    try:
-        service = ApprovalService(store)
-        thread_ids = [service.new_thread_id() for _ in texts]
-        for thread_id, text in zip(thread_ids, texts, strict=True):
-            service.send_message(thread_id, text, CAROL)
-        return thread_ids
-    finally:
-        store.close()
 
 
 def decided(app_db: str, thread_ids: list[str]) -> list[str]:
@@ -88,7 +70,7 @@ def test_a_double_a_on_a_destructive_item_only_asks_for_the_confirmation(served,
     wait_ready(page)
     assert decided(app_db, [thread_id]) == []  # asked, ran nothing
     page.keyboard.press("y")  # the confirmation's own key
-    wait_for(lambda: decided(app_db, [thread_id]) == [thread_id], "Y never ran the confirmed request")
+    until(lambda: decided(app_db, [thread_id]) == [thread_id], "Y never ran the confirmed request")
 
 
 def test_an_edit_keeps_the_proposal_and_says_what_the_reviewer_made_of_it(served, new_page):
@@ -146,16 +128,9 @@ def test_a_withdrawal_asks_once_and_the_reviewers_open_pane_follows_it(served, n
     carol.get_by_role("button", name="Withdraw request").click()
     carol.get_by_role("button", name="Confirm withdraw").click()
     expect(carol.get_by_text("Withdrawn by carol at")).to_be_visible()
-    wait_for(lambda: decided(app_db, [thread_id]) == [thread_id], "the withdrawal was never recorded")
+    until(lambda: decided(app_db, [thread_id]) == [thread_id], "the withdrawal was never recorded")
     expect(alice.get_by_text("Withdrawn by carol at").first).to_be_visible(timeout=5_000)  # no reload
     expect(alice.locator(".st-key-console_approve button")).to_have_count(0)
-
-
-def wait_for(condition, failure: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.2)
 
 
 def test_with_no_item_open_the_queue_takes_the_whole_width(served, new_page):
