@@ -37,6 +37,7 @@ class Lock(IntEnum):
     INDEX = 0x617070  # writing one thread's queue index rows
     TALLY = 0x617071  # counting one item's approvals
     SIGN_IN = 0x7369676E  # counting and recording a sign-in try (approvals.identity.throttle)
+    PAUSES = 0x70617573  # counting the stop switch's pauses and adding one
 
 
 def iso(moment: datetime) -> str:

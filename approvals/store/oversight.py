@@ -8,7 +8,7 @@ decision or claim it belongs to commit together. Pausing counts the active pause
 
 from __future__ import annotations
 
-from approvals.store.database import Queries, Row, Transaction
+from approvals.store.database import Lock, Queries, Row, Transaction
 
 # -- reviewers' steps ----------------------------------------------------------------------------------------
 
@@ -44,10 +44,8 @@ def item_steps(q: Queries, thread_id: str, interrupt_id: str) -> list[Row]:
 
 
 def lock_pauses(tx: Transaction) -> None:
-    """Until the transaction ends, nobody else pauses: counting the pauses and adding one is a single step.
-    (SQLite: the transaction's write lock is that already.)"""
-    if tx.dialect == "postgres":
-        tx.execute("LOCK TABLE paused_targets IN SHARE ROW EXCLUSIVE MODE")
+    """Until the transaction ends, nobody else pauses: counting the pauses and adding one is a single step."""
+    tx.lock(Lock.PAUSES)
 
 
 def paused(q: Queries) -> list[Row]:
