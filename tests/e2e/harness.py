@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,3 +142,12 @@ def until(check: Callable[[], bool], what: str) -> None:
     while not check():
         assert time.monotonic() < deadline, what
         time.sleep(0.1)
+
+
+def served_app(folder: Path) -> Iterator[tuple[str, str]]:
+    """For a module-scoped fixture (`yield from served_app(tmp_path_factory.mktemp(...))`): one app for the
+    module's tests, each working on conversations of its own; yields (base URL, its SQLite file)."""
+    app_db = str(folder / "app.db")
+    process, base = start_streamlit({"DATABASE_URL": app_db}, folder / "streamlit.log")
+    yield base, app_db
+    stop(process)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import BOB
-from harness import db_value, keys_live, requested, sign_in, start_streamlit, stop, until, wait_ready
+from harness import db_value, keys_live, requested, served_app, sign_in, until, wait_ready
 from playwright.sync_api import Page, expect
 
 from approvals.service.facade import ApprovalService
@@ -27,12 +26,7 @@ DRAFTS = "SELECT COUNT(*) FROM drafts WHERE thread_id = ?"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """One app for the module's tests (each works on conversations of its own): (base URL, its SQLite file)."""
-    folder = tmp_path_factory.mktemp("drafts")
-    app_db = str(folder / "app.db")
-    process, base = start_streamlit({"DATABASE_URL": app_db}, Path(folder / "streamlit.log"))
-    yield base, app_db
-    stop(process)
+    yield from served_app(tmp_path_factory.mktemp("drafts"))
 
 
 def decided_by_bob(app_db: str, thread_id: str) -> None:

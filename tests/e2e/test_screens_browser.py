@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from harness import keys_live, requested, sign_in, start_streamlit, stop, until, visit, wait_ready
+from harness import keys_live, requested, served_app, sign_in, until, visit, wait_ready
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -19,12 +18,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """One app for the module's tests (each works on conversations of its own): (base URL, its SQLite file)."""
-    folder = tmp_path_factory.mktemp("screens")
-    app_db = str(folder / "app.db")
-    process, base = start_streamlit({"DATABASE_URL": app_db}, Path(folder / "streamlit.log"))
-    yield base, app_db
-    stop(process)
+    yield from served_app(tmp_path_factory.mktemp("screens"))
 
 
 def decided(app_db: str, thread_ids: list[str]) -> list[str]:
