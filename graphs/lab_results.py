@@ -1,6 +1,6 @@
 """The durability lab's results: what each run found, kept as JSON, and the rows the page shows.
 
-Two kinds of results: the shipped table (measured before release, the answer the README and tests/e2e/test_lab.py
+Two kinds of results: the shipped table (measured before release, the answer the README and tests/test_lab.py
 give, read by every visitor and never written by the page) and each person's own runs from the page, kept apart
 per person. The page reads both from here without importing the runner, so a first visit renders at once.
 """

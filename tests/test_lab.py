@@ -2,6 +2,9 @@
 
 Not asserted: in-place under "async". Its background save races the node's in-place mutation, so the payload is
 usually (not always) kept; the page reports that cell as "kept k/N".
+
+It keeps the path the project's brief names for this answer (tests/test_lab.py), outside tests/e2e, so it says
+itself that it is end-to-end (it starts reader processes).
 """
 
 import json
@@ -23,6 +26,8 @@ from graphs.lab_results import (
     shipped_experiment,
 )
 from graphs.lab_variants import DURABILITIES, variant_source
+
+pytestmark = pytest.mark.e2e
 
 RUNS = 3
 
