@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SKIPPED_DIRS = {"tests", "data", "__pycache__"}
 MODULE_LINES = 400
 PAGE_LINES = 250
@@ -109,7 +109,7 @@ def layer(module: str) -> tuple[str, int]:
     parts = module.split(".")
     name = ".".join(parts[:2]) if parts[0] == "approvals" and len(parts) > 1 else parts[0]
     if name.startswith("approvals."):
-        assert name in LAYERS, f"{name} has no layer: add it to LAYERS in tests/unit/test_architecture.py"
+        assert name in LAYERS, f"{name} has no layer: add it to LAYERS in tests/test_architecture.py"
     return name, LAYERS.get(name, TOP)
 
 
